@@ -1,0 +1,415 @@
+"""Typed settings from ``syndicate.toml`` and ``feeds/*.toml``.
+
+One precedence rule: CLI flag → environment ``SYNDICATE_<SECTION>__<KEY>`` → TOML →
+default. Lists (such as ``sources``) are overridden whole, as JSON, in the environment.
+Secrets are never required in the TOML: each secret key also reads ``<key>_file`` and
+the environment. Relative paths resolve against the folder of the config file.
+
+A bad file raises :class:`~syndicate.errors.ConfigError` whose problems name the file
+(or environment variable), the key, what was expected and what was found.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from syndicate.errors import ConfigError
+
+CONFIG_FILENAME = "syndicate.toml"
+CONFIG_ENV = "SYNDICATE_CONFIG"
+ENV_PREFIX = "SYNDICATE_"
+
+_NAME = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SiteSettings(_Section):
+    """The publication: its name, home, postal address and the authority of its ids."""
+
+    name: str = Field("My Publication", description="Publication name, used in feeds and mail.")
+    base_url: str = Field(
+        "http://localhost:8080",
+        description="Public base URL; relative links in articles resolve against it.",
+    )
+    postal_address: str = Field("", description="Physical address printed in email footers.")
+    language: str = Field("en", description="Default language (BCP 47) of feeds and digests.")
+    tag_authority: str = Field(
+        "syndicate.invalid,2026",
+        description=(
+            "Authority and date of the tag: URIs that identify articles (RFC 4151), "
+            "e.g. 'example.org,2026'. Set once; changing it changes every id."
+        ),
+    )
+
+    @field_validator("base_url")
+    @classmethod
+    def _absolute(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/]+", value):
+            raise ValueError("an absolute http(s) URL")
+        return value.rstrip("/")
+
+    @field_validator("tag_authority")
+    @classmethod
+    def _authority(cls, value: str) -> str:
+        if not re.match(r"^[A-Za-z0-9.-]+(@[A-Za-z0-9.-]+)?,\d{4}(-\d{2}(-\d{2})?)?$", value):
+            raise ValueError("'domain,YYYY' or 'domain,YYYY-MM-DD' (RFC 4151)")
+        return value.lower()
+
+
+class StoreSettings(_Section):
+    """Where articles, subscribers and the outbox live."""
+
+    url: str = Field(
+        "sqlite:///var/syndicate.db",
+        description="SQLAlchemy URL; sqlite:/// paths are relative to the config file.",
+    )
+
+
+class OutputSettings(_Section):
+    """Where built files (feeds, archives) are written."""
+
+    dir: Path = Field(Path("public"), description="Output folder for built feeds.")
+
+
+class FetchSettings(_Section):
+    """Limits for every HTTP fetch of a source (SE-5)."""
+
+    connect_timeout: float = Field(5.0, gt=0, description="Seconds to connect.")
+    read_timeout: float = Field(15.0, gt=0, description="Seconds to wait for the next bytes.")
+    total_timeout: float = Field(30.0, gt=0, description="Seconds for a whole fetch.")
+    max_bytes: int = Field(10_000_000, gt=0, description="Largest body accepted (bytes).")
+    max_redirects: int = Field(5, ge=0, le=20, description="Redirects followed per fetch.")
+    user_agent: str = Field(
+        "syndicate/0.1 (+https://github.com/syndicate-rss/syndicate)",
+        description="User-Agent sent with every request.",
+    )
+
+
+class SecuritySettings(_Section):
+    """Secrets: read from the environment or a file, never required in the TOML."""
+
+    secret_key: SecretStr | None = Field(
+        None, description="Signing key for links (env SYNDICATE_SECURITY__SECRET_KEY)."
+    )
+    secret_key_file: Path | None = Field(None, description="File holding the signing key.")
+
+
+class DeliverySettings(_Section):
+    """How digests leave: the backend and its outbox."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    backend: str = Field("file", description="Delivery backend name (file, smtp, ...).")
+    outbox_dir: Path = Field(Path("var/outbox"), description="Folder for the file backend.")
+
+
+class SourceConfig(_Section):
+    """One ``[[sources]]`` entry. Keys other than these belong to the source kind."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    name: str = Field(pattern=_NAME, description="Unique name; part of every article id.")
+    kind: str = Field(description="Source kind: folder, feed, page, or a plugin's name.")
+    enabled: bool = True
+    poll_interval: float = Field(900.0, gt=0, description="Seconds between polls.")
+    section: str = Field("", description="Section given to articles that name none.")
+    allow_private: bool = Field(
+        False, description="Allow hosts that resolve to non-public addresses (SE-5)."
+    )
+    allow_networks: tuple[str, ...] = Field(
+        (), description="CIDR blocks allowed even though they are not public."
+    )
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """The kind-specific keys, as written."""
+        return dict(self.model_extra or {})
+
+
+class Settings(BaseSettings):
+    """The whole of ``syndicate.toml`` after environment overrides."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", frozen=True
+    )
+
+    site: SiteSettings = SiteSettings()
+    store: StoreSettings = StoreSettings()
+    output: OutputSettings = OutputSettings()
+    fetch: FetchSettings = FetchSettings()
+    security: SecuritySettings = SecuritySettings()
+    delivery: DeliverySettings = DeliverySettings()
+    sources: tuple[SourceConfig, ...] = ()
+    feeds_dir: Path = Field(Path("feeds"), description="Folder of channel definitions.")
+    templates_dir: Path = Field(Path("templates"), description="Instance template overrides.")
+    base_dir: Path = Field(Path("."), description="Folder of the config file (set by loader).")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The TOML arrives as init kwargs; putting env first makes env win (rule 11).
+        return (env_settings, init_settings)
+
+    def resolve(self, path: Path) -> Path:
+        """An absolute path: ``path`` as given, or relative to the config folder."""
+        return path if path.is_absolute() else (self.base_dir / path)
+
+    @property
+    def store_url(self) -> str:
+        """The store URL with a relative SQLite path resolved against ``base_dir``."""
+        return resolve_sqlite_url(self.store.url, self.base_dir)
+
+    def secret_key(self) -> str | None:
+        """The signing key from the environment/TOML, or from ``secret_key_file``."""
+        return read_secret(self.security.secret_key, self.security.secret_key_file, self)
+
+    def source(self, name: str) -> SourceConfig:
+        """The source called ``name``; ConfigError if there is none."""
+        for src in self.sources:
+            if src.name == name:
+                return src
+        known = ", ".join(s.name for s in self.sources) or "none"
+        raise ConfigError(f"no source named {name!r} (configured: {known})")
+
+
+def resolve_sqlite_url(url: str, base_dir: Path) -> str:
+    """Make a relative ``sqlite:///path`` absolute against ``base_dir``."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or url in (prefix, "sqlite:///:memory:"):
+        return url
+    path = Path(url[len(prefix) :])
+    if path.is_absolute():
+        return url
+    return prefix + str((base_dir / path).resolve())
+
+
+def read_secret(value: SecretStr | None, file: Path | None, settings: Settings) -> str | None:
+    """A secret from its value, or else from the file that holds it (trailing newline cut)."""
+    if value is not None:
+        return value.get_secret_value()
+    if file is not None:
+        try:
+            return settings.resolve(file).read_text(encoding="utf-8").rstrip("\r\n")
+        except OSError as err:
+            raise ConfigError(f"cannot read secret file {file}: {err.strerror}") from err
+    return None
+
+
+def find_config(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """The config file: ``--config``, else ``$SYNDICATE_CONFIG``, else ``./syndicate.toml``."""
+    if explicit:
+        path = Path(explicit)
+        origin = "--config"
+    elif os.environ.get(CONFIG_ENV):
+        path = Path(os.environ[CONFIG_ENV])
+        origin = CONFIG_ENV
+    else:
+        path = Path.cwd() / CONFIG_FILENAME
+        origin = "the working directory"
+    if not path.is_file():
+        raise ConfigError(
+            f"{path}: no config file (looked here because of {origin}); "
+            f"pass --config PATH or set {CONFIG_ENV}"
+        )
+    return path.resolve()
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """Parse a TOML file; a syntax error names the file, line and column."""
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{path}: not valid TOML", [f"{path}: {err}"]) from err
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read: {err.strerror}") from err
+
+
+def load_settings(path: Path | None = None, overrides: Mapping[str, Any] | None = None) -> Settings:
+    """Load and validate the settings.
+
+    ``path`` is the config file (found with :func:`find_config` when ``None``);
+    ``overrides`` are CLI flags as a nested dict, applied last. Source kinds validate their
+    own keys here too, so a typo in any ``[[sources]]`` entry is found at load time.
+    """
+    path = find_config(path)
+    data = read_toml(path)
+    data["base_dir"] = path.parent
+    try:
+        settings = Settings(**data)
+        if overrides:
+            merged = _deep_merge(settings.model_dump(), dict(overrides))
+            settings = Settings.model_validate(merged)
+    except ValidationError as err:
+        raise ConfigError(f"{path}: invalid configuration", describe_errors(err, path)) from err
+    _check_sources(settings, path)
+    return settings
+
+
+def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def describe_errors(err: ValidationError, path: Path, prefix: str = "") -> list[str]:
+    """One line per problem: where it came from, the key, expected and found."""
+    lines = []
+    for problem in err.errors():
+        loc = [str(p) for p in problem["loc"]]
+        key = prefix + _dotted(loc)
+        env_name = ENV_PREFIX + "__".join(p.upper() for p in loc if not p.isdigit())
+        where = f"environment {env_name}" if env_name in os.environ and not prefix else str(path)
+        expected = _expected(problem)
+        if problem["type"] == "missing":
+            lines.append(f"{where}: key '{key}': required, expected {expected}, found nothing")
+        elif problem["type"] == "extra_forbidden":
+            lines.append(f"{where}: key '{key}': unknown key (found {problem['input']!r})")
+        else:
+            found = problem.get("input")
+            lines.append(f"{where}: key '{key}': expected {expected}, found {found!r}")
+    return lines
+
+
+def _dotted(loc: list[str]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if part.isdigit() else (f".{part}" if out else part)
+    return out
+
+
+def _expected(problem: Mapping[str, Any]) -> str:
+    msg = str(problem.get("msg", ""))
+    for lead in ("Value error, ", "Input should be "):
+        if msg.startswith(lead):
+            return msg[len(lead) :]
+    return msg[:1].lower() + msg[1:]
+
+
+def _check_sources(settings: Settings, path: Path) -> None:
+    # Imported here: the registry imports source modules, which import this one.
+    from syndicate.sources.registry import UnknownSourceKind, options_model
+
+    problems: list[str] = []
+    seen: set[str] = set()
+    for index, src in enumerate(settings.sources):
+        where = f"sources[{index}]"
+        if src.name in seen:
+            problems.append(f"{path}: key '{where}.name': duplicate source name {src.name!r}")
+        seen.add(src.name)
+        try:
+            model = options_model(src.kind)
+        except UnknownSourceKind as err:
+            problems.append(f"{path}: key '{where}.kind': expected {err.known}, found {src.kind!r}")
+            continue
+        try:
+            model.model_validate(src.options)
+        except ValidationError as err:
+            problems.extend(describe_errors(err, path, prefix=where + "."))
+    if problems:
+        raise ConfigError(f"{path}: invalid configuration", problems)
+
+
+# --- channels (feeds/*.toml) -------------------------------------------------------------
+
+
+class ChannelFilters(_Section):
+    """Which articles a channel carries; an empty list means 'any'."""
+
+    sections: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+    authors: tuple[str, ...] = ()
+
+
+class DigestSettings(_Section):
+    """The email digest of a channel (used by the digest and daemon issues)."""
+
+    enabled: bool = True
+    schedule: str = Field(
+        "0 7 * * *", description="Cron expression, or 'on_new' for an edition per new article."
+    )
+    timezone: str = Field("UTC", description="IANA timezone the schedule is read in.")
+    template: str = Field("digest", description="Template name in templates/.")
+    subject: str = Field("", description="Subject template; empty for the default.")
+    max_items: int = Field(10, ge=1)
+    min_items: int = Field(1, ge=1)
+    first_lookback_hours: float = Field(24.0, gt=0)
+
+
+class ChannelConfig(_Section):
+    """One channel: a feed and its digest, from ``feeds/<name>.toml``."""
+
+    name: str = Field(pattern=_NAME, description="URL slug; the file name stem.")
+    title: str
+    description: str = ""
+    language: str | None = None
+    link: str | None = None
+    logo: str | None = None
+    icon: str | None = None
+    filters: ChannelFilters = ChannelFilters()
+    items: int = Field(20, ge=1, le=500, description="Items in the subscription feed.")
+    content: Literal["full", "summary"] = "full"
+    formats: tuple[Literal["rss", "atom", "json"], ...] = ("rss", "atom", "json")
+    hubs: tuple[str, ...] = ()
+    max_age: int = Field(900, ge=0, description="Cache-Control max-age for the feed (s).")
+    related_in_content: bool = False
+    digest: DigestSettings = DigestSettings()
+
+
+def load_channels(settings: Settings) -> list[ChannelConfig]:
+    """Every channel in ``feeds_dir``, sorted by name; all problems reported at once."""
+    folder = settings.resolve(settings.feeds_dir)
+    if not folder.is_dir():
+        return []
+    channels: list[ChannelConfig] = []
+    problems: list[str] = []
+    for path in sorted(folder.glob("*.toml")):
+        try:
+            data = read_toml(path)
+        except ConfigError as err:
+            problems.extend(err.problems)
+            continue
+        data.setdefault("name", path.stem)
+        try:
+            channel = ChannelConfig(**data)
+        except ValidationError as err:
+            problems.extend(describe_errors(err, path))
+            continue
+        if channel.name != path.stem:
+            problems.append(
+                f"{path}: key 'name': expected the file name {path.stem!r}, found {channel.name!r}"
+            )
+            continue
+        channels.append(channel)
+    if problems:
+        raise ConfigError(f"{folder}: invalid channel definitions", problems)
+    return channels

@@ -1,0 +1,254 @@
+"""Cleaning what sources read, and the rules for article identity.
+
+* HTML is sanitised with nh3 against an allow-list (STANDARDS SE-3): scripts, styles,
+  event handlers, ``javascript:``/``data:`` URLs, forms and frames are dropped; relative
+  URLs are made absolute against the article's base URL.
+* XML-illegal control characters are stripped everywhere (A7 ``SAXError``); typographic
+  characters (’ “ ” … —) are kept as they are.
+* A caption printed twice is collapsed; an author with an empty name keeps the bio, and
+  the name is read from the bio when it starts with one ("Ana Ruiz is ...").
+* Article ids are ``tag:`` URIs (RFC 4151) from the configured authority, the source name
+  and the article's own key, never from a URL's host or scheme (AT-3, DD-3).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import re
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from functools import lru_cache
+from urllib.parse import quote, urljoin, urlsplit
+
+import nh3
+
+from syndicate.models import Author, Entry, Image
+
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+_SPACE = re.compile(r"\s+")
+
+ALLOWED_TAGS = frozenset(nh3.ALLOWED_TAGS - {"area", "map", "center", "strike", "tt"})
+ALLOWED_ATTRIBUTES = {
+    "a": {"href", "hreflang", "title"},
+    "img": {"src", "alt", "title", "width", "height"},
+    "abbr": {"title"},
+    "blockquote": {"cite"},
+    "q": {"cite"},
+    "del": {"cite", "datetime"},
+    "ins": {"cite", "datetime"},
+    "time": {"datetime"},
+    "ol": {"start"},
+    "td": {"colspan", "rowspan", "headers"},
+    "th": {"colspan", "rowspan", "headers", "scope"},
+}
+URL_SCHEMES = frozenset({"http", "https", "mailto"})
+# Dropped with everything inside them, not just the tags (SE-3).
+DROPPED_WITH_CONTENT = frozenset({"script", "style", "iframe", "object", "embed", "noscript"})
+
+
+def strip_controls(text: str) -> str:
+    """Remove characters XML 1.0 forbids (C0 controls but tab/LF/CR, U+FFFE/F, surrogates)."""
+    return _XML_ILLEGAL.sub("", text)
+
+
+def clean_text(text: str | None) -> str:
+    """Plain text for titles, deks and names: no markup, no controls, single spaces."""
+    if not text:
+        return ""
+    text = strip_controls(text)
+    if "<" in text or "&" in text:
+        text = html.unescape(nh3.clean(text, tags=set(), clean_content_tags=set()))
+        text = strip_controls(text)
+    return _SPACE.sub(" ", text).strip()
+
+
+@lru_cache(maxsize=256)
+def _cleaner(base_url: str) -> nh3.Cleaner:
+    relative: object = ("rewrite_with_base", base_url) if base_url else "pass_through"
+    return nh3.Cleaner(
+        tags=set(ALLOWED_TAGS),
+        clean_content_tags=set(DROPPED_WITH_CONTENT),
+        attributes={k: set(v) for k, v in ALLOWED_ATTRIBUTES.items()},
+        url_schemes=set(URL_SCHEMES),
+        link_rel="noopener noreferrer",
+        url_relative=relative,
+    )
+
+
+def sanitize_html(fragment: str, base_url: str = "") -> str:
+    """Allow-listed HTML with absolute URLs, safe to put in a feed or an email."""
+    if not fragment:
+        return ""
+    return _cleaner(base_url).clean(strip_controls(fragment)).strip()
+
+
+def absolute_url(url: str, base_url: str) -> str:
+    """``url`` resolved against ``base_url``; only http(s) URLs survive."""
+    url = strip_controls(url or "").strip()
+    if not url:
+        return ""
+    resolved = urljoin(base_url, url)
+    return resolved if urlsplit(resolved).scheme in ("http", "https") else ""
+
+
+def collapse_repeat(text: str) -> str:
+    """'A A' → 'A' when a caption or credit was printed twice in a row."""
+    text = clean_text(text)
+    words = text.split(" ")
+    if len(words) % 2 == 0 and words[: len(words) // 2] == words[len(words) // 2 :]:
+        return " ".join(words[: len(words) // 2])
+    half = len(text) // 2
+    if len(text) % 2 == 0 and text[:half] == text[half:]:
+        return text[:half]
+    return text
+
+
+_NAME_IN_BIO = re.compile(
+    r"^((?:[A-ZÀ-Þ][\w’'.-]*)(?:\s+(?:[A-ZÀ-Þ][\w’'.-]*|de|van|von|da|del|al)){1,4})"
+    r"\s+(?:is|was|writes|covers|reports|edits)\b"
+)
+
+
+def clean_author(author: Author, base_url: str = "") -> Author | None:
+    """A cleaned author; ``None`` when nothing is left. An empty name is read from the bio."""
+    name = clean_text(author.name)
+    bio = clean_text(author.bio)
+    if not name and bio:
+        match = _NAME_IN_BIO.match(bio)
+        name = match.group(1) if match else ""
+    if not name and not bio:
+        return None
+    return Author(name=name, bio=bio, url=absolute_url(author.url, base_url))
+
+
+def clean_image(image: Image | None, base_url: str) -> Image | None:
+    """A cleaned lead image with an absolute URL, or ``None`` if it has no usable URL."""
+    if image is None:
+        return None
+    url = absolute_url(image.url, base_url)
+    if not url:
+        return None
+    credit = collapse_repeat(image.credit)
+    caption = collapse_repeat(image.caption)
+    if caption == credit:
+        caption = ""
+    return Image(
+        url=url,
+        alt=clean_text(image.alt),
+        credit=credit,
+        caption=caption,
+        width=image.width if image.width and image.width > 0 else None,
+        height=image.height if image.height and image.height > 0 else None,
+    )
+
+
+def normalise_key(key: str) -> str:
+    """The identity part of a source key: an http(s) URL counts by its path and query only.
+
+    So a guid or canonical URL that moves from http to https, or to a new host, keeps the
+    article's id (STANDARDS DD-2, DD-3).
+    """
+    key = strip_controls(key).strip()
+    parts = urlsplit(key)
+    if parts.scheme in ("http", "https") and parts.netloc:
+        path = parts.path or "/"
+        return path + (f"?{parts.query}" if parts.query else "")
+    return key
+
+
+def article_id(authority: str, source: str, key: str) -> str:
+    """The stable ``tag:`` URI of an article (RFC 4151): ``tag:<authority>:<source>/<key>``."""
+    specific = quote(normalise_key(key), safe="/?:@!$&'()*+,;=-._~")
+    return f"tag:{authority}:{source}/{specific.lstrip('/')}"
+
+
+@dataclass(frozen=True, slots=True)
+class CleanEntry:
+    """An entry after cleaning, with its id and hash; dates still as the source gave them."""
+
+    id: str
+    source: str
+    url: str
+    title: str
+    dek: str
+    body_html: str
+    authors: tuple[Author, ...]
+    section: str
+    tags: tuple[str, ...]
+    image: Image | None
+    published_at: datetime | None
+    updated_at: datetime | None
+    featured: bool
+    content_hash: str
+
+
+def content_hash(entry: CleanEntry | dict[str, object]) -> str:
+    """SHA-256 over everything a reader sees except the URL and dates."""
+    if isinstance(entry, CleanEntry):
+        entry = {
+            "title": entry.title,
+            "dek": entry.dek,
+            "body_html": entry.body_html,
+            "authors": [[a.name, a.bio, a.url] for a in entry.authors],
+            "section": entry.section,
+            "tags": list(entry.tags),
+            "image": _image_list(entry.image),
+            "featured": entry.featured,
+        }
+    encoded = json.dumps(entry, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(encoded.encode("utf-8")).hexdigest()
+
+
+def _image_list(image: Image | None) -> list[object] | None:
+    if image is None:
+        return None
+    return [image.url, image.alt, image.credit, image.caption, image.width, image.height]
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def _tags(tags: tuple[str, ...]) -> tuple[str, ...]:
+    seen: dict[str, None] = {}
+    for tag in tags:
+        cleaned = clean_text(tag)
+        if cleaned:
+            seen.setdefault(cleaned, None)
+    return tuple(seen)
+
+
+def clean_entry(
+    entry: Entry, *, source: str, authority: str, site_url: str, default_section: str = ""
+) -> CleanEntry:
+    """Clean one entry and give it its id and content hash. Pure: no I/O, no clock."""
+    base = entry.base_url or site_url
+    url = absolute_url(entry.url, base) or absolute_url(entry.url, site_url)
+    authors = tuple(a for a in (clean_author(x, base) for x in entry.authors) if a is not None)
+    draft = CleanEntry(
+        id=article_id(authority, source, entry.key),
+        source=source,
+        url=url,
+        title=clean_text(entry.title) or "(untitled)",
+        dek=clean_text(entry.dek),
+        body_html=sanitize_html(entry.body_html, url or base),
+        authors=authors,
+        section=clean_text(entry.section) or default_section,
+        tags=_tags(entry.tags),
+        image=clean_image(entry.image, url or base),
+        published_at=_utc(entry.published_at),
+        updated_at=_utc(entry.updated_at),
+        featured=entry.featured,
+        content_hash="",
+    )
+    return _with_hash(draft)
+
+
+def _with_hash(draft: CleanEntry) -> CleanEntry:
+    return replace(draft, content_hash=content_hash(draft))

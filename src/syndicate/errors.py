@@ -1,0 +1,83 @@
+"""The one exception tree of syndicate.
+
+::
+
+    SyndicateError
+    ├── ConfigError            a settings file, key or channel definition is wrong
+    ├── StoreError             the database could not be opened, migrated or written
+    └── SourceError            a source could not be read (carries the source name)
+        ├── FetchError         transport: DNS, connect, timeout, TLS, size cap
+        │   └── BlockedAddressError   the host resolves to a non-public address
+        ├── HTTPStatusError    the server answered, but not with content (4xx/5xx)
+        └── ContentError       the bytes arrived but could not be understood
+
+Transport failures (``FetchError``) stay apart from "the server said no"
+(``HTTPStatusError``), because they are retried differently. Every error keeps its
+context (source, URL, path) and chains its cause with ``raise ... from err``.
+"""
+
+from __future__ import annotations
+
+
+class SyndicateError(Exception):
+    """Root of every error syndicate raises on purpose."""
+
+
+class ConfigError(SyndicateError):
+    """A configuration file, key or channel definition is invalid.
+
+    ``problems`` holds one line per problem: where (file and key), what was expected,
+    and what was found.
+    """
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or []
+
+    def __str__(self) -> str:
+        head = super().__str__()
+        if not self.problems:
+            return head
+        return head + "\n" + "\n".join(f"  - {p}" for p in self.problems)
+
+
+class StoreError(SyndicateError):
+    """The store could not be opened, migrated or written."""
+
+
+class SourceError(SyndicateError):
+    """A source could not be read. ``source`` names it; ``url`` is set for HTTP sources."""
+
+    def __init__(self, message: str, *, source: str = "", url: str = "") -> None:
+        super().__init__(message)
+        self.source = source
+        self.url = url
+
+
+class FetchError(SourceError):
+    """The bytes could not be fetched: DNS, connect, timeout, TLS, or the size cap."""
+
+
+class BlockedAddressError(FetchError):
+    """The URL's host resolves to an address that is not globally routable."""
+
+
+class HTTPStatusError(SourceError):
+    """The server answered with an error status. ``retry_after`` is in seconds if given."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        retry_after: float | None = None,
+        source: str = "",
+        url: str = "",
+    ) -> None:
+        super().__init__(message, source=source, url=url)
+        self.status = status
+        self.retry_after = retry_after
+
+
+class ContentError(SourceError):
+    """The bytes arrived but could not be understood (not a feed, bad front matter...)."""

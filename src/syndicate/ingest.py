@@ -1,0 +1,183 @@
+"""Ingestion: read each source, clean what it returns, save it, remember the source's state.
+
+Plain functions over the store and the sources; the CLI and the scheduler call
+:func:`ingest`. A source that fails is recorded (error, consecutive-error count, next poll
+with backoff) and the run goes on with the others.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from syndicate.config import Settings, SourceConfig
+from syndicate.content import clean_entry
+from syndicate.errors import HTTPStatusError, SourceError
+from syndicate.models import FetchResult, SourceState
+from syndicate.sources.base import Source, SourceContext, utc_now
+from syndicate.sources.registry import source_class
+from syndicate.store import SaveCounts, Store
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF = timedelta(hours=6)
+
+
+@dataclass(slots=True)
+class SourceReport:
+    """What one source did in a run."""
+
+    name: str
+    kind: str
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    warnings: list[str] = field(default_factory=list)
+    error: str | None = None
+    not_modified: bool = False
+    skipped_not_due: bool = False
+
+    @property
+    def failed(self) -> bool:
+        """True when the source as a whole could not be read."""
+        return self.error is not None
+
+
+def build_source(config: SourceConfig, settings: Settings, clock: Callable[[], datetime]) -> Source:
+    """Construct the source for ``config`` from the registry."""
+    context = SourceContext(
+        site=settings.site, fetch=settings.fetch, base_dir=settings.base_dir, clock=clock
+    )
+    return source_class(config.kind)(config, context)
+
+
+def next_poll(
+    now: datetime, config: SourceConfig, result: FetchResult, errors: int
+) -> datetime:
+    """When to poll again: the interval, stretched by Cache-Control max-age and
+    Retry-After, and doubled per consecutive error (capped at six hours)."""
+    wait = config.poll_interval
+    if result.max_age is not None:
+        wait = max(wait, result.max_age)
+    retry_after = result.retry_after
+    if isinstance(result.error, HTTPStatusError) and result.error.retry_after is not None:
+        retry_after = result.error.retry_after
+    if errors:
+        wait = min(wait * 2 ** min(errors, 16), MAX_BACKOFF.total_seconds())
+    if retry_after is not None:
+        wait = max(wait, retry_after)
+    return now + timedelta(seconds=wait)
+
+
+def ingest_source(
+    store: Store, source: Source, settings: Settings, *, now: datetime, force: bool = True
+) -> SourceReport:
+    """Fetch one source, save its articles and its new state. Never raises SourceError."""
+    config = source.config
+    report = SourceReport(name=config.name, kind=config.kind)
+    state = store.get_source_state(config.name)
+    if not force and state.next_poll_at is not None and state.next_poll_at > now:
+        report.skipped_not_due = True
+        return report
+
+    result = source.read(state)
+    report.warnings = list(result.warnings)
+    report.not_modified = result.not_modified
+    if result.error is None:
+        counts = _save(store, source, settings, result, now, report)
+        report.new, report.updated, report.unchanged = counts.new, counts.updated, counts.unchanged
+    report.unchanged += result.skipped
+
+    if result.error is not None:
+        report.error = _describe(result.error)
+        errors = state.consecutive_errors + 1
+        log.warning("source %s failed (%d in a row): %s", config.name, errors, report.error)
+        store.save_source_state(
+            replace(
+                state,
+                consecutive_errors=errors,
+                last_error=report.error,
+                next_poll_at=next_poll(now, config, result, errors),
+            ),
+            error_at=now,
+        )
+        return report
+
+    store.save_source_state(
+        replace(
+            state,
+            etag=result.etag if result.etag is not None else state.etag,
+            last_modified=(
+                result.last_modified if result.last_modified is not None else state.last_modified
+            ),
+            consecutive_errors=0,
+            last_error=None,
+            last_success_at=now,
+            next_poll_at=next_poll(now, config, result, 0),
+            extra=result.extra if result.extra else state.extra,
+        )
+    )
+    return report
+
+
+def _save(
+    store: Store,
+    source: Source,
+    settings: Settings,
+    result: FetchResult,
+    now: datetime,
+    report: SourceReport,
+) -> SaveCounts:
+    cleaned = []
+    for entry in result.entries:
+        try:
+            cleaned.append(
+                clean_entry(
+                    entry,
+                    source=source.name,
+                    authority=settings.site.tag_authority,
+                    site_url=settings.site.base_url,
+                    default_section=source.config.section,
+                )
+            )
+        except (ValueError, TypeError) as err:  # one bad item must not sink the source
+            report.warnings.append(f"{entry.origin or entry.key}: skipped: {err}")
+    return store.save_entries(cleaned, now)
+
+
+def _describe(error: SourceError) -> str:
+    where = f" ({error.url})" if error.url else ""
+    return f"{error}{where}"
+
+
+def ingest(
+    store: Store,
+    settings: Settings,
+    *,
+    only: Iterable[str] | None = None,
+    force: bool = True,
+    clock: Callable[[], datetime] = utc_now,
+    on_progress: Callable[[SourceReport], None] | None = None,
+) -> list[SourceReport]:
+    """Ingest every enabled source (or those named in ``only``), in config order.
+
+    With ``force=False`` a source whose next poll time has not come is skipped (the
+    daemon's mode); the CLI forces by default.
+    """
+    wanted = set(only) if only is not None else None
+    configs = [
+        c for c in settings.sources if (c.name in wanted if wanted is not None else c.enabled)
+    ]
+    if wanted:
+        for name in wanted - {c.name for c in configs}:
+            settings.source(name)  # raises ConfigError naming the known sources
+    reports = []
+    for config in configs:
+        source = build_source(config, settings, clock)
+        report = ingest_source(store, source, settings, now=clock(), force=force)
+        reports.append(report)
+        if on_progress is not None:
+            on_progress(report)
+    return reports

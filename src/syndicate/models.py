@@ -1,0 +1,121 @@
+"""The data that flows between the pipeline's functions: frozen, typed, no behaviour.
+
+``Entry`` is what a source read, before cleaning; ``Article`` is what the store keeps,
+with its stable id and content hash. ``FetchResult`` is what every source returns,
+whatever happened: sources never raise on bad content.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from syndicate.errors import SourceError
+
+
+@dataclass(frozen=True, slots=True)
+class Author:
+    """An article's author. ``name`` may be empty when only a bio is known."""
+
+    name: str
+    bio: str = ""
+    url: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Image:
+    """A lead image: absolute URL, alt text, credit and caption, size when known."""
+
+    url: str
+    alt: str = ""
+    credit: str = ""
+    caption: str = ""
+    width: int | None = None
+    height: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One article as a source read it, before cleaning.
+
+    ``key`` is the source's own identity for the item (front-matter id or slug, feed
+    guid, canonical URL path). ``base_url`` resolves relative URLs in ``url``,
+    ``body_html`` and the image. ``updated_at`` is ``None`` when the source does not say.
+    """
+
+    key: str
+    url: str
+    title: str
+    body_html: str
+    published_at: datetime | None
+    base_url: str = ""
+    dek: str = ""
+    authors: tuple[Author, ...] = ()
+    section: str = ""
+    tags: tuple[str, ...] = ()
+    image: Image | None = None
+    updated_at: datetime | None = None
+    featured: bool = False
+    origin: str = ""  # where it came from (path or URL), for error messages
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """A cleaned article with its stable ``tag:`` id, as stored and published.
+
+    ``content_hash`` covers every field a reader sees except the URL, so a URL change
+    (http→https, new host) is not an edit. Datetimes are timezone-aware UTC.
+    """
+
+    id: str
+    source: str
+    url: str
+    title: str
+    dek: str
+    body_html: str
+    authors: tuple[Author, ...]
+    section: str
+    tags: tuple[str, ...]
+    image: Image | None
+    published_at: datetime
+    updated_at: datetime
+    content_hash: str
+    featured: bool = False
+
+
+@dataclass(slots=True)
+class FetchResult:
+    """What a source returns from one fetch.
+
+    ``error`` is set when the source as a whole failed (the run goes on); ``warnings``
+    name items that were skipped and why. ``not_modified`` means the upstream answered
+    304 and ``entries`` is empty on purpose. ``etag``, ``last_modified``,
+    ``retry_after`` / ``max_age`` (seconds) and ``extra`` update the source's state;
+    ``extra`` replaces the stored one when not empty.
+    """
+
+    entries: list[Entry] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    error: SourceError | None = None
+    not_modified: bool = False
+    skipped: int = 0  # items known unchanged without being returned (e.g. a page's 304)
+    etag: str | None = None
+    last_modified: str | None = None
+    max_age: float | None = None
+    retry_after: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceState:
+    """What the store remembers about a source between runs."""
+
+    name: str
+    etag: str | None = None
+    last_modified: str | None = None
+    next_poll_at: datetime | None = None
+    consecutive_errors: int = 0
+    last_error: str | None = None
+    last_success_at: datetime | None = None
+    extra: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,1 @@
+"""Sources of articles: one module per kind, looked up by name in :mod:`.registry`."""

@@ -1,0 +1,61 @@
+"""Source kinds by name.
+
+Built-in kinds register exactly as plugins do: by name, through the entry-point group
+``syndicate.sources`` (see ``pyproject.toml``). ``BUILTIN`` lists them too, so a source
+tree that is not installed (a checkout on ``PYTHONPATH``) still finds them.
+"""
+
+from __future__ import annotations
+
+import importlib
+from functools import cache
+from importlib.metadata import entry_points
+
+from pydantic import BaseModel
+
+from syndicate.errors import ConfigError
+from syndicate.sources.base import Source
+
+GROUP = "syndicate.sources"
+
+BUILTIN: dict[str, str] = {
+    "folder": "syndicate.sources.folder:FolderSource",
+    "feed": "syndicate.sources.feed:FeedSource",
+    "page": "syndicate.sources.page:PageSource",
+}
+
+
+class UnknownSourceKind(ConfigError):
+    """No source kind has this name. ``known`` lists the names that exist."""
+
+    def __init__(self, kind: str, known: str) -> None:
+        super().__init__(f"unknown source kind {kind!r}; expected {known}")
+        self.known = known
+
+
+@cache
+def _targets() -> dict[str, str]:
+    found = dict(BUILTIN)
+    for ep in entry_points(group=GROUP):
+        found[ep.name] = ep.value
+    return found
+
+
+def kinds() -> list[str]:
+    """Every source kind name, built-in and plugin."""
+    return sorted(_targets())
+
+
+def source_class(kind: str) -> type[Source]:
+    """The class registered for ``kind``; :class:`UnknownSourceKind` if none is."""
+    targets = _targets()
+    if kind not in targets:
+        raise UnknownSourceKind(kind, "one of " + ", ".join(repr(k) for k in sorted(targets)))
+    module_name, _, attr = targets[kind].partition(":")
+    cls: type[Source] = getattr(importlib.import_module(module_name), attr)
+    return cls
+
+
+def options_model(kind: str) -> type[BaseModel]:
+    """The pydantic model of the keys this kind takes in its ``[[sources]]`` entry."""
+    return source_class(kind).Options

@@ -1,0 +1,20 @@
+"""Alembic environment: runs on the connection that :func:`syndicate.store.migrate` passes."""
+
+from __future__ import annotations
+
+from alembic import context
+
+from syndicate.store.schema import metadata
+
+connection = context.config.attributes.get("connection")
+if connection is None:  # pragma: no cover - only the alembic CLI gets here
+    raise RuntimeError("run migrations with 'syndicate db upgrade'")
+
+context.configure(
+    connection=connection,
+    target_metadata=metadata,
+    render_as_batch=connection.dialect.name == "sqlite",
+    compare_type=True,
+)
+with context.begin_transaction():
+    context.run_migrations()

@@ -1,0 +1,89 @@
+"""The store's tables (SQLAlchemy Core). Alembic migrations create exactly these."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.types import TypeDecorator
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite keeps no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+articles = Table(
+    "articles",
+    metadata,
+    Column("id", String(512), primary_key=True),
+    Column("source", String(64), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("title", Text, nullable=False),
+    Column("dek", Text, nullable=False),
+    Column("body_html", Text, nullable=False),
+    Column("authors", JSON, nullable=False),
+    Column("section", String(200), nullable=False),
+    Column("tags", JSON, nullable=False),
+    Column("image", JSON, nullable=True),
+    Column("featured", Boolean, nullable=False),
+    Column("published_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("first_seen_at", UTCDateTime, nullable=False),
+    Index("ix_articles_published_at", "published_at"),
+    Index("ix_articles_section", "section"),
+    Index("ix_articles_source", "source"),
+)
+
+source_state = Table(
+    "source_state",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("etag", Text, nullable=True),
+    Column("last_modified", Text, nullable=True),
+    Column("next_poll_at", UTCDateTime, nullable=True),
+    Column("consecutive_errors", Integer, nullable=False, default=0),
+    Column("last_error", Text, nullable=True),
+    Column("last_error_at", UTCDateTime, nullable=True),
+    Column("last_success_at", UTCDateTime, nullable=True),
+    Column("extra", JSON, nullable=False),
+)
