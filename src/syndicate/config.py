@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from contextvars import ContextVar
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -171,8 +172,8 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # The TOML arrives as init kwargs; putting env first makes env win (rule 11).
-        return (env_settings, init_settings)
+        # Precedence (STYLE 11): CLI flags (init kwargs) → environment → TOML → defaults.
+        return (init_settings, env_settings, _TomlSource(settings_cls))
 
     def resolve(self, path: Path) -> Path:
         """An absolute path: ``path`` as given, or relative to the config folder."""
@@ -194,6 +195,19 @@ class Settings(BaseSettings):
                 return src
         known = ", ".join(s.name for s in self.sources) or "none"
         raise ConfigError(f"no source named {name!r} (configured: {known})")
+
+
+_TOML_DATA: ContextVar[dict[str, Any]] = ContextVar("toml_data", default={})
+
+
+class _TomlSource(PydanticBaseSettingsSource):
+    """The parsed TOML of the file being loaded (set by :func:`load_settings`)."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return _TOML_DATA.get().get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(_TOML_DATA.get())
 
 
 def resolve_sqlite_url(url: str, base_dir: Path) -> str:
@@ -259,25 +273,15 @@ def load_settings(path: Path | None = None, overrides: Mapping[str, Any] | None 
     path = find_config(path)
     data = read_toml(path)
     data["base_dir"] = path.parent
+    token = _TOML_DATA.set(data)
     try:
-        settings = Settings(**data)
-        if overrides:
-            merged = _deep_merge(settings.model_dump(), dict(overrides))
-            settings = Settings.model_validate(merged)
+        settings = Settings(**dict(overrides or {}))
     except ValidationError as err:
         raise ConfigError(f"{path}: invalid configuration", describe_errors(err, path)) from err
+    finally:
+        _TOML_DATA.reset(token)
     _check_sources(settings, path)
     return settings
-
-
-def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in extra.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _deep_merge(out[key], value)
-        else:
-            out[key] = value
-    return out
 
 
 def describe_errors(err: ValidationError, path: Path, prefix: str = "") -> list[str]:

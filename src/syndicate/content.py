@@ -59,7 +59,9 @@ def clean_text(text: str | None) -> str:
         return ""
     text = strip_controls(text)
     if "<" in text or "&" in text:
-        text = html.unescape(nh3.clean(text, tags=set(), clean_content_tags=set()))
+        text = html.unescape(
+            nh3.clean(text, tags=set(), clean_content_tags=set(DROPPED_WITH_CONTENT))
+        )
         text = strip_controls(text)
     return _SPACE.sub(" ", text).strip()
 

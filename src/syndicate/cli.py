@@ -1,0 +1,369 @@
+"""The ``syndicate`` command line: a thin shell over the pipeline's functions.
+
+Exit codes: 0 success; 1 some work failed (a source could not be read); 2 bad
+configuration or usage; 3 the store could not be opened or written.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from syndicate import __version__
+from syndicate.config import Settings, load_channels, load_settings
+from syndicate.errors import ConfigError, StoreError, SyndicateError
+from syndicate.ingest import SourceReport, ingest
+from syndicate.models import Article
+from syndicate.store import Store, current_revision, head_revision, open_store
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+@dataclass
+class AppContext:
+    """What every command shares: where the config is, and the settings once loaded."""
+
+    config_path: Path | None
+    _settings: Settings | None = None
+    _stores: list[Store] = field(default_factory=list)
+
+    @property
+    def settings(self) -> Settings:
+        """The settings, loaded on first use (so ``--help`` needs no config file)."""
+        if self._settings is None:
+            self._settings = load_settings(self.config_path)
+        return self._settings
+
+    def store(self, *, upgrade: bool = True) -> Store:
+        """The store, migrated on first use."""
+        store = open_store(self.settings.store_url, upgrade=upgrade)
+        self._stores.append(store)
+        return store
+
+    def close(self) -> None:
+        """Close every store opened by the command."""
+        for store in self._stores:
+            store.close()
+
+
+pass_app = click.make_pass_decorator(AppContext)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="SYNDICATE_CONFIG",
+    help="Config file [default: ./syndicate.toml; env SYNDICATE_CONFIG].",
+)
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors.")
+@click.version_option(__version__, prog_name="syndicate")
+@click.pass_context
+def cli(ctx: click.Context, config_path: Path | None, verbose: int, quiet: bool) -> None:
+    """Ingest articles, publish feeds, and send digests exactly once.
+
+    Run from a folder holding syndicate.toml, or name one with --config.
+    """
+    level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
+    logging.basicConfig(
+        level=level,
+        format="%(message)s",
+        handlers=[RichHandler(console=err_console, show_path=verbose > 1, show_time=False)],
+        force=True,
+    )
+    for noisy in ("alembic", "urllib3", "trafilatura", "htmldate", "charset_normalizer"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+    app = AppContext(config_path)
+    ctx.obj = app
+    ctx.call_on_close(app.close)
+
+
+# --- ingest ------------------------------------------------------------------------------
+
+
+@cli.command("ingest")
+@click.option(
+    "--source", "sources", multiple=True, metavar="NAME", help="Only this source (repeatable)."
+)
+@click.option("--due", is_flag=True, help="Only sources whose next poll time has come.")
+@pass_app
+def ingest_cmd(app: AppContext, sources: tuple[str, ...], due: bool) -> None:
+    """Read new and changed articles from the configured sources.
+
+    Prints a summary per source; exits 1 if any source failed.
+    """
+    settings = app.settings
+    store = app.store()
+    names = list(sources) or [s.name for s in settings.sources if s.enabled]
+    with _progress(len(names)) as advance:
+        reports = ingest(
+            store, settings, only=sources or None, force=not due, on_progress=advance
+        )
+    _print_ingest(reports)
+    if any(r.failed for r in reports):
+        sys.exit(1)
+
+
+def _progress(total: int) -> Any:
+    """A progress bar over sources (hidden when output is not a terminal)."""
+    from contextlib import contextmanager
+
+    @contextmanager
+    def bar() -> Any:
+        progress = Progress(
+            TextColumn("[bold]ingest"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            console=err_console,
+            transient=True,
+            disable=not err_console.is_terminal,
+        )
+        with progress:
+            task = progress.add_task("", total=total)
+
+            def advance(report: SourceReport) -> None:
+                progress.update(task, advance=1, description=report.name)
+
+            yield advance
+
+    return bar()
+
+
+def _print_ingest(reports: list[SourceReport]) -> None:
+    table = Table(title="ingest", title_justify="left")
+    for column in ("source", "kind", "new", "updated", "unchanged", "warnings", "status"):
+        justify = "right" if column in ("new", "updated", "unchanged", "warnings") else "left"
+        table.add_column(column, justify=justify)
+    for r in reports:
+        if r.error:
+            status = f"[red]error: {r.error}"
+        elif r.skipped_not_due:
+            status = "not due"
+        elif r.not_modified:
+            status = "not modified"
+        else:
+            status = "ok"
+        table.add_row(
+            r.name, r.kind, str(r.new), str(r.updated), str(r.unchanged), str(len(r.warnings)),
+            status,
+        )
+    console.print(table)
+    for r in reports:
+        for warning in r.warnings:
+            click.secho("warning: ", fg="yellow", err=True, nl=False)
+            click.echo(f"{r.name}: {warning}", err=True)
+
+
+# --- articles ----------------------------------------------------------------------------
+
+
+@cli.group()
+def articles() -> None:
+    """Look at the articles in the store."""
+
+
+@articles.command("list")
+@click.option("--section", help="Only this section (case-insensitive).")
+@click.option("--source", help="Only articles from this source.")
+@click.option("--limit", type=click.IntRange(min=1), help="At most this many, newest first.")
+@click.option("--json", "as_json", is_flag=True, help="JSON lines, one article per line.")
+@pass_app
+def articles_list(
+    app: AppContext, section: str | None, source: str | None, limit: int | None, as_json: bool
+) -> None:
+    """List articles, newest first."""
+    items = app.store().list_articles(section=section, source=source, limit=limit)
+    if as_json:
+        for article in items:
+            click.echo(json.dumps(_article_json(article), ensure_ascii=False))
+        return
+    table = Table(title=f"{len(items)} articles", title_justify="left")
+    for column in ("published", "section", "title", "authors", "id"):
+        table.add_column(column, overflow="fold")
+    for a in items:
+        table.add_row(
+            a.published_at.strftime("%Y-%m-%d %H:%M"),
+            a.section,
+            a.title,
+            ", ".join(x.name for x in a.authors if x.name),
+            a.id,
+        )
+    console.print(table)
+
+
+def _article_json(article: Article) -> dict[str, Any]:
+    return {
+        "id": article.id,
+        "source": article.source,
+        "url": article.url,
+        "title": article.title,
+        "dek": article.dek,
+        "section": article.section,
+        "tags": list(article.tags),
+        "authors": [{"name": a.name, "bio": a.bio, "url": a.url} for a in article.authors],
+        "image": None
+        if article.image is None
+        else {
+            "url": article.image.url,
+            "alt": article.image.alt,
+            "credit": article.image.credit,
+            "caption": article.image.caption,
+            "width": article.image.width,
+            "height": article.image.height,
+        },
+        "featured": article.featured,
+        "published_at": article.published_at.isoformat(),
+        "updated_at": article.updated_at.isoformat(),
+        "content_hash": article.content_hash,
+    }
+
+
+# --- sources -----------------------------------------------------------------------------
+
+
+@cli.group()
+def sources() -> None:
+    """Look at the configured sources and their state."""
+
+
+@sources.command("list")
+@click.option("--json", "as_json", is_flag=True, help="JSON lines, one source per line.")
+@pass_app
+def sources_list(app: AppContext, as_json: bool) -> None:
+    """Each source with its state: last success, errors, next poll."""
+    states = app.store().list_source_states()
+    rows = []
+    for src in app.settings.sources:
+        state, error_at = states.get(src.name, (None, None))
+        rows.append(
+            {
+                "name": src.name,
+                "kind": src.kind,
+                "enabled": src.enabled,
+                "last_success_at": _iso(state.last_success_at if state else None),
+                "consecutive_errors": state.consecutive_errors if state else 0,
+                "last_error": state.last_error if state else None,
+                "last_error_at": _iso(error_at),
+                "next_poll_at": _iso(state.next_poll_at if state else None),
+            }
+        )
+    if as_json:
+        for row in rows:
+            click.echo(json.dumps(row))
+        return
+    table = Table(title="sources", title_justify="left")
+    for column in ("name", "kind", "state", "last success", "next poll", "last error"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        if not row["enabled"]:
+            state_text = "disabled"
+        elif row["consecutive_errors"]:
+            state_text = f"[red]failing ({row['consecutive_errors']}×)"
+        elif row["last_success_at"]:
+            state_text = "ok"
+        else:
+            state_text = "never polled"
+        table.add_row(
+            str(row["name"]),
+            str(row["kind"]),
+            state_text,
+            str(row["last_success_at"] or "-"),
+            str(row["next_poll_at"] or "-"),
+            str(row["last_error"] or ""),
+        )
+    console.print(table)
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+# --- db and config -----------------------------------------------------------------------
+
+
+@cli.group()
+def db() -> None:
+    """Manage the store's schema."""
+
+
+@db.command("upgrade")
+@pass_app
+def db_upgrade(app: AppContext) -> None:
+    """Apply pending migrations (every command also does this on first use)."""
+    store = app.store(upgrade=False)
+    before = current_revision(store.engine)
+    ran = store.upgrade_if_needed()
+    head = head_revision()
+    if ran:
+        console.print(f"store migrated from {before or 'empty'} to {head}")
+    else:
+        console.print(f"store already at {head}")
+
+
+@db.command("status")
+@pass_app
+def db_status(app: AppContext) -> None:
+    """Print the store's migration and article count."""
+    store = app.store(upgrade=False)
+    current = current_revision(store.engine)
+    console.print(f"revision: {current or 'empty'} (newest: {head_revision()})")
+    if current is not None:
+        console.print(f"articles: {store.count_articles()}")
+
+
+@cli.group("config")
+def config_group() -> None:
+    """Check the configuration."""
+
+
+@config_group.command("check")
+@pass_app
+def config_check(app: AppContext) -> None:
+    """Validate syndicate.toml and feeds/*.toml; print what was found."""
+    settings = app.settings
+    channels = load_channels(settings)
+    console.print(f"config: {settings.base_dir / 'syndicate.toml'}")
+    console.print(f"sources: {', '.join(s.name for s in settings.sources) or 'none'}")
+    console.print(f"channels: {', '.join(c.name for c in channels) or 'none'}")
+    console.print("[green]configuration is valid")
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    # Plain echo, not rich: paths and keys in error messages must not be wrapped.
+    click.secho("error: ", fg="red", err=True, nl=False)
+    click.echo(message, err=True)
+    sys.exit(code)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the console script: maps our errors to messages and exit codes."""
+    handlers: list[tuple[type[SyndicateError], int]] = [(ConfigError, 2), (StoreError, 3)]
+    run: Callable[..., Any] = cli.main
+    try:
+        run(args=argv, prog_name="syndicate", standalone_mode=False)
+    except click.exceptions.Abort:
+        _fail("aborted", 130)
+    except click.ClickException as err:
+        err.show()
+        sys.exit(err.exit_code)
+    except SyndicateError as err:
+        code = next((c for kind, c in handlers if isinstance(err, kind)), 1)
+        _fail(str(err), code)
+    except SystemExit:
+        raise

@@ -1,0 +1,229 @@
+"""The ``folder`` source: Markdown or HTML files with YAML front matter.
+
+Front matter keys (all but ``title`` optional)::
+
+    id, slug, title, dek, section, tags, authors: [{name, bio, url}],
+    image: {url, alt, credit, caption, width, height}, published, updated,
+    featured, url (canonical), draft
+
+The key of an article is ``id``, else ``slug``, else the file name stem, so moving a
+file or changing the site's host never changes its id. A file with bad front matter is
+reported with its path, line and reason, and skipped; the others are read.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import frontmatter
+import yaml
+from markdown_it import MarkdownIt
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from syndicate.errors import ContentError
+from syndicate.models import Author, Entry, FetchResult, Image, SourceState
+from syndicate.sources.base import Source
+
+MARKDOWN_SUFFIXES = frozenset({".md", ".markdown"})
+HTML_SUFFIXES = frozenset({".html", ".htm"})
+
+
+class FolderOptions(BaseModel):
+    """Keys of a ``kind = "folder"`` source."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: Path = Field(description="Folder to read, relative to the config file.")
+    url_pattern: str = Field(
+        "/{section}/{slug}/",
+        description="Article URL when front matter has no 'url'; {section} and {slug}.",
+    )
+    exclude: tuple[str, ...] = Field(
+        ("_*", ".*"), description="Glob patterns of file or folder names to skip."
+    )
+
+
+class _AuthorMatter(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    name: str | None = ""
+    bio: str | None = ""
+    url: str | None = ""
+
+
+class _ImageMatter(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    url: str
+    alt: str | None = ""
+    credit: str | None = ""
+    caption: str | None = ""
+    width: int | None = None
+    height: int | None = None
+
+
+class FrontMatter(BaseModel):
+    """The front matter of one article file, as validated."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str | int | None = None
+    slug: str | None = None
+    title: str = Field(min_length=1)
+    dek: str | None = ""
+    section: str | None = ""
+    tags: list[str] = []
+    authors: list[_AuthorMatter] = []
+    author: str | None = None
+    image: _ImageMatter | None = None
+    published: datetime | None = None
+    updated: datetime | None = None
+    featured: bool = False
+    draft: bool = False
+    url: str | None = None
+
+    @field_validator("published", "updated", mode="before")
+    @classmethod
+    def _dates(cls, value: Any) -> Any:
+        # YAML gives a bare date for "2026-11-18"; read it as midnight UTC.
+        if isinstance(value, date) and not isinstance(value, datetime):
+            return datetime(value.year, value.month, value.day, tzinfo=UTC)
+        return value
+
+    @field_validator("tags", mode="before")
+    @classmethod
+    def _tag_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [t.strip() for t in value.split(",") if t.strip()]
+        return [str(v) for v in value] if isinstance(value, list) else value
+
+
+_markdown = MarkdownIt("commonmark", {"html": True, "typographer": False}).enable("table")
+
+
+def _slugify(text: str) -> str:
+    out = "".join(ch.lower() if ch.isalnum() else "-" for ch in text)
+    return "-".join(part for part in out.split("-") if part)
+
+
+class FolderSource(Source):
+    """Articles from files in a folder (recursively)."""
+
+    Options = FolderOptions
+    options: FolderOptions
+
+    def fetch(self, state: SourceState) -> FetchResult:
+        """Read every article file; bad files become warnings, never the whole source."""
+        folder = self.context.base_dir / self.options.path
+        if not folder.is_dir():
+            raise ContentError(f"folder {folder} does not exist", source=self.name)
+        result = FetchResult()
+        for path in self._files(folder):
+            try:
+                result.entries.append(self.read_file(path, folder))
+            except ContentError as err:
+                result.warnings.append(str(err))
+        return result
+
+    def _files(self, folder: Path) -> list[Path]:
+        suffixes = MARKDOWN_SUFFIXES | HTML_SUFFIXES
+        files = []
+        for path in folder.rglob("*"):
+            rel = path.relative_to(folder)
+            if any(part_matches(part, self.options.exclude) for part in rel.parts):
+                continue
+            if path.suffix.lower() in suffixes and path.is_file():
+                files.append(path)
+        return sorted(files)
+
+    def read_file(self, path: Path, folder: Path) -> Entry:
+        """One file as an Entry; :class:`ContentError` names the path, line and reason."""
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as err:
+            raise ContentError(f"{path}: cannot read: {err}", source=self.name) from err
+        try:
+            post = frontmatter.loads(text)
+        except yaml.YAMLError as err:
+            raise ContentError(f"{path}:{_yaml_line(err)}: bad front matter: {_yaml_reason(err)}",
+                               source=self.name) from err
+        if not post.metadata:
+            raise ContentError(f"{path}:1: no front matter (expected a '---' block)",
+                               source=self.name)
+        try:
+            meta = FrontMatter.model_validate(post.metadata)
+        except ValidationError as err:
+            first = err.errors()[0]
+            key = ".".join(str(p) for p in first["loc"])
+            line = _key_line(text, str(first["loc"][0]))
+            raise ContentError(
+                f"{path}:{line}: front matter key '{key}': {first['msg']} "
+                f"(found {first.get('input')!r})",
+                source=self.name,
+            ) from err
+        return self._entry(meta, post.content, path, folder)
+
+    def _entry(self, meta: FrontMatter, body: str, path: Path, folder: Path) -> Entry:
+        slug = meta.slug or path.stem
+        section = meta.section or self.config.section
+        if path.suffix.lower() in MARKDOWN_SUFFIXES:
+            body_html = _markdown.render(body)
+        else:
+            body_html = body
+        url = meta.url or self.options.url_pattern.format(
+            section=_slugify(section) or "articles", slug=slug
+        )
+        authors = [Author(a.name or "", a.bio or "", a.url or "") for a in meta.authors]
+        if meta.author and not authors:
+            authors = [Author(meta.author)]
+        image = None
+        if meta.image is not None:
+            i = meta.image
+            image = Image(i.url, i.alt or "", i.credit or "", i.caption or "", i.width, i.height)
+        return Entry(
+            key=str(meta.id) if meta.id is not None else slug,
+            url=url,
+            base_url=self.context.site.base_url,
+            title=meta.title,
+            dek=meta.dek or "",
+            body_html=body_html,
+            authors=tuple(authors),
+            section=section or "",
+            tags=tuple(meta.tags),
+            image=image,
+            published_at=meta.published or _mtime(path),
+            updated_at=meta.updated,
+            featured=meta.featured,
+            origin=str(path.relative_to(folder)),
+        )
+
+
+def part_matches(name: str, patterns: tuple[str, ...]) -> bool:
+    """True if a path part matches one of the glob ``patterns``."""
+    from fnmatch import fnmatch
+
+    return any(fnmatch(name, p) for p in patterns)
+
+
+def _mtime(path: Path) -> datetime:
+    return datetime.fromtimestamp(path.stat().st_mtime, UTC).replace(microsecond=0)
+
+
+def _yaml_line(err: yaml.YAMLError) -> int:
+    mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
+    # +2: the mark counts from 0 inside the block, and the block starts after '---'.
+    return mark.line + 2 if mark is not None else 1
+
+
+def _yaml_reason(err: yaml.YAMLError) -> str:
+    problem = getattr(err, "problem", None)
+    context = getattr(err, "context", None)
+    parts = [p for p in (context, problem) if p]
+    return "; ".join(parts) if parts else str(err).splitlines()[0]
+
+
+def _key_line(text: str, key: str) -> int:
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.startswith(f"{key}:"):
+            return number
+    return 1

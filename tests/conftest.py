@@ -1,0 +1,70 @@
+"""Shared fixtures: a store on SQLite and (when configured) PostgreSQL, the example instance."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from syndicate.config import Settings, load_settings
+from syndicate.store import Store, open_store
+
+REPO = Path(__file__).resolve().parent.parent
+POSTGRES_ENV = "SYNDICATE_TEST_POSTGRES_URL"
+
+
+def _postgres_url(schema: str) -> str:
+    base = os.environ[POSTGRES_ENV]
+    sep = "&" if "?" in base else "?"
+    return f"{base}{sep}options={quote(f'-csearch_path={schema}')}"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A URL to an empty store: SQLite in tmp_path, or a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'store.db'}"
+        return
+    if not os.environ.get(POSTGRES_ENV):
+        pytest.skip(f"{POSTGRES_ENV} is not set (the PostgreSQL store is tested in CI)")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(os.environ[POSTGRES_ENV])
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield _postgres_url(schema)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Store]:
+    """An opened, migrated store on each backend."""
+    opened = open_store(store_url)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def instance(tmp_path: Path) -> Path:
+    """A copy of the example instance (config, channels, content) in tmp_path."""
+    target = tmp_path / "instance"
+    target.mkdir()
+    shutil.copy(REPO / "syndicate.toml", target / "syndicate.toml")
+    shutil.copytree(REPO / "feeds", target / "feeds")
+    shutil.copytree(REPO / "content", target / "content")
+    return target
+
+
+@pytest.fixture
+def instance_settings(instance: Path) -> Settings:
+    """Settings of the copied example instance."""
+    return load_settings(instance / "syndicate.toml")

@@ -1,0 +1,134 @@
+"""Cleaning and identity: sanitising, control characters, captions, authors, stable ids."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from syndicate.content import (
+    absolute_url,
+    article_id,
+    clean_author,
+    clean_entry,
+    clean_image,
+    clean_text,
+    collapse_repeat,
+    sanitize_html,
+    strip_controls,
+)
+from syndicate.models import Author, Entry, Image
+
+AUTH = "meridian.example,2026"
+
+
+def test_sanitize_drops_scripts_handlers_and_javascript_urls() -> None:
+    dirty = (
+        '<p onclick="x()">Hi<script>alert(1)</script></p>'
+        '<img src="a.jpg" onerror="alert(1)">'
+        '<a href="javascript:alert(1)">j</a>'
+        '<a href="JaVaScRiPt:alert(1)">J</a>'
+        '<iframe src="https://evil.example/"></iframe>'
+        '<form action="/x"><input name="q"></form>'
+        '<style>body{display:none}</style>'
+        '<a href="data:text/html,<script>alert(1)</script>">d</a>'
+        '<svg><script>alert(1)</script></svg>'
+        '<p style="position:fixed">s</p>'
+    )
+    clean = sanitize_html(dirty, "https://meridian.example/world/x/")
+    lowered = clean.lower()
+    for bad in ("<script", "onclick", "onerror", "javascript:", "<iframe", "<form", "<input",
+                "<style", "data:", "<svg", "style="):
+        assert bad not in lowered, bad
+    assert "alert(1)" not in clean
+    assert '<img src="https://meridian.example/world/x/a.jpg">' in clean
+
+
+def test_sanitize_makes_relative_urls_absolute_and_keeps_typography() -> None:
+    html = '<p>“Quoted” — it’s fine…</p><a href="/world/older">older</a><img src="i/p.jpg" alt="">'
+    clean = sanitize_html(html, "https://meridian.example/culture/piece/")
+    assert "“Quoted” — it’s fine…" in clean
+    assert 'href="https://meridian.example/world/older"' in clean
+    assert 'src="https://meridian.example/culture/piece/i/p.jpg"' in clean
+
+
+def test_control_characters_are_stripped_everywhere() -> None:
+    assert strip_controls("a\x00b\x08c\x0bd\x1fe\tf\ng\r") == "abcde\tf\ng\r"
+    assert clean_text("Title\x07 with\x1b bell") == "Title with bell"
+    assert "\x0c" not in sanitize_html("<p>form\x0cfeed</p>")
+
+
+def test_clean_text_removes_markup_and_unescapes() -> None:
+    assert clean_text("<b>Bold</b> &amp; <i>brave</i>  ") == "Bold & brave"
+    assert clean_text("Moscow Eyes a Launch Pad… in the Caribbean?") == (
+        "Moscow Eyes a Launch Pad… in the Caribbean?"
+    )
+    assert clean_text("<script>x</script>Safe") == "Safe"
+
+
+def test_duplicated_caption_and_credit_collapse() -> None:
+    assert collapse_repeat("AGENCY/Photo AGENCY/Photo") == "AGENCY/Photo"
+    assert collapse_repeat("A harbour at dusk.A harbour at dusk.") == "A harbour at dusk."
+    assert collapse_repeat("Not a repeat") == "Not a repeat"
+    image = clean_image(
+        Image("/i.jpg", "alt", "V. R./AFP", "V. R./AFP V. R./AFP"), "https://meridian.example"
+    )
+    assert image is not None
+    assert image.credit == "V. R./AFP"
+    assert image.caption == ""  # the caption only repeated the credit
+    assert image.url == "https://meridian.example/i.jpg"
+
+
+def test_empty_author_name_keeps_bio_and_reads_name_from_it() -> None:
+    author = clean_author(Author("", "Elizabeth Dickinson is a senior analyst for Colombia."))
+    assert author == Author("Elizabeth Dickinson", "Elizabeth Dickinson is a senior analyst for Colombia.")
+    nameless = clean_author(Author(" ", "A senior analyst for Colombia."))
+    assert nameless == Author("", "A senior analyst for Colombia.")
+    assert clean_author(Author("", "")) is None
+
+
+def test_ids_are_tag_uris_independent_of_host_and_scheme() -> None:
+    one = article_id(AUTH, "wire", "http://old.example/2026/story?id=7")
+    two = article_id(AUTH, "wire", "https://new.example/2026/story?id=7")
+    assert one == two == "tag:meridian.example,2026:wire/2026/story?id=7"
+    assert article_id(AUTH, "newsroom", "mr-0001") == "tag:meridian.example,2026:newsroom/mr-0001"
+    assert article_id(AUTH, "a", "urn:uuid:1 2") == "tag:meridian.example,2026:a/urn:uuid:1%202"
+    assert article_id(AUTH, "a", "x") != article_id(AUTH, "b", "x")
+
+
+def test_clean_entry_hash_ignores_url_but_not_content() -> None:
+    base = Entry(
+        key="k",
+        url="http://old.example/a",
+        title="T",
+        body_html="<p>b</p>",
+        published_at=datetime(2026, 1, 1, tzinfo=UTC),
+    )
+    moved = Entry(**{**_fields(base), "url": "https://new.example/a"})
+    edited = Entry(**{**_fields(base), "body_html": "<p>c</p>"})
+    a, b, c = (clean_entry(e, source="s", authority=AUTH, site_url="https://x.example")
+               for e in (base, moved, edited))
+    assert a.id == b.id == c.id
+    assert a.content_hash == b.content_hash != c.content_hash
+    assert a.url != b.url
+
+
+def _fields(entry: Entry) -> dict[str, object]:
+    return {name: getattr(entry, name) for name in entry.__slots__}
+
+
+def test_absolute_url_refuses_other_schemes() -> None:
+    assert absolute_url("javascript:alert(1)", "https://x.example") == ""
+    assert absolute_url("/a", "https://x.example") == "https://x.example/a"
+    assert absolute_url("", "https://x.example") == ""
+
+
+@given(st.text())
+def test_sanitized_output_never_contains_active_content(text: str) -> None:
+    html = f"<p>{text}</p><script>{text}</script><a href='javascript:{text}'>x</a>"
+    clean = sanitize_html(html, "https://x.example")
+    assert "<script" not in clean.lower()
+    assert all(not h.lower().startswith("javascript") for h in re.findall(r'href="([^"]*)"', clean))
+    assert strip_controls(clean) == clean
