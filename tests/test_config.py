@@ -18,7 +18,9 @@ def write(path: Path, text: str) -> Path:
     return path
 
 
-def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     import os
 
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("SYNDICATE_")}
@@ -69,7 +71,7 @@ def test_config_found_by_env_then_cwd(
     assert find_config() == other
     assert find_config(instance / "syndicate.toml") == instance / "syndicate.toml"
     monkeypatch.setenv("SYNDICATE_CONFIG", str(tmp_path / "missing.toml"))
-    with pytest.raises(ConfigError, match="missing.toml: no config file"):
+    with pytest.raises(ConfigError, match=r"missing\.toml: no config file"):
         find_config()
 
 

@@ -32,15 +32,26 @@ def test_sanitize_drops_scripts_handlers_and_javascript_urls() -> None:
         '<a href="JaVaScRiPt:alert(1)">J</a>'
         '<iframe src="https://evil.example/"></iframe>'
         '<form action="/x"><input name="q"></form>'
-        '<style>body{display:none}</style>'
+        "<style>body{display:none}</style>"
         '<a href="data:text/html,<script>alert(1)</script>">d</a>'
-        '<svg><script>alert(1)</script></svg>'
+        "<svg><script>alert(1)</script></svg>"
         '<p style="position:fixed">s</p>'
     )
     clean = sanitize_html(dirty, "https://meridian.example/world/x/")
     lowered = clean.lower()
-    for bad in ("<script", "onclick", "onerror", "javascript:", "<iframe", "<form", "<input",
-                "<style", "data:", "<svg", "style="):
+    for bad in (
+        "<script",
+        "onclick",
+        "onerror",
+        "javascript:",
+        "<iframe",
+        "<form",
+        "<input",
+        "<style",
+        "data:",
+        "<svg",
+        "style=",
+    ):
         assert bad not in lowered, bad
     assert "alert(1)" not in clean
     assert '<img src="https://meridian.example/world/x/a.jpg">' in clean
@@ -83,7 +94,9 @@ def test_duplicated_caption_and_credit_collapse() -> None:
 
 def test_empty_author_name_keeps_bio_and_reads_name_from_it() -> None:
     author = clean_author(Author("", "Elizabeth Dickinson is a senior analyst for Colombia."))
-    assert author == Author("Elizabeth Dickinson", "Elizabeth Dickinson is a senior analyst for Colombia.")
+    assert author == Author(
+        "Elizabeth Dickinson", "Elizabeth Dickinson is a senior analyst for Colombia."
+    )
     nameless = clean_author(Author(" ", "A senior analyst for Colombia."))
     assert nameless == Author("", "A senior analyst for Colombia.")
     assert clean_author(Author("", "")) is None
@@ -108,8 +121,10 @@ def test_clean_entry_hash_ignores_url_but_not_content() -> None:
     )
     moved = Entry(**{**_fields(base), "url": "https://new.example/a"})
     edited = Entry(**{**_fields(base), "body_html": "<p>c</p>"})
-    a, b, c = (clean_entry(e, source="s", authority=AUTH, site_url="https://x.example")
-               for e in (base, moved, edited))
+    a, b, c = (
+        clean_entry(e, source="s", authority=AUTH, site_url="https://x.example")
+        for e in (base, moved, edited)
+    )
     assert a.id == b.id == c.id
     assert a.content_hash == b.content_hash != c.content_hash
     assert a.url != b.url

@@ -62,7 +62,9 @@ def test_new_unchanged_and_round_trip(store: Store) -> None:
     assert got is not None
     assert got.title == "Title a1"
     assert got.authors == (Author("Elena Marsh", "Elena Marsh is a writer."),)
-    assert got.image == Image("https://meridian.example/i.jpg", "alt", "credit", "caption", 1200, 800)
+    assert got.image == Image(
+        "https://meridian.example/i.jpg", "alt", "credit", "caption", 1200, 800
+    )
     assert got.tags == ("space", "cuba")
     assert got.published_at == T0 and got.published_at.tzinfo is not None
     assert got.updated_at == T0

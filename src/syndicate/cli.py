@@ -110,9 +110,7 @@ def ingest_cmd(app: AppContext, sources: tuple[str, ...], due: bool) -> None:
     store = app.store()
     names = list(sources) or [s.name for s in settings.sources if s.enabled]
     with _progress(len(names)) as advance:
-        reports = ingest(
-            store, settings, only=sources or None, force=not due, on_progress=advance
-        )
+        reports = ingest(store, settings, only=sources or None, force=not due, on_progress=advance)
     _print_ingest(reports)
     if any(r.failed for r in reports):
         sys.exit(1)
@@ -147,9 +145,11 @@ def _progress(total: int) -> Any:
 
 def _print_ingest(reports: list[SourceReport]) -> None:
     table = Table(title="ingest", title_justify="left")
-    for column in ("source", "kind", "new", "updated", "unchanged", "warnings", "status"):
-        justify = "right" if column in ("new", "updated", "unchanged", "warnings") else "left"
-        table.add_column(column, justify=justify)
+    for column in ("source", "kind"):
+        table.add_column(column)
+    for column in ("new", "updated", "unchanged", "warnings"):
+        table.add_column(column, justify="right")
+    table.add_column("status")
     for r in reports:
         if r.error:
             status = f"[red]error: {r.error}"
@@ -160,7 +160,12 @@ def _print_ingest(reports: list[SourceReport]) -> None:
         else:
             status = "ok"
         table.add_row(
-            r.name, r.kind, str(r.new), str(r.updated), str(r.unchanged), str(len(r.warnings)),
+            r.name,
+            r.kind,
+            str(r.new),
+            str(r.updated),
+            str(r.unchanged),
+            str(len(r.warnings)),
             status,
         )
     console.print(table)

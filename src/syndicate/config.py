@@ -14,8 +14,8 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from contextvars import ContextVar
 from collections.abc import Mapping
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
@@ -197,17 +197,17 @@ class Settings(BaseSettings):
         raise ConfigError(f"no source named {name!r} (configured: {known})")
 
 
-_TOML_DATA: ContextVar[dict[str, Any]] = ContextVar("toml_data", default={})
+_TOML_DATA: ContextVar[dict[str, Any] | None] = ContextVar("toml_data", default=None)
 
 
 class _TomlSource(PydanticBaseSettingsSource):
     """The parsed TOML of the file being loaded (set by :func:`load_settings`)."""
 
     def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
-        return _TOML_DATA.get().get(field_name), field_name, False
+        return (_TOML_DATA.get() or {}).get(field_name), field_name, False
 
     def __call__(self) -> dict[str, Any]:
-        return dict(_TOML_DATA.get())
+        return dict(_TOML_DATA.get() or {})
 
 
 def resolve_sqlite_url(url: str, base_dir: Path) -> str:

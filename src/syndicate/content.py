@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import lru_cache
+from typing import Any
 from urllib.parse import quote, urljoin, urlsplit
 
 import nh3
@@ -68,7 +69,7 @@ def clean_text(text: str | None) -> str:
 
 @lru_cache(maxsize=256)
 def _cleaner(base_url: str) -> nh3.Cleaner:
-    relative: object = ("rewrite_with_base", base_url) if base_url else "pass_through"
+    relative: Any = ("rewrite_with_base", base_url) if base_url else "pass_through"
     return nh3.Cleaner(
         tags=set(ALLOWED_TAGS),
         clean_content_tags=set(DROPPED_WITH_CONTENT),

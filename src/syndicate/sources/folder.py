@@ -145,11 +145,13 @@ class FolderSource(Source):
         try:
             post = frontmatter.loads(text)
         except yaml.YAMLError as err:
-            raise ContentError(f"{path}:{_yaml_line(err)}: bad front matter: {_yaml_reason(err)}",
-                               source=self.name) from err
+            raise ContentError(
+                f"{path}:{_yaml_line(err)}: bad front matter: {_yaml_reason(err)}", source=self.name
+            ) from err
         if not post.metadata:
-            raise ContentError(f"{path}:1: no front matter (expected a '---' block)",
-                               source=self.name)
+            raise ContentError(
+                f"{path}:1: no front matter (expected a '---' block)", source=self.name
+            )
         try:
             meta = FrontMatter.model_validate(post.metadata)
         except ValidationError as err:
@@ -166,10 +168,8 @@ class FolderSource(Source):
     def _entry(self, meta: FrontMatter, body: str, path: Path, folder: Path) -> Entry:
         slug = meta.slug or path.stem
         section = meta.section or self.config.section
-        if path.suffix.lower() in MARKDOWN_SUFFIXES:
-            body_html = _markdown.render(body)
-        else:
-            body_html = body
+        is_markdown = path.suffix.lower() in MARKDOWN_SUFFIXES
+        body_html = _markdown.render(body) if is_markdown else body
         url = meta.url or self.options.url_pattern.format(
             section=_slugify(section) or "articles", slug=slug
         )
@@ -211,8 +211,9 @@ def _mtime(path: Path) -> datetime:
 
 def _yaml_line(err: yaml.YAMLError) -> int:
     mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
-    # +2: the mark counts from 0 inside the block, and the block starts after '---'.
-    return mark.line + 2 if mark is not None else 1
+    # The block handed to YAML starts with the rest of the opening '---' line, so its
+    # line 0 is the file's line 1.
+    return mark.line + 1 if mark is not None else 1
 
 
 def _yaml_reason(err: yaml.YAMLError) -> str:

@@ -203,7 +203,7 @@ def _new_row(entry: CleanEntry, now: datetime) -> dict[str, Any]:
     }
 
 
-def _changes(entry: CleanEntry, old: Row[Any], now: datetime) -> dict[str, Any]:
+def _changes(entry: CleanEntry, old: Any, now: datetime) -> dict[str, Any]:
     changes: dict[str, Any] = {}
     if entry.content_hash != old.content_hash:
         changes = _content_values(entry)

@@ -1,0 +1,116 @@
+"""The command line, run as a user runs it: a real process on the example instance."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def run(instance: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SYNDICATE_")}
+    env["COLUMNS"] = "200"
+    return subprocess.run(
+        [sys.executable, "-m", "syndicate", *args],
+        cwd=instance,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_ingest_twice_reports_new_then_unchanged(instance: Path) -> None:
+    first = run(instance, "ingest")
+    assert first.returncode == 0, first.stderr
+    row = next(line for line in first.stdout.splitlines() if "newsroom" in line)
+    assert row.split("│")[3].strip() == "26"  # new
+    assert (instance / "var" / "syndicate.db").is_file()
+
+    second = run(instance, "ingest")
+    assert second.returncode == 0, second.stderr
+    cells = [
+        c.strip()
+        for c in next(line for line in second.stdout.splitlines() if "newsroom" in line).split("│")
+    ]
+    assert cells[3:6] == ["0", "0", "26"]  # new, updated, unchanged
+
+
+def test_failed_source_exits_1_and_others_still_run(instance: Path) -> None:
+    config = instance / "syndicate.toml"
+    config.write_text(
+        config.read_text()
+        + '\n[[sources]]\nname = "gone"\nkind = "folder"\npath = "no-such-folder"\n'
+    )
+    done = run(instance, "ingest")
+    assert done.returncode == 1
+    assert "does not exist" in done.stdout
+    listed = run(instance, "articles", "list", "--json")
+    assert len(listed.stdout.splitlines()) == 26
+    sources = [
+        json.loads(x) for x in run(instance, "sources", "list", "--json").stdout.splitlines()
+    ]
+    by_name = {s["name"]: s for s in sources}
+    assert by_name["gone"]["consecutive_errors"] == 1
+    assert by_name["newsroom"]["consecutive_errors"] == 0
+    assert by_name["newsroom"]["last_success_at"]
+
+
+def test_articles_list_json_and_filters(instance: Path) -> None:
+    run(instance, "ingest")
+    done = run(instance, "articles", "list", "--section", "science", "--json")
+    assert done.returncode == 0
+    items = [json.loads(line) for line in done.stdout.splitlines()]
+    assert items and {i["section"] for i in items} == {"Science"}
+    dates = [i["published_at"] for i in items]
+    assert dates == sorted(dates, reverse=True)
+    table = run(instance, "articles", "list", "--limit", "3")
+    assert "3 articles" in table.stdout
+
+
+def test_unknown_source_name_exits_2(instance: Path) -> None:
+    done = run(instance, "ingest", "--source", "nope")
+    assert done.returncode == 2
+    assert "no source named 'nope' (configured: newsroom)" in done.stderr
+
+
+def test_db_upgrade_and_status(instance: Path) -> None:
+    done = run(instance, "db", "upgrade")
+    assert done.returncode == 0
+    assert "migrated from empty" in done.stdout
+    again = run(instance, "db", "upgrade")
+    assert "already at" in again.stdout
+    status = run(instance, "db", "status")
+    assert "articles: 0" in status.stdout
+
+
+def test_config_check(instance: Path) -> None:
+    done = run(instance, "config", "check")
+    assert done.returncode == 0
+    assert "channels: all, energy, science-tech, world" in done.stdout
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        [],
+        ["ingest"],
+        ["articles"],
+        ["articles", "list"],
+        ["sources"],
+        ["sources", "list"],
+        ["db"],
+        ["db", "upgrade"],
+        ["db", "status"],
+        ["config"],
+        ["config", "check"],
+    ],
+)
+def test_help_everywhere(tmp_path: Path, command: list[str]) -> None:
+    done = run(tmp_path, *command, "--help")  # no config file needed for --help
+    assert done.returncode == 0
+    assert "Usage: syndicate" in done.stdout
