@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -118,4 +119,36 @@ def test_edit_updates_in_place_and_rerun_is_unchanged(instance: Path, tmp_path: 
     assert edited.updated_at == later
     assert "A correction." in edited.body_html
     assert store.count_articles() == first.new
+    store.close()
+
+
+def test_unchanged_files_are_not_parsed_again_unless_settings_change(
+    instance: Path, tmp_path: Path
+) -> None:
+    settings = load_settings(instance / "syndicate.toml")
+    store = open_store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    ingest(store, settings, clock=clock)
+    # Corrupt a file's front matter without changing its size or mtime: the cache skips it.
+    path = instance / "content" / "culture" / "cumbia-revival.md"
+    stat = path.stat()
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("title:", "titl_:", 1), encoding="utf-8")
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    (cached,) = ingest(store, settings, clock=clock)
+    assert cached.warnings == [] and cached.unchanged == 26
+    # A setting that does not shape articles keeps the cache.
+    renamed = load_settings(instance / "syndicate.toml", {"site": {"name": "Other"}})
+    (still_cached,) = ingest(store, renamed, clock=clock)
+    assert still_cached.warnings == []
+    # One that does (the base URL) invalidates it: every file is read again.
+    moved = load_settings(
+        instance / "syndicate.toml", {"site": {"base_url": "https://www.meridian.example"}}
+    )
+    (refetched,) = ingest(store, moved, clock=clock)
+    assert any("cumbia-revival.md" in w and "'title'" in w for w in refetched.warnings)
+    assert refetched.updated == 25  # every URL moved to the new host; ids kept
+    assert store.count_articles() == 26
+    # --full (full=True) reads every file whatever the cache says.
+    (full,) = ingest(store, settings, clock=clock, full=True)
+    assert any("cumbia-revival.md" in w for w in full.warnings)
     store.close()

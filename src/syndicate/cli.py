@@ -100,8 +100,11 @@ def cli(ctx: click.Context, config_path: Path | None, verbose: int, quiet: bool)
     "--source", "sources", multiple=True, metavar="NAME", help="Only this source (repeatable)."
 )
 @click.option("--due", is_flag=True, help="Only sources whose next poll time has come.")
+@click.option(
+    "--full", is_flag=True, help="Re-read everything, ignoring ETags and unchanged-file caches."
+)
 @pass_app
-def ingest_cmd(app: AppContext, sources: tuple[str, ...], due: bool) -> None:
+def ingest_cmd(app: AppContext, sources: tuple[str, ...], due: bool, full: bool) -> None:
     """Read new and changed articles from the configured sources.
 
     Prints a summary per source; exits 1 if any source failed.

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from syndicate.config import Settings, SourceConfig
 from syndicate.content import clean_entry
 from syndicate.errors import HTTPStatusError, SourceError
-from syndicate.models import FetchResult, SourceState
+from syndicate.models import FetchResult
 from syndicate.sources.base import Source, SourceContext, utc_now
 from syndicate.sources.registry import source_class
 from syndicate.store import SaveCounts, Store
@@ -23,6 +23,7 @@ from syndicate.store import SaveCounts, Store
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = timedelta(hours=6)
+SAVE_BATCH = 1000  # entries cleaned and saved per transaction
 
 
 @dataclass(slots=True)
@@ -53,9 +54,7 @@ def build_source(config: SourceConfig, settings: Settings, clock: Callable[[], d
     return source_class(config.kind)(config, context)
 
 
-def next_poll(
-    now: datetime, config: SourceConfig, result: FetchResult, errors: int
-) -> datetime:
+def next_poll(now: datetime, config: SourceConfig, result: FetchResult, errors: int) -> datetime:
     """When to poll again: the interval, stretched by Cache-Control max-age and
     Retry-After, and doubled per consecutive error (capped at six hours)."""
     wait = config.poll_interval
@@ -72,9 +71,19 @@ def next_poll(
 
 
 def ingest_source(
-    store: Store, source: Source, settings: Settings, *, now: datetime, force: bool = True
+    store: Store,
+    source: Source,
+    settings: Settings,
+    *,
+    now: datetime,
+    force: bool = True,
+    full: bool = False,
 ) -> SourceReport:
-    """Fetch one source, save its articles and its new state. Never raises SourceError."""
+    """Fetch one source, save its articles and its new state. Never raises SourceError.
+
+    ``force`` polls even if the next poll time has not come; ``full`` also ignores the
+    stored validators and caches, so everything is fetched and read again.
+    """
     config = source.config
     report = SourceReport(name=config.name, kind=config.kind)
     state = store.get_source_state(config.name)
@@ -82,7 +91,8 @@ def ingest_source(
         report.skipped_not_due = True
         return report
 
-    result = source.read(state)
+    fetch_state = replace(state, etag=None, last_modified=None, extra={}) if full else state
+    result = source.read(fetch_state)
     report.warnings = list(result.warnings)
     report.not_modified = result.not_modified
     if result.error is None:
@@ -130,21 +140,31 @@ def _save(
     now: datetime,
     report: SourceReport,
 ) -> SaveCounts:
-    cleaned = []
-    for entry in result.entries:
-        try:
-            cleaned.append(
-                clean_entry(
-                    entry,
-                    source=source.name,
-                    authority=settings.site.tag_authority,
-                    site_url=settings.site.base_url,
-                    default_section=source.config.section,
+    # Clean and save in slices so a 10,000-article folder never holds three copies.
+    new = updated = unchanged = 0
+    entries = result.entries
+    for start in range(0, len(entries), SAVE_BATCH):
+        cleaned = []
+        for entry in entries[start : start + SAVE_BATCH]:
+            try:
+                cleaned.append(
+                    clean_entry(
+                        entry,
+                        source=source.name,
+                        authority=settings.site.tag_authority,
+                        site_url=settings.site.base_url,
+                        default_section=source.config.section,
+                    )
                 )
-            )
-        except (ValueError, TypeError) as err:  # one bad item must not sink the source
-            report.warnings.append(f"{entry.origin or entry.key}: skipped: {err}")
-    return store.save_entries(cleaned, now)
+            except (ValueError, TypeError) as err:  # one bad item must not sink the source
+                report.warnings.append(f"{entry.origin or entry.key}: skipped: {err}")
+        counts = store.save_entries(cleaned, now)
+        new, updated, unchanged = (
+            new + counts.new,
+            updated + counts.updated,
+            unchanged + counts.unchanged,
+        )
+    return SaveCounts(new, updated, unchanged)
 
 
 def _describe(error: SourceError) -> str:
@@ -158,13 +178,15 @@ def ingest(
     *,
     only: Iterable[str] | None = None,
     force: bool = True,
+    full: bool = False,
     clock: Callable[[], datetime] = utc_now,
     on_progress: Callable[[SourceReport], None] | None = None,
 ) -> list[SourceReport]:
     """Ingest every enabled source (or those named in ``only``), in config order.
 
     With ``force=False`` a source whose next poll time has not come is skipped (the
-    daemon's mode); the CLI forces by default.
+    daemon's mode); the CLI forces by default. ``full`` re-reads everything, ignoring
+    stored validators and file caches.
     """
     wanted = set(only) if only is not None else None
     configs = [
@@ -176,7 +198,7 @@ def ingest(
     reports = []
     for config in configs:
         source = build_source(config, settings, clock)
-        report = ingest_source(store, source, settings, now=clock(), force=force)
+        report = ingest_source(store, source, settings, now=clock(), force=force, full=full)
         reports.append(report)
         if on_progress is not None:
             on_progress(report)

@@ -9,16 +9,22 @@ Front matter keys (all but ``title`` optional)::
 The key of an article is ``id``, else ``slug``, else the file name stem, so moving a
 file or changing the site's host never changes its id. A file with bad front matter is
 reported with its path, line and reason, and skipped; the others are read.
+
+Files whose modification time and size match the previous run are not parsed again
+(counted as unchanged), unless the source's settings changed since; ``syndicate ingest
+--full`` reads everything.
 """
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import frontmatter
 import yaml
+from frontmatter.default_handlers import YAMLHandler
 from markdown_it import MarkdownIt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -98,6 +104,14 @@ class FrontMatter(BaseModel):
         return [str(v) for v in value] if isinstance(value, list) else value
 
 
+class _LibYAMLHandler(YAMLHandler):  # type: ignore[misc]
+    """python-frontmatter's YAML handler on libyaml's C loader (about 5x faster)."""
+
+    def load(self, fm: str, **kwargs: object) -> Any:
+        return yaml.load(fm, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
+_yaml_handler = _LibYAMLHandler()
 _markdown = MarkdownIt("commonmark", {"html": True, "typographer": False}).enable("table")
 
 
@@ -118,12 +132,41 @@ class FolderSource(Source):
         if not folder.is_dir():
             raise ContentError(f"folder {folder} does not exist", source=self.name)
         result = FetchResult()
+        fingerprint = self._fingerprint()
+        known: dict[str, list[int]] = {}
+        if state.extra.get("fingerprint") == fingerprint:
+            known = state.extra.get("files", {})
+        seen: dict[str, list[int]] = {}
         for path in self._files(folder):
+            rel = path.relative_to(folder).as_posix()
+            stat = path.stat()
+            signature = [stat.st_mtime_ns, stat.st_size]
+            if known.get(rel) == signature:
+                seen[rel] = signature
+                result.skipped += 1
+                continue
             try:
                 result.entries.append(self.read_file(path, folder))
             except ContentError as err:
                 result.warnings.append(str(err))
+                continue
+            seen[rel] = signature
+        result.extra = {"fingerprint": fingerprint, "files": seen}
         return result
+
+    def _fingerprint(self) -> str:
+        """Changes when anything that shapes an article other than the file changes."""
+        from syndicate import __version__
+
+        site = self.context.site
+        parts = [
+            __version__,
+            site.base_url,
+            site.tag_authority,
+            self.config.section,
+            self.options.model_dump_json(),
+        ]
+        return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
     def _files(self, folder: Path) -> list[Path]:
         suffixes = MARKDOWN_SUFFIXES | HTML_SUFFIXES
@@ -143,7 +186,7 @@ class FolderSource(Source):
         except (OSError, UnicodeDecodeError) as err:
             raise ContentError(f"{path}: cannot read: {err}", source=self.name) from err
         try:
-            post = frontmatter.loads(text)
+            post = frontmatter.loads(text, handler=_yaml_handler)
         except yaml.YAMLError as err:
             raise ContentError(
                 f"{path}:{_yaml_line(err)}: bad front matter: {_yaml_reason(err)}", source=self.name
