@@ -34,10 +34,31 @@ FEED_ITEMS = 20
 # --- data --------------------------------------------------------------------------------
 
 SECTIONS = ["World", "Economy", "Science", "Culture", "Technology"]
-WORDS = (
-    "harbour ministers tariff orbit lithium archive festival grid treaty satellite coral "
-    "copper rent dockworkers vaccine fusion cables fisheries referendum translation"
-).split()
+WORDS = [
+    *[
+        "harbour",
+        "ministers",
+        "tariff",
+        "orbit",
+        "lithium",
+        "archive",
+        "festival",
+        "grid",
+        "treaty",
+        "satellite",
+    ],
+    *[
+        "coral",
+        "copper",
+        "rent",
+        "dockworkers",
+        "vaccine",
+        "fusion",
+        "cables",
+        "fisheries",
+        "referendum",
+    ],
+]
 
 
 def make_articles(folder: Path, count: int) -> None:
@@ -280,7 +301,8 @@ def report(title: str, ours: dict[str, float], peer: dict[str, float], peer_name
         print(f"  {label:24}{row['cold']:>10.3f}{row['warm']:>10.3f}{row['peak_mib']:>10.1f}")
     print(
         f"  ratio syndicate/{peer_name}: cold {ours['cold'] / peer['cold']:.2f}x, "
-        f"warm {ours['warm'] / peer['warm']:.2f}x, memory {ours['peak_mib'] / peer['peak_mib']:.2f}x"
+        f"warm {ours['warm'] / peer['warm']:.2f}x, "
+        f"memory {ours['peak_mib'] / peer['peak_mib']:.2f}x"
     )
 
 
@@ -313,7 +335,8 @@ def main() -> None:
             ours = [measure("syndicate-folder", work) for _ in range(args.runs)]
             peer = [measure("peer-folder", work) for _ in range(args.runs)]
             report(
-                f"folder: {args.articles} Markdown articles (cold = first ingest, warm = all unchanged)",
+                f"folder: {args.articles} Markdown articles "
+                "(cold = first ingest, warm = all unchanged)",
                 summarise("syndicate", ours),
                 summarise("peer", peer),
                 "frontmatter+sqlite3",

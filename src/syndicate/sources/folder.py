@@ -104,7 +104,7 @@ class FrontMatter(BaseModel):
         return [str(v) for v in value] if isinstance(value, list) else value
 
 
-class _LibYAMLHandler(YAMLHandler):  # type: ignore[misc]
+class _LibYAMLHandler(YAMLHandler):
     """python-frontmatter's YAML handler on libyaml's C loader (about 5x faster)."""
 
     def load(self, fm: str, **kwargs: object) -> Any:
