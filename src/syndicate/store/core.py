@@ -122,6 +122,45 @@ class Store:
         with self.engine.connect() as conn:
             return [_article(row) for row in conn.execute(query)]
 
+    def iter_articles(
+        self,
+        *,
+        sections: Sequence[str] = (),
+        sources: Sequence[str] = (),
+        since: datetime | None = None,
+        until: datetime | None = None,
+        batch: int = 500,
+    ) -> Iterator[Article]:
+        """Articles newest first, read in keyset-paginated batches (constant memory).
+
+        ``sections`` (case-insensitive) and ``sources`` narrow the query when not empty;
+        ``since`` is inclusive, ``until`` exclusive, both on ``published_at``.
+        """
+        query = select(articles).order_by(articles.c.published_at.desc(), articles.c.id)
+        if sections:
+            query = query.where(func.lower(articles.c.section).in_([s.lower() for s in sections]))
+        if sources:
+            query = query.where(articles.c.source.in_(list(sources)))
+        if since is not None:
+            query = query.where(articles.c.published_at >= since)
+        if until is not None:
+            query = query.where(articles.c.published_at < until)
+        last: tuple[datetime, str] | None = None
+        while True:
+            page = query
+            if last is not None:
+                page = page.where(
+                    (articles.c.published_at < last[0])
+                    | ((articles.c.published_at == last[0]) & (articles.c.id > last[1]))
+                )
+            with self.engine.connect() as conn:
+                rows = conn.execute(page.limit(batch)).all()
+            for row in rows:
+                yield _article(row)
+            if len(rows) < batch:
+                return
+            last = (rows[-1].published_at, rows[-1].id)
+
     def get_article(self, article_id: str) -> Article | None:
         """One article by id, or ``None``."""
         with self.engine.connect() as conn:

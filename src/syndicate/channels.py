@@ -1,0 +1,62 @@
+"""Which articles a channel carries: pure matching plus one store query.
+
+A channel's filters are lists; an empty list means "any", and an article must match
+every non-empty one (case-insensitive): its section is listed, one of its tags is listed,
+its source is listed, one of its authors is listed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from itertools import islice
+
+from syndicate.config import ChannelConfig, ChannelFilters
+from syndicate.models import Article
+from syndicate.store import Store
+
+
+def _folded(values: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(v.casefold() for v in values)
+
+
+def matches(filters: ChannelFilters, article: Article) -> bool:
+    """True when ``article`` passes every non-empty filter."""
+    if filters.sections and article.section.casefold() not in _folded(filters.sections):
+        return False
+    if filters.sources and article.source not in filters.sources:
+        return False
+    if filters.tags and not _folded(filters.tags) & {t.casefold() for t in article.tags}:
+        return False
+    return not (
+        filters.authors
+        and not _folded(filters.authors) & {a.name.casefold() for a in article.authors}
+    )
+
+
+def iter_channel_articles(
+    store: Store,
+    channel: ChannelConfig,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> Iterator[Article]:
+    """The channel's articles, newest first; sections and sources are filtered in SQL."""
+    filters = channel.filters
+    for article in store.iter_articles(
+        sections=filters.sections, sources=filters.sources, since=since, until=until
+    ):
+        if matches(filters, article):
+            yield article
+
+
+def channel_articles(
+    store: Store,
+    channel: ChannelConfig,
+    *,
+    limit: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> list[Article]:
+    """At most ``limit`` of the channel's articles, newest first."""
+    return list(islice(iter_channel_articles(store, channel, since=since, until=until), limit))
