@@ -1,96 +1,20 @@
-"""The ``syndicate`` command line: a thin shell over the pipeline's functions.
-
-Exit codes: 0 success; 1 some work failed (a source could not be read); 2 bad
-configuration or usage; 3 the store could not be opened or written.
-"""
+"""Commands over the store and sources: ingest, articles, sources, db, config."""
 
 from __future__ import annotations
 
 import json
-import logging
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
-from rich.console import Console
-from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from syndicate import __version__
-from syndicate.config import Settings, load_channels, load_settings
-from syndicate.errors import ConfigError, StoreError, SyndicateError
+from syndicate.cli.app import AppContext, cli, console, err_console, pass_app
+from syndicate.config import load_channels
 from syndicate.ingest import SourceReport, ingest
 from syndicate.models import Article
-from syndicate.store import Store, current_revision, head_revision, open_store
-
-console = Console()
-err_console = Console(stderr=True)
-
-
-@dataclass
-class AppContext:
-    """What every command shares: where the config is, and the settings once loaded."""
-
-    config_path: Path | None
-    _settings: Settings | None = None
-    _stores: list[Store] = field(default_factory=list)
-
-    @property
-    def settings(self) -> Settings:
-        """The settings, loaded on first use (so ``--help`` needs no config file)."""
-        if self._settings is None:
-            self._settings = load_settings(self.config_path)
-        return self._settings
-
-    def store(self, *, upgrade: bool = True) -> Store:
-        """The store, migrated on first use."""
-        store = open_store(self.settings.store_url, upgrade=upgrade)
-        self._stores.append(store)
-        return store
-
-    def close(self) -> None:
-        """Close every store opened by the command."""
-        for store in self._stores:
-            store.close()
-
-
-pass_app = click.make_pass_decorator(AppContext)
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    envvar="SYNDICATE_CONFIG",
-    help="Config file [default: ./syndicate.toml; env SYNDICATE_CONFIG].",
-)
-@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
-@click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors.")
-@click.version_option(__version__, prog_name="syndicate")
-@click.pass_context
-def cli(ctx: click.Context, config_path: Path | None, verbose: int, quiet: bool) -> None:
-    """Ingest articles, publish feeds, and send digests exactly once.
-
-    Run from a folder holding syndicate.toml, or name one with --config.
-    """
-    level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
-    logging.basicConfig(
-        level=level,
-        format="%(message)s",
-        handlers=[RichHandler(console=err_console, show_path=verbose > 1, show_time=False)],
-        force=True,
-    )
-    for noisy in ("alembic", "urllib3", "trafilatura", "htmldate", "charset_normalizer"):
-        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
-    app = AppContext(config_path)
-    ctx.obj = app
-    ctx.call_on_close(app.close)
-
+from syndicate.store import current_revision, head_revision
 
 # --- ingest ------------------------------------------------------------------------------
 
@@ -350,28 +274,3 @@ def config_check(app: AppContext) -> None:
     console.print(f"sources: {', '.join(s.name for s in settings.sources) or 'none'}")
     console.print(f"channels: {', '.join(c.name for c in channels) or 'none'}")
     console.print("[green]configuration is valid")
-
-
-def _fail(message: str, code: int) -> NoReturn:
-    # Plain echo, not rich: paths and keys in error messages must not be wrapped.
-    click.secho("error: ", fg="red", err=True, nl=False)
-    click.echo(message, err=True)
-    sys.exit(code)
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Entry point of the console script: maps our errors to messages and exit codes."""
-    handlers: list[tuple[type[SyndicateError], int]] = [(ConfigError, 2), (StoreError, 3)]
-    run: Callable[..., Any] = cli.main
-    try:
-        run(args=argv, prog_name="syndicate", standalone_mode=False)
-    except click.exceptions.Abort:
-        _fail("aborted", 130)
-    except click.ClickException as err:
-        err.show()
-        sys.exit(err.exit_code)
-    except SyndicateError as err:
-        code = next((c for kind, c in handlers if isinstance(err, kind)), 1)
-        _fail(str(err), code)
-    except SystemExit:
-        raise
