@@ -5,11 +5,16 @@
     SyndicateError
     ├── ConfigError            a settings file, key or channel definition is wrong
     ├── StoreError             the database could not be opened, migrated or written
-    └── SourceError            a source could not be read (carries the source name)
-        ├── FetchError         transport: DNS, connect, timeout, TLS, size cap
-        │   └── BlockedAddressError   the host resolves to a non-public address
-        ├── HTTPStatusError    the server answered, but not with content (4xx/5xx)
-        └── ContentError       the bytes arrived but could not be understood
+    ├── SourceError            a source could not be read (carries the source name)
+    │   ├── FetchError         transport: DNS, connect, timeout, TLS, size cap
+    │   │   └── BlockedAddressError   the host resolves to a non-public address
+    │   ├── HTTPStatusError    the server answered, but not with content (4xx/5xx)
+    │   └── ContentError       the bytes arrived but could not be understood
+    ├── TemplateError          a template could not be loaded, rendered or compiled
+    ├── MessageError           a message cannot be built (e.g. CR/LF in a header value)
+    └── DeliveryError          a backend could not deliver a whole batch
+        ├── TransportError     connection, TLS, timeout, 5xx: retry later
+        └── BackendConfigError the provider refused our credentials (401/403): stop
 
 Transport failures (``FetchError``) stay apart from "the server said no"
 (``HTTPStatusError``), because they are retried differently. Every error keeps its
@@ -81,3 +86,28 @@ class HTTPStatusError(SourceError):
 
 class ContentError(SourceError):
     """The bytes arrived but could not be understood (not a feed, bad front matter...)."""
+
+
+class TemplateError(SyndicateError):
+    """A template could not be loaded, rendered or compiled; names the file and line."""
+
+
+class MessageError(SyndicateError):
+    """A message cannot be built, e.g. a header value holds a CR or LF (STANDARDS SE-2)."""
+
+
+class DeliveryError(SyndicateError):
+    """A backend could not deliver a whole batch. ``backend`` names it."""
+
+    def __init__(self, message: str, *, backend: str = "", retry_after: float | None = None):
+        super().__init__(message)
+        self.backend = backend
+        self.retry_after = retry_after
+
+
+class TransportError(DeliveryError):
+    """The batch did not reach the provider, or it answered 5xx/429: retry later."""
+
+
+class BackendConfigError(DeliveryError):
+    """The provider refused our credentials or configuration (401/403): dispatch stops."""

@@ -119,3 +119,83 @@ class SourceState:
     last_error: str | None = None
     last_success_at: datetime | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundMessage:
+    """One personalised message, ready for a backend.
+
+    ``raw`` is the complete RFC 5322 message (CRLF line ends, DKIM-signed when signing
+    is on): SMTP and the file backend send it as is. HTTP API backends that take
+    structured fields use ``subject``, ``html``, ``text`` and ``headers`` instead (the
+    provider builds the MIME and signs it). ``delivery_id`` ties the result back to the
+    outbox row and is sent to providers as metadata, so webhooks can be matched.
+    """
+
+    delivery_id: int
+    edition_id: int
+    channel: str
+    to_email: str
+    to_name: str
+    from_email: str
+    from_name: str
+    subject: str
+    message_id: str
+    raw: bytes
+    html: str = ""
+    text: str = ""
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryResult:
+    """What a backend says about one message (STYLE 2: a closed vocabulary).
+
+    ``status``: ``sent`` (accepted), ``queued`` (accepted for later sending),
+    ``deferred`` (try again later), ``rejected`` (the address is bad: a hard bounce),
+    ``failed`` (this message will never go, for another reason). ``retryable`` says
+    whether trying again may help; ``policy`` marks a policy block (SMTP 5.7.x, a
+    suspended account), which pauses the channel rather than suppressing the address;
+    ``retry_after`` is the server's requested wait in seconds; ``raw`` keeps the
+    provider's answer for this message.
+    """
+
+    delivery_id: int
+    status: str
+    retryable: bool = False
+    provider_message_id: str | None = None
+    error: str | None = None
+    policy: bool = False
+    retry_after: float | None = None
+    raw: Any = None
+
+    STATUSES = frozenset({"sent", "queued", "deferred", "rejected", "failed"})
+
+    def __post_init__(self) -> None:
+        if self.status not in self.STATUSES:
+            raise ValueError(f"unknown delivery status {self.status!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """One channel a subscriber receives: how often, and which sections (empty = all)."""
+
+    channel: str
+    cadence: str = "edition"
+    sections: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Subscriber:
+    """A person on the list. ``email`` is normalised; ``status`` is one of
+    ``pending``, ``active``, ``unsubscribed``, ``bounced``, ``complained``."""
+
+    id: int
+    email: str
+    name: str
+    status: str
+    timezone: str = "UTC"
+    subscriptions: tuple[Subscription, ...] = ()
+    created_at: datetime | None = None
+    confirmed_at: datetime | None = None
+    unsubscribed_at: datetime | None = None

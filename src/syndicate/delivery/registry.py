@@ -1,0 +1,76 @@
+"""Delivery backends by name.
+
+Built-ins register exactly as plugins do, through the entry-point group
+``syndicate.backends``; ``BUILTIN`` lists them too so an uninstalled checkout works.
+A backend's settings live in ``[delivery.<name>]`` and are validated by its ``Options``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from functools import cache
+from importlib.metadata import entry_points
+from typing import Any
+
+from pydantic import ValidationError
+
+from syndicate.config import Settings, describe_errors
+from syndicate.delivery.base import Backend
+from syndicate.errors import ConfigError
+
+GROUP = "syndicate.backends"
+
+BUILTIN: dict[str, str] = {
+    "file": "syndicate.delivery.file:FileBackend",
+    "smtp": "syndicate.delivery.smtp:SMTPBackend",
+    "postmark": "syndicate.delivery.postmark:PostmarkBackend",
+    "sendgrid": "syndicate.delivery.sendgrid:SendGridBackend",
+    "mailgun": "syndicate.delivery.mailgun:MailgunBackend",
+    "ses": "syndicate.delivery.ses:SESBackend",
+}
+
+
+@cache
+def _targets() -> dict[str, str]:
+    found = dict(BUILTIN)
+    for ep in entry_points(group=GROUP):
+        found[ep.name] = ep.value
+    return found
+
+
+def backend_names() -> list[str]:
+    """Every backend name, built-in and plugin."""
+    return sorted(_targets())
+
+
+def backend_class(name: str) -> type[Backend]:
+    """The class registered as ``name``; ConfigError listing the known names if none."""
+    targets = _targets()
+    if name not in targets:
+        known = ", ".join(repr(k) for k in sorted(targets))
+        raise ConfigError(f"unknown delivery backend {name!r}; expected one of {known}")
+    module_name, _, attr = targets[name].partition(":")
+    cls: type[Backend] = getattr(importlib.import_module(module_name), attr)
+    return cls
+
+
+def backend_options(settings: Settings, name: str | None = None) -> dict[str, Any]:
+    """The raw ``[delivery.<name>]`` table (empty if absent)."""
+    name = name or settings.delivery.backend
+    table = (settings.delivery.model_extra or {}).get(name, {})
+    return dict(table) if isinstance(table, dict) else {}
+
+
+def make_backend(settings: Settings, name: str | None = None) -> Backend:
+    """Build the configured backend; a bad ``[delivery.<name>]`` table is a ConfigError."""
+    name = name or settings.delivery.backend
+    cls = backend_class(name)
+    path = settings.base_dir / "syndicate.toml"
+    try:
+        options = cls.Options.model_validate(backend_options(settings, name))
+    except ValidationError as err:
+        raise ConfigError(
+            f"{path}: invalid [delivery.{name}]",
+            describe_errors(err, path, prefix=f"delivery.{name}."),
+        ) from err
+    return cls.from_settings(options, settings)

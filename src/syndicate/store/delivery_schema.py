@@ -1,0 +1,95 @@
+"""Tables of subscribers, suppressions and the outbox (deliveries).
+
+Defined on the same ``metadata`` as :mod:`syndicate.store.schema`; migration 0003
+creates exactly these.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from syndicate.store.schema import UTCDateTime, metadata
+
+SUBSCRIBER_STATUSES = ("pending", "active", "unsubscribed", "bounced", "complained")
+CADENCES = ("edition", "daily", "weekly")
+DELIVERY_STATUSES = ("queued", "sending", "sent", "deferred", "failed", "suppressed")
+
+subscribers = Table(
+    "subscribers",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("email", String(320), nullable=False, unique=True),
+    Column("name", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("timezone", String(64), nullable=False),
+    Column("consent", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("confirmed_at", UTCDateTime, nullable=True),
+    Column("unsubscribed_at", UTCDateTime, nullable=True),
+)
+
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column(
+        "subscriber_id",
+        Integer,
+        ForeignKey("subscribers.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("channel", String(64), primary_key=True),
+    Column("cadence", String(16), nullable=False),
+    Column("sections", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+suppressions = Table(
+    "suppressions",
+    metadata,
+    Column("email", String(320), primary_key=True),
+    Column("reason", String(16), nullable=False),
+    Column("source", String(32), nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("edition_id", Integer, ForeignKey("editions.id", ondelete="CASCADE"), nullable=False),
+    Column(
+        "subscriber_id", Integer, ForeignKey("subscribers.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("lease_until", UTCDateTime, nullable=True),
+    Column("lease_owner", String(64), nullable=True),
+    Column("provider_message_id", Text, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime, nullable=True),
+    UniqueConstraint("edition_id", "subscriber_id", name="uq_deliveries_edition_subscriber"),
+    Index("ix_deliveries_status_next", "status", "next_attempt_at"),
+)
+
+channel_pauses = Table(
+    "channel_pauses",
+    metadata,
+    Column("channel", String(64), primary_key=True),
+    Column("policy_failures", Integer, nullable=False),
+    Column("paused_at", UTCDateTime, nullable=True),
+    Column("reason", Text, nullable=True),
+)
