@@ -88,12 +88,19 @@ def sanitize_html(fragment: str, base_url: str = "") -> str:
 
 
 def absolute_url(url: str, base_url: str) -> str:
-    """``url`` resolved against ``base_url``; only http(s) URLs survive."""
+    """``url`` resolved against ``base_url``; "" unless it is a usable http(s) URL."""
     url = strip_controls(url or "").strip()
     if not url:
         return ""
-    resolved = urljoin(base_url, url)
-    return resolved if urlsplit(resolved).scheme in ("http", "https") else ""
+    try:
+        resolved = urljoin(base_url, url)
+        parts = urlsplit(resolved)
+        host = parts.hostname
+    except ValueError:  # e.g. "http://[x": not a URL at all
+        return ""
+    if parts.scheme not in ("http", "https") or not host or any(c.isspace() for c in resolved):
+        return ""
+    return resolved
 
 
 def collapse_repeat(text: str) -> str:
@@ -154,7 +161,10 @@ def normalise_key(key: str) -> str:
     article's id (STANDARDS DD-2, DD-3).
     """
     key = strip_controls(key).strip()
-    parts = urlsplit(key)
+    try:
+        parts = urlsplit(key)
+    except ValueError:  # looks like a URL but is not one: an opaque key
+        return key
     if parts.scheme in ("http", "https") and parts.netloc:
         path = parts.path or "/"
         return path + (f"?{parts.query}" if parts.query else "")
@@ -231,7 +241,7 @@ def clean_entry(
     entry: Entry, *, source: str, authority: str, site_url: str, default_section: str = ""
 ) -> CleanEntry:
     """Clean one entry and give it its id and content hash. Pure: no I/O, no clock."""
-    base = entry.base_url or site_url
+    base = absolute_url(entry.base_url, site_url) or site_url
     url = absolute_url(entry.url, base) or absolute_url(entry.url, site_url)
     authors = tuple(a for a in (clean_author(x, base) for x in entry.authors) if a is not None)
     draft = CleanEntry(

@@ -16,11 +16,14 @@ import socket
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import UTC
 from email.utils import parsedate_to_datetime
+from http.cookiejar import DefaultCookiePolicy
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 from urllib3.connection import HTTPConnection, HTTPSConnection
@@ -34,6 +37,7 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_CHUNK = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -125,7 +129,7 @@ class HttpResponse:
         """``Cache-Control: max-age`` in seconds, if the server sent one."""
         for part in self.headers.get("Cache-Control", "").split(","):
             name, _, value = part.strip().partition("=")
-            if name.lower() == "max-age" and value.strip().isdigit():
+            if name.lower() == "max-age" and _is_ascii_digits(value.strip()):
                 return float(value)
         return None
 
@@ -135,14 +139,22 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if _is_ascii_digits(value):
         return float(value)
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
+    if when.tzinfo is None:  # "-0000" parses naive; HTTP dates are always UTC
+        when = when.replace(tzinfo=UTC)
     now = time.time() if now is None else now
     return max(0.0, when.timestamp() - now)
+
+
+def _is_ascii_digits(value: str) -> bool:
+    # str.isdigit() is also true for "²" and other digits float() refuses; a header
+    # like "Retry-After: ²" must not turn into a crash.
+    return value.isascii() and value.isdigit()
 
 
 class HttpFetcher:
@@ -156,6 +168,9 @@ class HttpFetcher:
         self.policy = policy or AddressPolicy()
         self.session = requests.Session()
         self.session.trust_env = False  # no proxies or .netrc credentials from the env
+        # No cookies (SE-5): a fetcher reused across URLs (a page source's pages) must not
+        # carry what one server set to the next request.
+        self.session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
         adapter = _guarded_adapter(self.policy)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
@@ -194,7 +209,7 @@ class HttpFetcher:
         current = url
         for _hop in range(self.settings.max_redirects + 1):
             self._check_scheme(current)
-            response = self._send(current, headers)
+            response = self._send(current, headers, deadline)
             try:
                 if response.status_code in REDIRECTS and "Location" in response.headers:
                     current = urljoin(current, response.headers["Location"])
@@ -220,8 +235,17 @@ class HttpFetcher:
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise FetchError(f"refused URL {url!r}: only http and https URLs", url=url)
 
-    def _send(self, url: str, headers: dict[str, str]) -> requests.Response:
-        timeout = (self.settings.connect_timeout, self.settings.read_timeout)
+    def _remaining(self, deadline: float, url: str) -> float:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise FetchError(f"took longer than {self.settings.total_timeout:g}s in total", url=url)
+        return left
+
+    def _send(self, url: str, headers: dict[str, str], deadline: float) -> requests.Response:
+        # Each hop gets at most what is left of the total deadline, so a chain of slow
+        # redirects cannot add up past it.
+        left = self._remaining(deadline, url)
+        timeout = (min(self.settings.connect_timeout, left), min(self.settings.read_timeout, left))
         try:
             return self.session.get(
                 url, headers=headers, timeout=timeout, allow_redirects=False, stream=True
@@ -244,16 +268,21 @@ class HttpFetcher:
         chunks: list[bytes] = []
         size = 0
         try:
-            for chunk in response.iter_content(64 * 1024):
+            while True:
+                # read1 returns after one network read (each bounded by read_timeout), so
+                # the deadline is checked between reads. iter_content would block until a
+                # whole chunk arrived: a server dripping one byte per second under the read
+                # timeout could hold a fetch for hours. Decoded bytes are counted, which
+                # caps gzip bombs too (urllib3 bounds each decompression step).
+                chunk = response.raw.read1(_CHUNK, decode_content=True)
+                if not chunk:
+                    break
                 size += len(chunk)
                 if size > cap:
                     raise FetchError(f"body is over the {cap}-byte cap", url=url)
-                if time.monotonic() > deadline:
-                    raise FetchError(
-                        f"took longer than {self.settings.total_timeout:g}s in total", url=url
-                    )
+                self._remaining(deadline, url)
                 chunks.append(chunk)
-        except requests.RequestException as err:
+        except (urllib3.exceptions.HTTPError, requests.RequestException, OSError) as err:
             raise FetchError(f"reading {url} failed: {_root_cause(err)}", url=url) from err
         return b"".join(chunks)
 
