@@ -120,6 +120,47 @@ class DeliverySettings(_Section):
 
     backend: str = Field("file", description="Delivery backend name (file, smtp, ...).")
     outbox_dir: Path = Field(Path("var/outbox"), description="Folder for the file backend.")
+    from_email: str = Field("digest@localhost", description="From address of digests.")
+    from_name: str = Field("", description="From display name; empty for site.name.")
+    reply_to: str = Field("", description="Reply-To address; empty for none.")
+    message_id_domain: str = Field(
+        "", description="Right-hand side of Message-IDs; empty for from_email's domain."
+    )
+    list_id_domain: str = Field(
+        "", description="Domain of List-Id (<channel>.<domain>); empty for from_email's."
+    )
+    unsubscribe_mailto: str = Field(
+        "", description="Address for mailto: unsubscribe (LU-1); empty for none."
+    )
+    feedback_id: str = Field("", description="Feedback-ID header value; empty for none.")
+    dkim_domain: str = Field("", description="DKIM d= domain; empty turns signing off.")
+    dkim_selector: str = Field("syndicate", description="DKIM selector (s=).")
+    dkim_key: SecretStr | None = Field(
+        None, description="PEM private key (env SYNDICATE_DELIVERY__DKIM_KEY)."
+    )
+    dkim_key_file: Path | None = Field(None, description="File holding the PEM private key.")
+
+    @property
+    def sending_domain(self) -> str:
+        """The domain of ``from_email``."""
+        return self.from_email.rpartition("@")[2] or "localhost"
+
+
+class DispatchSettings(_Section):
+    """How the outbox is worked through (STYLE 6: limits are settings)."""
+
+    batch_size: int = Field(100, ge=1, le=10_000, description="Deliveries claimed at once.")
+    lease_seconds: float = Field(
+        300.0, gt=0, description="How long a claim lasts before another sender may retry it."
+    )
+    min_backoff: float = Field(300.0, gt=0, description="First retry delay (s) after a defer.")
+    max_backoff: float = Field(4000.0, gt=0, description="Longest retry delay (s).")
+    max_age_hours: float = Field(
+        120.0, gt=0, description="Give up on a deferred delivery this old (RFC 5321: 4-5 days)."
+    )
+    pause_after_policy_failures: int = Field(
+        5, ge=1, description="Pause a channel after this many policy rejections in a row."
+    )
 
 
 class SourceConfig(_Section):
@@ -158,6 +199,7 @@ class Settings(BaseSettings):
     fetch: FetchSettings = FetchSettings()
     security: SecuritySettings = SecuritySettings()
     delivery: DeliverySettings = DeliverySettings()
+    dispatch: DispatchSettings = DispatchSettings()
     sources: tuple[SourceConfig, ...] = ()
     feeds_dir: Path = Field(Path("feeds"), description="Folder of channel definitions.")
     templates_dir: Path = Field(Path("templates"), description="Instance template overrides.")
@@ -367,6 +409,42 @@ class DigestSettings(_Section):
     max_items: int = Field(10, ge=1)
     min_items: int = Field(1, ge=1)
     first_lookback_hours: float = Field(24.0, gt=0)
+    preheader: str = Field("", description="Preheader template; empty for the default.")
+    related_k: int = Field(4, ge=0, le=12, description="'More from' items; 0 turns it off.")
+    related_pool: Literal["channel", "site"] = Field(
+        "site", description="Related items come from the whole site or the channel's archive."
+    )
+    exclude_last_editions: int = Field(
+        3, ge=0, description="Never repeat an item sent in this many previous editions."
+    )
+    max_html_bytes: int = Field(
+        92160, ge=1024, description="Rendering fails above this HTML size (Gmail clips ~102 KB)."
+    )
+    utm_source: str = Field("", description="utm_source on article links; empty for none.")
+    utm_medium: str = Field("email", description="utm_medium, used when utm_source is set.")
+    utm_campaign: str = Field(
+        "{channel}-{date}", description="utm_campaign; {channel} and {date} are filled in."
+    )
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, value: str) -> str:
+        from croniter import croniter  # only the digest needs it
+
+        if value != "on_new" and (len(value.split()) != 5 or not croniter.is_valid(value)):
+            raise ValueError("'on_new' or a five-field cron expression such as '0 7 * * *'")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as err:
+            raise ValueError("an IANA timezone such as 'Europe/London'") from err
+        return value
 
 
 class ChannelConfig(_Section):
@@ -385,6 +463,10 @@ class ChannelConfig(_Section):
     formats: tuple[Literal["rss", "atom", "json"], ...] = ("rss", "atom", "json")
     hubs: tuple[str, ...] = ()
     max_age: int = Field(900, ge=0, description="Cache-Control max-age for the feed (s).")
+    archives: bool = Field(True, description="Write RFC 5005 archive documents (pages of items).")
+    archive_max_age: int = Field(
+        604800, ge=0, description="Cache-Control max-age for archive documents (s)."
+    )
     related_in_content: bool = False
     digest: DigestSettings = DigestSettings()
 

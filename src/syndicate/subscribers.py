@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -126,12 +126,33 @@ def import_csv(
     if "email" not in header:
         report.errors.append((1, f"no 'email' column (columns: {', '.join(header)})"))
         return report
+    # Rows for one address are merged: the first row gives the name and timezone, every
+    # row adds its channels. So an export (one row per subscription) imports back as it
+    # was, and importing a file twice changes nothing.
+    merged: dict[str, tuple[int, SubscriberRow]] = {}
+    seen: dict[tuple[str, str], int] = {}
     for line, raw in rows:
         try:
             row = parse_row(raw, known_channels=known_channels, default_channel=default_channel)
         except InvalidRow as err:
             report.errors.append((line, str(err)))
             continue
+        repeats = [
+            seen[(row.email, s.channel)]
+            for s in row.subscriptions
+            if (row.email, s.channel) in seen
+        ]
+        if repeats:
+            report.errors.append((line, f"{row.email} repeats line {repeats[0]}"))
+            continue
+        seen.update({(row.email, s.channel): line for s in row.subscriptions})
+        if row.email in merged:
+            first, acc = merged[row.email]
+            row = replace(acc, subscriptions=acc.subscriptions + row.subscriptions)
+            merged[row.email] = (first, row)
+        else:
+            merged[row.email] = (line, row)
+    for first, row in merged.values():
         outcome = store.upsert(
             row.email,
             name=row.name,
@@ -139,7 +160,7 @@ def import_csv(
             timezone=row.timezone,
             subs=row.subscriptions,
             now=now(),
-            consent={"source": f"import:{path.name}", "line": line},
+            consent={"source": f"import:{path.name}", "line": first},
         )
         setattr(report, outcome, getattr(report, outcome) + 1)
     return report

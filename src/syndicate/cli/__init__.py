@@ -13,7 +13,12 @@ from typing import Any, NoReturn
 import click
 
 # Command modules register their commands on the root group when imported.
-from syndicate.cli import commands  # noqa: F401
+from syndicate.cli import (
+    commands,  # noqa: F401
+    delivery,  # noqa: F401
+    digest,  # noqa: F401
+    feeds,  # noqa: F401
+)
 from syndicate.cli.app import cli
 from syndicate.errors import ConfigError, StoreError, SyndicateError
 

@@ -114,16 +114,28 @@ class Backend(ABC):
 
         A :class:`TransportError` defers the messages of its batch (with the provider's
         ``retry_after``) and the remaining batches still go; a
-        :class:`BackendConfigError` propagates; any other exception in a backend is a
-        bug, logged, and defers its batch rather than losing it.
+        :class:`BackendConfigError` propagates when it comes from the first batch;
+        from a later one it defers the rest and returns, because raising would drop the
+        results of the batches that went (the next call raises it); any other exception
+        in a backend is a bug, logged, and defers its batch rather than losing it.
         """
         results: list[DeliveryResult] = []
         for batch in _batches(messages, self.max_batch):
             self.limiter.acquire(len(batch))
             try:
                 got = self.send_batch(batch)
-            except BackendConfigError:
-                raise
+            except BackendConfigError as err:
+                if not results:
+                    raise
+                # Earlier batches were sent: keep their results, or the outbox would
+                # send them again. Nothing more is tried in this call.
+                log.error(
+                    "%s: %s; the remaining %d deferred",
+                    self.name,
+                    err,
+                    len(messages) - len(results),
+                )
+                return results + deferred(messages[len(results) :], str(err), None)
             except DeliveryError as err:
                 log.warning("%s: batch of %d deferred: %s", self.name, len(batch), err)
                 got = deferred(batch, str(err), err.retry_after)

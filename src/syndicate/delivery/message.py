@@ -64,13 +64,20 @@ def check_header_value(name: str, value: str) -> str:
     return value
 
 
+def _too_long(folded: str, first: int) -> bool:
+    lines = folded.split("\r\n")
+    return first + len(lines[0]) > 78 or any(len(line) > 78 for line in lines[1:])
+
+
 def _encoded_header(name: str, value: str) -> bytes:
-    """``Name: value`` folded at 78 columns, RFC 2047-encoded when not ASCII (EM-6)."""
+    """``Name: value`` folded at 78 columns, RFC 2047-encoded when not ASCII or when a
+    word is too long to fold (EM-1, EM-6)."""
     check_header_value(name, value)
+    folded = ""
     if value.isascii():
         folded = Header(value, header_name=name, maxlinelen=78).encode(linesep="\r\n")
-    else:
-        folded = Header(value, "utf-8", header_name=name, maxlinelen=78).encode(linesep="\r\n")
+    if not folded or _too_long(folded, len(name) + 2):
+        folded = Header(value, "utf-8", header_name=name, maxlinelen=76).encode(linesep="\r\n")
     return f"{name}: {folded}".encode("ascii") + CRLF
 
 
@@ -82,6 +89,10 @@ def _address(name: str, email: str, field: str = "To") -> str:
     if not email.isascii():
         raise MessageError(f"{email!r} needs SMTPUTF8, which is not supported")
     value = formataddr((name, email), charset="utf-8").replace("\n", "\r\n")
+    if name and _too_long(value.rpartition(" <")[0], len(field) + 2):
+        # An unbreakable ASCII name: encoded words can be split where plain text cannot.
+        phrase = Header(name, "utf-8", header_name=field, maxlinelen=76).encode(linesep="\r\n")
+        value = f"{phrase} <{email}>"
     last_line = value.rsplit("\r\n", 1)[-1]
     if len(field) + 2 + len(last_line) > 78 and " <" in last_line:
         head, _, tail = value.rpartition(" <")

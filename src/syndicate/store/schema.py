@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.types import TypeDecorator
 
@@ -86,4 +87,25 @@ source_state = Table(
     Column("last_error_at", UTCDateTime, nullable=True),
     Column("last_success_at", UTCDateTime, nullable=True),
     Column("extra", JSON, nullable=False),
+)
+
+# Digest editions: one per (channel, schedule slot). ``html`` and ``text`` are the
+# compiled parts with per-recipient placeholders still in them, so every recipient of an
+# edition gets the same content however long delivery takes (a template or article edit
+# mid-send changes nothing), and "view in browser" can serve the stored HTML.
+editions = Table(
+    "editions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("channel", String(64), nullable=False),
+    Column("slot", UTCDateTime, nullable=False),
+    Column("article_ids", JSON, nullable=False),
+    Column("related_ids", JSON, nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("preheader", Text, nullable=False),
+    Column("html", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("channel", "slot", name="uq_editions_channel_slot"),
 )

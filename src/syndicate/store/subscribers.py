@@ -132,6 +132,33 @@ class SubscriberStore:
                 return
             last = rows[-1].id
 
+    def channel_audience(
+        self, channel: str, batch: int = 5000
+    ) -> Iterator[tuple[int, Subscription]]:
+        """Active, unsuppressed subscribers of ``channel`` with their subscription, by id."""
+        last = 0
+        while True:
+            query = (
+                select(subscribers.c.id, subscriptions.c.cadence, subscriptions.c.sections)
+                .join(subscriptions, subscriptions.c.subscriber_id == subscribers.c.id)
+                .outerjoin(suppressions, suppressions.c.email == subscribers.c.email)
+                .where(
+                    subscriptions.c.channel == channel,
+                    subscribers.c.status == "active",
+                    suppressions.c.email.is_(None),
+                    subscribers.c.id > last,
+                )
+                .order_by(subscribers.c.id)
+                .limit(batch)
+            )
+            with self.engine.connect() as conn:
+                rows = conn.execute(query).all()
+            for row in rows:
+                yield row.id, Subscription(channel, row.cadence, tuple(row.sections))
+            if len(rows) < batch:
+                return
+            last = rows[-1].id
+
     def counts(self) -> dict[str, int]:
         """Number of subscribers per status."""
         with self.engine.connect() as conn:

@@ -1,0 +1,287 @@
+"""Feed build benchmark: every channel of the example instance over a 50,000-article store.
+
+Measures, each run in a fresh process (so peak memory, ru_maxrss, is that run's own):
+
+* full build: an empty output folder, every channel, every format, archives, gzip;
+* incremental build: the same output folder after one new article (each run adds one);
+
+and prints the median wall time of several runs, peak memory, and the ratio to a peer
+measured in the same run. The peer is the floor of the work: a minimal feedgen-only
+build of the same documents (same store query, feedgen with its defaults for RSS and
+Atom, json.dumps for JSON Feed, a gzip copy, plain writes; no atomic writes, fsync,
+change detection, extensions or fingerprints). A naive builder like the peer has no
+incremental mode, so its full build is also the peer of the incremental build.
+
+Usage: python bench/feeds.py [--articles 50000] [--runs 3] [--incremental-runs 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import gzip
+import json
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve()
+REPO = HERE.parent.parent
+SECTIONS = ["World", "Economy", "Science", "Culture", "Technology"]
+TAGS = ["energy", "climate", "trade", "elections", "space", "health", "ai", "music"]
+T0 = datetime(2020, 1, 1, tzinfo=UTC)
+
+
+# --- data --------------------------------------------------------------------------------
+
+
+def make_instance(root: Path, count: int) -> Path:
+    """The example instance's channels over a store of ``count`` generated articles."""
+    root.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(REPO / "feeds", root / "feeds")
+    (root / "syndicate.toml").write_text(
+        '[site]\nname = "The Meridian Review"\nbase_url = "https://meridian.example"\n'
+        'tag_authority = "meridian.example,2026"\n\n[store]\nurl = "sqlite:///store.db"\n'
+    )
+    from syndicate.config import load_settings
+    from syndicate.store import open_store
+
+    settings = load_settings(root / "syndicate.toml")
+    store = open_store(settings.store_url)
+    batch = []
+    for i in range(count):
+        batch.append(make_entry(i))
+        if len(batch) == 1000:
+            store.save_entries(batch, now=T0)
+            batch = []
+    if batch:
+        store.save_entries(batch, now=T0)
+    store.close()
+    return root / "syndicate.toml"
+
+
+def make_entry(i: int) -> Any:
+    """Article ``i``: ~2.5 KB of HTML, a section, tags, two authors and a lead image."""
+    from syndicate.content import CleanEntry, content_hash
+    from syndicate.models import Author, Image
+
+    base = "https://meridian.example"
+    words = [TAGS[(i * 3 + k) % len(TAGS)] for k in range(8)]
+    paragraph = (
+        f"<p>{' '.join(words).capitalize()} — reporting from the harbour, ministers and "
+        f'dockworkers met again on day {i}. <a href="{base}/notes/{i}">Background</a>, '
+        "figures and “quotes” follow, as they do in every long-form article.</p>"
+    )
+    published = T0 + timedelta(minutes=20 * i)
+    draft = CleanEntry(
+        id=f"tag:meridian.example,2026:bench/article-{i:06d}",
+        source="bench",
+        url=f"{base}/articles/{i:06d}/",
+        title=f"Article {i}: {words[0].title()} and {words[1]} after the vote",
+        dek=f"What changed on day {i}, and what did not: a summary in one sentence.",
+        body_html=paragraph * 10,
+        authors=(Author("Ana Ruiz", url=f"{base}/authors/ana-ruiz"), Author("Li Wei")),
+        section=SECTIONS[i % len(SECTIONS)],
+        tags=tuple(dict.fromkeys(words[:3])),
+        image=Image(f"{base}/img/{i}.jpg", alt=f"Photo for article {i}", credit="Desk"),
+        published_at=published,
+        updated_at=published,
+        featured=False,
+        content_hash="",
+    )
+    return dataclasses.replace(draft, content_hash=content_hash(draft))
+
+
+# --- children: one measured build per process ----------------------------------------------
+
+
+def child_syndicate(config: Path, output: Path) -> dict[str, Any]:
+    """Run syndicate's build; return its timing and what it did."""
+    from syndicate.build import build
+    from syndicate.config import load_settings
+    from syndicate.store import open_store
+
+    settings = load_settings(config, {"output": {"dir": output}})
+    store = open_store(settings.store_url)
+    start = time.perf_counter()
+    report = build(store, settings)
+    seconds = time.perf_counter() - start
+    return {
+        "seconds": seconds,
+        "feeds_written": sum(v == "written" for c in report.channels for v in c.formats.values()),
+        "pages": sum(c.archive_pages for c in report.channels),
+        "pages_written": sum(c.archives_written for c in report.channels),
+    }
+
+
+def child_peer(config: Path, output: Path) -> dict[str, Any]:
+    """The floor: the same documents with plain feedgen + json, no care taken."""
+    from syndicate.channels import iter_channel_articles
+    from syndicate.config import load_channels, load_settings
+    from syndicate.store import open_store
+
+    settings = load_settings(config)
+    store = open_store(settings.store_url)
+    start = time.perf_counter()
+    pages = 0
+    for channel in load_channels(settings):
+        articles = list(iter_channel_articles(store, channel))
+        size = channel.items
+        chunks = [("", articles[:size])]
+        total = len(articles) // size
+        for page in range(1, total + 1):
+            chunk = articles[len(articles) - page * size : len(articles) - (page - 1) * size]
+            chunks.append((f"/archive/{page}", chunk))
+        pages += total
+        for suffix, chunk in chunks:
+            _peer_write(output / f"feeds/{channel.name}{suffix}", channel.title, chunk)
+    return {"seconds": time.perf_counter() - start, "pages": pages}
+
+
+def _peer_write(stem: Path, title: str, articles: list[Any]) -> None:
+    from feedgen.feed import FeedGenerator
+
+    fg = FeedGenerator()
+    fg.id("https://meridian.example/")
+    fg.title(title)
+    fg.link(href="https://meridian.example/")
+    fg.description(title)
+    for a in articles:
+        entry = fg.add_entry(order="append")
+        entry.id(a.id)
+        entry.title(a.title)
+        entry.link(href=a.url)
+        entry.description(a.dek)
+        entry.content(a.body_html, type="html")
+        entry.published(a.published_at)
+        entry.updated(a.updated_at)
+    items = [
+        {
+            "id": a.id,
+            "url": a.url,
+            "title": a.title,
+            "content_html": a.body_html,
+            "date_published": a.published_at.isoformat(),
+        }
+        for a in articles
+    ]
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    outputs = {
+        ".xml": fg.rss_str(pretty=True),
+        ".atom": fg.atom_str(pretty=True),
+        ".json": json.dumps(
+            {"version": "https://jsonfeed.org/version/1.1", "title": title, "items": items},
+            ensure_ascii=False,
+            indent=2,
+        ).encode(),
+    }
+    for ext, data in outputs.items():
+        Path(f"{stem}{ext}").write_bytes(data)
+        Path(f"{stem}{ext}.gz").write_bytes(gzip.compress(data, compresslevel=9, mtime=0))
+
+
+def measure(kind: str, config: Path, output: Path) -> dict[str, Any]:
+    """Run one child process and return its result with its peak memory."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(HERE),
+            "--child",
+            kind,
+            "--config",
+            str(config),
+            "--output",
+            str(output),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"{kind} run failed:\n{done.stderr}")
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def add_article(config: Path, n: int) -> None:
+    """Store one new article (newest of all), as an ingest between two builds would."""
+    from syndicate.config import load_settings
+    from syndicate.store import open_store
+
+    settings = load_settings(config)
+    store = open_store(settings.store_url)
+    store.save_entries([make_entry(n)], now=T0)
+    store.close()
+
+
+# --- report ------------------------------------------------------------------------------
+
+
+def summary(runs: list[dict[str, Any]]) -> tuple[float, float]:
+    """Median seconds and the largest peak memory (MB) of ``runs``."""
+    return (
+        statistics.median(r["seconds"] for r in runs),
+        max(r["maxrss_kb"] for r in runs) / 1024,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--articles", type=int, default=50_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--incremental-runs", type=int, default=5)
+    parser.add_argument("--child", choices=["syndicate", "peer"])
+    parser.add_argument("--config", type=Path)
+    parser.add_argument("--output", type=Path)
+    args = parser.parse_args()
+    if args.child:
+        run = child_syndicate if args.child == "syndicate" else child_peer
+        result = run(args.config, args.output)
+        result["maxrss_kb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        print(json.dumps(result))
+        return
+
+    with tempfile.TemporaryDirectory(prefix="bench-feeds-") as tmp:
+        root = Path(tmp)
+        start = time.perf_counter()
+        config = make_instance(root / "instance", args.articles)
+        print(f"store: {args.articles} articles in {time.perf_counter() - start:.1f} s")
+        full: dict[str, list[dict[str, Any]]] = {"syndicate": [], "peer": []}
+        for r in range(args.runs):
+            for kind in ("syndicate", "peer"):  # interleaved, so drift hits both alike
+                out = root / f"out-{kind}-{r}"
+                full[kind].append(measure(kind, config, out))
+                shutil.rmtree(out)
+        live = root / "out-live"
+        measure("syndicate", config, live)
+        incremental = []
+        for r in range(args.incremental_runs):
+            add_article(config, args.articles + r)
+            incremental.append(measure("syndicate", config, live))
+        report(args, full, incremental)
+
+
+def report(args: Any, full: dict[str, list[dict[str, Any]]], inc: list[dict[str, Any]]) -> None:
+    """Print the figures."""
+    s_med, s_mem = summary(full["syndicate"])
+    p_med, p_mem = summary(full["peer"])
+    i_med, i_mem = summary(inc)
+    pages = full["syndicate"][0]["pages"]
+    print(f"channels: example instance (4); archive pages over all channels: {pages}")
+    print(f"{'':28}{'median s':>10}{'peak MB':>10}{'ratio':>8}")
+    print(f"{'syndicate full build':28}{s_med:10.2f}{s_mem:10.0f}{s_med / p_med:8.2f}")
+    print(f"{'peer full (feedgen floor)':28}{p_med:10.2f}{p_mem:10.0f}{1.0:8.2f}")
+    print(f"{'syndicate incremental (+1)':28}{i_med:10.2f}{i_mem:10.0f}{i_med / p_med:8.3f}")
+    written = statistics.median(r["pages_written"] for r in inc)
+    print(f"incremental runs: {len(inc)}; archive pages rewritten per run (median): {written}")
+    print(f"full runs: {args.runs} each; ratio = syndicate / peer full-build median")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,255 @@
+"""Build the published feed files, then tell the WebSub hubs.
+
+For each channel: read its articles (newest first, :mod:`syndicate.channels`), render
+the subscription document (the newest ``items``) in every configured format and the
+RFC 5005 archive pages of the rest (:mod:`.archives`), write each file and a gzip copy
+only when the bytes change, atomically (:mod:`.writer`); then ping the channel's hubs
+for every subscription document that changed (:mod:`.websub`).
+
+Layout under ``output.dir``::
+
+    feeds/<channel>.xml | .atom | .json         (+ .gz)  subscription documents
+    feeds/<channel>/archive/<n>.<ext>           (+ .gz)  archive pages, 1 = the oldest
+    .syndicate/manifest.json    what `syndicate serve` serves: channels, formats, lifetimes
+    .syndicate/websub.json      pings no hub has accepted yet, retried on the next build
+    .syndicate/pages/<channel>.json   fingerprints of archive pages
+    .syndicate/build.lock       one build at a time
+
+Nothing here reads the clock: document dates come from articles and gzip copies carry
+no timestamp (HT-4), so an unchanged input leaves every file, and its mtime, alone.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import filelock
+
+from syndicate.build.archives import ArchiveJob, ArticleKey, build_archives
+from syndicate.build.documents import (
+    MANIFEST,
+    STATE_DIR,
+    WEBSUB_STATE,
+    Related,
+    document,
+    feed_path,
+    related_links,
+    render,
+    site_url,
+)
+from syndicate.build.websub import Ping, PingReport, publish
+from syndicate.build.writer import Writer, json_bytes
+from syndicate.channels import iter_channel_articles, matches
+from syndicate.config import ChannelConfig, Settings, load_channels
+from syndicate.errors import ConfigError, SyndicateError
+from syndicate.feeds import FORMATS
+from syndicate.models import Article
+from syndicate.store import Store
+
+__all__ = ["BuildReport", "ChannelReport", "Ping", "PingReport", "build", "manifest_bytes"]
+
+log = logging.getLogger(__name__)
+
+LOCK_TIMEOUT = 600.0  # seconds to wait for a build already running before giving up
+
+
+@dataclass
+class ChannelReport:
+    """What building one channel did.
+
+    ``formats`` maps each format to ``written`` or ``unchanged`` (the subscription
+    document); ``items`` is how many it holds, ``total`` how many the channel has.
+    ``changed_urls`` are the subscription URLs rewritten (the ones hubs hear about).
+    """
+
+    name: str
+    items: int = 0
+    total: int = 0
+    formats: dict[str, str] = field(default_factory=dict)
+    archive_pages: int = 0
+    archives_written: int = 0
+    error: str | None = None
+    changed_urls: list[str] = field(default_factory=list)
+
+
+@dataclass
+class BuildReport:
+    """Every channel's report and what the WebSub pings did."""
+
+    channels: list[ChannelReport]
+    pings: PingReport
+
+    @property
+    def failed(self) -> bool:
+        """True when some channel could not be built (a failed ping never fails a build)."""
+        return any(c.error for c in self.channels)
+
+
+@dataclass
+class _Build:
+    store: Store
+    settings: Settings
+    writer: Writer
+    warned: set[str] = field(default_factory=set)
+
+    def warn_once(self, key: str, message: str) -> None:
+        if key not in self.warned:
+            self.warned.add(key)
+            log.warning(message)
+
+
+def build(
+    store: Store,
+    settings: Settings,
+    *,
+    only: Sequence[str] = (),
+    on_channel: Callable[[ChannelReport], None] | None = None,
+) -> BuildReport:
+    """Build every channel (or those named in ``only``), then send the WebSub pings.
+
+    Raises :class:`ConfigError` for an unknown channel name, :class:`SyndicateError`
+    when another build holds the lock for :data:`LOCK_TIMEOUT` seconds. A channel that
+    fails to render or write is reported in its :class:`ChannelReport`; the others are
+    still built. ``on_channel`` is called after each channel (for progress bars).
+    """
+    channels = load_channels(settings)
+    known = {c.name for c in channels}
+    unknown = [name for name in only if name not in known]
+    if unknown:
+        raise ConfigError(
+            f"no channel named {', '.join(map(repr, unknown))} "
+            f"(configured: {', '.join(sorted(known)) or 'none'})"
+        )
+    selected = [c for c in channels if not only or c.name in only]
+    output = settings.resolve(settings.output.dir)
+    (output / STATE_DIR).mkdir(parents=True, exist_ok=True)
+    lock = filelock.FileLock(str(output / STATE_DIR / "build.lock"), timeout=LOCK_TIMEOUT)
+    try:
+        lock.acquire()
+    except filelock.Timeout as err:
+        raise SyndicateError(f"another build still holds {lock.lock_file}") from err
+    try:
+        run = _Build(store, settings, Writer(output))
+        run.writer.write(MANIFEST, manifest_bytes(settings, channels), gz=False)
+        reports = []
+        scanned = _scan(run.store, selected)
+        for channel in selected:
+            reports.append(_channel_or_error(run, channel, *scanned[channel.name]))
+            if on_channel is not None:
+                on_channel(reports[-1])
+        run.writer.sync()  # durable and live before any hub hears of it (WS-2)
+        changed = [
+            Ping(hub, url)
+            for channel, report in zip(selected, reports, strict=True)
+            for url in report.changed_urls
+            for hub in channel.hubs
+        ]
+        configured = {
+            Ping(hub, site_url(settings, feed_path(c.name, fmt)))
+            for c in channels
+            for hub in c.hubs
+            for fmt in c.formats
+        }
+        pings = publish(output / WEBSUB_STATE, changed, configured, settings.fetch)
+    finally:
+        lock.release()
+    return BuildReport(reports, pings)
+
+
+def manifest_bytes(settings: Settings, channels: Sequence[ChannelConfig]) -> bytes:
+    """The manifest `syndicate serve` reads: every channel, its formats and lifetimes."""
+    return json_bytes(
+        {
+            "version": 1,
+            "site": {
+                "name": settings.site.name,
+                "base_url": settings.site.base_url,
+                "language": settings.site.language,
+            },
+            "channels": [
+                {
+                    "name": c.name,
+                    "title": c.title,
+                    "description": c.description,
+                    "max_age": c.max_age,
+                    "archive_max_age": c.archive_max_age,
+                    "hubs": list(c.hubs),
+                    "formats": [
+                        {
+                            "format": fmt,
+                            "extension": FORMATS[fmt].extension,
+                            "media_type": FORMATS[fmt].media_type,
+                            "url": site_url(settings, feed_path(c.name, fmt)),
+                        }
+                        for fmt in c.formats
+                    ],
+                }
+                for c in channels
+            ],
+        }
+    )
+
+
+def _scan(
+    store: Store, channels: Sequence[ChannelConfig]
+) -> dict[str, tuple[list[ArticleKey], list[Article]]]:
+    """Each channel's article keys (newest first) and its newest ``items`` articles.
+
+    One pass over the store serves every channel (the channels overlap, and reading
+    articles is most of an incremental build); a single channel is read with its own
+    query, which the store narrows by section and source. Only small keys and the
+    newest ``items`` articles are kept, so memory stays flat however large the store.
+    """
+    found: dict[str, tuple[list[ArticleKey], list[Article]]] = {c.name: ([], []) for c in channels}
+    if not channels:
+        return found
+    articles = (
+        iter_channel_articles(store, channels[0]) if len(channels) == 1 else store.iter_articles()
+    )
+    for article in articles:
+        key: ArticleKey | None = None
+        for channel in channels:
+            if len(channels) > 1 and not matches(channel.filters, article):
+                continue
+            keys, newest = found[channel.name]
+            key = key or ArticleKey.of(article)
+            keys.append(key)
+            if len(newest) < channel.items:
+                newest.append(article)
+    return found
+
+
+def _channel_or_error(
+    run: _Build, channel: ChannelConfig, keys: list[ArticleKey], newest: list[Article]
+) -> ChannelReport:
+    try:
+        return _build_channel(run, channel, keys, newest)
+    except (ValueError, OSError) as err:
+        # Rendering or disk trouble in one channel: report it and build the others.
+        log.error("channel %s: %s", channel.name, err)
+        return ChannelReport(channel.name, error=str(err) or type(err).__name__)
+
+
+def _build_channel(
+    run: _Build, channel: ChannelConfig, keys: list[ArticleKey], newest: list[Article]
+) -> ChannelReport:
+    report = ChannelReport(channel.name)
+    pages = len(keys) // channel.items if channel.archives else 0
+    report.total, report.items, report.archive_pages = len(keys), len(newest), pages
+
+    def related_for(articles: Sequence[Article]) -> Related:
+        return related_links(channel, articles, run.warn_once)
+
+    doc = document(
+        run.settings, channel, newest, page=None, pages=pages, related=related_for(newest)
+    )
+    for fmt, data in render(doc, channel.formats).items():
+        written = run.writer.write(feed_path(channel.name, fmt), data)
+        report.formats[fmt] = "written" if written else "unchanged"
+        if written:
+            report.changed_urls.append(site_url(run.settings, feed_path(channel.name, fmt)))
+    job = ArchiveJob(run.store, run.settings, run.writer, channel, related_for)
+    report.archives_written = build_archives(job, keys, pages)
+    return report

@@ -1,0 +1,222 @@
+"""RFC 5005 archive pages of a channel (PG-3), re-rendered only when they change.
+
+Page n holds the items at positions [(n-1)·items, n·items) counted from the oldest, and
+only full pages exist. So the subscription document (the newest ``items``) always covers
+every item that no page holds yet: subscription + archives = the whole channel, with
+some overlap, which RFC 5005 allows (entries are matched by id). New articles only add
+pages; the previous newest page changes once, when it gains its ``next-archive`` link.
+An article published with an older date than existing pages shifts the pages after it;
+they are rebuilt, and readers re-walk them by id.
+
+Each page has a fingerprint: its items' ids, URLs, content hashes and dates, the
+channel's and site's settings, whether a newer page exists, and a hash of the
+renderer's source. Fingerprints are kept in ``<output>/.syndicate/pages/<channel>.json``;
+a page whose fingerprint and files are unchanged is not read from the store or
+rendered, which makes an incremental build cheap on a large archive.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from importlib.metadata import version
+from pathlib import Path
+
+from syndicate import feeds, jsonfeed_out
+from syndicate.build import documents
+from syndicate.build.documents import Related, archive_path, document, render
+from syndicate.build.writer import Writer, json_bytes, read_json
+from syndicate.channels import iter_channel_articles
+from syndicate.config import ChannelConfig, Settings
+from syndicate.feeds import FORMATS
+from syndicate.models import Article
+from syndicate.store import Store
+
+RelatedFor = Callable[[Sequence[Article]], Related]
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleKey:
+    """What decides an article's page and how the page looks (part of its fingerprint)."""
+
+    id: str
+    url: str
+    content_hash: str
+    published_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, article: Article) -> ArticleKey:
+        """The key of ``article``."""
+        return cls(
+            article.id, article.url, article.content_hash, article.published_at, article.updated_at
+        )
+
+    def parts(self) -> list[str]:
+        """The key as strings, for hashing."""
+        return [
+            self.id,
+            self.url,
+            self.content_hash,
+            self.published_at.isoformat(),
+            self.updated_at.isoformat(),
+        ]
+
+
+@dataclass(frozen=True)
+class ArchiveJob:
+    """One channel's archive build: where, what, and how to find related links."""
+
+    store: Store
+    settings: Settings
+    writer: Writer
+    channel: ChannelConfig
+    related_for: RelatedFor
+
+    def state_file(self) -> str:
+        """The fingerprint file, relative to the output folder."""
+        return f"{documents.STATE_DIR}/pages/{self.channel.name}.json"
+
+
+def build_archives(job: ArchiveJob, keys: Sequence[ArticleKey], pages: int) -> int:
+    """Render and write the pages whose fingerprint or files changed; how many changed.
+
+    ``keys`` are the channel's articles, newest first; ``pages`` is how many full pages
+    they fill. Pages beyond ``pages`` and files of formats no longer built are removed.
+    """
+    _prune(job, pages)
+    if not pages:
+        job.writer.remove(job.writer.root / job.state_file())
+        return 0
+    size, total, channel = job.channel.items, len(keys), job.channel
+    old = read_json(job.writer.root / job.state_file()).get("pages", {})
+    prints: dict[str, str] = {}
+    dirty: list[int] = []
+    for page in range(1, pages + 1):
+        members = keys[total - page * size : total - (page - 1) * size]
+        prints[str(page)] = _fingerprint(job, page, pages, members)
+        present = all(
+            (job.writer.root / archive_path(channel.name, page, f)).exists()
+            for f in channel.formats
+        )
+        # With related links on, a page also depends on other articles: always render.
+        if (
+            documents.related_active(channel)
+            or not present
+            or old.get(str(page)) != prints[str(page)]
+        ):
+            dirty.append(page)
+    written = 0
+    complete: set[int] = set()
+    for page, articles in _page_articles(job, keys, dirty):
+        if len(articles) == size:
+            complete.add(page)
+        doc = document(
+            job.settings,
+            channel,
+            articles,
+            page=page,
+            pages=pages,
+            related=job.related_for(articles),
+        )
+        changed = [
+            job.writer.write(archive_path(channel.name, page, fmt), data)
+            for fmt, data in render(doc, channel.formats).items()
+        ]
+        written += any(changed)
+    for page in set(dirty) - complete:  # the store changed between reads: redo next time
+        prints.pop(str(page), None)
+    job.writer.write(job.state_file(), json_bytes({"pages": prints}), gz=False)
+    return written
+
+
+def _fingerprint(job: ArchiveJob, page: int, pages: int, members: Sequence[ArticleKey]) -> str:
+    channel = job.channel.model_dump(
+        mode="json", exclude={"digest", "filters", "hubs", "max_age", "archive_max_age"}
+    )
+    material = [
+        renderer_version(),
+        job.settings.site.model_dump(mode="json"),
+        channel,
+        page,
+        page < pages,
+        [key.parts() for key in members],
+    ]
+    encoded = json.dumps(material, sort_keys=True, ensure_ascii=False).encode("utf-8")
+    return hashlib.sha256(encoded).hexdigest()
+
+
+_RENDERER: list[str] = []
+
+
+def renderer_version() -> str:
+    """A hash of the code that shapes the bytes, so a new renderer re-renders every page."""
+    if not _RENDERER:
+        digest = hashlib.sha256(version("feedgen").encode())
+        for module in (feeds, jsonfeed_out, documents):
+            digest.update(Path(str(module.__file__)).read_bytes())
+        _RENDERER.append(digest.hexdigest())
+    return _RENDERER[0]
+
+
+def _page_articles(
+    job: ArchiveJob, keys: Sequence[ArticleKey], dirty: list[int]
+) -> Iterator[tuple[int, list[Article]]]:
+    """The articles of each dirty page, newest page first, one page in memory at a time.
+
+    Each run of consecutive dirty pages is read with one query bounded by its
+    publication dates (a full build is one pass); other articles are skipped.
+    """
+    size, total = job.channel.items, len(keys)
+    for high, low in _runs(sorted(dirty, reverse=True)):
+        members = keys[total - high * size : total - (low - 1) * size]
+        page_of = {key.id: high - offset // size for offset, key in enumerate(members)}
+        current, bucket = high, list[Article]()
+        for article in iter_channel_articles(
+            job.store,
+            job.channel,
+            since=members[-1].published_at,
+            until=members[0].published_at + timedelta(microseconds=1),
+        ):
+            page = page_of.get(article.id)
+            if page is None:
+                continue
+            if page != current:
+                if bucket:
+                    yield current, bucket
+                current, bucket = page, []
+            bucket.append(article)
+        if bucket:
+            yield current, bucket
+
+
+def _runs(descending: list[int]) -> list[tuple[int, int]]:
+    """(high, low) of each run of consecutive numbers in a descending list."""
+    runs: list[tuple[int, int]] = []
+    for n in descending:
+        if runs and runs[-1][1] == n + 1:
+            runs[-1] = (runs[-1][0], n)
+        else:
+            runs.append((n, n))
+    return runs
+
+
+def _prune(job: ArchiveJob, pages: int) -> None:
+    """Remove archive pages beyond ``pages`` and files of formats no longer built."""
+    name, root = job.channel.name, job.writer.root
+    built = {FORMATS[f].extension for f in job.channel.formats}
+    for ext in {f.extension for f in FORMATS.values()} - built:
+        for suffix in ("", ".gz"):
+            job.writer.remove(root / f"feeds/{name}.{ext}{suffix}")
+    folder = root / "feeds" / name / "archive"
+    if not folder.is_dir():
+        return
+    for path in folder.iterdir():
+        if path.name.startswith("."):  # a temporary file of a concurrent writer
+            continue
+        stem, _, ext = path.name.removesuffix(".gz").partition(".")
+        if not stem.isdigit() or not 1 <= int(stem) <= pages or ext not in built:
+            job.writer.remove(path)

@@ -1,0 +1,89 @@
+"""``syndicate digest``: look at editions before they are sent."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from syndicate.cli.app import AppContext, cli, console, pass_app
+from syndicate.config import ChannelConfig, load_channels
+from syndicate.digest import build_edition, next_slot, slot_for
+from syndicate.digest.preview import write_preview
+from syndicate.errors import ConfigError
+
+
+@cli.group()
+def digest() -> None:
+    """Compose and preview email digests."""
+
+
+def _channel(app: AppContext, name: str) -> ChannelConfig:
+    channels = {c.name: c for c in load_channels(app.settings)}
+    if name not in channels:
+        known = ", ".join(sorted(channels)) or "none"
+        raise ConfigError(f"no channel named {name!r} (configured: {known})")
+    return channels[name]
+
+
+def _parse_time(value: str) -> datetime:
+    try:
+        at = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as err:
+        raise click.BadParameter(f"{value!r} is not an ISO 8601 time", param_hint="--slot") from err
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+@digest.command("preview")
+@click.argument("channel_name", metavar="CHANNEL")
+@click.option(
+    "--slot",
+    "slot_text",
+    metavar="ISO-TIME",
+    help="Preview the edition of the slot this time falls in [default: the next slot].",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the files [default: <output>/preview/<channel>/].",
+)
+@pass_app
+def preview(
+    app: AppContext, channel_name: str, slot_text: str | None, out_dir: Path | None
+) -> None:
+    """Write preview.html, preview.txt and preview.eml for CHANNEL's next edition.
+
+    Uses real articles and a sample recipient; sends nothing and records nothing.
+    Exits 1 when there is no edition (fewer new articles than min_items).
+    """
+    settings = app.settings
+    channel = _channel(app, channel_name)
+    now = datetime.now(UTC)
+    if slot_text is None:
+        slot = next_slot(channel.digest, now)
+        if channel.digest.schedule == "on_new":
+            slot = slot_for(channel.digest, now)
+    else:
+        slot = slot_for(channel.digest, _parse_time(slot_text))
+    built = build_edition(app.store(), settings, channel, slot, save=False, rerender=True)
+    if built is None:
+        click.echo(
+            f"no edition for {channel.name} at {slot.isoformat()}: fewer than "
+            f"{channel.digest.min_items} new article(s)",
+            err=True,
+        )
+        raise SystemExit(1)
+    target = out_dir or settings.resolve(settings.output.dir) / "preview" / channel.name
+    files = write_preview(settings, built.rendered, target, date=slot)
+    edition = built.edition
+    size = len(built.rendered.html.encode("utf-8"))
+    console.print(
+        f"{channel.name} @ {slot.isoformat()}: {len(edition.articles)} stories, "
+        f"{len(edition.related)} related, HTML {size:,} bytes",
+        highlight=False,
+    )
+    console.print(f"subject: {built.rendered.subject}", highlight=False)
+    for path in (files.html, files.text, files.eml):
+        click.echo(str(path))

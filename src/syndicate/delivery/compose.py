@@ -1,0 +1,163 @@
+"""From a stored edition to each subscriber's message.
+
+:class:`EditionMessages` is the dispatcher's :class:`~syndicate.dispatch.MessageSource`:
+per edition it loads the compiled parts once (a :class:`Personaliser`) and encodes the
+message headers once (a :class:`MessageTemplate`); per recipient it signs the
+subscription tokens, fills the placeholders and renders the bytes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import quote
+
+from syndicate.config import ChannelConfig, Settings, read_secret
+from syndicate.delivery.dkim import DKIMSigner
+from syndicate.delivery.message import MessageTemplate, Recipient, Sender
+from syndicate.digest.personalise import Personaliser
+from syndicate.errors import ConfigError, MessageError
+from syndicate.models import OutboundMessage
+from syndicate.store import Store
+from syndicate.store.editions import get_edition_by_id
+from syndicate.store.outbox import Claimed
+from syndicate.tokens import TokenSigner
+
+log = logging.getLogger(__name__)
+
+GENERATED_KEY = Path("var/secret.key")
+
+
+def token_signer(settings: Settings) -> TokenSigner:
+    """The signer for subscriber links.
+
+    The key comes from ``SYNDICATE_SECURITY__SECRET_KEY`` or ``security.secret_key_file``.
+    With neither, a random key is generated once into ``var/secret.key`` (mode 0600) so
+    the embedded defaults work; links stay valid as long as that file is kept.
+    """
+    key = settings.secret_key()
+    if key is not None:
+        return TokenSigner(key)
+    path = settings.resolve(GENERATED_KEY)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(48))
+        log.warning(
+            "generated a link-signing key at %s: keep it, or set SYNDICATE_SECURITY__SECRET_KEY",
+            path,
+        )
+    return TokenSigner(path.read_text(encoding="utf-8").strip())
+
+
+def dkim_signer(settings: Settings) -> DKIMSigner | None:
+    """The DKIM signer, or ``None`` when ``delivery.dkim_domain`` is empty."""
+    d = settings.delivery
+    if not d.dkim_domain:
+        return None
+    pem = read_secret(d.dkim_key, d.dkim_key_file, settings)
+    if pem is None:
+        raise ConfigError(
+            "delivery.dkim_domain is set but there is no key: set SYNDICATE_DELIVERY__DKIM_KEY "
+            "or delivery.dkim_key_file"
+        )
+    return DKIMSigner.from_pem(d.dkim_domain, d.dkim_selector, pem.encode("ascii"))
+
+
+def sender(settings: Settings) -> Sender:
+    """The instance's sending identity from ``[delivery]`` and ``[site]``."""
+    d = settings.delivery
+    return Sender(
+        from_email=d.from_email,
+        from_name=d.from_name or settings.site.name,
+        message_id_domain=d.message_id_domain or d.sending_domain,
+        list_id_domain=d.list_id_domain or d.sending_domain,
+        reply_to=d.reply_to,
+        feedback_id=d.feedback_id,
+    )
+
+
+class EditionMessages:
+    """Builds each claimed delivery's message from its stored edition."""
+
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        channels: dict[str, ChannelConfig],
+        *,
+        signer: DKIMSigner | None = None,
+        tokens: TokenSigner | None = None,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.channels = channels
+        self.signer = signer if signer is not None else dkim_signer(settings)
+        self.tokens = tokens or token_signer(settings)
+        self.sender = sender(settings)
+        self._cache: dict[int, tuple[MessageTemplate, Personaliser]] = {}
+
+    def _edition(self, edition_id: int) -> tuple[MessageTemplate, Personaliser]:
+        if edition_id not in self._cache:
+            record = get_edition_by_id(self.store, edition_id)
+            if record is None:
+                raise MessageError(f"edition {edition_id} does not exist")
+            channel = self.channels.get(record.channel)
+            title = channel.title if channel else record.channel
+            personaliser = Personaliser(record.html, record.text, origin=f"edition {edition_id}")
+
+            def bodies(r: Recipient) -> tuple[str, str]:
+                filled = personaliser.fill(
+                    {
+                        "name": r.name,
+                        "email": r.email,
+                        "unsubscribe_url": r.unsubscribe_url,
+                        "preferences_url": r.preferences_url,
+                    }
+                )
+                return filled.html, filled.text
+
+            template = MessageTemplate(
+                sender=self.sender,
+                edition_id=edition_id,
+                channel=record.channel,
+                channel_title=title,
+                subject=record.subject,
+                bodies=bodies,
+                signer=self.signer,
+                instance_key=self.settings.site.tag_authority,
+            )
+            if len(self._cache) >= 32:  # a long-running sender must not grow without bound
+                self._cache.clear()
+            self._cache[edition_id] = (template, personaliser)
+        return self._cache[edition_id]
+
+    def recipient(self, claimed: Claimed) -> Recipient:
+        """The recipient with signed unsubscribe and preference links."""
+        base = self.settings.site.base_url
+        unsub = self.tokens.make("unsubscribe", claimed.subscriber_id, claimed.channel)
+        prefs = self.tokens.make("preferences", claimed.subscriber_id, claimed.channel)
+        mailto = ""
+        if self.settings.delivery.unsubscribe_mailto:
+            mailto = (
+                f"mailto:{self.settings.delivery.unsubscribe_mailto}"
+                f"?subject={quote('unsubscribe ' + unsub)}"
+            )
+        return Recipient(
+            delivery_id=claimed.id,
+            subscriber_id=claimed.subscriber_id,
+            email=claimed.email,
+            name=claimed.name,
+            unsubscribe_url=f"{base}/u/{unsub}",
+            preferences_url=f"{base}/p/{prefs}",
+            unsubscribe_mailto=mailto,
+        )
+
+    def message(self, claimed: Claimed, now: datetime) -> OutboundMessage:
+        """The personalised, signed message for one claimed delivery."""
+        template, _ = self._edition(claimed.edition_id)
+        return template.render(self.recipient(claimed), now)

@@ -1,0 +1,78 @@
+"""Compose, render, then save: the one order in which an edition is made.
+
+Rendering comes before saving, so a bad template or an oversize edition raises and
+leaves no row behind. Composing the same (channel, slot) again returns the stored
+edition and its stored parts: every recipient gets the same bytes however long delivery
+takes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from syndicate.config import ChannelConfig, Settings
+from syndicate.digest.compose import Edition, compose_edition
+from syndicate.digest.render import RenderedEdition, render_edition
+from syndicate.digest.templates import DigestTemplates
+from syndicate.store import Store
+from syndicate.store.editions import EditionRecord, NewEdition, save_edition
+
+
+@dataclass(frozen=True, slots=True)
+class BuiltEdition:
+    """An edition with its compiled parts; ``record`` is set once it is stored."""
+
+    edition: Edition
+    rendered: RenderedEdition
+    record: EditionRecord | None
+    created: bool
+
+
+def build_edition(
+    store: Store,
+    settings: Settings,
+    channel: ChannelConfig,
+    slot: datetime,
+    *,
+    save: bool = True,
+    rerender: bool = False,
+    templates: DigestTemplates | None = None,
+    now: datetime | None = None,
+) -> BuiltEdition | None:
+    """The edition of ``channel`` for ``slot``, rendered and (with ``save``) stored.
+
+    ``None`` when there are fewer new articles than ``min_items``. A stored edition is
+    returned as stored, unless ``rerender`` (previews: show template changes) asks to
+    compile it again; re-rendering never writes.
+    """
+    templates = templates or DigestTemplates(settings)
+    edition = compose_edition(store, settings, channel, slot, templates)
+    if edition is None:
+        return None
+    if edition.record is not None:
+        if not rerender:
+            stored = RenderedEdition(
+                edition.subject, edition.preheader, edition.record.html, edition.record.text
+            )
+            return BuiltEdition(edition, stored, edition.record, created=False)
+        rendered = render_edition(edition, settings, channel, templates)
+        return BuiltEdition(edition, rendered, edition.record, created=False)
+    rendered = render_edition(edition, settings, channel, templates)
+    if not save:
+        return BuiltEdition(edition, rendered, None, created=False)
+    record, created = save_edition(
+        store,
+        NewEdition(
+            channel=channel.name,
+            slot=slot,
+            article_ids=tuple(a.id for a in edition.articles),
+            related_ids=tuple(a.id for a in edition.related),
+            subject=rendered.subject,
+            preheader=rendered.preheader,
+            html=rendered.html,
+            text=rendered.text,
+            created_at=now or datetime.now(UTC),
+        ),
+    )
+    return BuiltEdition(edition, rendered, record, created)

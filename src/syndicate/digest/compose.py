@@ -1,0 +1,157 @@
+"""Composing an edition: which stories, in what order, with which related items.
+
+An edition of a channel for a slot carries the channel's articles published in
+``[previous edition's slot, slot)`` (half-open, so every article falls in exactly one
+window), or in ``[slot - first_lookback_hours, slot)`` for the channel's first edition.
+The lead is the newest ``featured`` article, else the newest; the rest follow newest
+first, capped at ``max_items``. Fewer than ``min_items`` new articles → no edition.
+
+Related items come from one :class:`~syndicate.related.RelatedIndex` built over the
+candidate pool: every article in the store (``related_pool = "site"``, the default: the
+block is "More from <Publication>", and a small channel whose whole archive fits in one
+edition would otherwise have nothing to offer) or only the channel's archive
+(``"channel"``); either way published before the slot, minus the edition's stories and
+every story and related item of the channel's last ``exclude_last_editions`` editions.
+
+Composing reads the store and writes nothing; :mod:`syndicate.digest.build` saves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from syndicate.channels import iter_channel_articles
+from syndicate.config import ChannelConfig, Settings
+from syndicate.digest.templates import DigestTemplates
+from syndicate.models import Article
+from syndicate.related import RelatedIndex
+from syndicate.store import Store
+from syndicate.store.editions import (
+    EditionRecord,
+    articles_by_ids,
+    get_edition,
+    recent_editions,
+)
+
+DEFAULT_SUBJECT = "{{ lead.title }} — {{ date }}"
+DEFAULT_PREHEADER = (
+    "{{ lead.dek | truncate(110, end='…', leeway=0) }}"
+    "{% if articles | length > 1 %} Plus {{ articles | length - 1 }} more "
+    "{{ 'story' if articles | length == 2 else 'stories' }}.{% endif %}"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Edition:
+    """An edition's content. ``record`` is set when it was read from the store."""
+
+    channel: str
+    slot: datetime
+    articles: tuple[Article, ...]
+    related: tuple[Article, ...]
+    subject: str
+    preheader: str
+    record: EditionRecord | None = None
+
+    @property
+    def lead(self) -> Article:
+        """The first story."""
+        return self.articles[0]
+
+
+def local_date(slot: datetime, timezone: str) -> str:
+    """The slot's date in the channel's timezone, e.g. "25 November 2026"."""
+    local = slot.astimezone(ZoneInfo(timezone))
+    return f"{local.day} {local:%B %Y}"
+
+
+def order_stories(articles: Iterable[Article], limit: int) -> list[Article]:
+    """Lead first (newest featured, else newest), the rest newest first, at most ``limit``."""
+    newest_first = sorted(articles, key=lambda a: (-a.published_at.timestamp(), a.id))
+    if not newest_first:
+        return []
+    lead = next((a for a in newest_first if a.featured), newest_first[0])
+    rest = [a for a in newest_first if a.id != lead.id]
+    return [lead, *rest][:limit]
+
+
+def compose_edition(
+    store: Store,
+    settings: Settings,
+    channel: ChannelConfig,
+    slot: datetime,
+    templates: DigestTemplates,
+) -> Edition | None:
+    """The edition of ``channel`` for ``slot``: the stored one if it exists, else a draft.
+
+    ``None`` when the window holds fewer than ``min_items`` new articles.
+    """
+    stored = get_edition(store, channel.name, slot)
+    if stored is not None:
+        return load_edition(store, stored)
+    digest = channel.digest
+    recent = recent_editions(
+        store, channel.name, before=slot, limit=max(1, digest.exclude_last_editions)
+    )
+    since = recent[0].slot if recent else slot - timedelta(hours=digest.first_lookback_hours)
+    sent: set[str] = set()
+    for record in recent[: digest.exclude_last_editions]:
+        sent.update(record.article_ids, record.related_ids)
+    fresh = [
+        a
+        for a in iter_channel_articles(store, channel, since=since, until=slot)
+        if a.id not in sent
+    ]
+    if len(fresh) < digest.min_items:
+        return None
+    stories = order_stories(fresh, digest.max_items)
+    related: tuple[Article, ...] = ()
+    if digest.related_k:
+        index = RelatedIndex(list(_pool(store, channel, slot)))
+        related = index.pick(stories, digest.related_k, exclude=sent, reference=slot)
+    context = subject_context(settings, channel, slot, stories)
+    subject = templates.render_string(
+        digest.subject or DEFAULT_SUBJECT, context, origin=f"{channel.name}: [digest] subject"
+    )
+    preheader = templates.render_string(
+        digest.preheader or DEFAULT_PREHEADER,
+        context,
+        origin=f"{channel.name}: [digest] preheader",
+    )
+    return Edition(channel.name, slot, tuple(stories), related, subject, preheader)
+
+
+def _pool(store: Store, channel: ChannelConfig, slot: datetime) -> Iterator[Article]:
+    if channel.digest.related_pool == "site":
+        return store.iter_articles(until=slot)
+    return iter_channel_articles(store, channel, until=slot)
+
+
+def subject_context(
+    settings: Settings, channel: ChannelConfig, slot: datetime, stories: list[Article]
+) -> dict[str, Any]:
+    """What the subject and preheader templates see."""
+    return {
+        "lead": stories[0],
+        "articles": stories,
+        "channel": channel,
+        "site": settings.site,
+        "date": local_date(slot, channel.digest.timezone),
+    }
+
+
+def load_edition(store: Store, record: EditionRecord) -> Edition:
+    """A stored edition with its articles read back (ids no longer stored are dropped)."""
+    return Edition(
+        channel=record.channel,
+        slot=record.slot,
+        articles=tuple(articles_by_ids(store, record.article_ids)),
+        related=tuple(articles_by_ids(store, record.related_ids)),
+        subject=record.subject,
+        preheader=record.preheader,
+        record=record,
+    )

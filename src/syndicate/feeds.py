@@ -1,0 +1,437 @@
+"""Channel + articles → RSS 2.0 and Atom 1.0 bytes. The only module that imports feedgen.
+
+A :class:`FeedDocument` says everything one feed document shows, whatever the format;
+:func:`render_xml` turns it into RSS and/or Atom, :mod:`syndicate.jsonfeed_out` into
+JSON Feed. Rendering is pure (no clock, no I/O): the same document gives the same bytes
+(HT-4). feedgen's defaults that would break that or say the wrong thing are overridden:
+``lastBuildDate``/``updated`` would be *now* (we use the newest item's ``updated_at``),
+the generator would name feedgen and its version (we name syndicate, without a version,
+so an upgrade alone changes no byte), entries would be prepended (we append).
+
+Item ids are the articles' ``tag:`` ids (RSS ``guid isPermaLink="false"``, RSS-5; AT-3;
+DD-3); the dek goes before ``content:encoded`` (RSS-7); authors are ``dc:creator``
+(RSS ``author`` needs an e-mail); the lead image is ``media:content`` with its alt text
+(not an ``enclosure``: RSS-8 wants a byte length we do not know). docs/feeds.md has the
+full table. Text is stripped of XML-illegal characters here again, whatever the store
+holds, since one bad character makes the whole document ill-formed (A7 ``SAXError``);
+no CDATA is used, so ``]]>`` is escaped like any other text.
+"""
+
+from __future__ import annotations
+
+import html
+import mimetypes
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+from feedgen.ext.base import BaseEntryExtension, BaseExtension
+from feedgen.feed import FeedGenerator
+from lxml import etree
+
+from syndicate.content import strip_controls
+from syndicate.models import Article, Author
+
+ATOM_NS = "http://www.w3.org/2005/Atom"
+DC_NS = "http://purl.org/dc/elements/1.1/"
+MEDIA_NS = "http://search.yahoo.com/mrss/"  # exactly, with the trailing slash (RSS-8)
+HISTORY_NS = "http://purl.org/syndication/history/1.0"  # RFC 5005 fh:
+GENERATOR = "syndicate"
+GENERATOR_URI = "https://github.com/syndicate-rss/syndicate"
+RSS_DOCS = "https://www.rssboard.org/rss-specification"
+# The 'updated' of a document with no items: a fixed instant, never the build time (HT-4).
+EMPTY_UPDATED = datetime(1970, 1, 1, tzinfo=UTC)
+EXCERPT_CHARS = 300
+
+
+@dataclass(frozen=True, slots=True)
+class FeedFormat:
+    """One output format: its name in config, file extension and media type."""
+
+    name: str
+    extension: str
+    media_type: str
+
+
+FORMATS: dict[str, FeedFormat] = {
+    "rss": FeedFormat("rss", "xml", "application/rss+xml"),  # RSS-10
+    "atom": FeedFormat("atom", "atom", "application/atom+xml"),  # AT-6
+    "json": FeedFormat("json", "json", "application/feed+json"),  # JF-3
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RelatedLink:
+    """One entry of a "More from <publication>" list: a title and an absolute URL."""
+
+    title: str
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentLinks:
+    """The URLs one document links to, for one format.
+
+    ``self_url`` is the URL the document is served at (RSS-6). Archive documents
+    (RFC 5005, PG-3) set ``current`` to the subscription document; ``prev_archive`` is
+    the next older archive page and ``next_archive`` the next newer one.
+    """
+
+    self_url: str
+    current: str | None = None
+    prev_archive: str | None = None
+    next_archive: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FeedDocument:
+    """Everything one feed document shows, independent of the format.
+
+    ``articles`` are in display order (newest first). ``links`` maps a format name to
+    that format's URLs. ``hubs`` are WebSub hubs (subscription documents only).
+    ``related`` maps an article id to its "More from <publisher>" links, appended to
+    the item's content in full-content documents.
+    """
+
+    feed_id: str
+    title: str
+    description: str
+    home_url: str
+    language: str
+    publisher: str
+    articles: Sequence[Article]
+    links: Mapping[str, DocumentLinks]
+    hubs: tuple[str, ...] = ()
+    logo: str | None = None
+    icon: str | None = None
+    summary_only: bool = False
+    archive: bool = False
+    related: Mapping[str, Sequence[RelatedLink]] = field(default_factory=dict)
+
+
+# --- format-independent helpers (also used by the JSON Feed builder) ----------------------
+
+
+def text(value: str | None) -> str:
+    """Plain text safe for any XML or JSON document: XML-illegal characters removed."""
+    return strip_controls(value or "")
+
+
+@lru_cache(maxsize=512)  # one document (items <= 500) across its formats
+def clean_article(article: Article) -> Article:
+    """``article`` with every text field XML-safe and trimmed.
+
+    Cached, because each document is rendered in up to three formats and every helper
+    below starts here; renderers never look at an article that has not been through it.
+    """
+    image = article.image
+    if image is not None:
+        image = replace(
+            image,
+            url=text(image.url).strip(),
+            alt=text(image.alt).strip(),
+            credit=text(image.credit).strip(),
+            caption=text(image.caption).strip(),
+        )
+    authors = tuple(
+        Author(text(a.name).strip(), text(a.bio).strip(), text(a.url).strip())
+        for a in article.authors
+    )
+    return replace(
+        article,
+        id=text(article.id),
+        url=text(article.url).strip(),
+        title=text(article.title).strip() or "(untitled)",
+        dek=text(article.dek).strip(),
+        body_html=text(article.body_html).strip(),
+        authors=authors,
+        section=text(article.section).strip(),
+        tags=tuple(text(tag).strip() for tag in article.tags),
+        image=image if image is not None and image.url else None,
+    )
+
+
+def utc(value: datetime) -> datetime:
+    """``value`` in UTC, whole seconds (naive values are taken as UTC)."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).replace(microsecond=0)
+
+
+def rfc3339(value: datetime) -> str:
+    """An RFC 3339 date-time with an uppercase ``T`` and a numeric offset (AT-4)."""
+    return utc(value).isoformat()
+
+
+def document_updated(doc: FeedDocument) -> datetime:
+    """The document's last change: its newest item's ``updated_at`` (HT-4)."""
+    return max((utc(a.updated_at) for a in doc.articles), default=EMPTY_UPDATED)
+
+
+# Block-level tags separate words; inline ones (a, em, ...) do not.
+_BLOCK_TAG = re.compile(
+    r"</?(?:p|div|br|hr|li|ul|ol|h[1-6]|blockquote|pre|table|tr|td|th|section|figure|figcaption)"
+    r"\b[^>]*>",
+    re.IGNORECASE,
+)
+_TAG = re.compile(r"<[^>]*>")
+_SPACE = re.compile(r"\s+")
+
+
+def summary_text(article: Article) -> str:
+    """The dek; for an article without one, the start of its body as plain text."""
+    article = clean_article(article)
+    if article.dek:
+        return article.dek
+    stripped = _TAG.sub("", _BLOCK_TAG.sub(" ", article.body_html))
+    plain = _SPACE.sub(" ", html.unescape(stripped)).strip()
+    if len(plain) <= EXCERPT_CHARS:
+        return plain
+    cut = plain[:EXCERPT_CHARS].rsplit(" ", 1)[0]
+    return cut + "…"
+
+
+def summary_html(article: Article) -> str:
+    """The summary as an HTML fragment (RSS ``description`` is HTML, RSS-3)."""
+    return html.escape(summary_text(article), quote=False)
+
+
+def related_html(publisher: str, links: Sequence[RelatedLink]) -> str:
+    """The "More from <publisher>" list appended to an item's content."""
+    items = "".join(
+        f'<li><a href="{html.escape(text(link.url))}">{html.escape(text(link.title))}</a></li>'
+        for link in links
+        if link.url
+    )
+    if not items:
+        return ""
+    heading = html.escape(f"More from {text(publisher)}")
+    return f"<section><h2>{heading}</h2><ul>{items}</ul></section>"
+
+
+def content_html(doc: FeedDocument, article: Article) -> str:
+    """The item's HTML content: the body (or, when empty, the summary) and related links."""
+    if doc.summary_only:
+        return f"<p>{summary_html(article)}</p>"
+    article = clean_article(article)
+    body = article.body_html or f"<p>{summary_html(article)}</p>"
+    return body + related_html(doc.publisher, doc.related.get(article.id, ()))
+
+
+def categories(article: Article) -> list[str]:
+    """The section, then the tags; each once (case-insensitively), empty ones dropped."""
+    article = clean_article(article)
+    seen: dict[str, str] = {}
+    for value in (article.section, *article.tags):
+        if value:
+            seen.setdefault(value.casefold(), value)
+    return list(seen.values())
+
+
+def image_type(url: str) -> str | None:
+    """The image's media type guessed from its URL's extension, if it is an image type."""
+    guessed, _ = mimetypes.guess_type(url.split("?", 1)[0], strict=False)
+    return guessed if guessed and guessed.startswith("image/") else None
+
+
+# --- feedgen extensions: what feedgen does not write itself ------------------------------
+
+
+def _link(parent: Any, tag: str, rel: str, href: str, media_type: str | None) -> None:
+    element = etree.SubElement(parent, tag, rel=rel, href=href)
+    if media_type:
+        element.set("type", media_type)
+
+
+class _DocumentExtension(BaseExtension):  # type: ignore[misc]
+    """Feed-level links (self, hub, RFC 5005) and ``fh:archive``, per format.
+
+    feedgen writes only one ``atom:link`` (rel=self) into RSS and one self type for
+    both formats, so every link except the home page is written here.
+    """
+
+    def __init__(self) -> None:
+        self.doc: FeedDocument | None = None
+        self.media = False
+
+    def _links(self, fmt: str) -> list[tuple[str, str, str | None]]:
+        assert self.doc is not None
+        links = self.doc.links[fmt]
+        media_type = FORMATS[fmt].media_type
+        out: list[tuple[str, str, str | None]] = [("self", links.self_url, media_type)]
+        out += [("hub", hub, None) for hub in self.doc.hubs]  # WS-1
+        for rel, url in (
+            ("current", links.current),
+            ("prev-archive", links.prev_archive),
+            ("next-archive", links.next_archive),
+        ):
+            if url:
+                out.append((rel, url, media_type))
+        return out
+
+    def _extend(self, parent: Any, fmt: str, link_tag: str) -> None:
+        assert self.doc is not None
+        for rel, href, media_type in self._links(fmt):
+            _link(parent, link_tag, rel, href, media_type)
+        if self.doc.archive:
+            etree.SubElement(parent, f"{{{HISTORY_NS}}}archive")  # PG-3
+
+    def extend_ns(self) -> dict[str, str]:
+        # Declare only the namespaces the document uses.
+        namespaces = {"media": MEDIA_NS} if self.media else {}
+        if self.doc is not None and self.doc.archive:
+            namespaces["fh"] = HISTORY_NS
+        return namespaces
+
+    def extend_rss(self, feed: Any) -> Any:
+        self._extend(feed[0], "rss", f"{{{ATOM_NS}}}link")
+        return feed
+
+    def extend_atom(self, feed: Any) -> Any:
+        # feedgen builds Atom elements without a namespace under a literal xmlns
+        # attribute, so our links must be unqualified too to land in the Atom namespace.
+        self._extend(feed, "atom", "link")
+        return feed
+
+
+class _CreatorNamespace(BaseExtension):  # type: ignore[misc]
+    """Declares ``dc:`` in RSS documents that name authors (Atom has its own author)."""
+
+    def __init__(self) -> None:
+        self.used = False
+
+    def extend_ns(self) -> dict[str, str]:
+        return {"dc": DC_NS} if self.used else {}
+
+
+class _ItemExtension(BaseEntryExtension):  # type: ignore[misc]
+    """Per item: ``dc:creator`` (RSS only) and the lead image as ``media:content``."""
+
+    def __init__(self) -> None:
+        self.article: Article | None = None
+
+    def _media(self, item: Any) -> None:
+        image = self.article.image if self.article is not None else None
+        if image is None:  # clean_article drops an image without a URL
+            return
+        media = etree.SubElement(item, f"{{{MEDIA_NS}}}content", url=image.url, medium="image")
+        media_type = image_type(image.url)
+        if media_type:
+            media.set("type", media_type)
+        if image.width:
+            media.set("width", str(image.width))
+        if image.height:
+            media.set("height", str(image.height))
+        if image.alt:
+            description = etree.SubElement(media, f"{{{MEDIA_NS}}}description", type="plain")
+            description.text = image.alt
+        if image.credit:
+            etree.SubElement(media, f"{{{MEDIA_NS}}}credit").text = image.credit
+
+    def extend_rss(self, item: Any) -> Any:
+        for name in _author_names(self.article):
+            etree.SubElement(item, f"{{{DC_NS}}}creator").text = name
+        self._media(item)
+        return item
+
+    def extend_atom(self, entry: Any) -> Any:
+        self._media(entry)
+        return entry
+
+
+def _author_names(article: Article | None) -> list[str]:
+    if article is None:
+        return []
+    return [a.name for a in article.authors if a.name]
+
+
+# --- rendering ---------------------------------------------------------------------------
+
+
+def _generator(doc: FeedDocument) -> Any:
+    fg = FeedGenerator()
+    fg.register_extension("syndicate", _DocumentExtension, _ItemExtension)
+    fg.register_extension("syndicate_dc", _CreatorNamespace, atom=False, rss=True)
+    fg.syndicate.doc = doc
+    articles = [clean_article(a) for a in doc.articles]
+    fg.syndicate.media = any(a.image is not None for a in articles)
+    fg.syndicate_dc.used = any(_author_names(a) for a in articles)
+    fg.id(doc.feed_id)
+    fg.title(text(doc.title).strip() or text(doc.publisher))
+    # RSS requires a description (RSS-1); the title stands in for an empty one.
+    fg.description(text(doc.description).strip() or text(doc.title).strip() or doc.publisher)
+    fg.link(href=doc.home_url, rel="alternate", type="text/html")
+    fg.language(doc.language)
+    fg.author({"name": text(doc.publisher) or "syndicate"})  # AT-1: a feed-level author
+    fg.generator(GENERATOR, uri=GENERATOR_URI)
+    fg.docs(RSS_DOCS)
+    fg.updated(document_updated(doc))
+    if doc.logo:  # RSS <image> and Atom <logo>; feedgen's image() sets both
+        fg.image(url=doc.logo, title=fg.title(), link=doc.home_url)
+    if doc.icon:
+        fg.icon(doc.icon)
+    for article in articles:
+        _add_item(fg, doc, article)
+    return fg
+
+
+def _add_item(fg: Any, doc: FeedDocument, article: Article) -> None:
+    """Add one (cleaned) article as an item/entry."""
+    entry = fg.add_entry(order="append")
+    entry.syndicate.article = article
+    entry.id(article.id)  # also the RSS guid, isPermaLink="false" (RSS-5)
+    entry.title(article.title)
+    url = article.url
+    if url:
+        entry.link(href=url, rel="alternate", type="text/html")
+    entry.published(utc(article.published_at))
+    entry.updated(utc(article.updated_at))
+    # Call order matters to feedgen: description() also sets the Atom summary, then
+    # summary(type="html") types it; content() last sets content:encoded, which feedgen
+    # always writes after description (RSS-7).
+    summary = summary_html(article)
+    entry.description(summary, isSummary=True)
+    entry.summary(summary, type="html")
+    if not doc.summary_only or not url:
+        # Summary-only items have no content, unless there is no alternate link either
+        # (AT-2: an entry needs one or the other); then the summary is the content.
+        entry.content(content_html(doc, article), type="html")
+    for author in article.authors:
+        if author.name:
+            fields = (
+                {"name": author.name, "uri": author.url} if author.url else {"name": author.name}
+            )
+            entry.author(fields)
+    terms = categories(article)
+    if terms:
+        entry.category([{"term": term} for term in terms])
+
+
+def render_xml(doc: FeedDocument, formats: Iterable[str] = ("rss", "atom")) -> dict[str, bytes]:
+    """RSS 2.0 and/or Atom 1.0 bytes of ``doc`` (UTF-8, pretty-printed), by format name.
+
+    Raises ``ValueError`` for a format other than ``rss`` or ``atom``.
+    """
+    wanted = list(formats)
+    unknown = [f for f in wanted if f not in ("rss", "atom")]
+    if unknown:
+        raise ValueError(f"render_xml renders rss and atom, not {unknown}")
+    fg = _generator(doc)
+    out: dict[str, bytes] = {}
+    for fmt in wanted:
+        method = fg.rss_str if fmt == "rss" else fg.atom_str
+        out[fmt] = bytes(method(pretty=True, encoding="UTF-8", xml_declaration=True))
+    return out
+
+
+def render_rss(doc: FeedDocument) -> bytes:
+    """RSS 2.0 bytes of ``doc``."""
+    return render_xml(doc, ("rss",))["rss"]
+
+
+def render_atom(doc: FeedDocument) -> bytes:
+    """Atom 1.0 bytes of ``doc``."""
+    return render_xml(doc, ("atom",))["atom"]

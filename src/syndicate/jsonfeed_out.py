@@ -1,0 +1,96 @@
+"""A :class:`~syndicate.feeds.FeedDocument` → JSON Feed 1.1 bytes (STANDARDS A3).
+
+Written with the json module: keys in a fixed order, compact, UTF-8 without ``\\u``
+escapes, one trailing newline, so the same document gives the same bytes
+(HT-4). Text goes through the same cleaning as the XML formats, which also removes
+lone surrogates that could not be encoded as UTF-8.
+
+JSON Feed has no archive documents; RFC 5005's chain maps to ``next_url`` (PG-3): the
+subscription document's ``next_url`` is the newest archive page, and each archive
+page's is the next older one. ``feed_url`` is the subscription URL on every page, since
+it identifies the feed. WebSub hubs are listed in ``hubs`` (WS-1). Image alt text,
+credit and size, which JSON Feed has no field for, go in the ``_syndicate`` extension
+object of the item (JSON Feed "Extensions").
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from syndicate.feeds import (
+    FeedDocument,
+    categories,
+    clean_article,
+    content_html,
+    rfc3339,
+    summary_text,
+    text,
+)
+from syndicate.models import Article
+
+VERSION = "https://jsonfeed.org/version/1.1"
+
+
+def render_json(doc: FeedDocument) -> bytes:
+    """JSON Feed 1.1 bytes of ``doc``."""
+    links = doc.links["json"]
+    feed: dict[str, Any] = {
+        "version": VERSION,
+        "title": text(doc.title).strip() or text(doc.publisher),
+        "home_page_url": doc.home_url,
+        "feed_url": links.current or links.self_url,
+    }
+    if text(doc.description).strip():
+        feed["description"] = text(doc.description).strip()
+    if doc.icon or doc.logo:  # JSON Feed's icon is square: prefer the icon to the logo
+        feed["icon"] = doc.icon or doc.logo
+    if doc.icon:
+        feed["favicon"] = doc.icon
+    feed["authors"] = [{"name": text(doc.publisher)}]
+    feed["language"] = doc.language
+    if doc.hubs:
+        feed["hubs"] = [{"type": "WebSub", "url": hub} for hub in doc.hubs]
+    if links.prev_archive:
+        feed["next_url"] = links.prev_archive
+    feed["items"] = [_item(doc, article) for article in doc.articles]
+    # No indent: json's C encoder only runs without one, and it is ~5x faster.
+    encoded = json.dumps(feed, ensure_ascii=False, separators=(",", ":")) + "\n"
+    return encoded.encode("utf-8")
+
+
+def _item(doc: FeedDocument, article: Article) -> dict[str, Any]:
+    article = clean_article(article)
+    item: dict[str, Any] = {"id": article.id}
+    if article.url:
+        item["url"] = article.url
+    item["title"] = article.title
+    item["summary"] = summary_text(article)
+    item["content_html"] = content_html(doc, article)  # JF-2: content is required
+    if article.image is not None:
+        item["image"] = article.image.url
+    item["date_published"] = rfc3339(article.published_at)
+    item["date_modified"] = rfc3339(article.updated_at)
+    authors = [
+        {"name": a.name, "url": a.url} if a.url else {"name": a.name}
+        for a in article.authors
+        if a.name
+    ]
+    if authors:
+        item["authors"] = authors
+    tags = categories(article)
+    if tags:
+        item["tags"] = tags
+    if article.image is not None:
+        image = article.image
+        fields = {
+            "alt": image.alt,
+            "credit": image.credit,
+            "caption": image.caption,
+            "width": image.width,
+            "height": image.height,
+        }
+        extension = {key: value for key, value in fields.items() if value}
+        if extension:
+            item["_syndicate"] = {"image": extension}
+    return item

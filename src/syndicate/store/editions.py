@@ -1,0 +1,170 @@
+"""Task-shaped queries over digest editions: one row per (channel, schedule slot).
+
+Kept beside :class:`~syndicate.store.core.Store` rather than in it: each function takes
+the store and uses its engine, one connection per call, like the store's own methods.
+
+Statuses: ``ready`` (composed and rendered, nothing sent yet). The delivery work adds the
+states after it; a row is only ever written once rendering has succeeded, so a bad
+template never leaves an edition behind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, insert, select, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from syndicate.errors import StoreError
+from syndicate.models import Article
+from syndicate.store.core import Store
+from syndicate.store.schema import editions
+
+READY = "ready"
+
+
+@dataclass(frozen=True, slots=True)
+class EditionRecord:
+    """A stored edition: ordered article ids, related ids, and the compiled parts.
+
+    ``html`` and ``text`` still hold the per-recipient placeholders (see
+    :mod:`syndicate.digest.personalise`); ``id`` is what deliveries reference.
+    """
+
+    id: int
+    channel: str
+    slot: datetime
+    article_ids: tuple[str, ...]
+    related_ids: tuple[str, ...]
+    subject: str
+    preheader: str
+    html: str
+    text: str
+    status: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NewEdition:
+    """What :func:`save_edition` writes; the store assigns the id."""
+
+    channel: str
+    slot: datetime
+    article_ids: tuple[str, ...]
+    related_ids: tuple[str, ...]
+    subject: str
+    preheader: str
+    html: str
+    text: str
+    created_at: datetime
+    status: str = READY
+
+
+def save_edition(store: Store, new: NewEdition) -> tuple[EditionRecord, bool]:
+    """Insert ``new`` unless its (channel, slot) exists; return the stored row and whether
+    this call created it.
+
+    Uniqueness is the database's (constraint ``uq_editions_channel_slot``), so two
+    composers racing for the same slot end with one row and both get it back.
+    """
+    values = {
+        "channel": new.channel,
+        "slot": new.slot,
+        "article_ids": list(new.article_ids),
+        "related_ids": list(new.related_ids),
+        "subject": new.subject,
+        "preheader": new.preheader,
+        "html": new.html,
+        "text": new.text,
+        "status": new.status,
+        "created_at": new.created_at,
+    }
+    try:
+        with store.engine.begin() as conn:
+            conn.execute(insert(editions).values(values))
+        created = True
+    except IntegrityError:
+        created = False  # the slot was taken: the existing edition wins
+    except SQLAlchemyError as err:
+        raise StoreError(f"saving edition {new.channel}@{new.slot.isoformat()}: {err}") from err
+    stored = get_edition(store, new.channel, new.slot)
+    if stored is None:  # pragma: no cover - only if the row vanished in between
+        raise StoreError(f"edition {new.channel}@{new.slot.isoformat()} not found after save")
+    return stored, created
+
+
+def get_edition(store: Store, channel: str, slot: datetime) -> EditionRecord | None:
+    """The edition of ``channel`` for ``slot``, or ``None``."""
+    query = select(editions).where(editions.c.channel == channel, editions.c.slot == slot)
+    with store.engine.connect() as conn:
+        row = conn.execute(query).first()
+    return _record(row) if row is not None else None
+
+
+def get_edition_by_id(store: Store, edition_id: int) -> EditionRecord | None:
+    """One edition by id, or ``None``."""
+    with store.engine.connect() as conn:
+        row = conn.execute(select(editions).where(editions.c.id == edition_id)).first()
+    return _record(row) if row is not None else None
+
+
+def recent_editions(
+    store: Store, channel: str, *, before: datetime, limit: int
+) -> list[EditionRecord]:
+    """The channel's last ``limit`` editions whose slot is before ``before``, newest first."""
+    if limit <= 0:
+        return []
+    query = (
+        select(editions)
+        .where(editions.c.channel == channel, editions.c.slot < before)
+        .order_by(editions.c.slot.desc())
+        .limit(limit)
+    )
+    with store.engine.connect() as conn:
+        return [_record(row) for row in conn.execute(query)]
+
+
+def previous_edition(store: Store, channel: str, before: datetime) -> EditionRecord | None:
+    """The channel's newest edition with a slot before ``before``, or ``None``."""
+    found = recent_editions(store, channel, before=before, limit=1)
+    return found[0] if found else None
+
+
+def list_editions(store: Store, channel: str | None = None) -> list[EditionRecord]:
+    """Every edition (of ``channel`` when given), newest slot first."""
+    query = select(editions).order_by(editions.c.slot.desc(), editions.c.channel)
+    if channel is not None:
+        query = query.where(editions.c.channel == channel)
+    with store.engine.connect() as conn:
+        return [_record(row) for row in conn.execute(query)]
+
+
+def set_edition_status(store: Store, edition_id: int, status: str) -> None:
+    """Move an edition to ``status``."""
+    with store.engine.begin() as conn:
+        conn.execute(update(editions).where(editions.c.id == edition_id).values(status=status))
+
+
+def articles_by_ids(store: Store, ids: Sequence[str]) -> list[Article]:
+    """The articles with these ids, in the order given; ids no longer stored are skipped."""
+    found = (store.get_article(article_id) for article_id in ids)
+    return [article for article in found if article is not None]
+
+
+def _record(row: Row[Any]) -> EditionRecord:
+    return EditionRecord(
+        id=int(row.id),
+        channel=row.channel,
+        slot=row.slot,
+        article_ids=tuple(row.article_ids),
+        related_ids=tuple(row.related_ids),
+        subject=row.subject,
+        preheader=row.preheader,
+        html=row.html,
+        text=row.text,
+        status=row.status,
+        created_at=row.created_at,
+    )

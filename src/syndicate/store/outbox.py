@@ -1,0 +1,274 @@
+"""The outbox: one ``deliveries`` row per (edition, subscriber), claimed with a lease.
+
+Exactly-once rests on three things here (DESIGN §5, STANDARDS C2):
+
+* rows are created in one transaction before anything is sent, unique on
+  (edition, subscriber), so enqueueing twice adds nothing;
+* a sender claims due rows by setting ``status='sending'`` with a lease in one UPDATE
+  (PostgreSQL: ``FOR UPDATE SKIP LOCKED``; SQLite: the UPDATE itself holds the single
+  write lock), so two senders never hold the same row;
+* a result is recorded with the lease release in one transaction; after a crash only rows
+  whose lease expired are claimed again, so a message repeats only if the sender died
+  between the provider's acceptance and that commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from syndicate.store.core import Store
+from syndicate.store.delivery_schema import (
+    channel_pauses,
+    deliveries,
+    subscribers,
+    suppressions,
+)
+from syndicate.store.schema import editions
+
+DUE = ("queued", "deferred")
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A claimed delivery with what is needed to build its message."""
+
+    id: int
+    edition_id: int
+    channel: str
+    subscriber_id: int
+    email: str
+    name: str
+    attempts: int
+    created_at: datetime
+    subscriber_status: str
+    suppressed: bool
+
+    @property
+    def blocked(self) -> bool:
+        """True when this subscriber must not get mail now (checked just before sending)."""
+        return self.suppressed or self.subscriber_status != "active"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How to record one delivery's result."""
+
+    id: int
+    status: str  # sent | deferred | failed | suppressed
+    error: str | None = None
+    provider_message_id: str | None = None
+    next_attempt_at: datetime | None = None
+
+
+class Outbox:
+    """Task-shaped queries over ``deliveries`` and ``channel_pauses``."""
+
+    def __init__(self, store: Store) -> None:
+        self.engine = store.engine
+
+    def enqueue(self, edition_id: int, subscriber_ids: Iterable[int], now: datetime) -> int:
+        """Create a queued row per subscriber in one transaction; returns rows added.
+
+        Rows that already exist are left alone, so enqueueing again adds nothing.
+        """
+        rows = [
+            {
+                "edition_id": edition_id,
+                "subscriber_id": sid,
+                "status": "queued",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+            }
+            for sid in subscriber_ids
+        ]
+        if not rows:
+            return 0
+        with self.engine.begin() as conn:
+            before = self._count(conn, edition_id)
+            insert = (postgresql if conn.dialect.name == "postgresql" else sqlite).insert
+            for start in range(0, len(rows), 5000):
+                stmt = insert(deliveries).on_conflict_do_nothing(
+                    index_elements=["edition_id", "subscriber_id"]
+                )
+                conn.execute(stmt, rows[start : start + 5000])
+            return self._count(conn, edition_id) - before
+
+    @staticmethod
+    def _count(conn: Connection, edition_id: int) -> int:
+        query = select(func.count()).where(deliveries.c.edition_id == edition_id)
+        return int(conn.execute(query).scalar_one())
+
+    def claim(
+        self,
+        owner: str,
+        *,
+        now: datetime,
+        lease: timedelta,
+        limit: int,
+        edition_id: int | None = None,
+    ) -> list[Claimed]:
+        """Claim up to ``limit`` due rows in id order for ``owner`` until ``now + lease``.
+
+        Due: queued or deferred with ``next_attempt_at <= now``, or ``sending`` with an
+        expired lease (its sender died). Rows of paused channels are not claimed.
+        """
+        paused = select(channel_pauses.c.channel).where(channel_pauses.c.paused_at.is_not(None))
+        due = or_(
+            and_(deliveries.c.status.in_(DUE), deliveries.c.next_attempt_at <= now),
+            and_(deliveries.c.status == "sending", deliveries.c.lease_until < now),
+        )
+        pick = (
+            select(deliveries.c.id)
+            .join(editions, editions.c.id == deliveries.c.edition_id)
+            .where(due, editions.c.channel.not_in(paused))
+            .order_by(deliveries.c.id)
+            .limit(limit)
+        )
+        if edition_id is not None:
+            pick = pick.where(deliveries.c.edition_id == edition_id)
+        until = now + lease
+        with self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                pick = pick.with_for_update(skip_locked=True, of=deliveries)
+            ids = [r[0] for r in conn.execute(pick)]
+            if not ids:
+                return []
+            # The WHERE repeats "due" so a row another sender claimed meanwhile is skipped.
+            conn.execute(
+                update(deliveries)
+                .where(deliveries.c.id.in_(ids), due)
+                .values(
+                    status="sending",
+                    lease_until=until,
+                    lease_owner=owner,
+                    attempts=deliveries.c.attempts + 1,
+                )
+            )
+            rows = conn.execute(
+                select(
+                    deliveries.c.id,
+                    deliveries.c.edition_id,
+                    editions.c.channel,
+                    deliveries.c.subscriber_id,
+                    subscribers.c.email,
+                    subscribers.c.name,
+                    deliveries.c.attempts,
+                    deliveries.c.created_at,
+                    subscribers.c.status,
+                    suppressions.c.email.is_not(None),
+                )
+                .join(editions, editions.c.id == deliveries.c.edition_id)
+                .join(subscribers, subscribers.c.id == deliveries.c.subscriber_id)
+                .outerjoin(suppressions, suppressions.c.email == subscribers.c.email)
+                .where(
+                    deliveries.c.id.in_(ids),
+                    deliveries.c.lease_owner == owner,
+                    deliveries.c.lease_until == until,
+                    deliveries.c.status == "sending",
+                )
+                .order_by(deliveries.c.id)
+            ).all()
+        return [Claimed(*row) for row in rows]
+
+    def record(self, owner: str, outcomes: Sequence[Outcome], now: datetime) -> None:
+        """Record results and release their leases, all in one transaction.
+
+        A ``sent`` result is written even if the lease was lost meanwhile (the message
+        did go); any other result only while ``owner`` still holds the row.
+        """
+        with self.engine.begin() as conn:
+            for o in outcomes:
+                values: dict[str, Any] = {
+                    "status": o.status,
+                    "last_error": o.error,
+                    "lease_until": None,
+                    "lease_owner": None,
+                }
+                if o.status == "sent":
+                    values.update(sent_at=now, provider_message_id=o.provider_message_id)
+                    guard = deliveries.c.status != "sent"
+                else:
+                    guard = and_(
+                        deliveries.c.lease_owner == owner, deliveries.c.status == "sending"
+                    )
+                if o.next_attempt_at is not None:
+                    values["next_attempt_at"] = o.next_attempt_at
+                conn.execute(
+                    update(deliveries).where(deliveries.c.id == o.id, guard).values(values)
+                )
+
+    def release(self, owner: str) -> int:
+        """Give back every lease ``owner`` holds (a clean shutdown); returns how many."""
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                update(deliveries)
+                .where(deliveries.c.lease_owner == owner, deliveries.c.status == "sending")
+                .values(status="queued", lease_until=None, lease_owner=None)
+            )
+            return int(done.rowcount)
+
+    def status_counts(self, edition_id: int | None = None) -> dict[str, int]:
+        """Deliveries per status, for one edition or all."""
+        query = select(deliveries.c.status, func.count()).group_by(deliveries.c.status)
+        if edition_id is not None:
+            query = query.where(deliveries.c.edition_id == edition_id)
+        with self.engine.connect() as conn:
+            return {status: int(n) for status, n in conn.execute(query)}
+
+    def next_due(self) -> datetime | None:
+        """When the earliest queued/deferred delivery is due (for schedulers)."""
+        query = select(func.min(deliveries.c.next_attempt_at)).where(deliveries.c.status.in_(DUE))
+        with self.engine.connect() as conn:
+            value: datetime | None = conn.execute(query).scalar_one()
+        return value
+
+    # --- channel pauses (policy blocks) ------------------------------------------------
+
+    def note_policy(
+        self, channel: str, failures: int, threshold: int, now: datetime, why: str
+    ) -> bool:
+        """Add ``failures`` policy rejections (0 resets); pause at ``threshold``.
+
+        Returns True when this call paused the channel.
+        """
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                select(channel_pauses).where(channel_pauses.c.channel == channel)
+            ).first()
+            count = 0 if failures == 0 else (row.policy_failures if row else 0) + failures
+            pause = count >= threshold and (row is None or row.paused_at is None)
+            values: dict[str, Any] = {"policy_failures": count}
+            if pause:
+                values.update(paused_at=now, reason=why)
+            if row is None:
+                conn.execute(channel_pauses.insert().values(channel=channel, **values))
+            else:
+                conn.execute(
+                    update(channel_pauses).where(channel_pauses.c.channel == channel).values(values)
+                )
+            return pause
+
+    def paused(self) -> dict[str, tuple[datetime, str]]:
+        """Paused channels: when and why."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(channel_pauses).where(channel_pauses.c.paused_at.is_not(None))
+            ).all()
+        return {r.channel: (r.paused_at, r.reason or "") for r in rows}
+
+    def resume(self, channel: str) -> bool:
+        """Lift a channel's pause; True if it was paused."""
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                update(channel_pauses)
+                .where(channel_pauses.c.channel == channel, channel_pauses.c.paused_at.is_not(None))
+                .values(paused_at=None, reason=None, policy_failures=0)
+            )
+            return bool(done.rowcount)

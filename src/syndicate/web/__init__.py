@@ -1,0 +1,54 @@
+"""The Starlette app: one app, routes assembled from per-area route lists.
+
+Each area is a module with ``routes(context) -> list[BaseRoute]`` listed in
+:data:`AREAS`; later areas (subscriber pages, provider webhooks, metrics) add their
+module there and share the :class:`WebContext`. The web layer only serves what the
+pipeline produced; it holds no pipeline logic (DESIGN §3).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute
+
+from syndicate.config import Settings
+from syndicate.web import feeds, health, index
+from syndicate.web.context import WebContext
+from syndicate.web.published import PublishedFiles
+
+__all__ = ["AREAS", "WebContext", "create_app", "server_config"]
+
+# Each area contributes its routes; add new areas (subscribe, webhooks, metrics) here.
+AREAS: list[Callable[[WebContext], list[BaseRoute]]] = [index.routes, feeds.routes, health.routes]
+
+
+def create_app(settings: Settings) -> Starlette:
+    """The app serving the instance's output folder (``output.dir``)."""
+    context = WebContext(settings, PublishedFiles(settings.resolve(settings.output.dir)))
+    routes = [route for area in AREAS for route in area(context)]
+    app = Starlette(routes=routes)
+    app.state.context = context
+    return app
+
+
+def server_config(
+    app: Starlette, host: str, port: int, *, access_log: bool = True
+) -> uvicorn.Config:
+    """The uvicorn configuration `syndicate serve` (and the tests) run the app with.
+
+    The app sets ``Date`` itself (304s must carry it, HT-2, also under test clients),
+    so uvicorn's own Date header is off to avoid sending two; the Server header is off.
+    """
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        access_log=access_log,
+        date_header=False,
+        server_header=False,
+        log_config=None,  # keep the CLI's logging set-up
+        lifespan="off",
+    )

@@ -1,0 +1,174 @@
+"""What `syndicate build` published, read from the output folder as it is now.
+
+The server never renders anything: it serves the files the build wrote, described by
+``.syndicate/manifest.json``. Both are re-read when they change on disk (compared by
+inode, mtime and size, which an atomic rename always changes), so a rebuild is picked
+up by the next request without a restart. File bodies and their ETags are cached in
+memory up to a byte budget, least recently used first out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import stat
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from email.utils import formatdate
+from pathlib import Path
+from typing import Any
+
+from syndicate.build.documents import MANIFEST
+
+log = logging.getLogger(__name__)
+
+CACHE_BYTES = 64 * 1024 * 1024
+
+_StatKey = tuple[int, int, int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Representation:
+    """One file as served: its bytes, strong ETag (HT-1) and Last-Modified."""
+
+    body: bytes
+    etag: str
+    mtime: int
+    last_modified: str
+
+
+@dataclass(frozen=True, slots=True)
+class FormatInfo:
+    """A channel's format: its name, media type and public URL."""
+
+    format: str
+    media_type: str
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelInfo:
+    """A published channel, as the manifest describes it."""
+
+    name: str
+    title: str
+    description: str
+    max_age: int
+    archive_max_age: int
+    hubs: tuple[str, ...]
+    formats: dict[str, FormatInfo]  # by file extension
+
+
+@dataclass(frozen=True, slots=True)
+class Manifest:
+    """The site and its channels, in the build's order."""
+
+    site_name: str
+    base_url: str
+    language: str
+    channels: dict[str, ChannelInfo]
+
+
+def _stat_key(st: os.stat_result) -> _StatKey:
+    return (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+def etag_of(data: bytes, gzip: bool) -> str:
+    """A strong ETag from the bytes; the gzip copy's gets a ``-gz`` suffix so the two
+    representations never share one (RFC 9110 §8.8.3)."""
+    digest = hashlib.blake2b(data, digest_size=12).hexdigest()
+    return f'"{digest}-gz"' if gzip else f'"{digest}"'
+
+
+class PublishedFiles:
+    """Read access to the output folder: the manifest and files under ``feeds/``."""
+
+    def __init__(self, root: Path, cache_bytes: int = CACHE_BYTES) -> None:
+        self.root = root
+        self._root = str(root)
+        self._cache: OrderedDict[str, tuple[_StatKey, Representation]] = OrderedDict()
+        self._cached_bytes = 0
+        self._cache_bytes = cache_bytes
+        self._lock = threading.Lock()
+        self._manifest: tuple[_StatKey, Manifest] | None = None
+
+    def read(self, relative: str) -> Representation | None:
+        """The file at ``relative`` (a path the caller built from checked parts), or None."""
+        path = os.path.join(self._root, relative)  # str, not Path: this runs per request
+        try:
+            key = _stat_key(os.stat(path))
+        except OSError:
+            return None
+        with self._lock:
+            hit = self._cache.get(relative)
+            if hit is not None and hit[0] == key:
+                self._cache.move_to_end(relative)
+                return hit[1]
+        try:
+            with open(path, "rb") as fh:
+                st = os.fstat(fh.fileno())
+                if not stat.S_ISREG(st.st_mode):
+                    return None
+                body = fh.read()
+        except OSError:
+            return None
+        mtime = int(st.st_mtime)
+        rep = Representation(
+            body, etag_of(body, relative.endswith(".gz")), mtime, formatdate(mtime, usegmt=True)
+        )
+        self._remember(relative, _stat_key(st), rep)
+        return rep
+
+    def _remember(self, relative: str, key: _StatKey, rep: Representation) -> None:
+        if len(rep.body) > self._cache_bytes // 4:
+            return  # a huge file is read each time rather than evicting everything else
+        with self._lock:
+            old = self._cache.pop(relative, None)
+            if old is not None:
+                self._cached_bytes -= len(old[1].body)
+            self._cache[relative] = (key, rep)
+            self._cached_bytes += len(rep.body)
+            while self._cached_bytes > self._cache_bytes and self._cache:
+                _, (_, evicted) = self._cache.popitem(last=False)
+                self._cached_bytes -= len(evicted.body)
+
+    def manifest(self) -> Manifest | None:
+        """The build's manifest, or None before the first build (or if it is unreadable)."""
+        path = os.path.join(self._root, MANIFEST)
+        try:
+            key = _stat_key(os.stat(path))
+        except OSError:
+            return None
+        cached = self._manifest
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        try:
+            with open(path, "rb") as fh:
+                manifest = _parse_manifest(json.loads(fh.read()))
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            log.warning("cannot read %s: %s", path, err)
+            return None
+        self._manifest = (key, manifest)
+        return manifest
+
+
+def _parse_manifest(data: dict[str, Any]) -> Manifest:
+    site = data["site"]
+    channels = {}
+    for c in data["channels"]:
+        formats = {
+            f["extension"]: FormatInfo(f["format"], f["media_type"], f["url"]) for f in c["formats"]
+        }
+        channels[c["name"]] = ChannelInfo(
+            name=c["name"],
+            title=c["title"],
+            description=c.get("description", ""),
+            max_age=int(c["max_age"]),
+            archive_max_age=int(c["archive_max_age"]),
+            hubs=tuple(c.get("hubs", ())),
+            formats=formats,
+        )
+    return Manifest(site["name"], site["base_url"], site.get("language", "en"), channels)

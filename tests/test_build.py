@@ -1,0 +1,291 @@
+"""The build: files per channel and format, determinism, atomic writes, archives, hooks."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import os
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import feedparser
+import pytest
+
+from syndicate.build import build
+from syndicate.channels import channel_articles
+from syndicate.config import Settings, load_channels
+from syndicate.errors import ConfigError
+from syndicate.feeds import FeedDocument
+from syndicate.ingest import ingest
+from syndicate.store import Store, open_store
+from tests.feeds.fixtures import BASE, make_instance, save
+
+ATOM = "{http://www.w3.org/2005/Atom}"
+FH = "{http://purl.org/syndication/history/1.0}"
+PAST = 1_600_000_000  # an mtime long before any build in these tests
+
+
+@pytest.fixture
+def example(instance_settings: Settings) -> Iterator[tuple[Store, Settings]]:
+    store = open_store(instance_settings.store_url)
+    ingest(store, instance_settings)
+    yield store, instance_settings
+    store.close()
+
+
+def published(settings: Settings) -> dict[str, bytes]:
+    root = settings.resolve(settings.output.dir)
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name != "build.lock"
+    }
+
+
+def test_example_instance_builds_every_channel_and_every_item(
+    example: tuple[Store, Settings],
+) -> None:
+    store, settings = example
+    report = build(store, settings)
+    assert not report.failed
+    out = settings.resolve(settings.output.dir)
+    for channel in load_channels(settings):
+        expected = channel_articles(store, channel, limit=channel.items)
+        assert expected, channel.name
+        for fmt, ext in (("rss", "xml"), ("atom", "atom"), ("json", "json")):
+            data = (out / "feeds" / f"{channel.name}.{ext}").read_bytes()
+            assert (
+                gzip.decompress((out / "feeds" / f"{channel.name}.{ext}.gz").read_bytes()) == data
+            )
+            if fmt == "json":
+                items = json.loads(data)["items"]
+                assert [i["id"] for i in items] == [a.id for a in expected]
+                assert all(i["content_html"] for i in items)
+                continue
+            # Compare our bytes, not feedparser's re-serialisation of the HTML.
+            parsed = feedparser.parse(data, sanitize_html=False, resolve_relative_uris=False)
+            assert parsed.bozo == 0, (channel.name, fmt, parsed.get("bozo_exception"))
+            assert [e.id for e in parsed.entries] == [a.id for a in expected]
+            if channel.content == "full":  # full content, every item (issue: done when)
+                bodies = [e.content[0].value for e in parsed.entries]
+                assert bodies == [a.body_html for a in expected]
+
+
+def test_a_rebuild_without_changes_leaves_bytes_and_mtimes_alone(
+    example: tuple[Store, Settings],
+) -> None:
+    store, settings = example
+    build(store, settings)
+    before = published(settings)
+    root = settings.resolve(settings.output.dir)
+    for name in before:
+        os.utime(root / name, (PAST, PAST))
+    report = build(store, settings)
+    assert published(settings) == before
+    assert all(os.stat(root / name).st_mtime == PAST for name in before)
+    assert {s for c in report.channels for s in c.formats.values()} == {"unchanged"}
+    assert not any(c.archives_written for c in report.channels)
+    assert not [p for p in root.rglob("*.tmp")]  # no temporary file left behind
+
+
+def test_files_are_world_readable(example: tuple[Store, Settings]) -> None:
+    store, settings = example
+    build(store, settings)
+    feed = settings.resolve(settings.output.dir) / "feeds" / "all.xml"
+    assert feed.stat().st_mode & 0o777 == 0o644
+
+
+@pytest.fixture
+def desk(tmp_path: Path, store_url: str) -> Iterator[tuple[Store, Settings]]:
+    """A three-items-per-page channel on each store backend."""
+    settings = make_instance(
+        tmp_path / "desk", {"desk": 'title = "Desk"\nitems = 3\n'}, store_url=store_url
+    )
+    store = open_store(store_url)
+    yield store, settings
+    store.close()
+
+
+def atom_doc(settings: Settings, relative: str) -> ET.Element:
+    return ET.fromstring((settings.resolve(settings.output.dir) / relative).read_bytes())
+
+
+def links(doc: ET.Element) -> dict[str | None, str | None]:
+    return {x.get("rel"): x.get("href") for x in doc.findall(f"{ATOM}link")}
+
+
+def ids(doc: ET.Element) -> list[str | None]:
+    return [e.findtext(f"{ATOM}id") for e in doc.findall(f"{ATOM}entry")]
+
+
+def test_archives_hold_full_pages_from_the_oldest_and_link_as_rfc5005(
+    desk: tuple[Store, Settings],
+) -> None:
+    store, settings = desk
+    save(store, range(1, 11))  # 10 articles, pages of 3: pages 1-3, 1 item left over
+    report = build(store, settings)
+    assert report.channels[0].archive_pages == 3
+    current = atom_doc(settings, "feeds/desk.atom")
+    assert links(current)["prev-archive"] == f"{BASE}/feeds/desk/archive/3.atom"
+    seen = set(ids(current))
+    for page in (1, 2, 3):
+        doc = atom_doc(settings, f"feeds/desk/archive/{page}.atom")
+        assert doc.find(f"{FH}archive") is not None
+        rel = links(doc)
+        assert rel["self"] == f"{BASE}/feeds/desk/archive/{page}.atom"
+        assert rel["current"] == f"{BASE}/feeds/desk.atom"
+        assert rel.get("prev-archive") == (
+            f"{BASE}/feeds/desk/archive/{page - 1}.atom" if page > 1 else None
+        )
+        assert rel.get("next-archive") == (
+            f"{BASE}/feeds/desk/archive/{page + 1}.atom" if page < 3 else None
+        )
+        numbers = [int(str(i).rsplit("-", 1)[1]) for i in ids(doc)]
+        assert numbers == [3 * page, 3 * page - 1, 3 * page - 2]  # newest first
+        seen |= set(ids(doc))
+    assert len(seen) == 10  # subscription + archives = the whole channel (PG-3)
+    rss = ET.fromstring((settings.resolve(settings.output.dir) / "feeds/desk.xml").read_bytes())
+    prev = [x.get("href") for x in rss.iter(f"{ATOM}link") if x.get("rel") == "prev-archive"]
+    assert prev == [f"{BASE}/feeds/desk/archive/3.xml"]
+    assert (
+        json.loads((settings.resolve(settings.output.dir) / "feeds/desk.json").read_bytes())[
+            "next_url"
+        ]
+        == f"{BASE}/feeds/desk/archive/3.json"
+    )
+
+
+def test_new_articles_add_pages_and_leave_older_pages_alone(
+    desk: tuple[Store, Settings],
+) -> None:
+    store, settings = desk
+    save(store, range(1, 10))  # exactly 3 pages
+    build(store, settings)
+    root = settings.resolve(settings.output.dir)
+    for page in (1, 2, 3):
+        os.utime(root / f"feeds/desk/archive/{page}.atom", (PAST, PAST))
+    save(store, range(10, 13))  # a 4th page
+    report = build(store, settings)
+    assert report.channels[0].archive_pages == 4
+    assert report.channels[0].archives_written == 2  # page 4, and page 3's next-archive
+    assert (root / "feeds/desk/archive/1.atom").stat().st_mtime == PAST
+    assert (root / "feeds/desk/archive/2.atom").stat().st_mtime == PAST
+    assert (root / "feeds/desk/archive/3.atom").stat().st_mtime != PAST
+    assert links(atom_doc(settings, "feeds/desk/archive/3.atom"))["next-archive"] == (
+        f"{BASE}/feeds/desk/archive/4.atom"
+    )
+
+
+def test_an_edit_in_an_old_page_rebuilds_only_that_page(desk: tuple[Store, Settings]) -> None:
+    store, settings = desk
+    save(store, range(1, 10))
+    build(store, settings)
+    save(store, [2], title="Story 2, corrected")
+    report = build(store, settings)
+    assert report.channels[0].archives_written == 1
+    doc = atom_doc(settings, "feeds/desk/archive/1.atom")
+    titles = [e.findtext(f"{ATOM}title") for e in doc.findall(f"{ATOM}entry")]
+    assert "Story 2, corrected" in titles
+
+
+def test_a_deleted_archive_file_is_written_again(desk: tuple[Store, Settings]) -> None:
+    store, settings = desk
+    save(store, range(1, 7))
+    build(store, settings)
+    page = settings.resolve(settings.output.dir) / "feeds/desk/archive/1.json"
+    page.unlink()
+    assert build(store, settings).channels[0].archives_written == 1
+    assert page.exists()
+
+
+def test_pages_and_formats_no_longer_built_are_removed(tmp_path: Path) -> None:
+    settings = make_instance(tmp_path / "i", {"desk": 'title = "Desk"\nitems = 2\n'})
+    store = open_store(settings.store_url)
+    save(store, range(1, 8))
+    build(store, settings)
+    root = settings.resolve(settings.output.dir)
+    assert (root / "feeds/desk/archive/3.xml").exists()
+    (settings.base_dir / "feeds/desk.toml").write_text(
+        'title = "Desk"\nitems = 3\nformats = ["atom"]\n'
+    )
+    build(store, settings)
+    names = sorted(p.name for p in (root / "feeds/desk/archive").iterdir())
+    assert names == ["1.atom", "1.atom.gz", "2.atom", "2.atom.gz"]
+    assert not (root / "feeds/desk.xml").exists() and not (root / "feeds/desk.json.gz").exists()
+    store.close()
+
+
+def test_ids_are_unchanged_after_the_site_moves_host_and_scheme(tmp_path: Path) -> None:
+    """DD-3 (issue: done when): the ids survive http→https and a new host."""
+    old = make_instance(tmp_path / "old", {"desk": 'title = "Desk"\n'}, base_url=BASE)
+    store = open_store(old.store_url)
+    save(store, range(1, 4))
+    build(store, old)
+    before = feedparser.parse((old.resolve(old.output.dir) / "feeds/desk.atom").read_bytes())
+    new = make_instance(
+        tmp_path / "old", {"desk": 'title = "Desk"\n'}, base_url="http://moved.example"
+    )
+    save(store, range(1, 4), base_url="http://moved.example")  # same keys, new URLs
+    build(store, new)
+    after = feedparser.parse((new.resolve(new.output.dir) / "feeds/desk.atom").read_bytes())
+    assert [e.id for e in after.entries] == [e.id for e in before.entries]
+    assert all(e.link.startswith("http://moved.example/") for e in after.entries)
+    assert after.feed.id == before.feed.id
+    store.close()
+
+
+def test_only_the_named_channel_is_built(tmp_path: Path) -> None:
+    settings = make_instance(tmp_path / "i", {"a": 'title = "A"\n', "b": 'title = "B"\n'})
+    store = open_store(settings.store_url)
+    report = build(store, settings, only=["b"])
+    assert [c.name for c in report.channels] == ["b"]
+    root = settings.resolve(settings.output.dir)
+    assert (root / "feeds/b.xml").exists() and not (root / "feeds/a.xml").exists()
+    manifest = json.loads((root / ".syndicate/manifest.json").read_bytes())
+    assert [c["name"] for c in manifest["channels"]] == ["a", "b"]  # all channels served
+    with pytest.raises(ConfigError, match="no channel named 'nope'"):
+        build(store, settings, only=["nope"])
+    store.close()
+
+
+def test_a_failing_channel_does_not_stop_the_others(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from syndicate.build import documents
+
+    settings = make_instance(tmp_path / "i", {"a": 'title = "A"\n', "b": 'title = "Bad"\n'})
+    store = open_store(settings.store_url)
+    real = documents.feeds.render_xml
+
+    def render_xml(doc: FeedDocument, formats: Iterable[str] = ("rss", "atom")) -> dict[str, bytes]:
+        if doc.title == "Bad":
+            raise ValueError("cannot render")
+        return real(doc, formats)
+
+    monkeypatch.setattr(documents.feeds, "render_xml", render_xml)
+    report = build(store, settings)
+    assert report.failed
+    assert [(c.name, c.error) for c in report.channels] == [("a", None), ("b", "cannot render")]
+    assert (settings.resolve(settings.output.dir) / "feeds/a.xml").exists()
+    store.close()
+
+
+def test_related_in_content_without_the_related_module_warns_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    body = 'title = "{}"\nrelated_in_content = true\n'
+    settings = make_instance(
+        tmp_path / "i", {"a": body.format("A"), "b": body.format("B"), "c": 'title = "C"\n'}
+    )
+    store = open_store(settings.store_url)
+    save(store, range(1, 6))
+    with caplog.at_level(logging.WARNING, logger="syndicate"):
+        report = build(store, settings)
+    assert not report.failed
+    warnings = [r for r in caplog.records if "related_in_content" in r.getMessage()]
+    assert len(warnings) == 1
+    root = settings.resolve(settings.output.dir)
+    assert b"More from" not in (root / "feeds/a.xml").read_bytes()
+    store.close()

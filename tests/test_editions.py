@@ -1,0 +1,150 @@
+"""Editions in the store (SQLite and PostgreSQL): one per (channel, slot), windows, exclusions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import insert
+from sqlalchemy.exc import IntegrityError
+
+from syndicate.digest import build_edition
+from syndicate.digest.compose import order_stories
+from syndicate.store import Store
+from syndicate.store.editions import (
+    NewEdition,
+    get_edition_by_id,
+    list_editions,
+    previous_edition,
+    recent_editions,
+    save_edition,
+    set_edition_status,
+)
+from syndicate.store.schema import editions
+from tests.digest.factory import T0, article, channel, settings, store_articles
+
+SLOT = datetime(2026, 11, 25, 7, 0, tzinfo=UTC)
+
+
+def new(slot: datetime = SLOT, name: str = "daily", ids: tuple[str, ...] = ("a",)) -> NewEdition:
+    return NewEdition(
+        channel=name,
+        slot=slot,
+        article_ids=ids,
+        related_ids=("r1", "r2"),
+        subject="Subject",
+        preheader="Preheader",
+        html="<html></html>",
+        text="text\n",
+        created_at=T0,
+    )
+
+
+def test_an_edition_is_unique_per_channel_and_slot(store: Store) -> None:
+    first, created = save_edition(store, new())
+    assert created and first.id > 0
+    again, created_again = save_edition(store, new(ids=("other",)))
+    assert not created_again
+    assert again == first  # the existing row wins, unchanged
+    other, _ = save_edition(store, new(name="weekly"))
+    assert other.id != first.id
+    with pytest.raises(IntegrityError), store.engine.begin() as conn:
+        conn.execute(
+            insert(editions).values(
+                channel="daily",
+                slot=SLOT,
+                article_ids=[],
+                related_ids=[],
+                subject="",
+                preheader="",
+                html="",
+                text="",
+                status="ready",
+                created_at=T0,
+            )
+        )
+    assert len(list_editions(store, "daily")) == 1
+
+
+def test_edition_queries(store: Store) -> None:
+    for day in range(4):
+        save_edition(store, new(slot=SLOT + timedelta(days=day)))
+    recent = recent_editions(store, "daily", before=SLOT + timedelta(days=3), limit=2)
+    assert [r.slot for r in recent] == [SLOT + timedelta(days=2), SLOT + timedelta(days=1)]
+    previous = previous_edition(store, "daily", SLOT + timedelta(days=1))
+    assert previous is not None and previous.slot == SLOT
+    assert previous_edition(store, "daily", SLOT) is None
+    assert recent[0].article_ids == ("a",) and recent[0].related_ids == ("r1", "r2")
+    set_edition_status(store, recent[0].id, "sent")
+    stored = get_edition_by_id(store, recent[0].id)
+    assert stored is not None and stored.status == "sent"
+    assert stored.slot.tzinfo is not None
+
+
+def test_building_the_same_slot_twice_returns_the_same_edition(store: Store) -> None:
+    store_articles(store, 6)
+    config, daily = settings(), channel(first_lookback_hours=24 * 10)
+    first = build_edition(store, config, daily, SLOT, now=T0)
+    second = build_edition(store, config, daily, SLOT, now=T0)
+    assert first is not None and second is not None
+    assert first.created and not second.created
+    assert first.record is not None and second.record is not None
+    assert second.record.id == first.record.id
+    assert second.rendered.html == first.rendered.html
+    assert len(first.edition.articles) == 6
+    assert len(list_editions(store)) == 1
+
+
+def test_no_edition_with_fewer_than_min_items(store: Store) -> None:
+    store_articles(store, 2)
+    built = build_edition(store, settings(), channel(min_items=3, first_lookback_hours=240), SLOT)
+    assert built is None
+    assert list_editions(store) == []
+
+
+def test_first_edition_looks_back_then_each_edition_takes_what_came_after(store: Store) -> None:
+    ids = store_articles(store, 4)  # published T0 .. T0+3h
+    config = settings()
+    daily = channel(first_lookback_hours=2)  # window [slot-2h, slot)
+    slot1 = T0 + timedelta(hours=4)
+    first = build_edition(store, config, daily, slot1)
+    assert first is not None
+    assert {a.id for a in first.edition.articles} == set(ids[2:4])
+    later = store_articles(store, 3, start=4)  # T0+4h .. T0+6h
+    slot2 = T0 + timedelta(hours=6)
+    second = build_edition(store, config, daily, slot2)
+    assert second is not None
+    # [slot1, slot2): the article at exactly slot1 is in, the one at slot2 waits.
+    assert [a.id for a in second.edition.articles] == [later[1], later[0]]
+    assert build_edition(store, config, daily, slot2 + timedelta(minutes=1)) is not None
+
+
+def test_related_items_skip_the_last_editions(store: Store) -> None:
+    store_articles(store, 30)  # archive: T0 .. T0+29h
+    config = settings()
+    daily = channel(first_lookback_hours=1, exclude_last_editions=3)
+    seen: set[str] = set()
+    for n in range(100, 103):
+        store_articles(store, 1, start=n)  # one new story per edition, at T0 + n hours
+        at = T0 + timedelta(hours=n + 1)
+        built = build_edition(store, config, daily, at)
+        assert built is not None and built.record is not None
+        related = {a.id for a in built.edition.related}
+        stories = {a.id for a in built.edition.articles}
+        assert len(related) == 4
+        assert not related & stories
+        assert not related & seen, "a related item repeated within the last 3 editions"
+        seen |= related | stories
+
+
+def test_lead_is_the_newest_featured_then_newest_first_capped() -> None:
+    items = [article(n) for n in range(5)]
+    items[1] = article(1, featured=True)
+    ordered = order_stories(items, 3)
+    assert [a.id for a in ordered] == [items[1].id, items[4].id, items[3].id]
+    assert [a.id for a in order_stories(items[2:], 10)] == [
+        items[4].id,
+        items[3].id,
+        items[2].id,
+    ]
+    assert order_stories([], 3) == []
