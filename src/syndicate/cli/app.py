@@ -18,8 +18,8 @@ from syndicate import __version__
 from syndicate.config import Settings, load_settings
 from syndicate.store import Store, open_store
 
-console = Console()
-err_console = Console(stderr=True)
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 @dataclass

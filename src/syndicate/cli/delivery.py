@@ -16,10 +16,12 @@ import click
 from rich.table import Table
 
 from syndicate.cli.app import AppContext, cli, console, err_console, pass_app
+from syndicate.cli.digest import channel_named, digest
 from syndicate.config import load_channels
 from syndicate.delivery.compose import EditionMessages
 from syndicate.delivery.registry import make_backend
-from syndicate.dispatch import Dispatcher, DispatchReport
+from syndicate.digest import build_edition, slot_for
+from syndicate.dispatch import Dispatcher, DispatchReport, enqueue_edition
 from syndicate.models import Subscription
 from syndicate.sources.base import utc_now
 from syndicate.store.delivery_schema import CADENCES, SUBSCRIBER_STATUSES
@@ -282,3 +284,41 @@ def deliveries_resume(app: AppContext, channel: str) -> None:
         console.print(f"channel {channel} resumed; run 'syndicate dispatch' to send")
     else:
         console.print(f"channel {channel} was not paused")
+
+
+@digest.command("send")
+@click.argument("channel_name", metavar="CHANNEL")
+@click.option(
+    "--now",
+    "at_now",
+    is_flag=True,
+    help="An edition for this minute, outside the schedule [default: the due slot].",
+)
+@pass_app
+def digest_send(app: AppContext, channel_name: str, at_now: bool) -> None:
+    """Compose CHANNEL's due edition, enqueue it for its subscribers, and send it.
+
+    The due edition is the one of the latest schedule slot. Each subscriber gets each
+    edition once: running this again sends nothing new. Exits 0 when there is nothing
+    new to send.
+    """
+    settings = app.settings
+    channel = channel_named(app, channel_name)
+    now = utc_now()
+    slot = now.replace(second=0, microsecond=0) if at_now else slot_for(channel.digest, now)
+    store = app.store()
+    built = build_edition(store, settings, channel, slot, save=True)
+    if built is None or built.record is None:
+        console.print(f"{channel.name}: no new articles for the slot {slot:%Y-%m-%d %H:%M} UTC")
+        return
+    record = built.record
+    added = enqueue_edition(store, channel, record, now)
+    state = "composed" if built.created else "already composed"
+    console.print(
+        f"{channel.name}: edition {record.id} ({state}) for {slot:%Y-%m-%d %H:%M} UTC, "
+        f"{len(record.article_ids)} stories; {added} new deliveries queued",
+        highlight=False,
+    )
+    report = run_dispatch(app, record.id)
+    if report.paused:
+        sys.exit(1)

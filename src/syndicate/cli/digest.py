@@ -19,7 +19,7 @@ def digest() -> None:
     """Compose and preview email digests."""
 
 
-def _channel(app: AppContext, name: str) -> ChannelConfig:
+def channel_named(app: AppContext, name: str) -> ChannelConfig:
     channels = {c.name: c for c in load_channels(app.settings)}
     if name not in channels:
         known = ", ".join(sorted(channels)) or "none"
@@ -59,7 +59,7 @@ def preview(
     Exits 1 when there is no edition (fewer new articles than min_items).
     """
     settings = app.settings
-    channel = _channel(app, channel_name)
+    channel = channel_named(app, channel_name)
     now = datetime.now(UTC)
     if slot_text is None:
         slot = next_slot(channel.digest, now)
