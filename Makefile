@@ -18,8 +18,14 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The main job on the example instance: ingest the articles, build the feeds, import the
+# example subscribers and send the "all" digest through the file backend (var/outbox/).
+# Run it again: everything is reported unchanged and nothing new is sent.
 demo: $(STAMP)
 	$(BIN)/syndicate --config syndicate.toml ingest
+	$(BIN)/syndicate --config syndicate.toml build
+	$(BIN)/syndicate --config syndicate.toml subscribers import subscribers.csv
+	$(BIN)/syndicate --config syndicate.toml digest send all
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
@@ -32,6 +38,10 @@ test: lint
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/feeds.py
+	$(BIN)/python bench/related.py
+	$(BIN)/python bench/render.py
+	$(BIN)/python bench/fanout.py
 
 clean:
 	rm -rf $(VENV) var public .pytest_cache .mypy_cache .ruff_cache

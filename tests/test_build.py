@@ -6,6 +6,7 @@ import gzip
 import json
 import logging
 import os
+import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -289,3 +290,53 @@ def test_related_in_content_without_the_related_module_warns_once(
     root = settings.resolve(settings.output.dir)
     assert b"More from" not in (root / "feeds/a.xml").read_bytes()
     store.close()
+
+
+def test_readers_never_see_half_a_file(tmp_path: Path) -> None:
+    settings = make_instance(tmp_path / "i", {"desk": 'title = "Desk A"\n'})
+    store = open_store(settings.store_url)
+    save(store, range(1, 30), body_html="<p>" + "long body " * 2000 + "</p>")
+    build(store, settings)
+    feed = settings.resolve(settings.output.dir) / "feeds/desk.xml"
+    versions = {feed.read_bytes()}
+    stop = threading.Event()
+    seen: list[bytes] = []
+
+    def read() -> None:
+        while not stop.is_set():
+            seen.append(feed.read_bytes())
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        for n in range(6):  # rewrite the feed with another title each time
+            channel = settings.base_dir / "feeds/desk.toml"
+            channel.write_text(f'title = "Desk {n}"\n')
+            build(store, settings, only=["desk"])
+            versions.add(feed.read_bytes())
+    finally:
+        stop.set()
+        reader.join()
+    assert len(versions) == 7 and seen
+    assert all(data in versions for data in seen)  # whole old or whole new, never a mix
+    store.close()
+
+
+def test_a_failed_commit_leaves_the_old_file_and_no_temporary_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from syndicate.build import writer as writer_module
+
+    writer = writer_module.Writer(tmp_path)
+    writer.write("feeds/x.xml", b"old")
+    writer.sync()
+
+    def broken(path: str) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(writer_module, "_fsync", broken)
+    assert writer.write("feeds/x.xml", b"new") is True
+    with pytest.raises(OSError, match="disk full"):
+        writer.commit()
+    assert (tmp_path / "feeds/x.xml").read_bytes() == b"old"
+    assert sorted(p.name for p in (tmp_path / "feeds").iterdir()) == ["x.xml", "x.xml.gz"]

@@ -16,6 +16,7 @@ from syndicate.build import build
 from syndicate.config import Settings
 from syndicate.store import Store, open_store
 from syndicate.web import create_app
+from syndicate.web.conditional import accepts_gzip, is_not_modified
 from tests.feeds.fixtures import BASE, make_instance, save
 
 with warnings.catch_warnings():
@@ -264,3 +265,36 @@ def test_files_are_reread_when_replaced_even_with_the_same_size(
     os.replace(tmp, path)  # what the build does: a rename gives a new inode
     second = client.get("/feeds/desk.atom", headers=IDENTITY)
     assert second.content == data and second.headers["etag"] != first.headers["etag"]
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (None, False),
+        ("", False),
+        ("gzip", True),
+        ("GZIP", True),
+        ("deflate, gzip;q=0.1", True),
+        ("gzip;q=0", False),
+        ("gzip; q=0.0, *", False),
+        ("*", True),
+        ("*;q=0", False),
+        ("br, x-gzip", True),
+        ("identity", False),
+        ("gzip;q=junk", False),
+    ],
+)
+def test_accept_encoding_rules(header: str | None, expected: bool) -> None:
+    assert accepts_gzip(header) is expected
+
+
+def test_conditional_rules() -> None:
+    etag, mtime = '"abc"', 1_700_000_000
+    date = formatdate(mtime, usegmt=True)
+    assert is_not_modified('"x", "abc"', None, etag, mtime)
+    assert is_not_modified('W/"abc"', None, etag, mtime)
+    assert not is_not_modified('"abc-gz"', None, etag, mtime)
+    assert is_not_modified(None, date, etag, mtime)
+    assert not is_not_modified(None, formatdate(mtime - 1, usegmt=True), etag, mtime)
+    assert not is_not_modified('"x"', date, etag, mtime)  # If-None-Match wins
+    assert not is_not_modified(None, "Sun, 06 Nov 1994 08:49:37", etag, mtime)  # no zone

@@ -25,6 +25,7 @@ import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -49,6 +50,16 @@ class MessageSource(Protocol):
     def message(self, claimed: Claimed, now: datetime) -> OutboundMessage:
         """The personalised message; raises MessageError if it cannot be built."""
         ...
+
+
+@dataclass
+class _Batch:
+    """A claimed batch: rows, the outcomes already known, the messages to send."""
+
+    claimed: dict[int, Claimed]
+    now: datetime
+    outcomes: list[Outcome] = field(default_factory=list)
+    messages: list[OutboundMessage] = field(default_factory=list)
 
 
 @dataclass
@@ -147,50 +158,93 @@ class Dispatcher:
     def run(
         self, *, edition_id: int | None = None, max_rounds: int | None = None
     ) -> DispatchReport:
-        """Dispatch until nothing is due (or ``stop`` is set, or ``max_rounds`` ran)."""
+        """Dispatch until nothing is due (or ``stop`` is set, or ``max_rounds`` ran).
+
+        Batches are pipelined: while one batch is with the backend, the next is claimed
+        and its messages built (and signed), so building and sending overlap. A batch's
+        results are recorded before the next batch is handed over, and rows of a channel
+        paused meanwhile go back to the queue unsent.
+        """
         report = DispatchReport()
-        with self.backend:
-            while not self.stop.is_set():
-                if max_rounds is not None and report.rounds >= max_rounds:
+        in_flight: tuple[_Batch, Future[list[DeliveryResult]]] | None = None
+        with self.backend, ThreadPoolExecutor(1, thread_name_prefix="dispatch") as pool:
+            while True:
+                more = not self.stop.is_set() and (max_rounds is None or report.rounds < max_rounds)
+                claimed = self._claim(edition_id) if more else []
+                batch = self._prepare(claimed) if claimed else None
+                if in_flight is not None:
+                    try:
+                        self._finish(*in_flight, report)
+                    except BackendConfigError:
+                        if batch is not None:
+                            self._release(batch)
+                        raise
+                    in_flight = None
+                if batch is None:
                     break
-                claimed = self.outbox.claim(
-                    self.owner,
-                    now=self.clock(),
-                    lease=timedelta(seconds=self.settings.lease_seconds),
-                    limit=self.settings.batch_size,
-                    edition_id=edition_id,
-                )
-                if not claimed:
-                    break
+                batch = self._without_paused(batch)
                 report.rounds += 1
-                self._round(claimed, report)
+                in_flight = (batch, pool.submit(self._deliver, batch.messages))
         return report
 
-    def _round(self, claimed: Sequence[Claimed], report: DispatchReport) -> None:
+    def _claim(self, edition_id: int | None) -> list[Claimed]:
+        return self.outbox.claim(
+            self.owner,
+            now=self.clock(),
+            lease=timedelta(seconds=self.settings.lease_seconds),
+            limit=self.settings.batch_size,
+            edition_id=edition_id,
+        )
+
+    def _deliver(self, messages: list[OutboundMessage]) -> list[DeliveryResult]:
+        return self.backend.deliver(messages) if messages else []
+
+    def _prepare(self, claimed: Sequence[Claimed]) -> _Batch:
+        """Check suppression just before sending, and build the messages."""
         now = self.clock()
-        outcomes: list[Outcome] = []
-        messages: list[OutboundMessage] = []
-        by_id = {c.id: c for c in claimed}
+        batch = _Batch(claimed={c.id: c for c in claimed}, now=now)
         for item in claimed:
             if item.blocked:
-                outcomes.append(Outcome(item.id, "suppressed", error="suppressed before sending"))
+                batch.outcomes.append(
+                    Outcome(item.id, "suppressed", error="suppressed before sending")
+                )
                 continue
             try:
-                messages.append(self.messages.message(item, now))
+                batch.messages.append(self.messages.message(item, now))
             except MessageError as err:
-                outcomes.append(Outcome(item.id, "failed", error=f"cannot build message: {err}"))
+                batch.outcomes.append(
+                    Outcome(item.id, "failed", error=f"cannot build message: {err}")
+                )
+        return batch
+
+    def _without_paused(self, batch: _Batch) -> _Batch:
+        paused = set(self.outbox.paused())
+        if not paused or not {c.channel for c in batch.claimed.values()} & paused:
+            return batch
+        held = [m for m in batch.messages if m.channel in paused]
+        self.outbox.record(self.owner, [Outcome(m.delivery_id, "queued") for m in held], batch.now)
+        batch.messages = [m for m in batch.messages if m.channel not in paused]
+        return batch
+
+    def _release(self, batch: _Batch) -> None:
+        """Give a built but unsent batch back untouched (its rows are queued again)."""
+        queued = [Outcome(m.delivery_id, "queued") for m in batch.messages]
+        self.outbox.record(self.owner, queued + batch.outcomes, batch.now)
+
+    def _finish(
+        self, batch: _Batch, future: Future[list[DeliveryResult]], report: DispatchReport
+    ) -> None:
         try:
-            results = self.backend.deliver(messages) if messages else []
+            results = future.result()
         except BackendConfigError:
-            # Give the rows back untouched so nothing is lost, then stop and report.
-            self.outbox.record(
-                self.owner, [Outcome(m.delivery_id, "queued") for m in messages], now
-            )
-            self.outbox.record(self.owner, outcomes, now)
+            self._release(batch)  # nothing of it was accepted: lose nothing, then stop
             raise
-        outcomes.extend(self._outcome(by_id[r.delivery_id], r, now) for r in results)
+        now = self.clock()
+        outcomes = batch.outcomes + [
+            self._outcome(batch.claimed[r.delivery_id], r, now) for r in results
+        ]
         self.outbox.record(self.owner, outcomes, now)
-        self._after(claimed, results, report, now)
+        self._after(list(batch.claimed.values()), results, report, now)
         report.counts.update(o.status for o in outcomes)
 
     def _outcome(self, item: Claimed, result: DeliveryResult, now: datetime) -> Outcome:

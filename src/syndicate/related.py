@@ -28,7 +28,6 @@ from datetime import datetime
 import numpy as np
 import numpy.typing as npt
 from scipy import sparse
-from sklearn.feature_extraction.text import TfidfVectorizer
 
 from syndicate.models import Article
 
@@ -92,6 +91,10 @@ class RelatedIndex:
         self._position = {a.id: n for n, a in enumerate(self.articles)}
         # min_df=2 on big pools drops one-off tokens (typos, numbers): a smaller vocabulary
         # and less memory, with no effect on which items rank high.
+        # Imported here: scikit-learn takes most of a second to import, and every CLI
+        # command that merely might compose an edition would pay for it.
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
         self._vectorizer = TfidfVectorizer(
             stop_words="english",
             sublinear_tf=True,

@@ -14,8 +14,6 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from email_validator import EmailNotValidError, validate_email
-
 from syndicate.models import Subscription
 from syndicate.store.delivery_schema import CADENCES
 from syndicate.store.subscribers import SubscriberStore
@@ -29,6 +27,9 @@ class InvalidRow(ValueError):
 
 def normalise_email(address: str, *, check_deliverability: bool = False) -> str:
     """The normalised, lower-cased form of ``address``; :class:`InvalidRow` if invalid."""
+    # Imported here: email-validator pulls in dnspython, which costs every command start.
+    from email_validator import EmailNotValidError, validate_email
+
     try:
         info = validate_email(address.strip(), check_deliverability=check_deliverability)
     except EmailNotValidError as err:

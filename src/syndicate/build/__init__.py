@@ -22,7 +22,7 @@ no timestamp (HT-4), so an unchanged input leaves every file, and its mtime, alo
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import filelock
@@ -140,22 +140,32 @@ def build(
             if on_channel is not None:
                 on_channel(reports[-1])
         run.writer.sync()  # durable and live before any hub hears of it (WS-2)
-        changed = [
-            Ping(hub, url)
-            for channel, report in zip(selected, reports, strict=True)
-            for url in report.changed_urls
-            for hub in channel.hubs
-        ]
-        configured = {
-            Ping(hub, site_url(settings, feed_path(c.name, fmt)))
-            for c in channels
-            for hub in c.hubs
-            for fmt in c.formats
-        }
-        pings = publish(output / WEBSUB_STATE, changed, configured, settings.fetch)
+        pings = _publish(settings, channels, zip(selected, reports, strict=True))
     finally:
         lock.release()
     return BuildReport(reports, pings)
+
+
+def _publish(
+    settings: Settings,
+    channels: Sequence[ChannelConfig],
+    built: Iterable[tuple[ChannelConfig, ChannelReport]],
+) -> PingReport:
+    """Ping each hub of each changed subscription document (and retry earlier failures)."""
+    changed = [
+        Ping(hub, url)
+        for channel, report in built
+        for url in report.changed_urls
+        for hub in channel.hubs
+    ]
+    configured = {
+        Ping(hub, site_url(settings, feed_path(c.name, fmt)))
+        for c in channels
+        for hub in c.hubs
+        for fmt in c.formats
+    }
+    state = settings.resolve(settings.output.dir) / WEBSUB_STATE
+    return publish(state, changed, configured, settings.fetch)
 
 
 def manifest_bytes(settings: Settings, channels: Sequence[ChannelConfig]) -> bytes:
@@ -252,4 +262,5 @@ def _build_channel(
             report.changed_urls.append(site_url(run.settings, feed_path(channel.name, fmt)))
     job = ArchiveJob(run.store, run.settings, run.writer, channel, related_for)
     report.archives_written = build_archives(job, keys, pages)
+    run.writer.commit()  # in place before the next channel, so a disk error is this one's
     return report

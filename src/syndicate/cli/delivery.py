@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import multiprocessing
 import signal
 import sys
 import threading
@@ -212,8 +213,7 @@ def stop_on_signals() -> Iterator[threading.Event]:
             signal.signal(sig, old)
 
 
-def run_dispatch(app: AppContext, edition_id: int | None) -> DispatchReport:
-    """Send what is due through the configured backend; print and return the report."""
+def _dispatch_here(app: AppContext, edition_id: int | None) -> DispatchReport:
     settings = app.settings
     store = app.store()
     channels = {c.name: c for c in load_channels(settings)}
@@ -225,24 +225,67 @@ def run_dispatch(app: AppContext, edition_id: int | None) -> DispatchReport:
             settings.dispatch,
             stop=stop,
         )
-        report = dispatcher.run(edition_id=edition_id)
-    counts = ", ".join(f"{n} {s}" for s, n in sorted(report.counts.items())) or "nothing due"
-    console.print(f"dispatch via {settings.delivery.backend}: {counts}")
+        return dispatcher.run(edition_id=edition_id)
+
+
+def _worker(config_path: Path | None, edition_id: int | None) -> tuple[dict[str, int], list[str]]:
+    """One dispatch process (``--workers``): its own store connection and backend."""
+    app = AppContext(config_path)
+    try:
+        report = _dispatch_here(app, edition_id)
+    finally:
+        app.close()
+    return dict(report.counts), report.paused
+
+
+def run_dispatch(app: AppContext, edition_id: int | None, workers: int = 1) -> DispatchReport:
+    """Send what is due through the configured backend; print and return the report.
+
+    With ``workers`` > 1, that many processes work through the outbox side by side:
+    each claims its own batches (the claims never overlap), so building, signing and
+    sending use every core.
+    """
+    if workers <= 1:
+        report = _dispatch_here(app, edition_id)
+    else:
+        app.settings  # noqa: B018 - fail on a bad config here, not in every worker
+        context = multiprocessing.get_context("spawn")
+        report = DispatchReport()
+        with stop_on_signals(), context.Pool(workers) as pool:
+            jobs = [
+                pool.apply_async(_worker, (app.config_path, edition_id)) for _ in range(workers)
+            ]
+            for job in jobs:
+                done, paused = job.get()
+                report.counts.update(done)
+                report.paused.extend(p for p in paused if p not in report.paused)
+    summary = ", ".join(f"{n} {s}" for s, n in sorted(report.counts.items())) or "nothing due"
+    console.print(f"dispatch via {app.settings.delivery.backend}: {summary}")
     for channel in report.paused:
         click.secho("paused: ", fg="red", err=True, nl=False)
         click.echo(f"channel {channel} after repeated policy rejections", err=True)
     return report
 
 
+WORKERS = click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Dispatch processes working side by side (use the machine's cores).",
+)
+
+
 @cli.command("dispatch")
 @click.option("--edition", "edition_id", type=int, help="Only this edition's deliveries.")
+@WORKERS
 @pass_app
-def dispatch_cmd(app: AppContext, edition_id: int | None) -> None:
+def dispatch_cmd(app: AppContext, edition_id: int | None, workers: int) -> None:
     """Send every delivery that is due (queued, or deferred and due again).
 
     SIGTERM or Ctrl-C stops after the batch in flight; its results are recorded.
     """
-    report = run_dispatch(app, edition_id)
+    report = run_dispatch(app, edition_id, workers)
     if report.paused:
         sys.exit(1)
 
@@ -294,8 +337,9 @@ def deliveries_resume(app: AppContext, channel: str) -> None:
     is_flag=True,
     help="An edition for this minute, outside the schedule [default: the due slot].",
 )
+@WORKERS
 @pass_app
-def digest_send(app: AppContext, channel_name: str, at_now: bool) -> None:
+def digest_send(app: AppContext, channel_name: str, at_now: bool, workers: int) -> None:
     """Compose CHANNEL's due edition, enqueue it for its subscribers, and send it.
 
     The due edition is the one of the latest schedule slot. Each subscriber gets each
@@ -319,6 +363,6 @@ def digest_send(app: AppContext, channel_name: str, at_now: bool) -> None:
         f"{len(record.article_ids)} stories; {added} new deliveries queued",
         highlight=False,
     )
-    report = run_dispatch(app, record.id)
+    report = run_dispatch(app, record.id, workers)
     if report.paused:
         sys.exit(1)

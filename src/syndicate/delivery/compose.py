@@ -1,9 +1,9 @@
 """From a stored edition to each subscriber's message.
 
 :class:`EditionMessages` is the dispatcher's :class:`~syndicate.dispatch.MessageSource`:
-per edition it loads the compiled parts once (a :class:`Personaliser`) and encodes the
-message headers once (a :class:`MessageTemplate`); per recipient it signs the
-subscription tokens, fills the placeholders and renders the bytes.
+per edition it encodes the stored parts and the message headers once (a
+:class:`MessageTemplate`); per recipient it signs the subscription tokens and renders
+the bytes.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from urllib.parse import quote
 from syndicate.config import ChannelConfig, Settings, read_secret
 from syndicate.delivery.dkim import DKIMSigner
 from syndicate.delivery.message import MessageTemplate, Recipient, Sender
-from syndicate.digest.personalise import Personaliser
 from syndicate.errors import ConfigError, MessageError
 from syndicate.models import OutboundMessage
 from syndicate.store import Store
@@ -99,41 +98,29 @@ class EditionMessages:
         self.signer = signer if signer is not None else dkim_signer(settings)
         self.tokens = tokens or token_signer(settings)
         self.sender = sender(settings)
-        self._cache: dict[int, tuple[MessageTemplate, Personaliser]] = {}
+        self._cache: dict[int, MessageTemplate] = {}
 
-    def _edition(self, edition_id: int) -> tuple[MessageTemplate, Personaliser]:
+    def _edition(self, edition_id: int) -> MessageTemplate:
         if edition_id not in self._cache:
             record = get_edition_by_id(self.store, edition_id)
             if record is None:
                 raise MessageError(f"edition {edition_id} does not exist")
             channel = self.channels.get(record.channel)
             title = channel.title if channel else record.channel
-            personaliser = Personaliser(record.html, record.text, origin=f"edition {edition_id}")
-
-            def bodies(r: Recipient) -> tuple[str, str]:
-                filled = personaliser.fill(
-                    {
-                        "name": r.name,
-                        "email": r.email,
-                        "unsubscribe_url": r.unsubscribe_url,
-                        "preferences_url": r.preferences_url,
-                    }
-                )
-                return filled.html, filled.text
-
             template = MessageTemplate(
                 sender=self.sender,
                 edition_id=edition_id,
                 channel=record.channel,
                 channel_title=title,
                 subject=record.subject,
-                bodies=bodies,
+                html=record.html,
+                text=record.text,
                 signer=self.signer,
                 instance_key=self.settings.site.tag_authority,
             )
             if len(self._cache) >= 32:  # a long-running sender must not grow without bound
                 self._cache.clear()
-            self._cache[edition_id] = (template, personaliser)
+            self._cache[edition_id] = template
         return self._cache[edition_id]
 
     def recipient(self, claimed: Claimed) -> Recipient:
@@ -159,5 +146,5 @@ class EditionMessages:
 
     def message(self, claimed: Claimed, now: datetime) -> OutboundMessage:
         """The personalised, signed message for one claimed delivery."""
-        template, _ = self._edition(claimed.edition_id)
+        template = self._edition(claimed.edition_id)
         return template.render(self.recipient(claimed), now)

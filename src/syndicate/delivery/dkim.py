@@ -59,12 +59,25 @@ class _OpenSSLSigningDKIM(dkim.DKIM):  # type: ignore[misc]
         super().__init__(message, linesep=b"\r\n")
         self._key = key
 
-    def sign_with_key(self, selector: bytes, domain: bytes, include: tuple[bytes, ...]) -> bytes:
-        """The ``DKIM-Signature:`` header line (CRLF-terminated) for the message."""
+    def sign_with_key(
+        self,
+        selector: bytes,
+        domain: bytes,
+        include: tuple[bytes, ...],
+        body_digest: bytes | None = None,
+    ) -> bytes:
+        """The ``DKIM-Signature:`` header line (CRLF-terminated) for the message.
+
+        ``body_digest`` is the SHA-256 of the relaxed-canonical body when the caller has
+        it already (computed piecewise, see :mod:`syndicate.delivery.message`); else the
+        message's own body is canonicalised and hashed here.
+        """
         policy = dkim.CanonicalizationPolicy.from_c_value(b"relaxed/relaxed")
         self.include_headers = include
         self.hasher = dkim.HASH_ALGORITHMS[b"rsa-sha256"]
-        bodyhash = base64.b64encode(self.hasher(policy.canonicalize_body(self.body)).digest())
+        if body_digest is None:
+            body_digest = self.hasher(policy.canonicalize_body(self.body)).digest()
+        bodyhash = base64.b64encode(body_digest)
         fields = [
             (b"v", b"1"),
             (b"a", b"rsa-sha256"),
@@ -115,8 +128,23 @@ class DKIMSigner:
 
     def sign(self, message: bytes) -> bytes:
         """``message`` with a ``DKIM-Signature`` header prepended."""
+        return self._signature(message, None) + message
+
+    def signature(self, header_block: bytes, body_digest: bytes) -> bytes:
+        """The ``DKIM-Signature`` line for a message whose header block (every header
+        line, CRLF-terminated, without the empty line) is ``header_block`` and whose
+        relaxed-canonical body hashes (SHA-256) to ``body_digest``.
+
+        dkimpy then parses and canonicalises only the headers, not a 60 KB body.
+        """
+        return self._signature(header_block + b"\r\n", body_digest)
+
+    def _signature(self, message: bytes, body_digest: bytes | None) -> bytes:
         signer = _OpenSSLSigningDKIM(message, self.key)
         present = {name.lower() for name, _ in signer.headers}
         include = [h for h in SIGNED_HEADERS if h in present]
         include += [h for h in OVERSIGNED if h in present]
-        return signer.sign_with_key(self.selector, self.domain, tuple(include)) + message
+        signed: bytes = signer.sign_with_key(
+            self.selector, self.domain, tuple(include), body_digest
+        )
+        return signed

@@ -2,10 +2,14 @@
 substitution, never running the email package's generator again for each recipient.
 
 What is fixed per edition (From, Subject, List-Id, MIME structure, the boundary) is
-encoded and folded once with the email package. Per recipient only the To header, the
-Message-ID, the Date, the List-Unsubscribe URLs and the two bodies change: the bodies are
-quoted-printable encoded by ``binascii`` (C), and everything is joined as bytes with CRLF
-line ends (STANDARDS EM-1..EM-6, LU-1, LU-2). The result is optionally DKIM-signed.
+encoded and folded once with the email package. The two bodies are split at their
+recipient placeholders and each literal piece is quoted-printable encoded once, ending in
+a soft line break, so a recipient's body is the pre-encoded pieces joined with only that
+recipient's few values encoded (:class:`EncodedBody`). The DKIM body hash is built the
+same way from pre-canonicalised pieces: relaxed body canonicalisation (RFC 6376 §3.4.4)
+never crosses a soft line break, so hashing the pieces in order equals hashing the whole
+canonical body, and dkimpy then only parses the headers. Everything is joined as bytes
+with CRLF line ends (STANDARDS EM-1..EM-6, LU-1, LU-2).
 
 A Message-ID is derived from (edition, subscriber), so if a crash forces a resend of the
 same delivery, the copy carries the same Message-ID and receivers can drop the duplicate.
@@ -15,13 +19,15 @@ from __future__ import annotations
 
 import binascii
 import hashlib
-from collections.abc import Callable
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from email.header import Header
 from email.utils import format_datetime, formataddr
+from html import escape as html_escape
 
 from syndicate.delivery.dkim import DKIMSigner
+from syndicate.digest.personalise import MARKER, PLACEHOLDERS
 from syndicate.errors import MessageError
 from syndicate.models import OutboundMessage
 
@@ -41,8 +47,68 @@ class Recipient:
     unsubscribe_mailto: str = ""
 
 
-#: Per-recipient bodies: (html, text) for a recipient, from the edition's compiled parts.
-BodyRenderer = Callable[[Recipient], tuple[str, str]]
+_LINE_END_WSP = re.compile(rb"[ \t]+\r\n")
+_WSP_RUN = re.compile(rb"[ \t]+")
+SOFT_BREAK = b"=" + CRLF
+
+
+def relaxed_body(piece: bytes) -> bytes:
+    """RFC 6376 §3.4.4 relaxed canonicalisation of a piece of body that ends in CRLF
+    (all of it but the "no trailing empty lines" rule, which only the end can need)."""
+    return _WSP_RUN.sub(b" ", _LINE_END_WSP.sub(CRLF, piece))
+
+
+def _qp_piece(text: str, *, last: bool) -> bytes:
+    """``text`` quoted-printable encoded; unless ``last``, it ends in a line break (the
+    soft one ``=CRLF`` when the text does not end in a newline itself)."""
+    encoded = qp_encode(text)
+    if last or not encoded or encoded.endswith(CRLF):
+        return encoded
+    head, sep, tail = encoded.rpartition(CRLF)
+    if len(tail) > 75:  # tail + "=" must stay within 76 characters (RFC 2045 §6.7)
+        cut = 70
+        while cut > 60 and b"=" in tail[cut - 2 : cut]:
+            cut -= 1  # never split an =XX escape
+        tail = tail[:cut] + SOFT_BREAK + tail[cut:]
+    return head + sep + tail + SOFT_BREAK
+
+
+class EncodedBody:
+    """A body with recipient placeholders (``%%syn:key%%``), encoded once per edition.
+
+    :meth:`fill` returns the recipient's text, its quoted-printable bytes, and the
+    relaxed-canonical bytes of those for the DKIM body hash. HTML bodies get their
+    values HTML-escaped, as :class:`~syndicate.digest.personalise.Personaliser` does.
+    """
+
+    def __init__(self, source: str, *, html: bool) -> None:
+        parts = MARKER.split(source)
+        self.literals = parts[0::2]
+        self.keys = parts[1::2]
+        unknown = sorted(set(self.keys) - set(PLACEHOLDERS))
+        if unknown:
+            raise MessageError(f"unknown recipient placeholder(s): {', '.join(unknown)}")
+        self.html = html
+        last = len(self.literals) - 1
+        self.encoded = [_qp_piece(t, last=i == last) for i, t in enumerate(self.literals)]
+        self.canonical = [relaxed_body(e) for e in self.encoded]
+
+    def fill(self, values: dict[str, str]) -> tuple[str, list[bytes], list[bytes]]:
+        """(text, encoded pieces, canonical pieces) for one recipient's ``values``."""
+        if self.html:
+            values = {k: html_escape(v, quote=True) for k, v in values.items()}
+        text_parts = [self.literals[0]]
+        encoded = [self.encoded[0]]
+        canonical = [self.canonical[0]]
+        for key, literal, enc, canon in zip(
+            self.keys, self.literals[1:], self.encoded[1:], self.canonical[1:], strict=True
+        ):
+            value = values[key]
+            piece = _qp_piece(value, last=False) if value else b""
+            text_parts += (value, literal)
+            encoded += (piece, enc)
+            canonical += (relaxed_body(piece), canon)
+        return "".join(text_parts), encoded, canonical
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,9 +123,12 @@ class Sender:
     feedback_id: str = ""
 
 
+_UNSAFE_IN_HEADER = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
 def check_header_value(name: str, value: str) -> str:
     """``value`` unchanged, or :class:`MessageError` if it could inject a header (SE-2)."""
-    if any(ch in value for ch in "\r\n\x00") or any(ord(ch) < 32 and ch != "\t" for ch in value):
+    if _UNSAFE_IN_HEADER.search(value):
         raise MessageError(f"{name} header value contains a line break or control character")
     return value
 
@@ -117,7 +186,8 @@ class MessageTemplate:
         channel: str,
         channel_title: str,
         subject: str,
-        bodies: BodyRenderer,
+        html: str,
+        text: str,
         signer: DKIMSigner | None = None,
         instance_key: str = "",
     ) -> None:
@@ -125,7 +195,8 @@ class MessageTemplate:
         self.edition_id = edition_id
         self.channel = channel
         self.subject = check_header_value("Subject", subject)
-        self.bodies = bodies
+        self.html_body = EncodedBody(html, html=True)
+        self.text_body = EncodedBody(text, html=False)
         self.signer = signer
         # Distinguishes two instances sending from one domain (Message-ID uniqueness).
         self._mid_tag = hashlib.sha256(f"{instance_key}|{channel}".encode()).hexdigest()[:10]
@@ -133,6 +204,13 @@ class MessageTemplate:
         self.list_id = f"{channel}.{sender.list_id_domain}"
         self._head = self._fixed_headers(channel_title)
         self._parts = self._part_headers()
+        # The body starts after the blank line, i.e. without text_head's leading CRLF.
+        _, text_head, html_head, close = self._parts
+        self._canonical_heads = (
+            relaxed_body(text_head[2:]),
+            relaxed_body(html_head),
+            relaxed_body(close),
+        )
 
     def _fixed_headers(self, channel_title: str) -> bytes:
         s = self.sender
@@ -168,6 +246,21 @@ class MessageTemplate:
         close = CRLF + b"--" + b + b"--" + CRLF
         return mime, text_head, html_head, close
 
+    def _sign(self, head: bytes, text: list[bytes], html: list[bytes]) -> bytes:
+        assert self.signer is not None
+        text_head, html_head, close = self._canonical_heads
+        digest = hashlib.sha256(text_head)
+        # Each part's last piece ends without a line break; the CRLF that ends its line
+        # opens the next canonical head. Quoted-printable never leaves whitespace at the
+        # end of data, so canonicalising the two apart gives the same bytes.
+        for piece in text:
+            digest.update(piece)
+        digest.update(html_head)
+        for piece in html:
+            digest.update(piece)
+        digest.update(close)
+        return self.signer.signature(head, digest.digest())
+
     def message_id(self, subscriber_id: int) -> str:
         """The Message-ID of this edition's copy for one subscriber (stable on resend)."""
         return (
@@ -183,32 +276,33 @@ class MessageTemplate:
 
     def render(self, recipient: Recipient, now: datetime) -> OutboundMessage:
         """One recipient's message; :class:`MessageError` if a header would be unsafe."""
-        html, text = self.bodies(recipient)
+        values = {
+            "name": recipient.name,
+            "email": recipient.email,
+            "unsubscribe_url": recipient.unsubscribe_url,
+            "preferences_url": recipient.preferences_url,
+        }
+        text, text_qp, text_canon = self.text_body.fill(values)
+        html, html_qp, html_canon = self.html_body.fill(values)
         to = _address(recipient.name, recipient.email)
         message_id = self.message_id(recipient.subscriber_id)
         unsubscribe = self.list_unsubscribe(recipient)
         mime, text_head, html_head, close = self._parts
-        head = (
-            self._head
-            + b"To: "
-            + to.encode("ascii")
-            + CRLF
-            + b"Date: "
-            + format_datetime(now).encode("ascii")
-            + CRLF
-            + b"Message-ID: "
-            + message_id.encode("ascii")
-            + CRLF
-            + b"List-Unsubscribe: "
-            + unsubscribe.replace(", ", ",\r\n ").encode("ascii")
-            + CRLF
-            + b"List-Unsubscribe-Post: List-Unsubscribe=One-Click"
-            + CRLF
-            + mime
+        head = b"".join(
+            (
+                self._head,
+                b"To: " + to.encode("ascii") + CRLF,
+                b"Date: " + format_datetime(now).encode("ascii") + CRLF,
+                b"Message-ID: " + message_id.encode("ascii") + CRLF,
+                b"List-Unsubscribe: " + unsubscribe.replace(", ", ",\r\n ").encode("ascii"),
+                CRLF + b"List-Unsubscribe-Post: List-Unsubscribe=One-Click" + CRLF,
+                mime,
+            )
         )
-        raw = head + text_head + qp_encode(text) + html_head + qp_encode(html) + close
+        body = b"".join((text_head, *text_qp, html_head, *html_qp, close))
         if self.signer is not None:
-            raw = self.signer.sign(raw)
+            head = self._sign(head, text_canon, html_canon) + head
+        raw = head + body
         headers = [
             ("List-Unsubscribe", unsubscribe),
             ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),

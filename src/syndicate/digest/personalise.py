@@ -17,7 +17,7 @@ from syndicate.digest.errors import TemplateError
 from syndicate.digest.links import Recipient, SubscriberLinks
 
 PLACEHOLDERS = ("name", "email", "unsubscribe_url", "preferences_url")
-_MARKER = re.compile(r"%%syn:([A-Za-z0-9_]*)%%")
+MARKER = re.compile(r"%%syn:([A-Za-z0-9_]*)%%")
 
 
 def placeholder(key: str) -> str:
@@ -41,7 +41,7 @@ class _Compiled:
     __slots__ = ("keys", "parts")
 
     def __init__(self, source: str, origin: str) -> None:
-        self.parts = _MARKER.split(source)
+        self.parts = MARKER.split(source)
         self.keys = [(i, self.parts[i]) for i in range(1, len(self.parts), 2)]
         unknown = sorted({key for _, key in self.keys if key not in PLACEHOLDERS})
         if unknown:

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import SQLAlchemyError
 
 from syndicate.errors import StoreError
+
+if TYPE_CHECKING:
+    from alembic.config import Config as AlembicConfig
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -50,6 +49,9 @@ def _redact(url: str) -> str:
 
 
 def _alembic_config() -> AlembicConfig:
+    # Alembic is imported on use: most commands only check the revision once.
+    from alembic.config import Config as AlembicConfig
+
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     return cfg
@@ -57,6 +59,8 @@ def _alembic_config() -> AlembicConfig:
 
 def head_revision() -> str:
     """The newest migration shipped with this version."""
+    from alembic.script import ScriptDirectory
+
     head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
     assert head is not None
     return head
@@ -64,12 +68,16 @@ def head_revision() -> str:
 
 def current_revision(engine: Engine) -> str | None:
     """The migration the database is at, or ``None`` for an empty database."""
+    from alembic.runtime.migration import MigrationContext
+
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
 
 def migrate(engine: Engine, revision: str = "head") -> None:
     """Apply migrations up to ``revision`` in one transaction."""
+    from alembic import command
+
     cfg = _alembic_config()
     try:
         with engine.begin() as conn:
