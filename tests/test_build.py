@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import gzip
 import json
-import logging
 import os
+import re
 import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Iterator
@@ -273,22 +273,28 @@ def test_a_failing_channel_does_not_stop_the_others(
     store.close()
 
 
-def test_related_in_content_without_the_related_module_warns_once(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    body = 'title = "{}"\nrelated_in_content = true\n'
+def test_related_in_content_appends_more_from_links(tmp_path: Path) -> None:
+    related = 'title = "{}"\nitems = 3\nrelated_in_content = true\n'
     settings = make_instance(
-        tmp_path / "i", {"a": body.format("A"), "b": body.format("B"), "c": 'title = "C"\n'}
+        tmp_path / "i", {"a": related.format("A"), "c": 'title = "C"\nitems = 3\n'}
     )
     store = open_store(settings.store_url)
-    save(store, range(1, 6))
-    with caplog.at_level(logging.WARNING, logger="syndicate"):
-        report = build(store, settings)
-    assert not report.failed
-    warnings = [r for r in caplog.records if "related_in_content" in r.getMessage()]
-    assert len(warnings) == 1
+    save(store, range(1, 10))  # 9 articles: 3 in the subscription feed, 6 in archives
+    build(store, settings)
     root = settings.resolve(settings.output.dir)
-    assert b"More from" not in (root / "feeds/a.xml").read_bytes()
+    first = (root / "feeds/a.xml").read_bytes()
+    parsed = feedparser.parse(first)
+    assert parsed.bozo == 0 and len(parsed.entries) == 3
+    in_feed = {e.link for e in parsed.entries}
+    for entry in parsed.entries:
+        content = entry.content[0].value
+        assert "More from The Example News" in content
+        links = set(re.findall(r'href="(https://[^"]+/stories/\d+/)"', content))
+        assert links and not links & in_feed  # never another item of the same document
+    assert b"More from" not in (root / "feeds/c.xml").read_bytes()
+    # Same archive, same links: a rebuild leaves the bytes alone.
+    build(store, settings)
+    assert (root / "feeds/a.xml").read_bytes() == first
     store.close()
 
 

@@ -32,10 +32,9 @@ from syndicate.build.documents import (
     MANIFEST,
     STATE_DIR,
     WEBSUB_STATE,
-    Related,
+    RelatedLinker,
     document,
     feed_path,
-    related_links,
     render,
     site_url,
 )
@@ -249,8 +248,7 @@ def _build_channel(
     pages = len(keys) // channel.items if channel.archives else 0
     report.total, report.items, report.archive_pages = len(keys), len(newest), pages
 
-    def related_for(articles: Sequence[Article]) -> Related:
-        return related_links(channel, articles, run.warn_once)
+    related_for = RelatedLinker(channel, lambda: iter_channel_articles(run.store, channel))
 
     doc = document(
         run.settings, channel, newest, page=None, pages=pages, related=related_for(newest)

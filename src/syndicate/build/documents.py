@@ -6,14 +6,17 @@ folder, so the self link of every document equals the URL it is served at (RSS-6
 
 from __future__ import annotations
 
-import importlib
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from syndicate import feeds, jsonfeed_out
 from syndicate.config import ChannelConfig, Settings
 from syndicate.feeds import FORMATS, DocumentLinks, FeedDocument, RelatedLink
 from syndicate.models import Article
+
+if TYPE_CHECKING:
+    from syndicate.related import RelatedIndex
 
 log = logging.getLogger(__name__)
 
@@ -101,35 +104,29 @@ def related_active(channel: ChannelConfig) -> bool:
     return channel.related_in_content and channel.content == "full"
 
 
-def related_links(
-    channel: ChannelConfig, articles: Sequence[Article], warn_once: Callable[[str, str], None]
-) -> Related:
-    """HOOK: "More from <publication>" links per article, for ``related_in_content``.
-
-    The ranking belongs to ``syndicate.related`` (the digest work), which the build does
-    not depend on yet. Until it is wired in here, a channel that asks for related links
-    is built without them and the build logs one warning (``warn_once``).
-
-    To wire it: call the ranking function for ``articles`` over the channel's archive
-    and return ``{article.id: [RelatedLink(title, url), ...]}``. The renderers already
-    append the list (:func:`syndicate.feeds.related_html`) to full-content items, and
-    archive pages are always re-rendered while related links are on, because their
-    content then depends on other articles.
+class RelatedLinker:
+    """ "More from <publication>" lists per article, for channels with
+    ``related_in_content``: each item's picks among the channel's archive, ranked by
+    :mod:`syndicate.related` (the digest's ranking), never another item of the same
+    document. The index is built once per channel per build, on first use, so channels
+    without the switch pay nothing. Deterministic: same archive, same links.
     """
-    if not related_active(channel):
-        return {}
-    try:
-        importlib.import_module("syndicate.related")
-    except ImportError:
-        warn_once(
-            "related-missing",
-            "related_in_content is set but syndicate.related is not available; "
-            "feeds are built without 'More from' lists",
-        )
-        return {}
-    warn_once(
-        "related-unwired",
-        "related_in_content is set but syndicate.related is not wired into the feed "
-        "build yet; feeds are built without 'More from' lists",
-    )
-    return {}
+
+    def __init__(self, channel: ChannelConfig, pool: Callable[[], Iterable[Article]]) -> None:
+        self.channel = channel
+        self.pool = pool
+        self._index: RelatedIndex | None = None
+
+    def __call__(self, articles: Sequence[Article]) -> Related:
+        """``{article.id: [RelatedLink, ...]}`` for ``articles`` (empty when off)."""
+        if not related_active(self.channel) or not articles:
+            return {}
+        if self._index is None:
+            from syndicate.related import RelatedIndex  # numpy/scikit-learn: load on use
+
+            self._index = RelatedIndex(list(self.pool()))
+        picks = self._index.pick_per_story(articles, self.channel.digest.related_k or 4)
+        return {
+            story: [RelatedLink(p.title, p.url) for p in chosen if p.url]
+            for story, chosen in picks.items()
+        }
