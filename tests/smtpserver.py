@@ -158,6 +158,19 @@ class _Handler:
     def __init__(self, server: SMTPTestServer) -> None:
         self.server = server
 
+    async def handle_EHLO(
+        self,
+        smtp: _FaultySMTP,
+        session: Session,
+        envelope: Envelope,
+        hostname: str,
+        responses: list[str],
+    ) -> list[str]:
+        session.host_name = hostname
+        if self.server.pipelining:  # aiosmtpd reads commands in order, so it can
+            responses.insert(-1, "250-PIPELINING")
+        return responses
+
     async def handle_MAIL(
         self,
         smtp: _FaultySMTP,
@@ -282,7 +295,9 @@ class SMTPTestServer:
         tls: bool = False,
         implicit_tls: bool = False,
         users: dict[str, str] | None = None,
+        pipelining: bool = False,
     ) -> None:
+        self.pipelining = pipelining
         self.messages: list[Received] = []
         self.unanswered: list[Received] = []
         self.faults: list[Fault] = []
@@ -403,8 +418,9 @@ def test_ca(tmp_path_factory: pytest.TempPathFactory) -> LocalCA:
     return make_test_ca(tmp_path_factory.mktemp("smtp-ca"))
 
 
-@pytest.fixture
-def smtp_server() -> Iterator[SMTPTestServer]:
-    """A plain SMTP server (no TLS, no AUTH) on 127.0.0.1."""
-    with SMTPTestServer() as server:
+@pytest.fixture(params=[False, True], ids=["one-by-one", "pipelining"])
+def smtp_server(request: pytest.FixtureRequest) -> Iterator[SMTPTestServer]:
+    """A plain SMTP server (no TLS, no AUTH) on 127.0.0.1, with and without PIPELINING
+    advertised, so every fault is met by both ways of sending a transaction."""
+    with SMTPTestServer(pipelining=request.param) as server:
         yield server

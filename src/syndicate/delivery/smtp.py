@@ -261,11 +261,15 @@ class SMTPBackend(Backend):
                 return _result(message, "failed", "non-ASCII address; server lacks SMTPUTF8")
             options.append("SMTPUTF8")
         try:
-            stage, (code, reply) = "MAIL", smtp.mail(sender, options)
-            if code == 250:
-                stage, (code, reply) = "RCPT", smtp.rcpt(message.to_email)
-            if stage == "RCPT" and code in (250, 251):
-                stage, (code, reply) = "DATA", smtp.docmd("DATA")
+            if not options and smtp.has_extn("pipelining"):
+                stage = "MAIL/RCPT/DATA (pipelined)"
+                stage, code, reply = self._pipelined(smtp, sender, message.to_email)
+            else:
+                stage, (code, reply) = "MAIL", smtp.mail(sender, options)
+                if code == 250:
+                    stage, (code, reply) = "RCPT", smtp.rcpt(message.to_email)
+                if stage == "RCPT" and code in (250, 251):
+                    stage, (code, reply) = "DATA", smtp.docmd("DATA")
             if stage == "DATA" and code == 354:
                 # The body is sent whole or the connection is closed without the final
                 # dot, and without the dot the server drops the transaction: retry is safe.
@@ -278,6 +282,25 @@ class SMTPBackend(Backend):
         if stage == "end of DATA":
             return self._final_reply(session, message)
         return self._refused(session, message, stage, code, _text(reply))
+
+    @staticmethod
+    def _pipelined(smtp: smtplib.SMTP, sender: str, recipient: str) -> tuple[str, int, bytes]:
+        """MAIL, RCPT and DATA in one write (RFC 2920): one round trip instead of three.
+
+        Returns the stage that answered last (``DATA`` with 354 when all went well) and
+        its reply. Every command's reply is read, in order, whatever the earlier ones
+        said, so the session stays in step.
+        """
+        smtp.send(f"MAIL FROM:<{sender}>\r\nRCPT TO:<{recipient}>\r\nDATA\r\n")
+        replies = [("MAIL", *smtp.getreply()), ("RCPT", *smtp.getreply())]
+        data_code, data_reply = smtp.getreply()
+        for stage, code, reply in replies:
+            if code not in (250, 251):
+                if data_code == 354:  # a server that accepted DATA anyway: end it empty
+                    smtp.send(".\r\n")
+                    smtp.getreply()
+                return stage, code, reply
+        return "DATA", data_code, data_reply
 
     def _final_reply(self, session: _Session, message: OutboundMessage) -> DeliveryResult:
         try:
