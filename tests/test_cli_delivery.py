@@ -53,6 +53,17 @@ def test_demo_flow_sends_each_subscriber_once(instance: Path) -> None:
     assert len(recipients) == len(outbox)
     # The weekly subscriber does not get the daily channel's edition.
     assert "tom.becker@example.com" not in recipients
+    # Subscribers who chose sections get only those sections' stories.
+    texts = {}
+    for path in outbox:
+        msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        text = msg.get_body(("plain",)).get_content().replace("\r\n", "\n")
+        texts[msg["To"].addresses[0].addr_spec] = text
+    lead = "Moscow Eyes a Launch Pad… in the Caribbean?"  # the World lead story
+    assert lead in texts["ana.ruiz@example.com"]
+    kai = texts["kai.tanaka@example.com"]  # Science;Technology
+    assert lead not in kai
+    assert "\nTECHNOLOGY\n" in kai and "\nWORLD\n" not in kai
 
 
 def test_subscribers_add_list_export_remove(instance: Path) -> None:

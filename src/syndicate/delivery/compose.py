@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote
@@ -21,7 +22,7 @@ from syndicate.delivery.message import MessageTemplate, Recipient, Sender
 from syndicate.errors import ConfigError, MessageError
 from syndicate.models import OutboundMessage
 from syndicate.store import Store
-from syndicate.store.editions import get_edition_by_id
+from syndicate.store.editions import EditionRecord, get_edition_by_id
 from syndicate.store.outbox import Claimed
 from syndicate.tokens import TokenSigner
 
@@ -98,30 +99,62 @@ class EditionMessages:
         self.signer = signer if signer is not None else dkim_signer(settings)
         self.tokens = tokens or token_signer(settings)
         self.sender = sender(settings)
-        self._cache: dict[int, MessageTemplate] = {}
+        self._cache: dict[tuple[int, tuple[str, ...]], MessageTemplate] = {}
 
-    def _edition(self, edition_id: int) -> MessageTemplate:
-        if edition_id not in self._cache:
+    def _edition(self, edition_id: int, sections: tuple[str, ...] = ()) -> MessageTemplate:
+        """The edition's message template; for subscribers who chose sections, the
+        edition rendered with only their sections' stories (one render per distinct
+        choice, cached), unless all its stories are in those sections anyway."""
+        segment = tuple(sorted({s.casefold() for s in sections}))
+        key = (edition_id, segment)
+        if key not in self._cache:
             record = get_edition_by_id(self.store, edition_id)
             if record is None:
                 raise MessageError(f"edition {edition_id} does not exist")
             channel = self.channels.get(record.channel)
             title = channel.title if channel else record.channel
+            html, text = record.html, record.text
+            if segment and channel is not None:
+                html, text = self._segment(record, channel, set(segment), html, text)
             template = MessageTemplate(
                 sender=self.sender,
                 edition_id=edition_id,
                 channel=record.channel,
                 channel_title=title,
                 subject=record.subject,
-                html=record.html,
-                text=record.text,
+                html=html,
+                text=text,
                 signer=self.signer,
                 instance_key=self.settings.site.tag_authority,
             )
             if len(self._cache) >= 32:  # a long-running sender must not grow without bound
                 self._cache.clear()
-            self._cache[edition_id] = template
-        return self._cache[edition_id]
+            self._cache[key] = template
+        return self._cache[key]
+
+    def _segment(
+        self,
+        record: EditionRecord,
+        channel: ChannelConfig,
+        sections: set[str],
+        html: str,
+        text: str,
+    ) -> tuple[str, str]:
+        from syndicate.digest.compose import load_edition  # rendering stack: load on use
+        from syndicate.digest.render import render_edition
+        from syndicate.digest.templates import DigestTemplates
+
+        edition = load_edition(self.store, record)
+        stories = tuple(a for a in edition.articles if a.section.casefold() in sections)
+        if not stories or len(stories) == len(edition.articles):
+            return html, text  # nothing to leave out (or nothing left: send it all)
+        rendered = render_edition(
+            replace(edition, articles=stories),
+            self.settings,
+            channel,
+            DigestTemplates(self.settings),
+        )
+        return rendered.html, rendered.text
 
     def recipient(self, claimed: Claimed) -> Recipient:
         """The recipient with signed unsubscribe and preference links."""
@@ -146,5 +179,5 @@ class EditionMessages:
 
     def message(self, claimed: Claimed, now: datetime) -> OutboundMessage:
         """The personalised, signed message for one claimed delivery."""
-        template = self._edition(claimed.edition_id)
+        template = self._edition(claimed.edition_id, claimed.sections)
         return template.render(self.recipient(claimed), now)

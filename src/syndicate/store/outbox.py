@@ -27,6 +27,7 @@ from syndicate.store.delivery_schema import (
     channel_pauses,
     deliveries,
     subscribers,
+    subscriptions,
     suppressions,
 )
 from syndicate.store.schema import UTCDateTime, editions
@@ -48,6 +49,7 @@ class Claimed:
     created_at: datetime
     subscriber_status: str
     suppressed: bool
+    sections: tuple[str, ...] = ()  # the subscriber's chosen sections (empty: all)
 
     @property
     def blocked(self) -> bool:
@@ -163,10 +165,18 @@ class Outbox:
                     deliveries.c.created_at,
                     subscribers.c.status,
                     suppressions.c.email.is_not(None),
+                    subscriptions.c.sections,
                 )
                 .join(editions, editions.c.id == deliveries.c.edition_id)
                 .join(subscribers, subscribers.c.id == deliveries.c.subscriber_id)
                 .outerjoin(suppressions, suppressions.c.email == subscribers.c.email)
+                .outerjoin(
+                    subscriptions,
+                    and_(
+                        subscriptions.c.subscriber_id == deliveries.c.subscriber_id,
+                        subscriptions.c.channel == editions.c.channel,
+                    ),
+                )
                 .where(
                     deliveries.c.id.in_(ids),
                     deliveries.c.lease_owner == owner,
@@ -175,7 +185,22 @@ class Outbox:
                 )
                 .order_by(deliveries.c.id)
             ).all()
-        return [Claimed(*row) for row in rows]
+        return [
+            Claimed(
+                row[0],
+                row[1],
+                row[2],
+                row[3],
+                row[4],
+                row[5],
+                row[6],
+                row[7],
+                row[8],
+                bool(row[9]),
+                tuple(row[10] or ()),
+            )
+            for row in rows
+        ]
 
     def record(self, owner: str, outcomes: Sequence[Outcome], now: datetime) -> None:
         """Record results and release their leases, all in one transaction.
