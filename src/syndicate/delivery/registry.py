@@ -7,13 +7,11 @@ A backend's settings live in ``[delivery.<name>]`` and are validated by its ``Op
 
 from __future__ import annotations
 
-import importlib
-from functools import cache
-from importlib.metadata import entry_points
 from typing import Any
 
 from pydantic import ValidationError
 
+from syndicate import plugins
 from syndicate.config import Settings, describe_errors
 from syndicate.delivery.base import Backend
 from syndicate.errors import ConfigError
@@ -30,12 +28,8 @@ BUILTIN: dict[str, str] = {
 }
 
 
-@cache
 def _targets() -> dict[str, str]:
-    found = dict(BUILTIN)
-    for ep in entry_points(group=GROUP):
-        found[ep.name] = ep.value
-    return found
+    return plugins.targets(GROUP, tuple(BUILTIN.items()))
 
 
 def backend_names() -> list[str]:
@@ -45,12 +39,12 @@ def backend_names() -> list[str]:
 
 def backend_class(name: str) -> type[Backend]:
     """The class registered as ``name``; ConfigError listing the known names if none."""
-    targets = _targets()
-    if name not in targets:
-        known = ", ".join(repr(k) for k in sorted(targets))
-        raise ConfigError(f"unknown delivery backend {name!r}; expected one of {known}")
-    module_name, _, attr = targets[name].partition(":")
-    cls: type[Backend] = getattr(importlib.import_module(module_name), attr)
+    found = _targets()
+    if name not in found:
+        raise ConfigError(
+            f"unknown delivery backend {name!r}; expected one of {plugins.known(found)}"
+        )
+    cls: type[Backend] = plugins.load(found[name])
     return cls
 
 

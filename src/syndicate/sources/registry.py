@@ -7,12 +7,9 @@ tree that is not installed (a checkout on ``PYTHONPATH``) still finds them.
 
 from __future__ import annotations
 
-import importlib
-from functools import cache
-from importlib.metadata import entry_points
-
 from pydantic import BaseModel
 
+from syndicate import plugins
 from syndicate.errors import ConfigError
 from syndicate.sources.base import Source
 
@@ -33,12 +30,8 @@ class UnknownSourceKind(ConfigError):
         self.known = known
 
 
-@cache
 def _targets() -> dict[str, str]:
-    found = dict(BUILTIN)
-    for ep in entry_points(group=GROUP):
-        found[ep.name] = ep.value
-    return found
+    return plugins.targets(GROUP, tuple(BUILTIN.items()))
 
 
 def kinds() -> list[str]:
@@ -48,11 +41,10 @@ def kinds() -> list[str]:
 
 def source_class(kind: str) -> type[Source]:
     """The class registered for ``kind``; :class:`UnknownSourceKind` if none is."""
-    targets = _targets()
-    if kind not in targets:
-        raise UnknownSourceKind(kind, "one of " + ", ".join(repr(k) for k in sorted(targets)))
-    module_name, _, attr = targets[kind].partition(":")
-    cls: type[Source] = getattr(importlib.import_module(module_name), attr)
+    found = _targets()
+    if kind not in found:
+        raise UnknownSourceKind(kind, "one of " + plugins.known(found))
+    cls: type[Source] = plugins.load(found[kind])
     return cls
 
 
