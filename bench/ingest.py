@@ -260,11 +260,11 @@ def one_peer_feeds(workdir: Path, port: int, feeds: int) -> dict[str, float]:
     for n in range(feeds):
         reader.add_feed(f"http://127.0.0.1:{port}/feed/{n}.xml")
     start = time.perf_counter()
-    reader.update_feeds()
+    reader.update_feeds(scheduled=False)  # poll every feed, as `syndicate ingest` does
     cold_s = time.perf_counter() - start
     _advance(port)
     start = time.perf_counter()
-    reader.update_feeds()
+    reader.update_feeds(scheduled=False)  # poll every feed, as `syndicate ingest` does
     warm_s = time.perf_counter() - start
     entries = reader.get_entry_counts().total
     return {"cold": cold_s, "warm": warm_s, "peak_mib": peak_mib(), "entries": entries}

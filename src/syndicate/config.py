@@ -98,6 +98,7 @@ class FetchSettings(_Section):
     total_timeout: float = Field(30.0, gt=0, description="Seconds for a whole fetch.")
     max_bytes: int = Field(10_000_000, gt=0, description="Largest body accepted (bytes).")
     max_redirects: int = Field(5, ge=0, le=20, description="Redirects followed per fetch.")
+    concurrency: int = Field(8, ge=1, le=64, description="Sources fetched at the same time.")
     user_agent: str = Field(
         "syndicate/0.1 (+https://github.com/syndicate-rss/syndicate)",
         description="User-Agent sent with every request.",

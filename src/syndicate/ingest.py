@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from syndicate.config import Settings, SourceConfig
 from syndicate.content import clean_entry
 from syndicate.errors import HTTPStatusError, SourceError
-from syndicate.models import FetchResult
+from syndicate.models import FetchResult, SourceState
 from syndicate.sources.base import Source, SourceContext, utc_now
 from syndicate.sources.registry import source_class
 from syndicate.store import SaveCounts, Store
@@ -70,29 +71,33 @@ def next_poll(now: datetime, config: SourceConfig, result: FetchResult, errors: 
     return now + timedelta(seconds=wait)
 
 
-def ingest_source(
-    store: Store,
-    source: Source,
-    settings: Settings,
-    *,
-    now: datetime,
-    force: bool = True,
-    full: bool = False,
-) -> SourceReport:
-    """Fetch one source, save its articles and its new state. Never raises SourceError.
+@dataclass(slots=True)
+class _Fetched:
+    """A source after its fetch: what the store said before, and what came back."""
 
-    ``force`` polls even if the next poll time has not come; ``full`` also ignores the
-    stored validators and caches, so everything is fetched and read again.
-    """
+    source: Source
+    state: SourceState
+    now: datetime
+    result: FetchResult | None  # None: not due yet
+
+
+def _fetch(store: Store, source: Source, now: datetime, force: bool, full: bool) -> _Fetched:
+    """Read the source's state and fetch it (thread-safe: reads the store, writes nothing)."""
+    state = store.get_source_state(source.config.name)
+    if not force and state.next_poll_at is not None and state.next_poll_at > now:
+        return _Fetched(source, state, now, None)
+    fetch_state = replace(state, etag=None, last_modified=None, extra={}) if full else state
+    return _Fetched(source, state, now, source.read(fetch_state))
+
+
+def _record(store: Store, fetched: _Fetched, settings: Settings) -> SourceReport:
+    """Save a fetch's articles and the source's new state (the store's single writer)."""
+    source, state, now, result = fetched.source, fetched.state, fetched.now, fetched.result
     config = source.config
     report = SourceReport(name=config.name, kind=config.kind)
-    state = store.get_source_state(config.name)
-    if not force and state.next_poll_at is not None and state.next_poll_at > now:
+    if result is None:
         report.skipped_not_due = True
         return report
-
-    fetch_state = replace(state, etag=None, last_modified=None, extra={}) if full else state
-    result = source.read(fetch_state)
     report.warnings = list(result.warnings)
     report.not_modified = result.not_modified
     if result.error is None:
@@ -130,6 +135,23 @@ def ingest_source(
         )
     )
     return report
+
+
+def ingest_source(
+    store: Store,
+    source: Source,
+    settings: Settings,
+    *,
+    now: datetime,
+    force: bool = True,
+    full: bool = False,
+) -> SourceReport:
+    """Fetch one source, save its articles and its new state. Never raises SourceError.
+
+    ``force`` polls even if the next poll time has not come; ``full`` also ignores the
+    stored validators and caches, so everything is fetched and read again.
+    """
+    return _record(store, _fetch(store, source, now, force, full), settings)
 
 
 def _save(
@@ -195,11 +217,17 @@ def ingest(
     if wanted:
         for name in wanted - {c.name for c in configs}:
             settings.source(name)  # raises ConfigError naming the known sources
+    # Fetches run side by side (they wait on the network); saving stays in this thread,
+    # in config order, because the store has one writer.
     reports = []
-    for config in configs:
-        source = build_source(config, settings, clock)
-        report = ingest_source(store, source, settings, now=clock(), force=force, full=full)
-        reports.append(report)
-        if on_progress is not None:
-            on_progress(report)
+    with ThreadPoolExecutor(max(1, settings.fetch.concurrency), "ingest") as pool:
+        futures = [
+            pool.submit(_fetch, store, build_source(config, settings, clock), clock(), force, full)
+            for config in configs
+        ]
+        for future in futures:
+            report = _record(store, future.result(), settings)
+            reports.append(report)
+            if on_progress is not None:
+                on_progress(report)
     return reports
