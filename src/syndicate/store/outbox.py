@@ -138,21 +138,30 @@ class Outbox:
         until = now + lease
         with self.engine.begin() as conn:
             if conn.dialect.name == "postgresql":
-                pick = pick.with_for_update(skip_locked=True, of=deliveries)
-            ids = [r[0] for r in conn.execute(pick)]
-            if not ids:
-                return []
-            # The WHERE repeats "due" so a row another sender claimed meanwhile is skipped.
-            conn.execute(
+                # Lock the picked rows, skipping those another sender holds; the UPDATE
+                # below then only touches rows this transaction has locked.
+                target: Any = [
+                    r[0]
+                    for r in conn.execute(pick.with_for_update(skip_locked=True, of=deliveries))
+                ]
+            else:
+                # SQLite: pick and claim in one statement, which runs under the single
+                # write lock, so a concurrent sender cannot pick the same rows between.
+                target = pick.correlate(None).scalar_subquery()
+            done = conn.execute(
                 update(deliveries)
-                .where(deliveries.c.id.in_(ids), due)
+                .where(deliveries.c.id.in_(target), due)
                 .values(
                     status="sending",
                     lease_until=until,
                     lease_owner=owner,
                     attempts=deliveries.c.attempts + 1,
                 )
+                .returning(deliveries.c.id)
             )
+            ids = [r[0] for r in done]
+            if not ids:
+                return []
             rows = conn.execute(
                 select(
                     deliveries.c.id,
