@@ -298,24 +298,40 @@ class Outbox:
     ) -> bool:
         """Add ``failures`` policy rejections (0 resets); pause at ``threshold``.
 
-        Returns True when this call paused the channel.
+        Returns True when this call paused the channel. Safe with several senders.
         """
         with self.engine.begin() as conn:
             row = conn.execute(
                 select(channel_pauses).where(channel_pauses.c.channel == channel)
             ).first()
-            count = 0 if failures == 0 else (row.policy_failures if row else 0) + failures
-            pause = count >= threshold and (row is None or row.paused_at is None)
-            values: dict[str, Any] = {"policy_failures": count}
-            if pause:
-                values.update(paused_at=now, reason=why)
-            if row is None:
-                conn.execute(channel_pauses.insert().values(channel=channel, **values))
-            else:
-                conn.execute(
-                    update(channel_pauses).where(channel_pauses.c.channel == channel).values(values)
-                )
-            return pause
+            if failures == 0:  # a clean batch: reset a count, and write nothing otherwise
+                if row is not None and row.policy_failures:
+                    conn.execute(
+                        update(channel_pauses)
+                        .where(channel_pauses.c.channel == channel)
+                        .values(policy_failures=0)
+                    )
+                return False
+            insert = (postgresql if conn.dialect.name == "postgresql" else sqlite).insert
+            conn.execute(
+                insert(channel_pauses)
+                .values(channel=channel, policy_failures=0)
+                .on_conflict_do_nothing(index_elements=["channel"])
+            )
+            count = conn.execute(
+                update(channel_pauses)
+                .where(channel_pauses.c.channel == channel)
+                .values(policy_failures=channel_pauses.c.policy_failures + failures)
+                .returning(channel_pauses.c.policy_failures, channel_pauses.c.paused_at)
+            ).one()
+            if count[0] < threshold or count[1] is not None:
+                return False
+            conn.execute(
+                update(channel_pauses)
+                .where(channel_pauses.c.channel == channel)
+                .values(paused_at=now, reason=why)
+            )
+            return True
 
     def paused(self) -> dict[str, tuple[datetime, str]]:
         """Paused channels: when and why."""
