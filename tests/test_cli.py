@@ -20,7 +20,8 @@ def run(instance: Path, *args: str) -> subprocess.CompletedProcess[str]:
         env=env,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,
+        check=False,
     )
 
 

@@ -76,7 +76,14 @@ def preview(
         )
         raise SystemExit(1)
     target = out_dir or settings.resolve(settings.output.dir) / "preview" / channel.name
-    files = write_preview(settings, built.rendered, target, date=slot)
+    files = write_preview(
+        settings,
+        built.rendered,
+        target,
+        date=slot,
+        channel=channel.name,
+        channel_title=channel.title,
+    )
     edition = built.edition
     size = len(built.rendered.html.encode("utf-8"))
     console.print(

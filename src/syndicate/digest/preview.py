@@ -1,24 +1,17 @@
 """Previews: an edition rendered for a sample recipient, written as files, never stored.
 
 ``preview.html`` and ``preview.txt`` are the personalised parts; ``preview.eml`` is the
-message a mail client would show (multipart/alternative, text first and HTML last, UTF-8,
-quoted-printable so no line passes 76 characters).
+message exactly as delivery would build it for that recipient (without DKIM).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from email.headerregistry import Address
-from email.message import EmailMessage
-from email.policy import SMTP
-from email.utils import format_datetime, make_msgid
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from syndicate.config import Settings
 from syndicate.digest.links import SAMPLE_RECIPIENT, PlaceholderLinks, Recipient
-from syndicate.digest.personalise import Personalised, Personaliser
 from syndicate.digest.render import RenderedEdition
 
 
@@ -31,30 +24,6 @@ class PreviewFiles:
     eml: Path
 
 
-def build_message(
-    settings: Settings,
-    rendered: RenderedEdition,
-    copy: Personalised,
-    recipient: Recipient,
-    *,
-    date: datetime,
-    unsubscribe_url: str,
-) -> EmailMessage:
-    """A sample message for ``recipient``; delivery builds the real ones with DKIM."""
-    domain = urlsplit(settings.site.base_url).hostname or "localhost"
-    message = EmailMessage(policy=SMTP)
-    message["From"] = Address(settings.site.name, "digest", domain)
-    message["To"] = Address(recipient.name, addr_spec=recipient.email)
-    message["Subject"] = rendered.subject
-    message["Date"] = format_datetime(date)
-    message["Message-ID"] = make_msgid(domain=domain)
-    message["List-Unsubscribe"] = f"<{unsubscribe_url}>"
-    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    message.set_content(copy.text, subtype="plain", charset="utf-8", cte="quoted-printable")
-    message.add_alternative(copy.html, subtype="html", charset="utf-8", cte="quoted-printable")
-    return message
-
-
 def write_preview(
     settings: Settings,
     rendered: RenderedEdition,
@@ -62,16 +31,45 @@ def write_preview(
     *,
     date: datetime,
     recipient: Recipient = SAMPLE_RECIPIENT,
+    channel: str = "preview",
+    channel_title: str = "",
 ) -> PreviewFiles:
-    """Personalise ``rendered`` for ``recipient`` and write the three preview files."""
+    """Personalise ``rendered`` for ``recipient`` and write the three preview files.
+
+    ``preview.eml`` is built by the same code as the messages delivery sends
+    (:class:`~syndicate.delivery.message.MessageTemplate`, unsigned), so the preview
+    shows the real headers and encoding.
+    """
+    # Imported here: delivery builds on the digest package, not the other way round.
+    from syndicate.delivery.compose import sender
+    from syndicate.delivery.message import MessageTemplate
+    from syndicate.delivery.message import Recipient as MailRecipient
+
     links = PlaceholderLinks(settings.site.base_url)
-    copy = Personaliser(rendered.html, rendered.text).for_recipient(recipient, links)
-    message = build_message(
-        settings, rendered, copy, recipient, date=date, unsubscribe_url=links.unsubscribe(recipient)
+    template = MessageTemplate(
+        sender=sender(settings),
+        edition_id=0,
+        channel=channel,
+        channel_title=channel_title or settings.site.name,
+        subject=rendered.subject,
+        html=rendered.html,
+        text=rendered.text,
+        instance_key=settings.site.tag_authority,
+    )
+    message = template.render(
+        MailRecipient(
+            delivery_id=0,
+            subscriber_id=0,
+            email=recipient.email,
+            name=recipient.name,
+            unsubscribe_url=links.unsubscribe(recipient),
+            preferences_url=links.preferences(recipient),
+        ),
+        date,
     )
     out_dir.mkdir(parents=True, exist_ok=True)
     files = PreviewFiles(out_dir / "preview.html", out_dir / "preview.txt", out_dir / "preview.eml")
-    files.html.write_text(copy.html, encoding="utf-8")
-    files.text.write_text(copy.text, encoding="utf-8")
-    files.eml.write_bytes(message.as_bytes())
+    files.html.write_text(message.html, encoding="utf-8")
+    files.text.write_text(message.text, encoding="utf-8")
+    files.eml.write_bytes(message.raw)
     return files
