@@ -21,7 +21,7 @@ from syndicate.cli.digest import channel_named, digest
 from syndicate.config import load_channels
 from syndicate.delivery.compose import EditionMessages
 from syndicate.delivery.registry import make_backend
-from syndicate.digest import build_edition, slot_for
+from syndicate.digest.schedule import slot_for
 from syndicate.dispatch import Dispatcher, DispatchReport, enqueue_edition
 from syndicate.models import Subscription
 from syndicate.sources.base import utc_now
@@ -346,6 +346,8 @@ def digest_send(app: AppContext, channel_name: str, at_now: bool, workers: int) 
     edition once: running this again sends nothing new. Exits 0 when there is nothing
     new to send.
     """
+    from syndicate.digest.build import build_edition  # the composing stack: load on use
+
     settings = app.settings
     channel = channel_named(app, channel_name)
     now = utc_now()

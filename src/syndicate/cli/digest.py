@@ -9,8 +9,7 @@ import click
 
 from syndicate.cli.app import AppContext, cli, console, pass_app
 from syndicate.config import ChannelConfig, load_channels
-from syndicate.digest import build_edition, next_slot, slot_for
-from syndicate.digest.preview import write_preview
+from syndicate.digest.schedule import next_slot, slot_for
 from syndicate.errors import ConfigError
 
 
@@ -58,6 +57,9 @@ def preview(
     Uses real articles and a sample recipient; sends nothing and records nothing.
     Exits 1 when there is no edition (fewer new articles than min_items).
     """
+    from syndicate.digest.build import build_edition  # the composing stack: load on use
+    from syndicate.digest.preview import write_preview
+
     settings = app.settings
     channel = channel_named(app, channel_name)
     now = datetime.now(UTC)
