@@ -248,7 +248,12 @@ def _build_channel(
     pages = len(keys) // channel.items if channel.archives else 0
     report.total, report.items, report.archive_pages = len(keys), len(newest), pages
 
-    related_for = RelatedLinker(channel, lambda: iter_channel_articles(run.store, channel))
+    def pool() -> Iterable[Article]:
+        if channel.digest.related_pool == "site":
+            return run.store.iter_articles()
+        return iter_channel_articles(run.store, channel)
+
+    related_for = RelatedLinker(channel, pool)
 
     doc = document(
         run.settings, channel, newest, page=None, pages=pages, related=related_for(newest)

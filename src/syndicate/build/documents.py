@@ -125,8 +125,9 @@ class RelatedLinker:
             from syndicate.related import RelatedIndex  # numpy/scikit-learn: load on use
 
             self._index = RelatedIndex(list(self.pool()))
-        picks = self._index.pick_per_story(articles, self.channel.digest.related_k or 4)
-        return {
-            story: [RelatedLink(p.title, p.url) for p in chosen if p.url]
-            for story, chosen in picks.items()
-        }
+        k = self.channel.digest.related_k or 4
+        links: dict[str, list[RelatedLink]] = {}
+        for article in articles:  # one at a time: only the item itself is excluded
+            (chosen,) = self._index.pick_per_story([article], k).values()
+            links[article.id] = [RelatedLink(p.title, p.url) for p in chosen if p.url]
+        return links
