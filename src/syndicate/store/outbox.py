@@ -50,11 +50,13 @@ class Claimed:
     subscriber_status: str
     suppressed: bool
     sections: tuple[str, ...] = ()  # the subscriber's chosen sections (empty: all)
+    subscribed: bool = True  # still subscribed to the edition's channel
 
     @property
     def blocked(self) -> bool:
-        """True when this subscriber must not get mail now (checked just before sending)."""
-        return self.suppressed or self.subscriber_status != "active"
+        """True when this subscriber must not get mail now (checked just before sending):
+        suppressed, no longer active, or unsubscribed from this channel since enqueue."""
+        return self.suppressed or self.subscriber_status != "active" or not self.subscribed
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +177,7 @@ class Outbox:
                     subscribers.c.status,
                     suppressions.c.email.is_not(None),
                     subscriptions.c.sections,
+                    subscriptions.c.channel.is_not(None),
                 )
                 .join(editions, editions.c.id == deliveries.c.edition_id)
                 .join(subscribers, subscribers.c.id == deliveries.c.subscriber_id)
@@ -207,6 +210,7 @@ class Outbox:
                 row[8],
                 bool(row[9]),
                 tuple(row[10] or ()),
+                bool(row[11]),
             )
             for row in rows
         ]

@@ -73,6 +73,27 @@ class SubscriberStore:
             done = conn.execute(delete(subscribers).where(subscribers.c.email == email))
             return bool(done.rowcount)
 
+    def unsubscribe(self, subscriber_id: int, channel: str, *, source: str, now: datetime) -> bool:
+        """End ``channel``'s subscription at once; idempotent. When it was the last one,
+        the subscriber becomes ``unsubscribed`` and the address is suppressed (SU-1).
+        Returns True if a subscription was ended by this call."""
+        with self.engine.begin() as conn:
+            ended = conn.execute(
+                delete(subscriptions).where(
+                    subscriptions.c.subscriber_id == subscriber_id,
+                    subscriptions.c.channel == channel,
+                )
+            ).rowcount
+            left = conn.execute(
+                select(func.count()).where(subscriptions.c.subscriber_id == subscriber_id)
+            ).scalar_one()
+            email = conn.execute(
+                select(subscribers.c.email).where(subscribers.c.id == subscriber_id)
+            ).scalar_one_or_none()
+        if email is not None and not left:
+            self.suppress(email, "unsubscribed", source=source, detail=channel, now=now)
+        return bool(ended)
+
     def suppress(self, email: str, reason: str, *, source: str, detail: str, now: datetime) -> bool:
         """Put ``email`` on the suppression list and mark the subscriber; idempotent.
 
