@@ -79,16 +79,19 @@ def test_sigkill_mid_send_loses_nothing_and_bounds_duplicates(tmp_path: Path) ->
         assert enqueue_edition(store, world, ed, SLOT) == RECIPIENTS
         outbox = Outbox(store)
 
+        # Kill points are counted in messages the server has received, not in seconds,
+        # so the kills land mid-send however fast this machine is.
+        points = sorted(rng.sample(range(100, RECIPIENTS - 200), 6))
         kills = 0
         for _ in range(40):
             counts = outbox.status_counts()
             if counts.get("sent", 0) == RECIPIENTS:
                 break
             proc = start(config)
-            if kills < 6:
-                # Kill at a random moment after start-up (the CLI needs about a second
-                # to import), while batches are being sent.
-                time.sleep(rng.uniform(1.0, 2.5))
+            if points:
+                target = points.pop(0)
+                while proc.poll() is None and len(server.messages) < target:
+                    time.sleep(0.002)
                 if proc.poll() is None:
                     proc.send_signal(signal.SIGKILL)
                     kills += 1
