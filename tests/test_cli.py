@@ -109,6 +109,11 @@ def test_config_check(instance: Path) -> None:
         ["db", "status"],
         ["config"],
         ["config", "check"],
+        ["run"],
+        ["dispatch"],
+        ["digest", "send"],
+        ["subscribers", "import"],
+        ["deliveries", "status"],
     ],
 )
 def test_help_everywhere(tmp_path: Path, command: list[str]) -> None:

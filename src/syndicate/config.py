@@ -410,6 +410,9 @@ class DigestSettings(_Section):
     max_items: int = Field(10, ge=1)
     min_items: int = Field(1, ge=1)
     first_lookback_hours: float = Field(24.0, gt=0)
+    max_lateness_hours: float = Field(
+        6.0, gt=0, description="A slot missed by more than this is skipped, never sent late."
+    )
     preheader: str = Field("", description="Preheader template; empty for the default.")
     related_k: int = Field(4, ge=0, le=12, description="'More from' items; 0 turns it off.")
     related_pool: Literal["channel", "site"] = Field(

@@ -1,0 +1,76 @@
+"""`syndicate run --once`: everything due now, once; a second pass does nothing; a slot
+reached too late is skipped, never sent late."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+from syndicate.config import load_settings
+from syndicate.jobs import run_once
+from syndicate.store import open_store
+from syndicate.store.outbox import Outbox
+from syndicate.store.subscribers import SubscriberStore
+from syndicate.subscribers import import_csv
+from syndicate.testing import FixedClock
+from tests.conftest import REPO
+from tests.test_cli import run
+
+
+def prepared(instance: Path, clock: FixedClock):  # type: ignore[no-untyped-def]
+    settings = load_settings(instance / "syndicate.toml")
+    store = open_store(settings.store_url)
+    import_csv(
+        SubscriberStore(store),
+        REPO / "subscribers.csv",
+        known_channels=["all", "world", "science-tech", "energy"],
+        default_channel=None,
+        status="active",
+        now=clock,
+    )
+    return settings, store
+
+
+def test_first_pass_composes_due_editions_and_second_pass_does_nothing(instance: Path) -> None:
+    clock = FixedClock(datetime(2026, 11, 25, 8, 0, tzinfo=UTC))  # an hour after 07:00
+    settings, store = prepared(instance, clock)
+    first = run_once(store, settings, clock=clock)
+    assert [r.new for r in first.sources] == [26]
+    status = {e.channel: e.status for e in first.editions}
+    # all: daily 07:00 London, due; world: Mondays 07:00 Paris, two days late → skipped;
+    # science-tech: on_new, composed now; energy has no digest.
+    assert status == {"all": "composed", "world": "missed", "science-tech": "composed"}
+    queued = sum(e.queued for e in first.editions)
+    assert queued > 0 and Outbox(store).status_counts() == {"queued": queued}
+
+    second = run_once(store, settings, clock=clock)
+    assert all(r.skipped_not_due for r in second.sources)
+    assert second.build is not None
+    assert all(v == "unchanged" for c in second.build.channels for v in c.formats.values())
+    assert {e.channel: (e.status, e.queued) for e in second.editions} == {
+        "all": ("exists", 0),
+        "world": ("missed", 0),
+        "science-tech": ("exists", 0),
+    }
+
+
+def test_a_slot_reached_too_late_is_skipped(instance: Path) -> None:
+    clock = FixedClock(datetime(2026, 11, 25, 14, 0, tzinfo=UTC))  # 7 h after 07:00
+    settings, store = prepared(instance, clock)
+    report = run_once(store, settings, clock=clock)
+    assert {e.channel: e.status for e in report.editions}["all"] == "missed"
+    assert Outbox(store).status_counts().get("queued", 0) == sum(e.queued for e in report.editions)
+
+
+def test_cli_run_once_twice(instance: Path) -> None:
+    shutil.copy(REPO / "subscribers.csv", instance / "subscribers.csv")
+    run(instance, "subscribers", "import", "subscribers.csv")
+    first = run(instance, "run", "--once")
+    assert first.returncode == 0, first.stderr
+    assert "sources: 1 polled, 0 not due, 26 new or updated articles, 0 failed" in first.stdout
+    second = run(instance, "run", "--once")
+    assert second.returncode == 0, second.stderr
+    assert "sources: 0 polled, 1 not due, 0 new or updated articles" in second.stdout
+    assert "feeds: 0 written" in second.stdout
+    assert "dispatch via file: nothing due" in second.stdout
