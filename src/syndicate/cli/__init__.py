@@ -7,8 +7,7 @@ configuration or usage; 3 the store could not be opened or written.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
-from typing import Any, NoReturn
+from typing import NoReturn
 
 import click
 
@@ -18,6 +17,7 @@ from syndicate.cli import (
     delivery,  # noqa: F401
     digest,  # noqa: F401
     feeds,  # noqa: F401
+    run,  # noqa: F401
 )
 from syndicate.cli.app import cli
 from syndicate.errors import ConfigError, StoreError, SyndicateError
@@ -35,9 +35,8 @@ def _fail(message: str, code: int) -> NoReturn:
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script: maps our errors to messages and exit codes."""
     handlers: list[tuple[type[SyndicateError], int]] = [(ConfigError, 2), (StoreError, 3)]
-    run: Callable[..., Any] = cli.main
     try:
-        run(args=argv, prog_name="syndicate", standalone_mode=False)
+        cli.main(args=argv, prog_name="syndicate", standalone_mode=False)
     except click.exceptions.Abort:
         _fail("aborted", 130)
     except click.ClickException as err:
@@ -46,5 +45,3 @@ def main(argv: list[str] | None = None) -> None:
     except SyndicateError as err:
         code = next((c for kind, c in handlers if isinstance(err, kind)), 1)
         _fail(str(err), code)
-    except SystemExit:
-        raise
