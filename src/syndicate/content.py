@@ -197,20 +197,19 @@ class CleanEntry:
     content_hash: str
 
 
-def content_hash(entry: CleanEntry | dict[str, object]) -> str:
+def content_hash(entry: CleanEntry) -> str:
     """SHA-256 over everything a reader sees except the URL and dates."""
-    if isinstance(entry, CleanEntry):
-        entry = {
-            "title": entry.title,
-            "dek": entry.dek,
-            "body_html": entry.body_html,
-            "authors": [[a.name, a.bio, a.url] for a in entry.authors],
-            "section": entry.section,
-            "tags": list(entry.tags),
-            "image": _image_list(entry.image),
-            "featured": entry.featured,
-        }
-    encoded = json.dumps(entry, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    fields = {
+        "title": entry.title,
+        "dek": entry.dek,
+        "body_html": entry.body_html,
+        "authors": [[a.name, a.bio, a.url] for a in entry.authors],
+        "section": entry.section,
+        "tags": list(entry.tags),
+        "image": _image_list(entry.image),
+        "featured": entry.featured,
+    }
+    encoded = json.dumps(fields, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(encoded.encode("utf-8")).hexdigest()
 
 

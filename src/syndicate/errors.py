@@ -10,7 +10,9 @@
     │   │   └── BlockedAddressError   the host resolves to a non-public address
     │   ├── HTTPStatusError    the server answered, but not with content (4xx/5xx)
     │   └── ContentError       the bytes arrived but could not be understood
-    ├── TemplateError          a template could not be loaded, rendered or compiled
+    ├── DigestError            (syndicate.digest.errors) an edition cannot be composed
+    │   ├── TemplateError      (syndicate.digest.errors) a template fails; names file, line
+    │   └── RenderLimitError   (syndicate.digest.errors) e.g. HTML over the size limit
     ├── MessageError           a message cannot be built (e.g. CR/LF in a header value)
     └── DeliveryError          a backend could not deliver a whole batch
         ├── TransportError     connection, TLS, timeout, 5xx: retry later
@@ -86,10 +88,6 @@ class HTTPStatusError(SourceError):
 
 class ContentError(SourceError):
     """The bytes arrived but could not be understood (not a feed, bad front matter...)."""
-
-
-class TemplateError(SyndicateError):
-    """A template could not be loaded, rendered or compiled; names the file and line."""
 
 
 class MessageError(SyndicateError):
