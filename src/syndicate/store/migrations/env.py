@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
+from syndicate.store import delivery_schema, schedule_schema  # noqa: F401  (register tables)
 from syndicate.store.schema import metadata
 
 connection = context.config.attributes.get("connection")
