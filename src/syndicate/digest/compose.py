@@ -31,6 +31,7 @@ from syndicate.models import Article
 from syndicate.related import RelatedIndex
 from syndicate.store import Store
 from syndicate.store.editions import (
+    OWN,
     EditionRecord,
     articles_by_ids,
     get_edition,
@@ -85,17 +86,24 @@ def compose_edition(
     channel: ChannelConfig,
     slot: datetime,
     templates: DigestTemplates,
+    cadence: str = OWN,
 ) -> Edition | None:
     """The edition of ``channel`` for ``slot``: the stored one if it exists, else a draft.
 
-    ``None`` when the window holds fewer than ``min_items`` new articles.
+    ``cadence`` is ``edition`` for the channel's own schedule, or ``daily``/``weekly``
+    for a round-up (whose window is the time since the previous round-up of that
+    cadence). ``None`` when the window holds fewer than ``min_items`` new articles.
     """
-    stored = get_edition(store, channel.name, slot)
+    stored = get_edition(store, channel.name, slot, cadence)
     if stored is not None:
         return load_edition(store, stored)
     digest = channel.digest
     recent = recent_editions(
-        store, channel.name, before=slot, limit=max(1, digest.exclude_last_editions)
+        store,
+        channel.name,
+        before=slot,
+        limit=max(1, digest.exclude_last_editions),
+        cadence=cadence,
     )
     since = recent[0].slot if recent else slot - timedelta(hours=digest.first_lookback_hours)
     sent: set[str] = set()
