@@ -220,7 +220,7 @@ def test_a_second_daemon_refuses_and_a_standby_takes_over(tmp_path: Path) -> Non
                 text=True,
                 timeout=WAIT,
             )
-            assert second.returncode == 3
+            assert second.returncode == 4
             assert "another scheduler holds this store's lock" in second.stderr
             assert f"pid {first.pid}" in second.stderr
             # `run --once` also respects the lock: it must not run beside a daemon.
@@ -231,7 +231,7 @@ def test_a_second_daemon_refuses_and_a_standby_takes_over(tmp_path: Path) -> Non
                 text=True,
                 timeout=WAIT,
             )
-            assert once.returncode == 3, once.stderr
+            assert once.returncode == 4, once.stderr
             with daemon(config, "--standby") as (standby, standby_log):
                 wait_for("the standby to wait", lambda: "standby" in standby_log.read_text())
                 assert "scheduler started" not in standby_log.read_text()
@@ -266,3 +266,26 @@ def test_json_logs_one_object_per_line_and_a_summary_per_job(tmp_path: Path) -> 
     assert sent["sent"] == 2 and sent["seconds"] >= 0 and sent["message"].startswith("job dispatch")
     digests = [x for x in lines if x.get("job") == "digests"]
     assert digests[0]["composed"] == 1 and digests[0]["queued"] == 2
+
+
+def test_run_serve_answers_http_beside_the_scheduler(tmp_path: Path) -> None:
+    import socket
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with SMTPTestServer() as smtp:
+        config = write_instance(tmp_path, smtp.port)
+        with daemon(config, "--serve", "--port", str(port)) as (proc, log):
+            # The sources job builds the feeds at start-up; then /healthz says ok.
+            def healthy() -> bool:
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz") as r:
+                        return bool(r.status == 200)
+                except OSError:
+                    return False
+
+            wait_for("the web app", healthy)
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(WAIT) == 0, log.read_text()

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("syndicate.run")
 
 # Exit status when another scheduler holds the store's lock (and --standby was not given).
-LOCK_HELD = 3
+LOCK_HELD = 4
 
 
 @contextmanager
@@ -77,7 +77,7 @@ def run_cmd(
 
     Without --once it runs until SIGTERM or Ctrl-C, then finishes the batch in flight
     and exits 0. One scheduler runs per store: a second one says who holds the lock
-    and exits with status 3, or waits with --standby. With --once it does what is due
+    and exits with status 4, or waits with --standby. With --once it does what is due
     now and exits; a run straight after does nothing. A slot missed by more than its
     max_lateness_hours is skipped and logged, never sent late.
     """
