@@ -87,8 +87,15 @@ def test_cli_run_once_twice(instance: Path) -> None:
     first = run(instance, "run", "--once")
     assert first.returncode == 0, first.stderr
     assert "sources: 1 polled, 0 not due, 26 new or updated articles, 0 failed" in first.stdout
+    assert "digest science-tech @" in first.stdout and ": composed (edition 1," in first.stdout
+    # The on_new channel's digest reached the file outbox: one .eml per subscriber of it.
+    sent = sorted((instance / "var" / "outbox").rglob("*.eml"))
+    assert sent and f"dispatch via file: {len(sent)} sent" in first.stdout
+    assert all(b"Science" in p.read_bytes() for p in sent)
     second = run(instance, "run", "--once")
     assert second.returncode == 0, second.stderr
     assert "sources: 0 polled, 1 not due, 0 new or updated articles" in second.stdout
     assert "feeds: 0 written" in second.stdout
     assert "dispatch via file: nothing due" in second.stdout
+    assert "digest " not in second.stdout
+    assert sorted((instance / "var" / "outbox").rglob("*.eml")) == sent
