@@ -59,6 +59,7 @@ class Daemon:
         self.clock = clock
         self.stopping = threading.Event()
         self.exit_code = 0
+        self.unfinished = False  # work was still running when shutdown_seconds ran out
         self._busy = 0
         self._idle = threading.Condition()
         self._built_once = False
@@ -98,6 +99,7 @@ class Daemon:
             scheduler.shutdown(wait=False)  # no new runs; the ones in flight go on
             finished = self._wait_idle(self.settings.scheduler.shutdown_seconds)
             if not finished:
+                self.unfinished = True
                 log.warning(
                     "work still in flight after %ss; exiting anyway (leases expire, "
                     "nothing is lost)",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import threading
@@ -168,6 +169,11 @@ def _daemon(
         if server is not None and thread is not None:
             server.should_exit = True
             thread.join(app.settings.scheduler.shutdown_seconds)
+    if daemon.unfinished:
+        # A job thread is still running (a slow fetch, a stuck connection): exiting
+        # normally would wait for it. Its leases expire and the next run retries.
+        logging.shutdown()
+        os._exit(code)
     return code
 
 
