@@ -20,7 +20,7 @@ LogFormat = Literal["text", "json"]
 
 # Attributes every LogRecord has; anything else on a record came from ``extra``.
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
-_NOISY = ("alembic", "urllib3", "trafilatura", "htmldate", "charset_normalizer", "apscheduler")
+_NOISY = ("alembic", "urllib3", "trafilatura", "htmldate", "charset_normalizer")
 
 
 class JsonFormatter(logging.Formatter):
@@ -53,3 +53,9 @@ def configure(level: int, fmt: LogFormat, console: Console, *, show_path: bool =
     logging.basicConfig(level=level, handlers=[handler], force=True)
     for noisy in _NOISY:
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+    # APScheduler warns on every tick that finds a job still running ("maximum number of
+    # running instances reached") — expected while a long send is in progress; the
+    # daemon's own summary lines say what ran.
+    logging.getLogger("apscheduler").setLevel(
+        logging.DEBUG if level <= logging.DEBUG else logging.ERROR
+    )
