@@ -25,9 +25,9 @@ from __future__ import annotations
 
 import gzip
 import re
+import threading
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -98,108 +98,135 @@ def parse_target(rest: str) -> ArchiveTarget | None:
 
 def routes(context: WebContext) -> list[BaseRoute]:
     """The archive routes (GET and HEAD)."""
-    settings = context.settings
-    site = ArchiveSite(settings.site.name, settings.site.language)
+    area = ArchiveArea(context)
+    return [
+        Route("/archive/", area.home, methods=["GET"]),
+        Route("/archive/{rest:path}", area.browse, methods=["GET"]),
+        Route("/digests/{channel}/{stamp}", area.legacy, methods=["GET"]),
+    ]
 
-    @cache
-    def store() -> Store:
-        return open_store(settings.store_url)
 
-    @cache
-    def channels() -> dict[str, ChannelConfig]:
-        # Read once, like the settings: a changed channel file needs a restart.
-        return {c.name: c for c in load_channels(settings)}
+class ArchiveArea:
+    """The archive's endpoints over one lazily opened store.
 
-    def config_of(key: str) -> ChannelConfig:
-        return channels().get(base_channel(key), _DEFAULTS)
+    Endpoints are plain functions, so Starlette runs them in its thread pool and the
+    store's blocking calls never hold up the event loop.
+    """
 
-    def title_of(key: str) -> str:
+    def __init__(self, context: WebContext) -> None:
+        self.settings = context.settings
+        self.site = ArchiveSite(self.settings.site.name, self.settings.site.language)
+        self._lock = threading.Lock()
+        self._store: Store | None = None
+        self._channels: dict[str, ChannelConfig] | None = None
+
+    def store(self) -> Store:
+        """The store, opened on first use (once, though requests arrive on many threads)."""
+        with self._lock:
+            if self._store is None:
+                self._store = open_store(self.settings.store_url)
+            return self._store
+
+    def channels(self) -> dict[str, ChannelConfig]:
+        """The configured channels, read once like the settings (a change needs a restart)."""
+        with self._lock:
+            if self._channels is None:
+                self._channels = {c.name: c for c in load_channels(self.settings)}
+            return self._channels
+
+    def config_of(self, key: str) -> ChannelConfig:
+        """The settings that apply to an edition channel key (a roll-up's are its channel's)."""
+        return self.channels().get(base_channel(key), _DEFAULTS)
+
+    def title_of(self, key: str) -> str:
+        """The channel's title; a roll-up's says which one it is."""
         channel, _, cadence = key.partition("/")
-        title = channels()[channel].title if channel in channels() else channel
+        config = self.channels().get(channel)
+        title = config.title if config else channel
         return f"{title} ({cadence} roll-up)" if cadence else title
 
-    def not_found() -> Response:
-        headers = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
-        return HTMLResponse(render_not_found(site), status_code=404, headers=headers)
-
-    def home(request: Request) -> Response:
-        archived = archived_channels(store())
+    def home(self, request: Request) -> Response:
+        """``/archive/``: the channels with editions (roll-ups under their channel)."""
+        archived = archived_channels(self.store())
         stats = {a.channel: a for a in archived}
-        keys = sorted({base_channel(a.channel) for a in archived})
         listings = []
-        for key in keys:
+        for key in sorted({base_channel(a.channel) for a in archived}):
             own = stats.get(key)
-            latest = _local_date(own.latest, config_of(key).digest.timezone) if own else ""
-            listings.append(ChannelListing(key, title_of(key), own.editions if own else 0, latest))
+            latest = _local_date(own.latest, self.config_of(key).digest.timezone) if own else ""
+            count = own.editions if own else 0
+            listings.append(ChannelListing(key, self.title_of(key), count, latest))
         updated = max((a.updated for a in archived), default=None)
-        body = render_archive_index(site, listings).encode("utf-8")
+        body = render_archive_index(self.site, listings).encode("utf-8")
         return _respond(request, body, "no-cache", updated, csp=INDEX_CSP)
 
-    def channel_index(request: Request, key: str) -> Response:
+    def browse(self, request: Request) -> Response:
+        """Any path under ``/archive/``: a channel's index or one edition."""
+        target = parse_target(request.path_params["rest"])
+        if target is None:
+            return self.not_found()
+        if not target.canonical:
+            return RedirectResponse(target.path, status_code=308)
+        if target.stamp is not None:
+            return self.edition(request, target.key, target.stamp)
+        return self.channel_index(request, target.key)
+
+    def channel_index(self, request: Request, key: str) -> Response:
+        """One page of the channel's editions."""
         before, after = request.query_params.get("before"), request.query_params.get("after")
         since = parse_edition_stamp(before) if before is not None else None
         until = parse_edition_stamp(after) if after is not None else None
         if (before is not None and since is None) or (after is not None and until is None):
-            return not_found()
+            return self.not_found()
         if since is not None and until is not None:
-            return not_found()
-        archived = {a.channel for a in archived_channels(store())}
-        configured = key in channels() and channels()[key].digest.enabled
+            return self.not_found()
+        archived = {a.channel for a in archived_channels(self.store())}
+        configured = key in self.channels() and self.channels()[key].digest.enabled
         if key not in archived and not configured:
-            return not_found()
-        found = edition_page(store(), key, limit=PAGE_SIZE, before=since, after=until)
-        tz = config_of(key).digest.timezone
+            return self.not_found()
+        found = edition_page(self.store(), key, limit=PAGE_SIZE, before=since, after=until)
+        config = self.config_of(key)
+        tz = config.digest.timezone
         rollups = sorted(k for k in archived if k.startswith(key + "/"))
         archive = ChannelArchive(
             key=key,
-            title=title_of(key),
+            title=self.title_of(key),
             timezone=tz,
             subscribe_path=subscribe_url("", key),
             page=found,
             dates=[_local_date(e.slot, tz) for e in found.editions],
             rollups=[(k, f"{k.partition('/')[2].capitalize()} roll-up") for k in rollups],
         )
-        body = render_channel_archive(site, archive).encode("utf-8")
+        body = render_channel_archive(self.site, archive).encode("utf-8")
         updated = max((e.created_at for e in found.editions), default=None)
-        cache_control = f"public, max-age={config_of(key).max_age}"
+        cache_control = f"public, max-age={config.max_age}"
         return _respond(request, body, cache_control, updated, csp=INDEX_CSP)
 
-    def edition(request: Request, key: str, stamp: str) -> Response:
+    def edition(self, request: Request, key: str, stamp: str) -> Response:
+        """The public copy of the edition of ``key`` in the minute ``stamp`` names."""
         minute = parse_edition_stamp(stamp)
-        record = edition_in_minute(store(), key, minute) if minute else None
+        record = edition_in_minute(self.store(), key, minute) if minute else None
         if record is None:
-            return not_found()
-        copy = public_copy(
-            record.html, record.text, base_url=settings.site.base_url, channel=record.channel
-        )
-        cache_control = f"public, max-age={config_of(key).archive_max_age}, immutable"
+            return self.not_found()
+        base_url = self.settings.site.base_url
+        copy = public_copy(record.html, record.text, base_url=base_url, channel=record.channel)
+        cache_control = f"public, max-age={self.config_of(key).archive_max_age}, immutable"
         body = copy.html.encode("utf-8")
         return _respond(request, body, cache_control, record.created_at, csp=EDITION_CSP)
 
-    def browse(request: Request) -> Response:
-        target = parse_target(request.path_params["rest"])
-        if target is None:
-            return not_found()
-        if not target.canonical:
-            return RedirectResponse(target.path, status_code=308)
-        if target.stamp is not None:
-            return edition(request, target.key, target.stamp)
-        return channel_index(request, target.key)
-
-    def legacy(request: Request) -> Response:
-        # Mail sent before the archive existed links to /digests/<channel>/<slot>.
+    def legacy(self, request: Request) -> Response:
+        """``/digests/<channel>/<YYYY-MM-DDTHHMMZ>``, the view-in-browser links of mail
+        sent before the archive existed: a permanent redirect to the edition's page."""
         name, stamp = request.path_params["channel"], request.path_params["stamp"]
         match = _LEGACY_STAMP.fullmatch(stamp)
         slot = parse_edition_stamp(f"{match[1]}-{match[2]}") if match else None
         if slot is None or not _SEGMENT.fullmatch(name):
-            return not_found()
+            return self.not_found()
         return RedirectResponse(edition_path(name, slot), status_code=308)
 
-    return [
-        Route("/archive/", home, methods=["GET"]),
-        Route("/archive/{rest:path}", browse, methods=["GET"]),
-        Route("/digests/{channel}/{stamp}", legacy, methods=["GET"]),
-    ]
+    def not_found(self) -> Response:
+        """The archive's 404 page, never cached (the edition may be composed later)."""
+        headers = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+        return HTMLResponse(render_not_found(self.site), status_code=404, headers=headers)
 
 
 def _local_date(slot: datetime, timezone: str) -> str:
