@@ -11,7 +11,6 @@ from syndicate.digest.links import (
     PlaceholderLinks,
     Recipient,
     archive_path,
-    base_channel,
     edition_path,
     edition_stamp,
     edition_url,
@@ -25,6 +24,7 @@ from syndicate.digest.public import (
     public_values,
     subscribe_url,
 )
+from syndicate.store.editions import OWN
 
 BASE = "https://news.example"
 HTML = (
@@ -62,10 +62,9 @@ def test_public_copy_shares_nothing_with_a_recipients_copy() -> None:
         assert value not in public.text
 
 
-def test_a_rollup_links_to_its_channels_subscribe_page() -> None:
-    assert subscribe_url(BASE, "daily/weekly") == "https://news.example/subscribe/daily"
-    copy = public_copy(HTML, TEXT, base_url=BASE, channel="daily/weekly")
-    assert 'href="https://news.example/subscribe/daily"' in copy.html
+def test_subscribe_url_is_the_channels() -> None:
+    assert subscribe_url(BASE, "world") == "https://news.example/subscribe/world"
+    assert subscribe_url("", "world") == "/subscribe/world"
 
 
 def test_unknown_placeholders_are_template_errors() -> None:
@@ -93,7 +92,11 @@ def test_stamps_are_utc_minutes_and_round_trip() -> None:
 def test_archive_paths() -> None:
     slot = datetime(2026, 11, 25, 7, 0, tzinfo=UTC)
     assert archive_path("daily") == "/archive/daily/"
-    assert archive_path("daily/weekly") == "/archive/daily/weekly/"
-    assert edition_path("daily/weekly", slot) == "/archive/daily/weekly/2026-11-25-0700/"
+    assert archive_path("daily", OWN) == "/archive/daily/"
+    assert archive_path("daily", "weekly") == "/archive/daily/weekly/"
+    assert edition_path("daily", slot, "weekly") == "/archive/daily/weekly/2026-11-25-0700/"
     assert edition_url(BASE, "daily", slot) == f"{BASE}/archive/daily/2026-11-25-0700/"
-    assert base_channel("daily/weekly") == base_channel("daily") == "daily"
+    # A round-up composed in the same minute as an edition has its own address.
+    assert (
+        edition_url(BASE, "daily", slot, "daily") == f"{BASE}/archive/daily/daily/2026-11-25-0700/"
+    )

@@ -1,5 +1,5 @@
 """The web archive of editions, through the app, on SQLite and PostgreSQL: indexes,
-edition pages without anyone's data, view-in-browser links, caching, 404s, roll-ups."""
+edition pages without anyone's data, view-in-browser links, caching, 404s, round-ups."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from syndicate.digest.public import public_copy
 from syndicate.dispatch import Dispatcher, enqueue_edition
 from syndicate.models import OutboundMessage, Subscription
 from syndicate.store import Store, open_store
-from syndicate.store.editions import EditionRecord, NewEdition, save_edition
+from syndicate.store.editions import OWN, EditionRecord, NewEdition, save_edition
 from syndicate.store.subscribers import SubscriberStore
 from syndicate.testing import FixedClock, RecordingBackend
 from syndicate.tokens import TokenSigner
@@ -53,8 +53,10 @@ class Site:
     client: TestClient
     daily: ChannelConfig
 
-    def build(self, slot: datetime = SLOT) -> EditionRecord:
-        built = build_edition(self.store, self.settings, self.daily, slot, now=slot)
+    def build(self, slot: datetime = SLOT, cadence: str = OWN) -> EditionRecord:
+        built = build_edition(
+            self.store, self.settings, self.daily, slot, now=slot, cadence=cadence
+        )
         assert built is not None and built.record is not None
         return built.record
 
@@ -110,12 +112,12 @@ def subscribe(store: Store) -> None:
 
 
 def plain(
-    store: Store, slot: datetime, channel: str = "daily", subject: str = "Edition"
+    store: Store, slot: datetime, subject: str = "Edition", cadence: str = OWN
 ) -> EditionRecord:
     record, _ = save_edition(
         store,
         NewEdition(
-            channel=channel,
+            channel="daily",
             slot=slot,
             article_ids=(),
             related_ids=(),
@@ -125,6 +127,7 @@ def plain(
             "Unsubscribe</a></body></html>",
             text="Dear %%syn:name%%\n",
             created_at=slot + timedelta(minutes=1),
+            cadence=cadence,
         ),
     )
     return record
@@ -207,7 +210,7 @@ def test_archive_home_lists_channels_with_editions(site: Site) -> None:
     empty = site.client.get("/archive/")
     assert empty.status_code == 200 and "No digest has been published yet." in empty.text
     site.build()
-    plain(site.store, SLOT, channel="daily/weekly")
+    plain(site.store, SLOT, cadence="weekly")
     page = site.client.get("/archive/")
     assert page.status_code == 200
     assert page.headers["cache-control"] == "no-cache"
@@ -240,23 +243,39 @@ def test_pages_of_editions_follow_older_and_newer_links(
     assert back.text == pages[1].text
 
 
-def test_rollups_are_listed_under_their_channel(site: Site) -> None:
+def test_roundups_are_listed_under_their_channel(site: Site) -> None:
     plain(site.store, SLOT, subject="Daily edition")
-    weekly = plain(site.store, SLOT + timedelta(days=2), channel="daily/weekly", subject="Week")
+    weekly = plain(site.store, SLOT + timedelta(days=2), subject="Week", cadence="weekly")
     index = site.client.get("/archive/daily/")
-    assert '<a href="/archive/daily/weekly/">Weekly roll-up</a>' in index.text
-    assert "Week<" not in index.text  # the roll-up's editions are on its own page
-    rollup = site.client.get("/archive/daily/weekly/")
-    assert rollup.status_code == 200
-    assert "<h1>The Daily Gazette (weekly roll-up): past editions</h1>" in rollup.text
-    assert '<a href="/archive/daily/weekly/2026-11-27-0300/">Week</a>' in rollup.text
-    page = site.client.get(edition_path(weekly.channel, weekly.slot))
+    assert '<a href="/archive/daily/weekly/">Weekly round-up</a>' in index.text
+    assert "Week<" not in index.text  # the round-up's editions are on its own page
+    roundup = site.client.get("/archive/daily/weekly/")
+    assert roundup.status_code == 200
+    assert "<h1>The Daily Gazette (weekly round-up): past editions</h1>" in roundup.text
+    assert '<a href="/archive/daily/weekly/2026-11-27-0300/">Week</a>' in roundup.text
+    assert "Daily edition" not in roundup.text and "round-up</a>" not in roundup.text
+    page = site.client.get(edition_path("daily", weekly.slot, "weekly"))
     assert page.status_code == 200
     assert page.text == (
         '<html><body><p>Dear reader</p><a href="https://news.example/subscribe/daily">'
         "Unsubscribe</a></body></html>"
     )
     assert site.client.get("/archive/daily/monthly/").status_code == 404
+    assert site.client.get(edition_path("daily", weekly.slot)).status_code == 404
+
+
+def test_a_roundups_view_in_browser_link_is_its_own_page(site: Site) -> None:
+    own = site.build()
+    roundup = site.build(cadence="daily")  # the same minute, the same stories
+    assert roundup.id != own.id and roundup.cadence == "daily"
+    links = set(re.findall(r'href="(https://news\.example/archive/[^"]+)"', roundup.html))
+    assert links == {f"{BASE}/archive/daily/daily/2026-11-25-0300/"}
+    page = site.client.get(links.pop().removeprefix(BASE))
+    assert page.status_code == 200
+    assert page.text == public_copy(roundup.html, roundup.text, base_url=BASE, channel="daily").html
+    own_page = site.client.get(edition_path("daily", SLOT))
+    assert own_page.text != page.text
+    assert f'href="{BASE}/archive/daily/2026-11-25-0300/"' in own_page.text
 
 
 def test_not_found_and_redirects(site: Site) -> None:
@@ -269,6 +288,8 @@ def test_not_found_and_redirects(site: Site) -> None:
         "/archive/daily/2026-13-45-0300/",
         "/archive/Daily/",
         "/archive/daily/weekly/x/",
+        "/archive/daily/edition/",  # the channel's own series has one address
+        "/archive/daily/weekly/",  # no weekly round-up stored
         "/archive/a/b/c/",
         "/archive//",
         "/archive/daily/?before=yesterday",

@@ -1,8 +1,9 @@
 """Links in a digest: subscription links per recipient, the browser copy, UTM tags.
 
 The browser copy of an edition is its page in the public web archive,
-``/archive/<channel>/<YYYY-MM-DD-HHMM>/`` with the slot in UTC (one format, built and
-parsed here, so the links in mail and the routes that answer them cannot drift apart).
+``/archive/<channel>/<YYYY-MM-DD-HHMM>/`` (a round-up's under
+``/archive/<channel>/<cadence>/``) with the slot in UTC: one format, built and parsed
+here, so the links in mail and the routes that answer them cannot drift apart.
 
 The subscriber web app and signed tokens come with later work; until then
 :class:`PlaceholderLinks` builds ``{base}/u/<token>`` and ``{base}/p/<token>`` from the
@@ -17,6 +18,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+
+from syndicate.store.editions import OWN
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,29 +84,23 @@ def parse_edition_stamp(stamp: str) -> datetime | None:
         return None
 
 
-def base_channel(edition_channel: str) -> str:
-    """The configured channel of an edition's channel key.
-
-    Roll-up editions may be stored under ``<channel>/<cadence>`` (``all/weekly``); the
-    part before the slash is the channel whose settings (timezone, title) apply.
-    """
-    return edition_channel.partition("/")[0]
+def archive_path(channel: str, cadence: str = OWN) -> str:
+    """The path of an archive index: a channel's own editions (``/archive/all/``) or one
+    of its round-ups (``/archive/all/weekly/``)."""
+    path = f"/archive/{quote(channel, safe='')}/"
+    return path if cadence == OWN else f"{path}{quote(cadence, safe='')}/"
 
 
-def archive_path(channel: str) -> str:
-    """The path of a channel's archive index, e.g. ``/archive/all/`` or ``/archive/all/weekly/``."""
-    return f"/archive/{quote(channel, safe='/')}/"
-
-
-def edition_path(channel: str, slot: datetime) -> str:
+def edition_path(channel: str, slot: datetime, cadence: str = OWN) -> str:
     """The path of one edition's archive page, e.g. ``/archive/all/2026-11-25-0700/``."""
-    return f"{archive_path(channel)}{edition_stamp(slot)}/"
+    return f"{archive_path(channel, cadence)}{edition_stamp(slot)}/"
 
 
-def edition_url(base_url: str, channel: str, slot: datetime) -> str:
+def edition_url(base_url: str, channel: str, slot: datetime, cadence: str = OWN) -> str:
     """The edition's "view in your browser" address (same for every recipient): its
-    page in the public archive."""
-    return base_url + edition_path(channel, slot)
+    page in the public archive. A round-up's page is under its cadence, so it never
+    shares an address with the channel's own edition of the same minute."""
+    return base_url + edition_path(channel, slot, cadence)
 
 
 def with_utm(url: str, params: dict[str, str]) -> str:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from syndicate.digest.links import base_channel
 from syndicate.digest.personalise import Personalised, Personaliser
 
 PUBLIC_NAME = "reader"
@@ -20,8 +19,9 @@ PUBLIC_EMAIL = "your email address"
 
 
 def subscribe_url(base_url: str, channel: str) -> str:
-    """The channel's subscribe page; a roll-up's (``all/weekly``) is its channel's."""
-    return f"{base_url}/subscribe/{quote(base_channel(channel), safe='')}"
+    """The channel's subscribe page (a round-up's too: subscribers choose the cadence
+    there)."""
+    return f"{base_url}/subscribe/{quote(channel, safe='')}"
 
 
 def public_values(base_url: str, channel: str) -> dict[str, str]:

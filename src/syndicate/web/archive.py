@@ -1,18 +1,19 @@
 """``/archive/``: the public web archive of digest editions, where "view in browser" goes.
 
 * ``/archive/`` lists the channels that have editions;
-* ``/archive/<channel>/`` lists a channel's editions newest first, a page at a time
+* ``/archive/<channel>/`` lists a channel's own editions newest first, a page at a time
   (``?before=<stamp>`` for older ones, ``?after=<stamp>`` for newer), dates in the
-  channel's timezone; 404 for a channel that is neither configured with a digest nor
-  has editions;
+  channel's timezone, with links to its round-ups; 404 for a channel that is neither
+  configured with a digest nor has editions;
 * ``/archive/<channel>/<YYYY-MM-DD-HHMM>/`` (the slot in UTC, see
   :func:`~syndicate.digest.links.edition_stamp`) is the edition as stored, with every
   recipient placeholder filled with a neutral value (:mod:`syndicate.digest.public`):
   no one's name, address or link token.
 
-Roll-up editions stored under ``<channel>/<cadence>`` get their own archive at
-``/archive/<channel>/<cadence>/``, linked from the channel's page; a cadence is a slug,
-never a stamp, so the two kinds of path cannot be confused.
+Round-ups (editions with cadence ``daily`` or ``weekly``) have the same two levels under
+``/archive/<channel>/<cadence>/``. A cadence is a slug and never a stamp, so the paths
+cannot be confused; ``edition`` (a channel's own cadence) is not a path segment, so every
+page has one address.
 
 Every answer carries a strong ETag of its bytes and a Last-Modified (HT-1), answers
 conditionals with 304 (HT-2), gzips when asked with ``Vary: Accept-Encoding`` (HT-3) and
@@ -34,15 +35,11 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from syndicate.config import ChannelConfig, load_channels
-from syndicate.digest.links import (
-    archive_path,
-    base_channel,
-    edition_path,
-    parse_edition_stamp,
-)
+from syndicate.digest.links import archive_path, edition_path, parse_edition_stamp
 from syndicate.digest.public import public_copy, subscribe_url
 from syndicate.store import Store, open_store
 from syndicate.store.archive import archived_channels, edition_in_minute, edition_page
+from syndicate.store.editions import OWN
 from syndicate.web.archive_pages import (
     ArchiveSite,
     ChannelArchive,
@@ -64,28 +61,31 @@ EDITION_CSP = (
 INDEX_CSP = "default-src 'none'; base-uri 'none'; form-action 'none'"
 _SEGMENT = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 _LEGACY_STAMP = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2})T([0-9]{4})Z")
-_DEFAULTS = ChannelConfig(name="defaults", title="")  # max_age values for unconfigured keys
+_DEFAULTS = ChannelConfig(name="defaults", title="")  # for editions of a removed channel
 
 
 @dataclass(frozen=True, slots=True)
 class ArchiveTarget:
-    """What an ``/archive/...`` path names: a channel key, and an edition's stamp or not."""
+    """What an ``/archive/...`` path names: a series (channel and cadence), and one
+    edition's stamp or not."""
 
-    key: str
+    channel: str
+    cadence: str
     stamp: str | None
     canonical: bool  # False when the trailing slash is missing
 
     @property
     def path(self) -> str:
         """The canonical path of the target."""
-        return archive_path(self.key) + (f"{self.stamp}/" if self.stamp else "")
+        index = archive_path(self.channel, self.cadence)
+        return index + (f"{self.stamp}/" if self.stamp else "")
 
 
 def parse_target(rest: str) -> ArchiveTarget | None:
     """The target of ``/archive/<rest>``, or ``None`` when it cannot name one.
 
-    ``rest`` is one or two channel slugs (a channel, or a channel and a roll-up cadence),
-    optionally followed by an edition stamp.
+    ``rest`` is a channel slug, optionally a round-up cadence, optionally an edition
+    stamp, each followed by ``/`` (the last one may lack it: that is ``canonical=False``).
     """
     canonical = rest.endswith("/")
     segments = (rest[:-1] if canonical else rest).split("/")
@@ -93,7 +93,10 @@ def parse_target(rest: str) -> ArchiveTarget | None:
     names = segments[:-1] if stamp else segments
     if not 1 <= len(names) <= 2 or not all(_SEGMENT.fullmatch(n) for n in names):
         return None
-    return ArchiveTarget("/".join(names), stamp, canonical)
+    cadence = names[1] if len(names) == 2 else OWN
+    if len(names) == 2 and cadence == OWN:
+        return None  # /archive/<channel>/ is the one address of the channel's own series
+    return ArchiveTarget(names[0], cadence, stamp, canonical)
 
 
 def routes(context: WebContext) -> list[BaseRoute]:
@@ -134,44 +137,44 @@ class ArchiveArea:
                 self._channels = {c.name: c for c in load_channels(self.settings)}
             return self._channels
 
-    def config_of(self, key: str) -> ChannelConfig:
-        """The settings that apply to an edition channel key (a roll-up's are its channel's)."""
-        return self.channels().get(base_channel(key), _DEFAULTS)
+    def config_of(self, channel: str) -> ChannelConfig:
+        """The channel's settings (defaults for editions of a channel no longer configured)."""
+        return self.channels().get(channel, _DEFAULTS)
 
-    def title_of(self, key: str) -> str:
-        """The channel's title; a roll-up's says which one it is."""
-        channel, _, cadence = key.partition("/")
+    def title_of(self, channel: str, cadence: str = OWN) -> str:
+        """The channel's title; a round-up's says which one it is."""
         config = self.channels().get(channel)
         title = config.title if config else channel
-        return f"{title} ({cadence} roll-up)" if cadence else title
+        return title if cadence == OWN else f"{title} ({cadence} round-up)"
 
     def home(self, request: Request) -> Response:
-        """``/archive/``: the channels with editions (roll-ups under their channel)."""
+        """``/archive/``: the channels with editions (their round-ups are on their page)."""
         archived = archived_channels(self.store())
-        stats = {a.channel: a for a in archived}
+        own = {a.channel: a for a in archived if a.cadence == OWN}
         listings = []
-        for key in sorted({base_channel(a.channel) for a in archived}):
-            own = stats.get(key)
-            latest = _local_date(own.latest, self.config_of(key).digest.timezone) if own else ""
-            count = own.editions if own else 0
-            listings.append(ChannelListing(key, self.title_of(key), count, latest))
+        for channel in sorted({a.channel for a in archived}):
+            series = own.get(channel)
+            tz = self.config_of(channel).digest.timezone
+            latest = _local_date(series.latest, tz) if series else ""
+            count = series.editions if series else 0
+            listings.append(ChannelListing(channel, self.title_of(channel), count, latest))
         updated = max((a.updated for a in archived), default=None)
         body = render_archive_index(self.site, listings).encode("utf-8")
         return _respond(request, body, "no-cache", updated, csp=INDEX_CSP)
 
     def browse(self, request: Request) -> Response:
-        """Any path under ``/archive/``: a channel's index or one edition."""
+        """Any path under ``/archive/``: an index of a series, or one edition."""
         target = parse_target(request.path_params["rest"])
         if target is None:
             return self.not_found()
         if not target.canonical:
             return RedirectResponse(target.path, status_code=308)
         if target.stamp is not None:
-            return self.edition(request, target.key, target.stamp)
-        return self.channel_index(request, target.key)
+            return self.edition(request, target)
+        return self.series_index(request, target)
 
-    def channel_index(self, request: Request, key: str) -> Response:
-        """One page of the channel's editions."""
+    def series_index(self, request: Request, target: ArchiveTarget) -> Response:
+        """One page of the editions of a channel, or of one of its round-ups."""
         before, after = request.query_params.get("before"), request.query_params.get("after")
         since = parse_edition_stamp(before) if before is not None else None
         until = parse_edition_stamp(after) if after is not None else None
@@ -179,38 +182,48 @@ class ArchiveArea:
             return self.not_found()
         if since is not None and until is not None:
             return self.not_found()
-        archived = {a.channel for a in archived_channels(self.store())}
-        configured = key in self.channels() and self.channels()[key].digest.enabled
-        if key not in archived and not configured:
+        channel, cadence = target.channel, target.cadence
+        archived = {(a.channel, a.cadence) for a in archived_channels(self.store())}
+        config = self.channels().get(channel)
+        live = cadence == OWN and config is not None and config.digest.enabled
+        if (channel, cadence) not in archived and not live:
             return self.not_found()
-        found = edition_page(self.store(), key, limit=PAGE_SIZE, before=since, after=until)
-        config = self.config_of(key)
+        found = edition_page(
+            self.store(), channel, cadence=cadence, limit=PAGE_SIZE, before=since, after=until
+        )
+        config = self.config_of(channel)
         tz = config.digest.timezone
-        rollups = sorted(k for k in archived if k.startswith(key + "/"))
+        roundups = [] if cadence != OWN else sorted(c for ch, c in archived if ch == channel)
         archive = ChannelArchive(
-            key=key,
-            title=self.title_of(key),
+            channel=channel,
+            cadence=cadence,
+            title=self.title_of(channel, cadence),
             timezone=tz,
-            subscribe_path=subscribe_url("", key),
+            subscribe_path=subscribe_url("", channel),
             page=found,
             dates=[_local_date(e.slot, tz) for e in found.editions],
-            rollups=[(k, f"{k.partition('/')[2].capitalize()} roll-up") for k in rollups],
+            roundups=[(c, f"{c.capitalize()} round-up") for c in roundups if c != OWN],
         )
         body = render_channel_archive(self.site, archive).encode("utf-8")
         updated = max((e.created_at for e in found.editions), default=None)
         cache_control = f"public, max-age={config.max_age}"
         return _respond(request, body, cache_control, updated, csp=INDEX_CSP)
 
-    def edition(self, request: Request, key: str, stamp: str) -> Response:
-        """The public copy of the edition of ``key`` in the minute ``stamp`` names."""
-        minute = parse_edition_stamp(stamp)
-        record = edition_in_minute(self.store(), key, minute) if minute else None
+    def edition(self, request: Request, target: ArchiveTarget) -> Response:
+        """The public copy of the edition in the minute the target's stamp names."""
+        minute = parse_edition_stamp(target.stamp or "")
+        record = (
+            edition_in_minute(self.store(), target.channel, minute, target.cadence)
+            if minute is not None
+            else None
+        )
         if record is None:
             return self.not_found()
         base_url = self.settings.site.base_url
         copy = public_copy(record.html, record.text, base_url=base_url, channel=record.channel)
-        cache_control = f"public, max-age={self.config_of(key).archive_max_age}, immutable"
+        max_age = self.config_of(record.channel).archive_max_age
         body = copy.html.encode("utf-8")
+        cache_control = f"public, max-age={max_age}, immutable"
         return _respond(request, body, cache_control, record.created_at, csp=EDITION_CSP)
 
     def legacy(self, request: Request) -> Response:

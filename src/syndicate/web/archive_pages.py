@@ -26,9 +26,10 @@ class ArchiveSite:
 
 @dataclass(frozen=True, slots=True)
 class ChannelListing:
-    """A channel on ``/archive/``: its key, title, and how many editions up to when."""
+    """A channel on ``/archive/``: its name, title, and how many of its own editions up
+    to when."""
 
-    key: str
+    channel: str
     title: str
     editions: int
     latest: str  # the newest edition's date in the channel's timezone; "" when none
@@ -36,22 +37,24 @@ class ChannelListing:
 
 @dataclass(frozen=True, slots=True)
 class ChannelArchive:
-    """One page of a channel's archive, ready to print."""
+    """One page of a channel's (or round-up's) archive, ready to print."""
 
-    key: str
+    channel: str
+    cadence: str
     title: str
     timezone: str
     subscribe_path: str
     page: EditionPage
     dates: Sequence[str]  # page.editions' dates in the channel's timezone, in order
-    rollups: Sequence[tuple[str, str]]  # (key, label) of the channel's roll-up archives
+    roundups: Sequence[tuple[str, str]]  # (cadence, label) of the channel's round-ups
 
 
 def render_archive_index(site: ArchiveSite, channels: Sequence[ChannelListing]) -> str:
     """``/archive/``: every channel with editions, linking to its archive."""
     if channels:
         items = "".join(
-            f'<li><a href="{escape(archive_path(c.key))}">{escape(c.title)}</a>{_count(c)}</li>\n'
+            f'<li><a href="{escape(archive_path(c.channel))}">{escape(c.title)}</a>'
+            f"{_count(c)}</li>\n"
             for c in channels
         )
         body = f"<ul>\n{items}</ul>"
@@ -68,18 +71,19 @@ def render_channel_archive(site: ArchiveSite, archive: ChannelArchive) -> str:
     ]
     if archive.page.editions:
         items = "".join(
-            f'<li><a href="{escape(edition_path(e.channel, e.slot))}">{escape(e.subject)}</a>'
+            f'<li><a href="{escape(edition_path(e.channel, e.slot, e.cadence))}">'
+            f"{escape(e.subject)}</a>"
             f' <time datetime="{escape(e.slot.isoformat())}">{escape(date)}</time></li>\n'
             for e, date in zip(archive.page.editions, archive.dates, strict=True)
         )
         parts.append(f"<ul>\n{items}</ul>")
     else:
         parts.append("<p>No editions here yet.</p>")
-    parts.append(_pager(archive.key, archive.page))
-    if archive.rollups:
+    parts.append(_pager(archive_path(archive.channel, archive.cadence), archive.page))
+    if archive.roundups:
         links = " · ".join(
-            f'<a href="{escape(archive_path(key))}">{escape(label)}</a>'
-            for key, label in archive.rollups
+            f'<a href="{escape(archive_path(archive.channel, cadence))}">{escape(label)}</a>'
+            for cadence, label in archive.roundups
         )
         parts.append(f"<p>Also: {links}</p>")
     parts.append(
@@ -112,17 +116,17 @@ def _count(channel: ChannelListing) -> str:
     return f" ({channel.editions} {noun}, latest {escape(channel.latest)})"
 
 
-def _pager(key: str, current: EditionPage) -> str:
+def _pager(path: str, current: EditionPage) -> str:
     links = []
     if current.newer is not None:
-        links.append(_page_link(key, "after", current.newer, "prev", "Newer editions"))
+        links.append(_page_link(path, "after", current.newer, "prev", "Newer editions"))
     if current.older is not None:
-        links.append(_page_link(key, "before", current.older, "next", "Older editions"))
+        links.append(_page_link(path, "before", current.older, "next", "Older editions"))
     if not links:
         return ""
     return f'<nav aria-label="More editions">\n<p>{" · ".join(links)}</p>\n</nav>'
 
 
-def _page_link(key: str, param: str, slot: datetime, rel: str, label: str) -> str:
-    href = f"{archive_path(key)}?{param}={edition_stamp(slot)}"
+def _page_link(path: str, param: str, slot: datetime, rel: str, label: str) -> str:
+    href = f"{path}?{param}={edition_stamp(slot)}"
     return f'<a rel="{rel}" href="{escape(href)}">{escape(label)}</a>'
