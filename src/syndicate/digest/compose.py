@@ -62,6 +62,7 @@ class Edition:
     subject: str
     preheader: str
     record: EditionRecord | None = None
+    cadence: str = OWN  # ``edition``, or ``daily``/``weekly`` for a round-up
 
     @property
     def lead(self) -> Article:
@@ -138,7 +139,7 @@ def compose_edition(
         context,
         origin=f"{channel.name}: [digest] preheader",
     )
-    return Edition(channel.name, slot, tuple(stories), related, subject, preheader)
+    return Edition(channel.name, slot, tuple(stories), related, subject, preheader, cadence=cadence)
 
 
 def _pool(store: Store, channel: ChannelConfig, slot: datetime) -> Iterator[Article]:
@@ -170,4 +171,5 @@ def load_edition(store: Store, record: EditionRecord) -> Edition:
         subject=record.subject,
         preheader=record.preheader,
         record=record,
+        cadence=record.cadence,
     )
