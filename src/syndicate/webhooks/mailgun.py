@@ -49,7 +49,11 @@ def read(body: bytes) -> Signed:
     try:
         doc = json.loads(body)
     except ValueError as err:
-        raise WebhookPayloadError(f"mailgun: body is not JSON: {err}", provider=PROVIDER) from err
+        raise WebhookPayloadError(
+            f"mailgun: body is not JSON ({err}); legacy form-encoded webhooks are not "
+            "supported, use the JSON ones with 'event-data'",
+            provider=PROVIDER,
+        ) from err
     sig = doc.get("signature") if isinstance(doc, dict) else None
     data = doc.get("event-data") if isinstance(doc, dict) else None
     if not isinstance(sig, dict) or not isinstance(data, dict):
