@@ -30,7 +30,7 @@ def upgrade() -> None:
         sa.Column("occurred_at", UTCDateTime(), nullable=False),
         sa.Column("received_at", UTCDateTime(), nullable=False),
         sa.Column("nonce", sa.String(128), nullable=True),
-        sa.Column("outcome", sa.String(16), nullable=False),
+        sa.Column("outcome", sa.String(24), nullable=False),
         sa.Column("detail", sa.JSON(), nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_webhook_events"),
         sa.UniqueConstraint("provider", "event_id", name="uq_webhook_events_provider_event"),
