@@ -16,39 +16,15 @@ from sqlalchemy import select
 
 from syndicate.errors import WebhookAuthError
 from syndicate.store import Store
-from syndicate.store.delivery_schema import subscribers, suppressions
 from syndicate.store.schema import metadata
 from syndicate.store.subscribers import SubscriberStore
 from syndicate.store.webhook_schema import webhook_events
 from syndicate.webhooks.apply import apply_events
 from syndicate.webhooks.events import Event
 from tests.deliveryhelpers import add_subscribers
+from tests.webhookhelpers import snapshot
 
 T0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
-
-
-def snapshot(store: Store) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row webhooks could touch, in a stable order."""
-    with store.engine.connect() as conn:
-        return {
-            "subscribers": [
-                tuple(r)
-                for r in conn.execute(
-                    select(
-                        subscribers.c.email,
-                        subscribers.c.status,
-                        subscribers.c.updated_at,
-                        subscribers.c.unsubscribed_at,
-                    ).order_by(subscribers.c.email)
-                )
-            ],
-            "suppressions": [
-                tuple(r) for r in conn.execute(select(suppressions).order_by(suppressions.c.email))
-            ],
-            "events": [
-                tuple(r) for r in conn.execute(select(webhook_events).order_by(webhook_events.c.id))
-            ],
-        }
 
 
 def event(kind: str = "hard-bounce", n: int = 1, **changes: Any) -> Event:

@@ -19,6 +19,11 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import NameOID
+from sqlalchemy import select
+
+from syndicate.store import Store
+from syndicate.store.delivery_schema import subscribers, suppressions
+from syndicate.store.webhook_schema import webhook_events
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "webhooks"
 TOPIC = "arn:aws:sns:us-west-2:123456789012:MyTopic"
@@ -32,6 +37,30 @@ def fixture(name: str) -> Any:
 def fixture_bytes(name: str) -> bytes:
     """A payload file's bytes exactly as stored."""
     return (FIXTURES / name).read_bytes()
+
+
+def snapshot(store: Store) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row webhooks could touch, in a stable order."""
+    with store.engine.connect() as conn:
+        return {
+            "subscribers": [
+                tuple(r)
+                for r in conn.execute(
+                    select(
+                        subscribers.c.email,
+                        subscribers.c.status,
+                        subscribers.c.updated_at,
+                        subscribers.c.unsubscribed_at,
+                    ).order_by(subscribers.c.email)
+                )
+            ],
+            "suppressions": [
+                tuple(r) for r in conn.execute(select(suppressions).order_by(suppressions.c.email))
+            ],
+            "events": [
+                tuple(r) for r in conn.execute(select(webhook_events).order_by(webhook_events.c.id))
+            ],
+        }
 
 
 # --- SendGrid ---------------------------------------------------------------------------
