@@ -285,3 +285,18 @@ def test_a_body_over_the_limit_is_refused(tmp_path: Path, store_url: str) -> Non
     assert SubscriberStore(small.store).is_suppressed("reader00001@example.com") is False
     small.client.close()
     small.store.close()
+
+
+def test_an_unreachable_store_answers_503_so_the_provider_retries(tmp_path: Path) -> None:
+    settings = write_config(
+        tmp_path / "down",
+        "postgresql+psycopg://nobody@127.0.0.1:1/none",  # nothing listens on port 1
+        '[webhooks.postmark]\ntoken = "t0ken"\n',
+    )
+    with TestClient(create_app(settings)) as client:
+        answer = client.post(
+            "/webhooks/postmark",
+            content=fixture_bytes("postmark-bounce.json"),
+            headers={"X-Webhook-Token": "t0ken"},
+        )
+    assert answer.status_code == 503 and "deliver again later" in answer.json()["error"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from functools import cache
 
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -55,7 +56,7 @@ def routes(context: WebContext) -> list[BaseRoute]:
         except WebhookError as err:
             log.warning("webhook %s refused (%d): %s", provider, err.status, err)
             return _error(err.status, str(err))
-        except (StoreError, ConfigError) as err:
+        except (StoreError, ConfigError, SQLAlchemyError) as err:
             log.error("webhook %s not processed: %s", provider, err)
             return _error(503, "not processed; deliver again later")
         return JSONResponse(receipt.as_dict(), headers=HEADERS)
