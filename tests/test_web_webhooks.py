@@ -190,6 +190,17 @@ def test_mailgun(app: App) -> None:
     assert temporary.json()["recorded"] == 1 and app.status(2) == "active"
 
 
+def test_mailgun_token_of_an_uninteresting_event_cannot_carry_a_bounce(app: App) -> None:
+    delivered = mailgun_body("mailgun-delivered.json", MAILGUN_KEY, datetime.now(UTC))
+    assert app.post("mailgun", delivered).json()["recorded"] == 1
+    before = snapshot(app.store)
+    forged = json.loads(delivered)
+    forged["event-data"] = fixture("mailgun-permanent-fail.json")["event-data"]
+    answer = app.post("mailgun", json.dumps(forged).encode())
+    assert answer.status_code == 403
+    assert snapshot(app.store) == before and app.status(1) == "active"
+
+
 # --- SES through SNS -------------------------------------------------------------------
 
 

@@ -217,9 +217,10 @@ def test_mailgun_events(name: str, kind: str) -> None:
     assert event.nonce == signed.token
 
 
-def test_mailgun_delivered_is_ignored() -> None:
+def test_mailgun_delivered_is_kept_only_for_its_token() -> None:
     signed = mailgun.read(mailgun_body("mailgun-delivered.json", KEY, NOW))
-    assert mailgun.parse(signed, NOW).ignored == 1
+    (event,) = mailgun.parse(signed, NOW).events
+    assert (event.kind, event.suppresses, event.nonce) == ("other", None, signed.token)
 
 
 def test_mailgun_refuses_bad_signatures_and_stale_timestamps() -> None:

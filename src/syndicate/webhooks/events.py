@@ -17,8 +17,9 @@ from typing import Any, Literal
 
 from syndicate.errors import WebhookPayloadError
 
-Kind = Literal["hard-bounce", "soft-bounce", "complaint", "unsubscribe"]
-KINDS: tuple[Kind, ...] = ("hard-bounce", "soft-bounce", "complaint", "unsubscribe")
+# ``other`` is an event of no interest kept only for its one-use signing token (Mailgun).
+Kind = Literal["hard-bounce", "soft-bounce", "complaint", "unsubscribe", "other"]
+KINDS: tuple[Kind, ...] = ("hard-bounce", "soft-bounce", "complaint", "unsubscribe", "other")
 
 # The suppression reason (``suppressions.reason``, a subscriber status) of each kind,
 # or None when the kind is only recorded.
@@ -27,6 +28,7 @@ SUPPRESSES: Mapping[Kind, str | None] = {
     "complaint": "complained",
     "unsubscribe": "unsubscribed",
     "soft-bounce": None,
+    "other": None,
 }
 
 MAX_EVENT_ID = 512

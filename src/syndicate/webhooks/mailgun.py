@@ -8,8 +8,9 @@ with the event into the store, where it is unique, so a token seen before with a
 event is refused (:mod:`syndicate.webhooks.apply`), while Mailgun retrying the same
 event is a harmless duplicate.
 
-Events kept: ``failed`` with ``severity`` ``permanent`` (hard bounce) or ``temporary``
-(soft bounce), ``complained`` and ``unsubscribed``; the rest is ignored. The event id is
+Events: ``failed`` with ``severity`` ``permanent`` (hard bounce) or ``temporary``
+(soft bounce), ``complained`` and ``unsubscribed``; any other event is recorded as
+``other`` (it changes nothing, but its token is now used). The event id is
 ``event-data.id``.
 """
 
@@ -84,15 +85,15 @@ def verify(signed: Signed, signing_key: str, now: datetime, max_age: float) -> N
 
 
 def parse(signed: Signed, now: datetime) -> Parsed:
-    """The event of a verified body (or nothing if it is of an ignored kind)."""
+    """The event of a verified body (kind ``other`` for events of no interest)."""
     data = signed.event_data
     name = str(data.get("event", ""))
     kind = SEVERITY_KINDS.get(str(data.get("severity"))) if name == "failed" else None
-    kind = kind or EVENT_KINDS.get(name)
-    if kind is None:
-        return Parsed(ignored=1)
+    # An event of another kind is still recorded, as ``other``: the signature does not
+    # cover event-data, so its token must be remembered or it could carry a bounce.
+    kind = kind or EVENT_KINDS.get(name) or "other"
     email = clean_email(data.get("recipient"))
-    if email is None:
+    if email is None and kind != "other":
         raise WebhookPayloadError(f"mailgun: {name} event without recipient", provider=PROVIDER)
     message = data.get("message")
     headers = message.get("headers") if isinstance(message, dict) else None
@@ -107,7 +108,7 @@ def parse(signed: Signed, now: datetime) -> Parsed:
         PROVIDER,
         check_event_id(PROVIDER, data.get("id")),
         kind,
-        email,
+        email or "",
         str(message_id) if message_id else None,
         parse_time(data.get("timestamp"), default=now),
         detail,
