@@ -7,12 +7,13 @@ from __future__ import annotations
 import base64
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from syndicate.config import SESWebhookSettings
+from syndicate.config import SESWebhookSettings, load_settings
 from syndicate.errors import ConfigError, WebhookAuthError, WebhookPayloadError
 from syndicate.webhooks import mailgun, postmark, sendgrid, ses, sns
 from tests.httpserver import LocalServer
@@ -362,3 +363,17 @@ def test_sns_string_to_sign_leaves_out_an_absent_subject() -> None:
     text = sns.string_to_sign(message).decode()
     assert text.startswith("Message\nfilled in by the test\nMessageId\n")
     assert "Subject" not in text and text.endswith("Type\nNotification\n")
+
+
+def test_webhook_settings_errors_name_the_key(tmp_path: Path) -> None:
+    config = tmp_path / "syndicate.toml"
+    config.write_text(
+        "[webhooks.ses]\ncert_host_pattern = 'sns\\.(unclosed'\n"
+        '[webhooks.postmark]\npasword = "typo"\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_settings(config)
+    problems = "\n".join(caught.value.problems)
+    assert "key 'webhooks.ses.cert_host_pattern': expected a regular expression" in problems
+    assert "key 'webhooks.postmark.pasword': unknown key" in problems
