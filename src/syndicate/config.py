@@ -244,6 +244,23 @@ class WebhookSettings(_Section):
     ses: SESWebhookSettings = SESWebhookSettings()
 
 
+class SchedulerSettings(_Section):
+    """The daemon (``syndicate run``): how often it looks, and how it stops."""
+
+    tick_seconds: float = Field(
+        30.0, gt=0, le=3600, description="How often due digests, sources and sends are checked."
+    )
+    poll_jitter: float = Field(
+        0.1, ge=0, le=1, description="Random extra wait on each source's poll (fraction)."
+    )
+    shutdown_seconds: float = Field(
+        60.0, gt=0, description="On SIGTERM, longest wait for the work in flight to finish."
+    )
+    lock_path: Path | None = Field(
+        None, description="Scheduler lock file for SQLite stores; default: beside the DB."
+    )
+
+
 class SourceConfig(_Section):
     """One ``[[sources]]`` entry. Keys other than these belong to the source kind."""
 
@@ -282,6 +299,7 @@ class Settings(BaseSettings):
     delivery: DeliverySettings = DeliverySettings()
     dispatch: DispatchSettings = DispatchSettings()
     webhooks: WebhookSettings = WebhookSettings()
+    scheduler: SchedulerSettings = SchedulerSettings()
     sources: tuple[SourceConfig, ...] = ()
     feeds_dir: Path = Field(Path("feeds"), description="Folder of channel definitions.")
     templates_dir: Path = Field(Path("templates"), description="Instance template overrides.")
@@ -478,6 +496,12 @@ class ChannelFilters(_Section):
     authors: tuple[str, ...] = ()
 
 
+def _is_cron(value: str) -> bool:
+    from croniter import croniter  # only the digest needs it
+
+    return len(value.split()) == 5 and bool(croniter.is_valid(value))
+
+
 class DigestSettings(_Section):
     """The email digest of a channel (used by the digest and daemon issues)."""
 
@@ -493,6 +517,19 @@ class DigestSettings(_Section):
     first_lookback_hours: float = Field(24.0, gt=0)
     max_lateness_hours: float = Field(
         6.0, gt=0, description="A slot missed by more than this is skipped, never sent late."
+    )
+    min_interval_minutes: float = Field(
+        60.0, ge=0, description="on_new: at most one edition per this many minutes."
+    )
+    daily_rollup: str = Field(
+        "0 7 * * *",
+        description="When daily subscribers of a more-than-daily channel get their round-up "
+        "(cron, in the channel's timezone); empty for none.",
+    )
+    weekly_rollup: str = Field(
+        "0 7 * * 1",
+        description="When weekly subscribers of a more-than-weekly channel get their round-up "
+        "(cron, in the channel's timezone); empty for none.",
     )
     preheader: str = Field("", description="Preheader template; empty for the default.")
     related_k: int = Field(4, ge=0, le=12, description="'More from' items; 0 turns it off.")
@@ -514,10 +551,15 @@ class DigestSettings(_Section):
     @field_validator("schedule")
     @classmethod
     def _schedule(cls, value: str) -> str:
-        from croniter import croniter  # only the digest needs it
-
-        if value != "on_new" and (len(value.split()) != 5 or not croniter.is_valid(value)):
+        if value != "on_new" and not _is_cron(value):
             raise ValueError("'on_new' or a five-field cron expression such as '0 7 * * *'")
+        return value
+
+    @field_validator("daily_rollup", "weekly_rollup")
+    @classmethod
+    def _rollup(cls, value: str) -> str:
+        if value and not _is_cron(value):
+            raise ValueError("a five-field cron expression such as '0 7 * * 1', or ''")
         return value
 
     @field_validator("timezone")
