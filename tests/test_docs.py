@@ -13,12 +13,17 @@ from syndicate.config import (
     DeliverySettings,
     DigestSettings,
     FetchSettings,
+    MailgunWebhookSettings,
     OutputSettings,
+    PostmarkWebhookSettings,
     SecuritySettings,
+    SendGridWebhookSettings,
+    SESWebhookSettings,
     Settings,
     SiteSettings,
     SourceConfig,
     StoreSettings,
+    WebhookSettings,
 )
 from syndicate.sources.registry import kinds, options_model
 
@@ -38,6 +43,11 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
         ChannelConfig,
         ChannelFilters,
         DigestSettings,
+        WebhookSettings,
+        PostmarkWebhookSettings,
+        SendGridWebhookSettings,
+        MailgunWebhookSettings,
+        SESWebhookSettings,
     ],
 )
 def test_every_key_is_in_the_configuration_reference(model: type[BaseModel]) -> None:

@@ -15,7 +15,7 @@ from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
 from syndicate.config import Settings
-from syndicate.web import archive, feeds, health, index, unsubscribe
+from syndicate.web import archive, feeds, health, index, metrics, unsubscribe, webhooks
 from syndicate.web.context import WebContext
 from syndicate.web.published import PublishedFiles
 
@@ -28,6 +28,8 @@ AREAS: list[Callable[[WebContext], list[BaseRoute]]] = [
     health.routes,
     unsubscribe.routes,
     archive.routes,
+    webhooks.routes,
+    metrics.routes,
 ]
 
 
