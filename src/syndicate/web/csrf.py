@@ -15,17 +15,20 @@ import time
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 from starlette.requests import Request
 
 FIELD = "csrf_token"
 
 
-class _Serializer(URLSafeTimedSerializer):
-    clock: Callable[[], float] = time.time
+def _clocked(clock: Callable[[], float]) -> type[TimestampSigner]:
+    """A signer that stamps and ages tokens by ``clock`` (tests move it)."""
 
-    def get_timestamp(self) -> int:
-        return int(self.clock())
+    class ClockedSigner(TimestampSigner):
+        def get_timestamp(self) -> int:
+            return int(clock())
+
+    return ClockedSigner
 
 
 class FormGuard:
@@ -41,8 +44,9 @@ class FormGuard:
     ) -> None:
         self.max_age = max_age
         self.site_origin = _origin(site_origin)
-        self._serializer = _Serializer(key, salt="syndicate.form.v1")
-        self._serializer.clock = clock
+        self._serializer = URLSafeTimedSerializer(
+            key, salt="syndicate.form.v1", signer=_clocked(clock)
+        )
 
     def token(self, action: str) -> str:
         """A token for the form that posts to ``action`` (a path)."""
