@@ -63,7 +63,7 @@ def test_the_form_offers_the_channels_choices(site: Site) -> None:
     page = site.client.get("/subscribe/economy")
     assert page.status_code == 200
     assert page.headers["cache-control"] == "no-store"
-    assert page.headers["referrer-policy"] == "no-referrer"
+    assert page.headers["referrer-policy"] == "same-origin"
     assert "script-src" not in page.headers["content-security-policy"]
     assert "set-cookie" not in page.headers
     for needle in (

@@ -54,13 +54,17 @@ class FormGuard:
 
     def problem(self, request: Request, token: str | None) -> str | None:
         """Why this POST must be refused, or ``None`` if it may go on."""
+        # Browsers since 2023 send Sec-Fetch-Site; older ones only Origin; a client
+        # that sends neither is no browser that another site could drive.
         fetch_site = request.headers.get("sec-fetch-site")
-        if fetch_site is not None and fetch_site not in ("same-origin", "none"):
-            return "the form was sent from another site"
         origin = request.headers.get("origin")
-        own = _origin(str(request.base_url))
-        if origin is not None and _origin(origin) not in (own, self.site_origin):
-            return "the form was sent from another site"
+        if fetch_site is not None:
+            if fetch_site not in ("same-origin", "none"):
+                return "the form was sent from another site"
+        elif origin is not None:
+            own = _origin(str(request.base_url))
+            if _origin(origin) not in (own, self.site_origin):
+                return "the form was sent from another site"
         if not token:
             return "the form has no security token"
         try:

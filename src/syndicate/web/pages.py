@@ -2,7 +2,7 @@
 autoescaping, and the headers every such page carries.
 
 Pages are plain HTML forms that work without JavaScript or cookies. Their URLs hold
-capability tokens, so no page may leak its address: ``Referrer-Policy: no-referrer``;
+capability tokens, so no page may leak its address to another site: ``Referrer-Policy: same-origin``;
 nothing is cached; the CSP allows no script at all and forms may only post here.
 """
 
@@ -17,7 +17,8 @@ from starlette.responses import HTMLResponse
 HEADERS = {
     "Cache-Control": "no-store",
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    # Not no-referrer: browsers then send "Origin: null" with our own forms.
+    "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
     "Content-Security-Policy": (
         "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
