@@ -41,7 +41,7 @@ class ConfirmLink:
 
 _ENV = Environment(
     loader=PackageLoader("syndicate.delivery", "templates"),
-    autoescape=select_autoescape(["html"]),
+    autoescape=select_autoescape(["html.j2"]),  # the .txt.j2 part is plain text
     keep_trailing_newline=True,
 )
 
