@@ -19,6 +19,7 @@ from syndicate.config import (
     SiteSettings,
     SourceConfig,
     StoreSettings,
+    SubscribeSettings,
 )
 from syndicate.sources.registry import kinds, options_model
 
@@ -38,6 +39,7 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
         ChannelConfig,
         ChannelFilters,
         DigestSettings,
+        SubscribeSettings,
     ],
 )
 def test_every_key_is_in_the_configuration_reference(model: type[BaseModel]) -> None:
