@@ -2,8 +2,9 @@
 autoescaping, and the headers every such page carries.
 
 Pages are plain HTML forms that work without JavaScript or cookies. Their URLs hold
-capability tokens, so no page may leak its address to another site: ``Referrer-Policy: same-origin``;
-nothing is cached; the CSP allows no script at all and forms may only post here.
+capability tokens, so no page may leak its address to another site
+(``Referrer-Policy: same-origin``); nothing is cached; the CSP allows no script at all
+and forms may only post here.
 """
 
 from __future__ import annotations
