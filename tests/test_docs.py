@@ -23,6 +23,7 @@ from syndicate.config import (
     SiteSettings,
     SourceConfig,
     StoreSettings,
+    SubscribeSettings,
     WebhookSettings,
 )
 from syndicate.sources.registry import kinds, options_model
@@ -48,6 +49,7 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
         SendGridWebhookSettings,
         MailgunWebhookSettings,
         SESWebhookSettings,
+        SubscribeSettings,
     ],
 )
 def test_every_key_is_in_the_configuration_reference(model: type[BaseModel]) -> None:

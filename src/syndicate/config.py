@@ -261,6 +261,29 @@ class SchedulerSettings(_Section):
     )
 
 
+class SubscribeSettings(_Section):
+    """The subscriber pages: limits against list bombing (SE-6) and form lifetimes.
+
+    The counters live in the memory of the one ``syndicate serve`` process.
+    """
+
+    per_client: int = Field(
+        10, ge=1, description="Subscribe requests one client address may make per window."
+    )
+    per_client_window: float = Field(
+        3600.0, gt=0, description="Seconds over which per_client is counted."
+    )
+    per_email: int = Field(
+        3, ge=1, description="Confirmation requests for one email address per window."
+    )
+    per_email_window: float = Field(
+        86400.0, gt=0, description="Seconds over which per_email is counted."
+    )
+    form_max_age: float = Field(
+        7200.0, gt=0, description="Seconds a form's CSRF token stays valid."
+    )
+
+
 class SourceConfig(_Section):
     """One ``[[sources]]`` entry. Keys other than these belong to the source kind."""
 
@@ -300,6 +323,7 @@ class Settings(BaseSettings):
     dispatch: DispatchSettings = DispatchSettings()
     webhooks: WebhookSettings = WebhookSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
+    subscribe: SubscribeSettings = SubscribeSettings()
     sources: tuple[SourceConfig, ...] = ()
     feeds_dir: Path = Field(Path("feeds"), description="Folder of channel definitions.")
     templates_dir: Path = Field(Path("templates"), description="Instance template overrides.")

@@ -7,6 +7,7 @@ from alembic import context
 from syndicate.store import (  # noqa: F401  (register tables)
     delivery_schema,
     schedule_schema,
+    signup_schema,
     webhook_schema,
 )
 from syndicate.store.schema import metadata
