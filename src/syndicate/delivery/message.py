@@ -172,7 +172,24 @@ def _address(name: str, email: str, field: str = "To") -> str:
 def qp_encode(text: str) -> bytes:
     """Quoted-printable with CRLF line ends and lines of at most 76 characters (EM-5)."""
     data = text.replace("\r\n", "\n").replace("\r", "\n").encode("utf-8")
-    return binascii.b2a_qp(data, quotetabs=False, istext=True).replace(b"\n", CRLF)
+    encoded = binascii.b2a_qp(data, quotetabs=False, istext=True)
+    # b2a_qp can exceed 76 characters when it encodes a line's trailing whitespace
+    # ("...  \t=20" at 77): break such lines again.
+    lines = [_fit_qp_line(line) for line in encoded.split(b"\n")]
+    return CRLF.join(lines)
+
+
+def _fit_qp_line(line: bytes) -> bytes:
+    """An encoded line cut with soft breaks into lines of at most 76 characters."""
+    out = []
+    while len(line) > 76:
+        cut = 75  # the piece and its "=" make 76
+        while b"=" in line[cut - 2 : cut]:
+            cut -= 1  # never split an =XX escape
+        out.append(line[:cut] + b"=")
+        line = line[cut:]
+    out.append(line)
+    return CRLF.join(out)
 
 
 class MessageTemplate:

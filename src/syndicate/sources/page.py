@@ -38,6 +38,7 @@ from syndicate.sources.pagemeta import PageMeta, read_meta
 HTML_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.1"
 XML_ACCEPT = "application/xml, text/xml;q=0.9, */*;q=0.1"
 SITEMAP_NS_FREE = re.compile(r"^\{[^}]*\}")
+_XML_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([\w.:-]+)""", re.IGNORECASE)
 
 
@@ -288,6 +289,9 @@ def read_page(response: HttpResponse, origin: str = "") -> Entry:
     """An entry from a fetched HTML page; :class:`ContentError` if it has no title or text."""
     url = response.url
     text = decode_html(response.body, response.headers.get("Content-Type", ""))
+    # Control characters cannot be in an lxml tree (editing one raises ValueError) and
+    # mean nothing in HTML text: drop them before parsing.
+    text = _XML_UNSAFE.sub("", text)
     parser = lxml.html.HTMLParser(encoding="utf-8", no_network=True, huge_tree=False)
     try:
         tree = lxml.html.document_fromstring(text.encode("utf-8"), parser=parser)
