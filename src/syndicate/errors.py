@@ -14,9 +14,10 @@
     │   ├── TemplateError      (syndicate.digest.errors) a template fails; names file, line
     │   └── RenderLimitError   (syndicate.digest.errors) e.g. HTML over the size limit
     ├── MessageError           a message cannot be built (e.g. CR/LF in a header value)
-    └── DeliveryError          a backend could not deliver a whole batch
-        ├── TransportError     connection, TLS, timeout, 5xx: retry later
-        └── BackendConfigError the provider refused our credentials (401/403): stop
+    ├── DeliveryError          a backend could not deliver a whole batch
+    │   ├── TransportError     connection, TLS, timeout, 5xx: retry later
+    │   └── BackendConfigError the provider refused our credentials (401/403): stop
+    └── QueueError             the task queue's broker could not take the tasks
 
 Transport failures (``FetchError``) stay apart from "the server said no"
 (``HTTPStatusError``), because they are retried differently. Every error keeps its
@@ -109,3 +110,7 @@ class TransportError(DeliveryError):
 
 class BackendConfigError(DeliveryError):
     """The provider refused our credentials or configuration (401/403): dispatch stops."""
+
+
+class QueueError(SyndicateError):
+    """Tasks could not be published to the broker (``[dispatch] queue = "celery"``)."""
