@@ -299,6 +299,7 @@ class SMTPTestServer:
     ) -> None:
         self.pipelining = pipelining
         self.messages: list[Received] = []
+        self.arrivals: list[float] = []  # time.monotonic() of each accepted message
         self.unanswered: list[Received] = []
         self.faults: list[Fault] = []
         self.sessions = 0
@@ -377,6 +378,8 @@ class SMTPTestServer:
         """Keep ``received``; its number among the accepted messages."""
         with self._lock:
             (self.messages if answered else self.unanswered).append(received)
+            if answered:
+                self.arrivals.append(time.monotonic())
             return len(self.messages)
 
     def opened(self) -> int:

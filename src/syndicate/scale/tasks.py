@@ -14,6 +14,7 @@ per process; both are made on first use, after the pool has forked.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import uuid
 from dataclasses import dataclass
@@ -120,7 +121,8 @@ def send_batch(
         runtime.backend,
         runtime.messages,
         settings.dispatch,
-        owner=f"worker-{uuid.uuid4().hex[:16]}",
+        # The pid lets an operator (and the crash test) tell whose leases a row holds.
+        owner=f"w{os.getpid()}-{uuid.uuid4().hex[:16]}",
     )
     report = dispatcher.send(delivery_ids, edition_id=edition_id, reserved_by=reserved_by)
     if report.paused:
