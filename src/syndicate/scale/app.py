@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Celery, Task
-from celery.signals import worker_process_shutdown, worker_shutdown
+from celery.signals import setup_logging, worker_process_shutdown, worker_shutdown
 from kombu.exceptions import OperationalError as BrokerError
 from sqlalchemy.exc import InterfaceError, OperationalError
 
@@ -40,6 +40,9 @@ def make_app(settings: Settings) -> Celery:
         worker_concurrency=c.concurrency or None,
         worker_pool=c.pool,
         worker_hijack_root_logger=False,
+        # The CLI's log handler writes to stderr: redirecting stderr into the logs
+        # would swallow every line.
+        worker_redirect_stdouts=False,
         worker_enable_remote_control=False,
         worker_send_task_events=False,
         broker_connection_retry_on_startup=True,
@@ -60,6 +63,8 @@ def make_app(settings: Settings) -> Celery:
     # The signals hold weak references by default: keep ``close`` alive with the app.
     worker_process_shutdown.connect(close, weak=False)
     worker_shutdown.connect(close, weak=False)
+    # A receiver here tells Celery that logging is set up (by the CLI): leave it.
+    setup_logging.connect(_keep_logging, weak=False)
 
     @app.task(
         name=TASK_NAME,
@@ -83,6 +88,10 @@ def make_app(settings: Settings) -> Celery:
         return summary(outcome)
 
     return app
+
+
+def _keep_logging(**_: Any) -> None:
+    """Celery's ``setup_logging`` hook: the CLI has configured logging already."""
 
 
 def _transport_options(settings: Settings) -> dict[str, Any]:
