@@ -9,7 +9,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -166,11 +166,13 @@ def syndicate(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def start_worker(config: Path, log: Path) -> subprocess.Popen[bytes]:
-    """A ``syndicate worker`` in its own process group (so a kill takes all of it)."""
+def start_worker(config: Path, log: Path, *, quiet: bool = True) -> subprocess.Popen[bytes]:
+    """A ``syndicate worker`` in its own process group (so a kill takes all of it);
+    not ``quiet``, it logs ``ready.`` once it consumes."""
+    level = ["-q"] if quiet else []
     with log.open("ab") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "syndicate", "--config", str(config), "-q", "worker"],
+            [sys.executable, "-m", "syndicate", "--config", str(config), *level, "worker"],
             env=_env(),
             stdout=out,
             stderr=out,
@@ -179,9 +181,11 @@ def start_worker(config: Path, log: Path) -> subprocess.Popen[bytes]:
 
 
 @contextmanager
-def workers(config: Path, count: int, logs: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
+def workers(
+    config: Path, count: int, logs: Path, *, quiet: bool = True
+) -> Iterator[list[subprocess.Popen[bytes]]]:
     """``count`` workers, stopped with SIGTERM (or killed, if they hang) at the end."""
-    procs = [start_worker(config, logs / f"worker{i}.log") for i in range(count)]
+    procs = [start_worker(config, logs / f"worker{i}.log", quiet=quiet) for i in range(count)]
     try:
         yield procs
     finally:
@@ -198,3 +202,79 @@ def workers(config: Path, count: int, logs: Path) -> Iterator[list[subprocess.Po
 
 def _env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("SYNDICATE_")}
+
+
+class FlakyProxy:
+    """A TCP proxy to ``target`` that can be told to fail: while ``down``, it accepts a
+    connection and closes it at once (counting it in ``refused``), and it has cut every
+    connection it carried when it went down — a database restarting, as a client sees."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        import socket
+        import threading
+
+        self.target = target
+        self.down = False
+        self.refused = 0
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self._server.getsockname()[1])
+        self._links: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._stopped = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import socket
+        import threading
+
+        while not self._stopped:
+            try:
+                client, _ = self._server.accept()
+            except OSError:
+                return
+            if self.down:
+                self.refused += 1
+                client.close()
+                continue
+            upstream = socket.create_connection(self.target)
+            with self._lock:
+                self._links += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(src: object, dst: object) -> None:
+        import socket
+
+        assert isinstance(src, socket.socket) and isinstance(dst, socket.socket)
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                with suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+
+    def go_down(self) -> None:
+        """Refuse new connections and cut the open ones."""
+        import socket
+
+        self.down = True
+        with self._lock:
+            links, self._links = self._links, []
+        for s in links:
+            with suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+            s.close()
+
+    def come_back(self) -> None:
+        """Carry connections again."""
+        self.down = False
+
+    def close(self) -> None:
+        """Stop listening and cut everything."""
+        self._stopped = True
+        self.go_down()
+        self._server.close()

@@ -131,3 +131,47 @@ def test_the_rate_limit_holds_across_workers(kind: str, store_url: str, tmp_path
         print(f"{kind}: {measured:.1f} messages/s against a limit of {rate:.0f}")
         # Three workers each pacing on their own would reach three times the limit.
         assert measured <= rate * 1.10
+
+
+def test_database_errors_are_retried_until_the_database_is_back(
+    store_url: str, tmp_path: Path
+) -> None:
+    # The worker reaches PostgreSQL through a proxy that goes down while tasks arrive.
+    from sqlalchemy.engine import make_url
+
+    from tests.scalehelpers import FlakyProxy
+
+    url = make_url(store_url)
+    proxy = FlakyProxy((url.host or "127.0.0.1", url.port or 5432))
+    proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    total = 300
+    try:
+        with broker_for("redis") as broker, SMTPTestServer() as server:
+            config = write_instance(
+                tmp_path, store_url=proxied, broker=broker, smtp_port=server.port
+            )
+            settings = load_settings(config)
+            store = open_store(store_url)  # the test itself goes direct
+            add_many_subscribers(store, total, SLOT)
+            ed = edition(store)
+            (world,) = load_channels(settings)
+            enqueue_edition(store, world, ed, SLOT)
+            outbox = Outbox(store)
+            with workers(config, 1, tmp_path, quiet=False):
+                deadline = time.monotonic() + 60
+                while b"ready." not in (tmp_path / "worker0.log").read_bytes():
+                    assert time.monotonic() < deadline, "the worker did not start"
+                    time.sleep(0.1)
+                proxy.go_down()
+                from syndicate.scale.publish import publish_due
+
+                assert publish_due(store, settings, SLOT, edition_id=ed.id).tasks == 3
+                while proxy.refused < 3:  # the tasks fail, and are tried again
+                    time.sleep(0.1)
+                proxy.come_back()
+                counts = wait_until_sent(outbox, ed.id, total)
+            store.close()
+    finally:
+        proxy.close()
+    assert counts == {"sent": total}
+    assert set(server.counts().values()) == {1} and len(server.counts()) == total
