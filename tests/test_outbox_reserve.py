@@ -29,6 +29,7 @@ def test_reserved_rows_are_not_due_for_others_until_the_reservation_ends(store: 
     assert outbox.claim("inline", now=SLOT, lease=LEASE, limit=10) == []
     assert outbox.due_editions(SLOT) == []
     assert outbox.status_counts(edition_id) == {"queued": 5}  # reserved rows stay queued
+    assert outbox.next_due() == SLOT + HOUR  # a scheduler sleeps until reservations end
     # When the reservation ends (the task was lost), the rows are due again.
     later = SLOT + HOUR + timedelta(seconds=1)
     assert outbox.due_editions(later) == [edition_id]

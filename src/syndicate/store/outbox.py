@@ -393,8 +393,13 @@ class Outbox:
             return {status: int(n) for status, n in conn.execute(query)}
 
     def next_due(self) -> datetime | None:
-        """When the earliest queued/deferred delivery is due (for schedulers)."""
-        query = select(func.min(deliveries.c.next_attempt_at)).where(deliveries.c.status.in_(DUE))
+        """When the earliest queued/deferred delivery is due (for schedulers); a row
+        reserved for a task counts from the end of its reservation."""
+        later = case(
+            (deliveries.c.lease_until > deliveries.c.next_attempt_at, deliveries.c.lease_until),
+            else_=deliveries.c.next_attempt_at,
+        )
+        query = select(func.min(later)).where(deliveries.c.status.in_(DUE))
         with self.engine.connect() as conn:
             value: datetime | None = conn.execute(query).scalar_one()
         return value
