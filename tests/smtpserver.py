@@ -22,6 +22,7 @@ modules pull the fixtures in with ``pytest_plugins = ["tests.smtpserver"]``.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import ipaddress
 import ssl
@@ -201,6 +202,8 @@ class _Handler:
         return "250 2.1.5 OK"
 
     async def handle_DATA(self, smtp: _FaultySMTP, session: Session, envelope: Envelope) -> str:
+        if self.server.data_delay:
+            await asyncio.sleep(self.server.data_delay)
         fault = next(
             (f for a in envelope.rcpt_tos if (f := self.server.take("data", a))), None
         ) or self.server.take("data", None)
@@ -298,6 +301,9 @@ class SMTPTestServer:
         pipelining: bool = False,
     ) -> None:
         self.pipelining = pipelining
+        # Seconds to sit on each message before answering DATA: a slow server, so that a
+        # test can stop a sender while a batch is in flight.
+        self.data_delay = 0.0
         self.messages: list[Received] = []
         self.arrivals: list[float] = []  # time.monotonic() of each accepted message
         self.unanswered: list[Received] = []

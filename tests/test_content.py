@@ -57,6 +57,14 @@ def test_sanitize_drops_scripts_handlers_and_javascript_urls() -> None:
     assert '<img src="https://meridian.example/world/x/a.jpg">' in clean
 
 
+def test_sanitize_with_an_unparseable_base_drops_relative_links() -> None:
+    # Found by test_feed_fuzz: a feed's xml:base with a host nh3 cannot parse.
+    html = '<p><a href="/x">rel</a> <a href="https://ok.example/y">abs</a></p>'
+    clean = sanitize_html(html, "http://<entry<link_=/href")
+    assert 'href="/x"' not in clean and ">rel</a>" in clean
+    assert 'href="https://ok.example/y"' in clean
+
+
 def test_sanitize_makes_relative_urls_absolute_and_keeps_typography() -> None:
     html = '<p>“Quoted” — it’s fine…</p><a href="/world/older">older</a><img src="i/p.jpg" alt="">'
     clean = sanitize_html(html, "https://meridian.example/culture/piece/")

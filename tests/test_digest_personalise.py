@@ -60,7 +60,7 @@ def test_links_and_utm() -> None:
 
     slot = datetime(2026, 11, 25, 7, 0, tzinfo=UTC)
     assert edition_url("https://x.example", "all", slot) == (
-        "https://x.example/digests/all/2026-11-25T0700Z"
+        "https://x.example/archive/all/2026-11-25-0700/"
     )
 
 

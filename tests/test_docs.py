@@ -15,12 +15,18 @@ from syndicate.config import (
     DigestSettings,
     DispatchSettings,
     FetchSettings,
+    MailgunWebhookSettings,
     OutputSettings,
+    PostmarkWebhookSettings,
     SecuritySettings,
+    SendGridWebhookSettings,
+    SESWebhookSettings,
     Settings,
     SiteSettings,
     SourceConfig,
     StoreSettings,
+    SubscribeSettings,
+    WebhookSettings,
 )
 from syndicate.sources.registry import kinds, options_model
 
@@ -42,6 +48,12 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
         ChannelConfig,
         ChannelFilters,
         DigestSettings,
+        WebhookSettings,
+        PostmarkWebhookSettings,
+        SendGridWebhookSettings,
+        MailgunWebhookSettings,
+        SESWebhookSettings,
+        SubscribeSettings,
     ],
 )
 def test_every_key_is_in_the_configuration_reference(model: type[BaseModel]) -> None:

@@ -32,15 +32,22 @@ def prepared(instance: Path, clock: FixedClock):  # type: ignore[no-untyped-def]
     return settings, store
 
 
-def test_first_pass_composes_due_editions_and_second_pass_does_nothing(instance: Path) -> None:
+def test_first_pass_starts_schedules_and_a_second_pass_does_nothing(instance: Path) -> None:
     clock = FixedClock(datetime(2026, 11, 25, 8, 0, tzinfo=UTC))  # an hour after 07:00
     settings, store = prepared(instance, clock)
     first = run_once(store, settings, clock=clock)
     assert [r.new for r in first.sources] == [26]
-    status = {e.channel: e.status for e in first.editions}
-    # all: daily 07:00 London, due; world: Mondays 07:00 Paris, two days late → skipped;
-    # science-tech: on_new, composed now; energy has no digest.
-    assert status == {"all": "composed", "world": "missed", "science-tech": "composed"}
+    status = {e.schedule: e.status for e in first.editions}
+    # Cron schedules seen for the first time start at their next slot (no backfill);
+    # science-tech is on_new: its first edition covers first_lookback_hours, now.
+    assert status == {
+        "all": "started",
+        "all/weekly": "started",
+        "science-tech": "composed",
+        "science-tech/daily": "started",
+        "science-tech/weekly": "started",
+        "world": "started",
+    }
     queued = sum(e.queued for e in first.editions)
     assert queued > 0 and Outbox(store).status_counts() == {"queued": queued}
 
@@ -48,19 +55,30 @@ def test_first_pass_composes_due_editions_and_second_pass_does_nothing(instance:
     assert all(r.skipped_not_due for r in second.sources)
     assert second.build is not None
     assert all(v == "unchanged" for c in second.build.channels for v in c.formats.values())
-    assert {e.channel: (e.status, e.queued) for e in second.editions} == {
-        "all": ("exists", 0),
-        "world": ("missed", 0),
-        "science-tech": ("exists", 0),
-    }
+    assert second.editions == []
+    assert Outbox(store).status_counts() == {"queued": queued}
+
+
+def test_the_next_slot_is_composed_on_time(instance: Path) -> None:
+    clock = FixedClock(datetime(2026, 11, 25, 8, 0, tzinfo=UTC))
+    settings, store = prepared(instance, clock)
+    run_once(store, settings, clock=clock)
+    clock.now = datetime(2026, 11, 26, 7, 2, tzinfo=UTC)  # 07:02 London, the next morning
+    report = run_once(store, settings, clock=clock)
+    by_schedule = {e.schedule: e for e in report.editions}
+    assert by_schedule["all"].status == "composed" and by_schedule["all"].queued > 0
+    assert by_schedule["all"].slot == datetime(2026, 11, 26, 7, 0, tzinfo=UTC)
+    assert run_once(store, settings, clock=clock).editions == []
 
 
 def test_a_slot_reached_too_late_is_skipped(instance: Path) -> None:
-    clock = FixedClock(datetime(2026, 11, 25, 14, 0, tzinfo=UTC))  # 7 h after 07:00
+    clock = FixedClock(datetime(2026, 11, 25, 8, 0, tzinfo=UTC))
     settings, store = prepared(instance, clock)
+    run_once(store, settings, clock=clock)
+    clock.now = datetime(2026, 11, 26, 14, 0, tzinfo=UTC)  # 7 h after 07:00
     report = run_once(store, settings, clock=clock)
-    assert {e.channel: e.status for e in report.editions}["all"] == "missed"
-    assert Outbox(store).status_counts().get("queued", 0) == sum(e.queued for e in report.editions)
+    assert {e.schedule: e.status for e in report.editions}["all"] == "missed"
+    assert all(e.edition_id is None for e in report.editions if e.schedule == "all")
 
 
 def test_cli_run_once_twice(instance: Path) -> None:
@@ -69,8 +87,15 @@ def test_cli_run_once_twice(instance: Path) -> None:
     first = run(instance, "run", "--once")
     assert first.returncode == 0, first.stderr
     assert "sources: 1 polled, 0 not due, 26 new or updated articles, 0 failed" in first.stdout
+    assert "digest science-tech @" in first.stdout and ": composed (edition 1," in first.stdout
+    # The on_new channel's digest reached the file outbox: one .eml per subscriber of it.
+    sent = sorted((instance / "var" / "outbox").rglob("*.eml"))
+    assert sent and f"dispatch via file: {len(sent)} sent" in first.stdout
+    assert all(b"Science" in p.read_bytes() for p in sent)
     second = run(instance, "run", "--once")
     assert second.returncode == 0, second.stderr
     assert "sources: 0 polled, 1 not due, 0 new or updated articles" in second.stdout
     assert "feeds: 0 written" in second.stdout
     assert "dispatch via file: nothing due" in second.stdout
+    assert "digest " not in second.stdout
+    assert sorted((instance / "var" / "outbox").rglob("*.eml")) == sent

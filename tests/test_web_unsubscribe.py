@@ -1,13 +1,16 @@
 """Unsubscribing from the link in a digest: GET never changes anything, POST (the page's
 button or the RFC 8058 one-click request) unsubscribes at once, with no redirect or
-cookie; forged or wrong-purpose tokens are refused; queued mail is not sent after."""
+cookie (the button's POST needs its form token, the one-click POST none); forged or
+wrong-purpose tokens are refused; queued mail is not sent after."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from pathlib import Path
 
 import pytest
+from httpx import Response
 from starlette.testclient import TestClient
 
 from syndicate.config import Settings, load_settings
@@ -20,6 +23,14 @@ from syndicate.web import create_app
 from tests.deliveryhelpers import SLOT, add_subscribers, channel, dispatcher, edition
 
 SECRET = "web-test-secret-0123456789"
+FORM_TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def form_token(page: Response) -> str:
+    """The form token of the page's form."""
+    found = FORM_TOKEN.search(page.text)
+    assert found is not None, page.text
+    return found.group(1)
 
 
 def setup(
@@ -84,7 +95,9 @@ def test_unsubscribing_one_channel_keeps_the_others(
     store = open_store(settings.store_url)
     add_subscribers(store, 1)
     add_subscribers(store, 1, channel_name="economy")  # same address, second channel
-    client.post(f"/u/{signer.make('unsubscribe', 1, 'world')}")
+    token = signer.make("unsubscribe", 1, "world")
+    done = client.post(f"/u/{token}", data={"csrf_token": form_token(client.get(f"/u/{token}"))})
+    assert done.status_code == 200
     reader = SubscriberStore(store).get("reader00000@example.com")
     assert reader is not None and reader.status == "active"
     assert [s.channel for s in reader.subscriptions] == ["economy"]
@@ -103,3 +116,28 @@ def test_forged_and_wrong_purpose_tokens_are_refused(
         assert client.post(f"/u/{token}", data={"List-Unsubscribe": "One-Click"}).status_code == 400
     reader = SubscriberStore(store).get("reader00000@example.com")
     assert reader is not None and reader.status == "active"
+
+
+def test_the_button_post_needs_its_form_token(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings, client, signer = setup(tmp_path, monkeypatch)
+    store = open_store(settings.store_url)
+    add_subscribers(store, 1)
+    token = signer.make("unsubscribe", 1, "world")
+    other = form_token(client.get(f"/u/{signer.make('unsubscribe', 1, 'economy')}"))
+    good = form_token(client.get(f"/u/{token}"))
+    refused = [
+        client.post(f"/u/{token}"),  # no token: not a one-click request either
+        client.post(f"/u/{token}", data={"csrf_token": "forged"}),
+        client.post(f"/u/{token}", data={"csrf_token": other}),  # another page's form
+        client.post(  # a real token, but the form was posted from another site
+            f"/u/{token}",
+            data={"csrf_token": good},
+            headers={"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"},
+        ),
+    ]
+    assert [r.status_code for r in refused] == [403, 403, 403, 403]
+    assert "set-cookie" not in refused[0].headers
+    reader = SubscriberStore(store).get("reader00000@example.com")
+    assert reader is not None and reader.status == "active" and reader.subscriptions

@@ -40,11 +40,22 @@ def iter_channel_articles(
     *,
     since: datetime | None = None,
     until: datetime | None = None,
+    arrived_since: datetime | None = None,
+    arrived_until: datetime | None = None,
 ) -> Iterator[Article]:
-    """The channel's articles, newest first; sections and sources are filtered in SQL."""
+    """The channel's articles, newest first; sections and sources are filtered in SQL.
+
+    ``since``/``until`` bound the publication time; ``arrived_since``/``arrived_until``
+    bound the arrival time (see :meth:`Store.iter_articles`).
+    """
     filters = channel.filters
     for article in store.iter_articles(
-        sections=filters.sections, sources=filters.sources, since=since, until=until
+        sections=filters.sections,
+        sources=filters.sources,
+        since=since,
+        until=until,
+        arrived_since=arrived_since,
+        arrived_until=arrived_until,
     ):
         if matches(filters, article):
             yield article

@@ -203,6 +203,126 @@ class CelerySettings(_Section):
     rate_limit_url: str = Field("", description="Redis URL of the rate limit; empty: broker's.")
 
 
+class _WebhookProvider(_Section):
+    """Keys every provider's webhook table takes."""
+
+    max_age_seconds: float = Field(
+        600.0,
+        gt=0,
+        description="Reject a signed timestamp further than this from now (replays, SE-7).",
+    )
+
+
+class PostmarkWebhookSettings(_WebhookProvider):
+    """``[webhooks.postmark]``: Postmark signs nothing; it sends basic-auth credentials
+    and custom headers that we configure in its webhook settings (STANDARDS PV-2)."""
+
+    username: str = Field("", description="HTTP basic-auth user name; empty for none.")
+    password: SecretStr | None = Field(None, description="HTTP basic-auth password.")
+    password_file: Path | None = Field(None, description="File holding the password.")
+    token: SecretStr | None = Field(
+        None, description="Shared secret expected in the X-Webhook-Token header."
+    )
+    token_file: Path | None = Field(None, description="File holding the token.")
+
+
+class SendGridWebhookSettings(_WebhookProvider):
+    """``[webhooks.sendgrid]``: the Signed Event Webhook's verification key (PV-3)."""
+
+    public_key: SecretStr | None = Field(
+        None, description="Verification key: base64 DER as SendGrid shows it, or PEM."
+    )
+    public_key_file: Path | None = Field(None, description="File holding the key.")
+
+
+class MailgunWebhookSettings(_WebhookProvider):
+    """``[webhooks.mailgun]``: the HTTP webhook signing key (PV-4)."""
+
+    signing_key: SecretStr | None = Field(None, description="Webhook signing key.")
+    signing_key_file: Path | None = Field(None, description="File holding the key.")
+
+
+class SESWebhookSettings(_WebhookProvider):
+    """``[webhooks.ses]``: SES events through an SNS topic (PV-5)."""
+
+    max_age_seconds: float = Field(
+        86400.0,
+        gt=0,
+        description="Reject an SNS message published longer ago than this (SNS retries).",
+    )
+    topic_arns: tuple[str, ...] = Field(
+        (), description="SNS topics whose messages are accepted; empty accepts none."
+    )
+    cert_scheme: Literal["https", "http"] = Field(
+        "https", description="Scheme of SigningCertURL; http only to a loopback host (tests)."
+    )
+    cert_host_pattern: str = Field(
+        r"sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?",
+        description="Regular expression the SigningCertURL host must match in full.",
+    )
+
+    @field_validator("cert_host_pattern")
+    @classmethod
+    def _pattern(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as err:
+            raise ValueError(f"a regular expression ({err})") from err
+        return value
+
+
+class WebhookSettings(_Section):
+    """Provider webhooks for bounces and complaints (``/webhooks/<provider>``)."""
+
+    max_body_bytes: int = Field(
+        5_000_000, gt=0, description="Largest webhook request body accepted (bytes)."
+    )
+    postmark: PostmarkWebhookSettings = PostmarkWebhookSettings()
+    sendgrid: SendGridWebhookSettings = SendGridWebhookSettings()
+    mailgun: MailgunWebhookSettings = MailgunWebhookSettings()
+    ses: SESWebhookSettings = SESWebhookSettings()
+
+
+class SchedulerSettings(_Section):
+    """The daemon (``syndicate run``): how often it looks, and how it stops."""
+
+    tick_seconds: float = Field(
+        30.0, gt=0, le=3600, description="How often due digests, sources and sends are checked."
+    )
+    poll_jitter: float = Field(
+        0.1, ge=0, le=1, description="Random extra wait on each source's poll (fraction)."
+    )
+    shutdown_seconds: float = Field(
+        60.0, gt=0, description="On SIGTERM, longest wait for the work in flight to finish."
+    )
+    lock_path: Path | None = Field(
+        None, description="Scheduler lock file for SQLite stores; default: beside the DB."
+    )
+
+
+class SubscribeSettings(_Section):
+    """The subscriber pages: limits against list bombing (SE-6) and form lifetimes.
+
+    The counters live in the memory of the one ``syndicate serve`` process.
+    """
+
+    per_client: int = Field(
+        10, ge=1, description="Subscribe requests one client address may make per window."
+    )
+    per_client_window: float = Field(
+        3600.0, gt=0, description="Seconds over which per_client is counted."
+    )
+    per_email: int = Field(
+        3, ge=1, description="Confirmation requests for one email address per window."
+    )
+    per_email_window: float = Field(
+        86400.0, gt=0, description="Seconds over which per_email is counted."
+    )
+    form_max_age: float = Field(
+        7200.0, gt=0, description="Seconds a form's CSRF token stays valid."
+    )
+
+
 class SourceConfig(_Section):
     """One ``[[sources]]`` entry. Keys other than these belong to the source kind."""
 
@@ -241,6 +361,9 @@ class Settings(BaseSettings):
     delivery: DeliverySettings = DeliverySettings()
     dispatch: DispatchSettings = DispatchSettings()
     celery: CelerySettings = CelerySettings()
+    webhooks: WebhookSettings = WebhookSettings()
+    scheduler: SchedulerSettings = SchedulerSettings()
+    subscribe: SubscribeSettings = SubscribeSettings()
     sources: tuple[SourceConfig, ...] = ()
     feeds_dir: Path = Field(Path("feeds"), description="Folder of channel definitions.")
     templates_dir: Path = Field(Path("templates"), description="Instance template overrides.")
@@ -437,6 +560,12 @@ class ChannelFilters(_Section):
     authors: tuple[str, ...] = ()
 
 
+def _is_cron(value: str) -> bool:
+    from croniter import croniter  # only the digest needs it
+
+    return len(value.split()) == 5 and bool(croniter.is_valid(value))
+
+
 class DigestSettings(_Section):
     """The email digest of a channel (used by the digest and daemon issues)."""
 
@@ -452,6 +581,19 @@ class DigestSettings(_Section):
     first_lookback_hours: float = Field(24.0, gt=0)
     max_lateness_hours: float = Field(
         6.0, gt=0, description="A slot missed by more than this is skipped, never sent late."
+    )
+    min_interval_minutes: float = Field(
+        60.0, ge=0, description="on_new: at most one edition per this many minutes."
+    )
+    daily_rollup: str = Field(
+        "0 7 * * *",
+        description="When daily subscribers of a more-than-daily channel get their round-up "
+        "(cron, in the channel's timezone); empty for none.",
+    )
+    weekly_rollup: str = Field(
+        "0 7 * * 1",
+        description="When weekly subscribers of a more-than-weekly channel get their round-up "
+        "(cron, in the channel's timezone); empty for none.",
     )
     preheader: str = Field("", description="Preheader template; empty for the default.")
     related_k: int = Field(4, ge=0, le=12, description="'More from' items; 0 turns it off.")
@@ -473,10 +615,15 @@ class DigestSettings(_Section):
     @field_validator("schedule")
     @classmethod
     def _schedule(cls, value: str) -> str:
-        from croniter import croniter  # only the digest needs it
-
-        if value != "on_new" and (len(value.split()) != 5 or not croniter.is_valid(value)):
+        if value != "on_new" and not _is_cron(value):
             raise ValueError("'on_new' or a five-field cron expression such as '0 7 * * *'")
+        return value
+
+    @field_validator("daily_rollup", "weekly_rollup")
+    @classmethod
+    def _rollup(cls, value: str) -> str:
+        if value and not _is_cron(value):
+            raise ValueError("a five-field cron expression such as '0 7 * * 1', or ''")
         return value
 
     @field_validator("timezone")

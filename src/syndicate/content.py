@@ -68,8 +68,12 @@ def clean_text(text: str | None) -> str:
 
 
 @lru_cache(maxsize=256)
-def _cleaner(base_url: str) -> nh3.Cleaner:
-    relative: Any = ("rewrite_with_base", base_url) if base_url else "pass_through"
+def _cleaner(base_url: str | None) -> nh3.Cleaner:
+    """``None``: relative URLs are removed; ``""``: kept as they are."""
+    if base_url is None:
+        relative: Any = "deny"
+    else:
+        relative = ("rewrite_with_base", base_url) if base_url else "pass_through"
     return nh3.Cleaner(
         tags=set(ALLOWED_TAGS),
         clean_content_tags=set(DROPPED_WITH_CONTENT),
@@ -84,7 +88,13 @@ def sanitize_html(fragment: str, base_url: str = "") -> str:
     """Allow-listed HTML with absolute URLs, safe to put in a feed or an email."""
     if not fragment:
         return ""
-    return _cleaner(base_url).clean(strip_controls(fragment)).strip()
+    try:
+        cleaner = _cleaner(base_url)
+    except ValueError:
+        # A base nh3 cannot parse (a feed's bogus xml:base, an invalid host): relative
+        # links cannot be resolved, so they are dropped rather than left relative.
+        cleaner = _cleaner(None)
+    return cleaner.clean(strip_controls(fragment)).strip()
 
 
 def absolute_url(url: str, base_url: str) -> str:

@@ -32,12 +32,12 @@ from typing import Protocol
 
 from syndicate.config import ChannelConfig, DispatchSettings
 from syndicate.delivery.base import Backend
-from syndicate.digest.schedule import next_slot, slot_for
 from syndicate.errors import BackendConfigError, MessageError
 from syndicate.models import DeliveryResult, OutboundMessage
+from syndicate.schedules import CADENCE_RANK, edition_cadence
 from syndicate.sources.base import utc_now
 from syndicate.store import Store
-from syndicate.store.editions import EditionRecord, articles_by_ids
+from syndicate.store.editions import OWN, EditionRecord, articles_by_ids
 from syndicate.store.outbox import Claimed, Outbox, Outcome
 from syndicate.store.subscribers import SubscriberStore
 
@@ -76,34 +76,36 @@ class DispatchReport:
         return sum(self.counts.values())
 
 
-CADENCE_RANK = {"edition": 0, "daily": 1, "weekly": 2}
-
-
-def edition_cadence(channel: ChannelConfig, slot: datetime) -> str:
-    """How often this channel's editions come: ``edition`` (on_new or more than daily),
-    ``daily`` (a day or more apart) or ``weekly`` (a week or more apart)."""
-    if channel.digest.schedule == "on_new":
-        return "edition"
-    start = slot_for(channel.digest, slot)
-    period = next_slot(channel.digest, start) - start
-    if period >= timedelta(days=6):
-        return "weekly"
-    if period >= timedelta(hours=20):
-        return "daily"
-    return "edition"
-
-
 def audience(
-    store: Store, channel: ChannelConfig, slot: datetime, sections: Sequence[str]
+    store: Store,
+    channel: ChannelConfig,
+    slot: datetime,
+    sections: Sequence[str],
+    cadence: str = OWN,
 ) -> Iterator[int]:
     """Subscriber ids who should get this edition: active, not suppressed, subscribed to
-    the channel at a cadence the edition satisfies (a daily subscriber gets daily and
-    weekly editions, a weekly one only weekly), and — when they chose sections — with at
-    least one story in those sections."""
-    cadence = CADENCE_RANK[edition_cadence(channel, slot)]
+    the channel at a cadence the edition satisfies, and — when they chose sections — with
+    at least one story in those sections.
+
+    For the channel's own editions (``cadence`` ``edition``) that is every subscriber
+    whose cadence is no coarser than the channel's (a daily subscriber gets a daily or a
+    weekly channel's editions, a weekly one only a weekly channel's). A daily or weekly
+    round-up goes to exactly the subscribers who chose that cadence, so nobody gets the
+    same stories twice.
+    """
+    if cadence == OWN:
+        limit = CADENCE_RANK[edition_cadence(channel, slot)]
+
+        def wanted(chosen: str) -> bool:
+            return CADENCE_RANK.get(chosen, 0) <= limit
+    else:
+
+        def wanted(chosen: str) -> bool:
+            return chosen == cadence
+
     present = {s.casefold() for s in sections}
     for subscriber_id, sub in SubscriberStore(store).channel_audience(channel.name):
-        if CADENCE_RANK.get(sub.cadence, 0) > cadence:
+        if not wanted(sub.cadence):
             continue
         if sub.sections and not present & {s.casefold() for s in sub.sections}:
             continue
@@ -118,7 +120,7 @@ def enqueue_edition(
     Enqueueing the same edition again adds nothing (unique on edition and subscriber).
     """
     stories = articles_by_ids(store, edition.article_ids)
-    ids = audience(store, channel, edition.slot, [a.section for a in stories])
+    ids = audience(store, channel, edition.slot, [a.section for a in stories], edition.cadence)
     return Outbox(store).enqueue(edition.id, ids, now)
 
 

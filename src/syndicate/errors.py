@@ -13,11 +13,16 @@
     ├── DigestError            (syndicate.digest.errors) an edition cannot be composed
     │   ├── TemplateError      (syndicate.digest.errors) a template fails; names file, line
     │   └── RenderLimitError   (syndicate.digest.errors) e.g. HTML over the size limit
+    ├── InvalidForm            (syndicate.subscribe) a submitted form; names each field
     ├── MessageError           a message cannot be built (e.g. CR/LF in a header value)
     ├── DeliveryError          a backend could not deliver a whole batch
     │   ├── TransportError     connection, TLS, timeout, 5xx: retry later
     │   └── BackendConfigError the provider refused our credentials (401/403): stop
-    └── QueueError             the task queue's broker could not take the tasks
+    ├── QueueError             the task queue's broker could not take the tasks
+    └── WebhookError           a provider webhook request is not accepted (carries status)
+        ├── WebhookAuthError   missing or wrong signature, credentials or token: 401/403
+        ├── WebhookPayloadError the request is authentic but cannot be read: 400
+        └── WebhookNotConfigured no such provider, or no credentials set for it: 404
 
 Transport failures (``FetchError``) stay apart from "the server said no"
 (``HTTPStatusError``), because they are retried differently. Every error keeps its
@@ -114,3 +119,34 @@ class BackendConfigError(DeliveryError):
 
 class QueueError(SyndicateError):
     """Tasks could not be published to the broker (``[dispatch] queue = "celery"``)."""
+
+
+class WebhookError(SyndicateError):
+    """A provider webhook request is not accepted. ``provider`` names the provider and
+    ``status`` is the HTTP status to answer with."""
+
+    status = 400
+
+    def __init__(self, message: str, *, provider: str = "") -> None:
+        super().__init__(message)
+        self.provider = provider
+
+
+class WebhookAuthError(WebhookError):
+    """The request is not proven to come from the provider: a missing or wrong
+    signature, stale timestamp, replayed token, wrong credentials or certificate."""
+
+    status = 403
+
+
+class WebhookPayloadError(WebhookError):
+    """The request body cannot be read as the provider's documented payload."""
+
+    status = 400
+
+
+class WebhookNotConfigured(WebhookError):
+    """No such provider, or its webhook has no credentials configured: nothing is
+    accepted unauthenticated."""
+
+    status = 404

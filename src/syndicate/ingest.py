@@ -8,6 +8,8 @@ with backoff) and the run goes on with the others.
 from __future__ import annotations
 
 import logging
+import random
+import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -55,9 +57,17 @@ def build_source(config: SourceConfig, settings: Settings, clock: Callable[[], d
     return source_class(config.kind)(config, context)
 
 
-def next_poll(now: datetime, config: SourceConfig, result: FetchResult, errors: int) -> datetime:
+def next_poll(
+    now: datetime,
+    config: SourceConfig,
+    result: FetchResult,
+    errors: int,
+    jitter: float = 0.0,
+) -> datetime:
     """When to poll again: the interval, stretched by Cache-Control max-age and
-    Retry-After, and doubled per consecutive error (capped at six hours)."""
+    Retry-After, doubled per consecutive error (capped at six hours), then put off by a
+    random fraction up to ``jitter`` of the wait, so that sources added together do not
+    poll in step (and a server's Retry-After is never undercut)."""
     wait = config.poll_interval
     if result.max_age is not None:
         wait = max(wait, result.max_age)
@@ -68,6 +78,8 @@ def next_poll(now: datetime, config: SourceConfig, result: FetchResult, errors: 
         wait = min(wait * 2 ** min(errors, 16), MAX_BACKOFF.total_seconds())
     if retry_after is not None:
         wait = max(wait, retry_after)
+    if jitter:
+        wait *= 1.0 + random.uniform(0.0, jitter)
     return now + timedelta(seconds=wait)
 
 
@@ -79,6 +91,7 @@ class _Fetched:
     state: SourceState
     now: datetime
     result: FetchResult | None  # None: not due yet
+    jitter: bool = False  # scheduled polls (not forced) spread their next poll
 
 
 def _fetch(store: Store, source: Source, now: datetime, force: bool, full: bool) -> _Fetched:
@@ -87,7 +100,7 @@ def _fetch(store: Store, source: Source, now: datetime, force: bool, full: bool)
     if not force and state.next_poll_at is not None and state.next_poll_at > now:
         return _Fetched(source, state, now, None)
     fetch_state = replace(state, etag=None, last_modified=None, extra={}) if full else state
-    return _Fetched(source, state, now, source.read(fetch_state))
+    return _Fetched(source, state, now, source.read(fetch_state), jitter=not force)
 
 
 def _record(store: Store, fetched: _Fetched, settings: Settings) -> SourceReport:
@@ -95,6 +108,7 @@ def _record(store: Store, fetched: _Fetched, settings: Settings) -> SourceReport
     source, state, now, result = fetched.source, fetched.state, fetched.now, fetched.result
     config = source.config
     report = SourceReport(name=config.name, kind=config.kind)
+    jitter = settings.scheduler.poll_jitter if fetched.jitter else 0.0
     if result is None:
         report.skipped_not_due = True
         return report
@@ -114,7 +128,7 @@ def _record(store: Store, fetched: _Fetched, settings: Settings) -> SourceReport
                 state,
                 consecutive_errors=errors,
                 last_error=report.error,
-                next_poll_at=next_poll(now, config, result, errors),
+                next_poll_at=next_poll(now, config, result, errors, jitter),
             ),
             error_at=now,
         )
@@ -130,7 +144,7 @@ def _record(store: Store, fetched: _Fetched, settings: Settings) -> SourceReport
             consecutive_errors=0,
             last_error=None,
             last_success_at=now,
-            next_poll_at=next_poll(now, config, result, 0),
+            next_poll_at=next_poll(now, config, result, 0, jitter),
             extra=result.extra if result.extra else state.extra,
         )
     )
@@ -203,8 +217,12 @@ def ingest(
     full: bool = False,
     clock: Callable[[], datetime] = utc_now,
     on_progress: Callable[[SourceReport], None] | None = None,
+    stop: threading.Event | None = None,
 ) -> list[SourceReport]:
     """Ingest every enabled source (or those named in ``only``), in config order.
+
+    Once ``stop`` is set, fetches that have not started are dropped (the daemon is
+    shutting down); fetches in flight finish and are saved.
 
     With ``force=False`` a source whose next poll time has not come is skipped (the
     daemon's mode); the CLI forces by default. ``full`` re-reads everything, ignoring
@@ -226,6 +244,11 @@ def ingest(
             for config in configs
         ]
         for future in futures:
+            if stop is not None and stop.is_set():
+                for pending in futures:
+                    pending.cancel()
+            if future.cancelled():
+                continue
             report = _record(store, future.result(), settings)
             reports.append(report)
             if on_progress is not None:

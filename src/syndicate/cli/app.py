@@ -12,10 +12,11 @@ from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.logging import RichHandler
 
 from syndicate import __version__
 from syndicate.config import Settings, load_settings
+from syndicate.logs import LogFormat
+from syndicate.logs import configure as configure_logging
 from syndicate.store import Store, open_store
 
 console = Console(soft_wrap=True)
@@ -62,22 +63,25 @@ pass_app = click.make_pass_decorator(AppContext)
 )
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 @click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors.")
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    envvar="SYNDICATE_LOG_FORMAT",
+    help="Readable log lines, or one JSON object per line [env SYNDICATE_LOG_FORMAT].",
+)
 @click.version_option(__version__, prog_name="syndicate")
 @click.pass_context
-def cli(ctx: click.Context, config_path: Path | None, verbose: int, quiet: bool) -> None:
+def cli(
+    ctx: click.Context, config_path: Path | None, verbose: int, quiet: bool, log_format: LogFormat
+) -> None:
     """Ingest articles, publish feeds, and send digests exactly once.
 
     Run from a folder holding syndicate.toml, or name one with --config.
     """
     level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
-    logging.basicConfig(
-        level=level,
-        format="%(message)s",
-        handlers=[RichHandler(console=err_console, show_path=verbose > 1, show_time=False)],
-        force=True,
-    )
-    for noisy in ("alembic", "urllib3", "trafilatura", "htmldate", "charset_normalizer"):
-        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+    configure_logging(level, log_format, err_console, show_path=verbose > 1)
     app = AppContext(config_path)
     ctx.obj = app
     ctx.call_on_close(app.close)

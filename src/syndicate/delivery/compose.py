@@ -31,8 +31,8 @@ log = logging.getLogger(__name__)
 GENERATED_KEY = Path("var/secret.key")
 
 
-def token_signer(settings: Settings) -> TokenSigner:
-    """The signer for subscriber links.
+def signing_key(settings: Settings) -> str:
+    """The instance's secret for signed links and forms.
 
     The key comes from ``SYNDICATE_SECURITY__SECRET_KEY`` or ``security.secret_key_file``.
     With neither, a random key is generated once into ``var/secret.key`` (mode 0600) so
@@ -40,7 +40,7 @@ def token_signer(settings: Settings) -> TokenSigner:
     """
     key = settings.secret_key()
     if key is not None:
-        return TokenSigner(key)
+        return key
     path = settings.resolve(GENERATED_KEY)
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -51,7 +51,12 @@ def token_signer(settings: Settings) -> TokenSigner:
             "generated a link-signing key at %s: keep it, or set SYNDICATE_SECURITY__SECRET_KEY",
             path,
         )
-    return TokenSigner(path.read_text(encoding="utf-8").strip())
+    return path.read_text(encoding="utf-8").strip()
+
+
+def token_signer(settings: Settings) -> TokenSigner:
+    """The signer for subscriber links, keyed with :func:`signing_key`."""
+    return TokenSigner(signing_key(settings))
 
 
 def dkim_signer(settings: Settings) -> DKIMSigner | None:

@@ -16,7 +16,7 @@ from syndicate.digest.compose import Edition, compose_edition
 from syndicate.digest.render import RenderedEdition, render_edition
 from syndicate.digest.templates import DigestTemplates
 from syndicate.store import Store
-from syndicate.store.editions import EditionRecord, NewEdition, save_edition
+from syndicate.store.editions import OWN, EditionRecord, NewEdition, save_edition
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +39,7 @@ def build_edition(
     rerender: bool = False,
     templates: DigestTemplates | None = None,
     now: datetime | None = None,
+    cadence: str = OWN,
 ) -> BuiltEdition | None:
     """The edition of ``channel`` for ``slot``, rendered and (with ``save``) stored.
 
@@ -47,7 +48,7 @@ def build_edition(
     compile it again; re-rendering never writes.
     """
     templates = templates or DigestTemplates(settings)
-    edition = compose_edition(store, settings, channel, slot, templates)
+    edition = compose_edition(store, settings, channel, slot, templates, cadence)
     if edition is None:
         return None
     if edition.record is not None:
@@ -73,6 +74,7 @@ def build_edition(
             html=rendered.html,
             text=rendered.text,
             created_at=now or datetime.now(UTC),
+            cadence=cadence,
         ),
     )
     return BuiltEdition(edition, rendered, record, created)

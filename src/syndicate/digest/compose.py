@@ -1,8 +1,13 @@
 """Composing an edition: which stories, in what order, with which related items.
 
-An edition of a channel for a slot carries the channel's articles published in
+An edition of a channel for a slot carries the channel's articles that *arrived* in
 ``[previous edition's slot, slot)`` (half-open, so every article falls in exactly one
-window), or in ``[slot - first_lookback_hours, slot)`` for the channel's first edition.
+window) — arrival being the later of publication and first being stored, so an upstream
+article polled after the previous edition went out is in the next one, not lost between
+the two — and were published at most ``first_lookback_hours`` before the previous slot
+(a newly added source's old archive is not news). The channel's first edition carries
+the articles published in ``[slot - first_lookback_hours, slot)``. Items of the last
+``exclude_last_editions`` editions are never repeated.
 The lead is the newest ``featured`` article, else the newest; the rest follow newest
 first, capped at ``max_items``. Fewer than ``min_items`` new articles → no edition.
 
@@ -31,6 +36,7 @@ from syndicate.models import Article
 from syndicate.related import RelatedIndex
 from syndicate.store import Store
 from syndicate.store.editions import (
+    OWN,
     EditionRecord,
     articles_by_ids,
     get_edition,
@@ -56,6 +62,7 @@ class Edition:
     subject: str
     preheader: str
     record: EditionRecord | None = None
+    cadence: str = OWN  # ``edition``, or ``daily``/``weekly`` for a round-up
 
     @property
     def lead(self) -> Article:
@@ -85,27 +92,37 @@ def compose_edition(
     channel: ChannelConfig,
     slot: datetime,
     templates: DigestTemplates,
+    cadence: str = OWN,
 ) -> Edition | None:
     """The edition of ``channel`` for ``slot``: the stored one if it exists, else a draft.
 
-    ``None`` when the window holds fewer than ``min_items`` new articles.
+    ``cadence`` is ``edition`` for the channel's own schedule, or ``daily``/``weekly``
+    for a round-up (whose window is the time since the previous round-up of that
+    cadence). ``None`` when the window holds fewer than ``min_items`` new articles.
     """
-    stored = get_edition(store, channel.name, slot)
+    stored = get_edition(store, channel.name, slot, cadence)
     if stored is not None:
         return load_edition(store, stored)
     digest = channel.digest
     recent = recent_editions(
-        store, channel.name, before=slot, limit=max(1, digest.exclude_last_editions)
+        store,
+        channel.name,
+        before=slot,
+        limit=max(1, digest.exclude_last_editions),
+        cadence=cadence,
     )
-    since = recent[0].slot if recent else slot - timedelta(hours=digest.first_lookback_hours)
+    lookback = timedelta(hours=digest.first_lookback_hours)
+    previous = recent[0].slot if recent else None
+    if previous is None:
+        window = iter_channel_articles(store, channel, since=slot - lookback, until=slot)
+    else:
+        window = iter_channel_articles(
+            store, channel, since=previous - lookback, arrived_since=previous, arrived_until=slot
+        )
     sent: set[str] = set()
     for record in recent[: digest.exclude_last_editions]:
         sent.update(record.article_ids, record.related_ids)
-    fresh = [
-        a
-        for a in iter_channel_articles(store, channel, since=since, until=slot)
-        if a.id not in sent
-    ]
+    fresh = [a for a in window if a.id not in sent]
     if len(fresh) < digest.min_items:
         return None
     stories = order_stories(fresh, digest.max_items)
@@ -122,7 +139,7 @@ def compose_edition(
         context,
         origin=f"{channel.name}: [digest] preheader",
     )
-    return Edition(channel.name, slot, tuple(stories), related, subject, preheader)
+    return Edition(channel.name, slot, tuple(stories), related, subject, preheader, cadence=cadence)
 
 
 def _pool(store: Store, channel: ChannelConfig, slot: datetime) -> Iterator[Article]:
@@ -154,4 +171,5 @@ def load_edition(store: Store, record: EditionRecord) -> Edition:
         subject=record.subject,
         preheader=record.preheader,
         record=record,
+        cadence=record.cadence,
     )

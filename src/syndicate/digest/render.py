@@ -151,6 +151,7 @@ def render_context(edition: Edition, settings: Settings, channel: ChannelConfig)
     utm = utm_params(channel, edition.slot)
     views = [story_view(a, utm, tz) for a in edition.articles]
     language = channel.language or settings.site.language
+    browser_url = edition_url(settings.site.base_url, channel.name, edition.slot, edition.cadence)
     return {
         "site": settings.site,
         "channel": channel,
@@ -160,7 +161,7 @@ def render_context(edition: Edition, settings: Settings, channel: ChannelConfig)
             "subject": edition.subject,
             "preheader": edition.preheader,
             "date": local_date(edition.slot, tz),
-            "url": edition_url(settings.site.base_url, channel.name, edition.slot),
+            "url": browser_url,
         },
         "lead": views[0],
         "stories": views[1:],
@@ -170,7 +171,7 @@ def render_context(edition: Edition, settings: Settings, channel: ChannelConfig)
         "links": {
             "unsubscribe": placeholder("unsubscribe_url"),
             "preferences": placeholder("preferences_url"),
-            "view_in_browser": edition_url(settings.site.base_url, channel.name, edition.slot),
+            "view_in_browser": browser_url,
             "home": with_utm(settings.site.base_url + "/", utm),
         },
     }

@@ -29,11 +29,25 @@ def slot_for(digest: DigestSettings, at: datetime) -> datetime:
     at = _aware(at).astimezone(UTC).replace(second=0, microsecond=0)
     if digest.schedule == ON_NEW:
         return at
-    local = at.astimezone(ZoneInfo(digest.timezone))
+    zone = ZoneInfo(digest.timezone)
+    local = at.astimezone(zone)
     # croniter's get_prev is strictly before its start; fires are on whole minutes, so
     # starting one minute after the truncated time includes a fire exactly at ``at``.
     fire = croniter(digest.schedule, local + timedelta(minutes=1)).get_prev(datetime)
-    return fire.astimezone(UTC)
+    return _first_occurrence(digest.schedule, fire, zone).astimezone(UTC)
+
+
+def _first_occurrence(schedule: str, fire: datetime, zone: ZoneInfo) -> datetime:
+    """When clocks go back, a local time happens twice; a schedule at a fixed hour
+    ("30 1 * * *") fires at its first occurrence only, as cron does, so the repeated hour
+    never sends a second edition. Schedules with a wildcard hour keep both."""
+    if schedule.split()[1].startswith("*"):
+        return fire
+    local = fire.astimezone(zone)
+    first = local.replace(fold=0)
+    if local.fold == 1 and first.astimezone(UTC) != local.astimezone(UTC):
+        return first
+    return fire
 
 
 def next_slot(digest: DigestSettings, after: datetime) -> datetime:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, Row, func, insert, select, update
+from sqlalchemy import Engine, Row, case, func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from syndicate.content import CleanEntry
@@ -129,12 +129,17 @@ class Store:
         sources: Sequence[str] = (),
         since: datetime | None = None,
         until: datetime | None = None,
+        arrived_since: datetime | None = None,
+        arrived_until: datetime | None = None,
         batch: int = 500,
     ) -> Iterator[Article]:
         """Articles newest first, read in keyset-paginated batches (constant memory).
 
         ``sections`` (case-insensitive) and ``sources`` narrow the query when not empty;
-        ``since`` is inclusive, ``until`` exclusive, both on ``published_at``.
+        ``since`` is inclusive, ``until`` exclusive, both on ``published_at``. The
+        ``arrived_*`` bounds (same inclusivity) are on when the article reached readers'
+        view: the later of its publication and the moment it was first stored — an
+        upstream article polled an hour after its pubDate arrives when it is stored.
         """
         query = select(articles).order_by(articles.c.published_at.desc(), articles.c.id)
         if sections:
@@ -145,6 +150,15 @@ class Store:
             query = query.where(articles.c.published_at >= since)
         if until is not None:
             query = query.where(articles.c.published_at < until)
+        if arrived_since is not None or arrived_until is not None:
+            arrived = case(
+                (articles.c.first_seen_at > articles.c.published_at, articles.c.first_seen_at),
+                else_=articles.c.published_at,
+            )
+            if arrived_since is not None:
+                query = query.where(arrived >= arrived_since)
+            if arrived_until is not None:
+                query = query.where(arrived < arrived_until)
         last: tuple[datetime, str] | None = None
         while True:
             page = query

@@ -1,7 +1,7 @@
 """Tables of subscribers, suppressions and the outbox (deliveries).
 
 Defined on the same ``metadata`` as :mod:`syndicate.store.schema`; migration 0003
-creates the first four, migration 0006 ``rate_limits``.
+creates the first four, migration 0007 ``rate_limits``.
 """
 
 from __future__ import annotations

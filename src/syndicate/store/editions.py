@@ -1,4 +1,7 @@
-"""Task-shaped queries over digest editions: one row per (channel, schedule slot).
+"""Task-shaped queries over digest editions: one row per (channel, cadence, slot).
+
+``cadence`` is ``edition`` for the channel's own schedule, or ``daily``/``weekly`` for
+the round-ups composed for subscribers who chose that cadence.
 
 Kept beside :class:`~syndicate.store.core.Store` rather than in it: each function takes
 the store and uses its engine, one connection per call, like the store's own methods.
@@ -24,6 +27,7 @@ from syndicate.store.core import Store
 from syndicate.store.schema import editions
 
 READY = "ready"
+OWN = "edition"  # the cadence of a channel's own editions (not a round-up)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +49,7 @@ class EditionRecord:
     text: str
     status: str
     created_at: datetime
+    cadence: str = OWN
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,13 +66,14 @@ class NewEdition:
     text: str
     created_at: datetime
     status: str = READY
+    cadence: str = OWN
 
 
 def save_edition(store: Store, new: NewEdition) -> tuple[EditionRecord, bool]:
-    """Insert ``new`` unless its (channel, slot) exists; return the stored row and whether
+    """Insert ``new`` unless its (channel, cadence, slot) exists; return the stored row and whether
     this call created it.
 
-    Uniqueness is the database's (constraint ``uq_editions_channel_slot``), so two
+    Uniqueness is the database's (constraint ``uq_editions_channel_cadence_slot``), so two
     composers racing for the same slot end with one row and both get it back.
     """
     values = {
@@ -81,6 +87,7 @@ def save_edition(store: Store, new: NewEdition) -> tuple[EditionRecord, bool]:
         "text": new.text,
         "status": new.status,
         "created_at": new.created_at,
+        "cadence": new.cadence,
     }
     try:
         with store.engine.begin() as conn:
@@ -90,15 +97,19 @@ def save_edition(store: Store, new: NewEdition) -> tuple[EditionRecord, bool]:
         created = False  # the slot was taken: the existing edition wins
     except SQLAlchemyError as err:
         raise StoreError(f"saving edition {new.channel}@{new.slot.isoformat()}: {err}") from err
-    stored = get_edition(store, new.channel, new.slot)
+    stored = get_edition(store, new.channel, new.slot, new.cadence)
     if stored is None:  # pragma: no cover - only if the row vanished in between
         raise StoreError(f"edition {new.channel}@{new.slot.isoformat()} not found after save")
     return stored, created
 
 
-def get_edition(store: Store, channel: str, slot: datetime) -> EditionRecord | None:
-    """The edition of ``channel`` for ``slot``, or ``None``."""
-    query = select(editions).where(editions.c.channel == channel, editions.c.slot == slot)
+def get_edition(
+    store: Store, channel: str, slot: datetime, cadence: str = OWN
+) -> EditionRecord | None:
+    """The edition of ``channel`` (at ``cadence``) for ``slot``, or ``None``."""
+    query = select(editions).where(
+        editions.c.channel == channel, editions.c.cadence == cadence, editions.c.slot == slot
+    )
     with store.engine.connect() as conn:
         row = conn.execute(query).first()
     return _record(row) if row is not None else None
@@ -112,14 +123,17 @@ def get_edition_by_id(store: Store, edition_id: int) -> EditionRecord | None:
 
 
 def recent_editions(
-    store: Store, channel: str, *, before: datetime, limit: int
+    store: Store, channel: str, *, before: datetime, limit: int, cadence: str = OWN
 ) -> list[EditionRecord]:
-    """The channel's last ``limit`` editions whose slot is before ``before``, newest first."""
+    """The channel's last ``limit`` editions (at ``cadence``) whose slot is before
+    ``before``, newest first."""
     if limit <= 0:
         return []
     query = (
         select(editions)
-        .where(editions.c.channel == channel, editions.c.slot < before)
+        .where(
+            editions.c.channel == channel, editions.c.cadence == cadence, editions.c.slot < before
+        )
         .order_by(editions.c.slot.desc())
         .limit(limit)
     )
@@ -127,9 +141,11 @@ def recent_editions(
         return [_record(row) for row in conn.execute(query)]
 
 
-def previous_edition(store: Store, channel: str, before: datetime) -> EditionRecord | None:
-    """The channel's newest edition with a slot before ``before``, or ``None``."""
-    found = recent_editions(store, channel, before=before, limit=1)
+def previous_edition(
+    store: Store, channel: str, before: datetime, cadence: str = OWN
+) -> EditionRecord | None:
+    """The channel's newest edition (at ``cadence``) with a slot before ``before``."""
+    found = recent_editions(store, channel, before=before, limit=1, cadence=cadence)
     return found[0] if found else None
 
 
@@ -167,4 +183,5 @@ def _record(row: Row[Any]) -> EditionRecord:
         text=row.text,
         status=row.status,
         created_at=row.created_at,
+        cadence=row.cadence,
     )

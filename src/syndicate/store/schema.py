@@ -107,5 +107,8 @@ editions = Table(
     Column("text", Text, nullable=False),
     Column("status", String(20), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
-    UniqueConstraint("channel", "slot", name="uq_editions_channel_slot"),
+    # "edition" for the channel's own schedule; "daily"/"weekly" for the round-ups made
+    # for subscribers who chose that cadence (migration 0004).
+    Column("cadence", String(16), nullable=False, server_default="edition"),
+    UniqueConstraint("channel", "cadence", "slot", name="uq_editions_channel_cadence_slot"),
 )

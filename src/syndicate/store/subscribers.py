@@ -101,22 +101,7 @@ class SubscriberStore:
         the address was not suppressed before.
         """
         with self.engine.begin() as conn:
-            new = not _suppressed(conn, email)
-            if new:
-                conn.execute(
-                    insert(suppressions).values(
-                        email=email, reason=reason, source=source, detail=detail, created_at=now
-                    )
-                )
-            values: dict[str, Any] = {"status": reason, "updated_at": now}
-            if reason == "unsubscribed":
-                values["unsubscribed_at"] = now
-            conn.execute(
-                update(subscribers)
-                .where(subscribers.c.email == email, subscribers.c.status != reason)
-                .values(values)
-            )
-            return new
+            return suppress_in(conn, email, reason, source=source, detail=detail, now=now)
 
     # --- reads -------------------------------------------------------------------------
 
@@ -187,6 +172,29 @@ class SubscriberStore:
                 select(subscribers.c.status, func.count()).group_by(subscribers.c.status)
             ).all()
         return {status: int(n) for status, n in rows}
+
+
+def suppress_in(
+    conn: Connection, email: str, reason: str, *, source: str, detail: str, now: datetime
+) -> bool:
+    """:meth:`SubscriberStore.suppress` inside the caller's transaction, so that a caller
+    can suppress and record why in one commit (a webhook event and its effect)."""
+    new = not _suppressed(conn, email)
+    if new:
+        conn.execute(
+            insert(suppressions).values(
+                email=email, reason=reason, source=source, detail=detail, created_at=now
+            )
+        )
+    values: dict[str, Any] = {"status": reason, "updated_at": now}
+    if reason == "unsubscribed":
+        values["unsubscribed_at"] = now
+    conn.execute(
+        update(subscribers)
+        .where(subscribers.c.email == email, subscribers.c.status != reason)
+        .values(values)
+    )
+    return new
 
 
 def _suppressed(conn: Connection, email: str) -> bool:

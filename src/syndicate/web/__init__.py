@@ -15,18 +15,31 @@ from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
 from syndicate.config import Settings
-from syndicate.web import feeds, health, index, unsubscribe
+from syndicate.web import (
+    archive,
+    feeds,
+    health,
+    index,
+    metrics,
+    subscribe,
+    unsubscribe,
+    webhooks,
+)
 from syndicate.web.context import WebContext
 from syndicate.web.published import PublishedFiles
 
 __all__ = ["AREAS", "WebContext", "create_app", "server_config"]
 
-# Each area contributes its routes; add new areas (subscribe, webhooks, metrics) here.
+# Each area contributes its routes; add new areas (webhooks, metrics) here.
 AREAS: list[Callable[[WebContext], list[BaseRoute]]] = [
     index.routes,
     feeds.routes,
     health.routes,
     unsubscribe.routes,
+    archive.routes,
+    webhooks.routes,
+    metrics.routes,
+    subscribe.routes,  # /subscribe, /confirm and the preferences page /p
 ]
 
 

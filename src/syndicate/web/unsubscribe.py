@@ -5,6 +5,8 @@
 * POST unsubscribes at once — both the page's button and the RFC 8058 one-click POST
   (body ``List-Unsubscribe=One-Click``) that mailbox providers send. The answer is 200
   with a short page: no redirect, no cookie, no login. Repeating it changes nothing.
+  The button's POST carries a form token (:mod:`syndicate.web.csrf`); the one-click
+  POST is exempt, as RFC 8058 §3.2 requires.
 
 The token is the signed capability (purpose, subscriber, channel; see
 :mod:`syndicate.tokens`); a forged, altered or other-purpose token gets a 400 page.
@@ -13,11 +15,10 @@ The token is the signed capability (purpose, subscriber, channel; see
 from __future__ import annotations
 
 from functools import cache
-from html import escape
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from syndicate.sources.base import utc_now
@@ -25,9 +26,8 @@ from syndicate.store import Store, open_store
 from syndicate.store.subscribers import SubscriberStore
 from syndicate.tokens import BadToken, TokenClaims, TokenSigner
 from syndicate.web.context import WebContext
-
-ONE_CLICK = "List-Unsubscribe=One-Click"
-HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+from syndicate.web.csrf import FIELD, FormGuard
+from syndicate.web.pages import message, page
 
 
 def routes(context: WebContext) -> list[BaseRoute]:
@@ -43,6 +43,16 @@ def routes(context: WebContext) -> list[BaseRoute]:
 
         return token_signer(context.settings)
 
+    @cache
+    def guard() -> FormGuard:
+        from syndicate.delivery.compose import signing_key
+
+        return FormGuard(
+            signing_key(context.settings),
+            max_age=context.settings.subscribe.form_max_age,
+            site_origin=context.settings.site.base_url,
+        )
+
     site = context.settings.site.name
 
     def claims(token: str) -> TokenClaims | None:
@@ -56,20 +66,36 @@ def routes(context: WebContext) -> list[BaseRoute]:
         found = claims(token)
         if found is None:
             return _invalid(site)
-        body = (
-            f"<p>Stop receiving <strong>{escape(found.channel)}</strong> from "
-            f"{escape(site)}?</p>\n"
-            f'<form method="post" action="/u/{escape(token)}">\n'
-            '<button type="submit">Unsubscribe</button>\n</form>'
+        action = f"/u/{token}"
+        return page(
+            "unsubscribe.html",
+            site=site,
+            title="Unsubscribe",
+            channel=found.channel,
+            action=action,
+            csrf=guard().token(action),
         )
-        return HTMLResponse(_page(site, "Unsubscribe", body), headers=HEADERS)
 
     async def unsubscribe(request: Request) -> Response:
         found = claims(request.path_params["token"])
         if found is None:
             return _invalid(site)
-        form = await request.form()  # one-click (RFC 8058) or the page's button
-        source = "one-click" if form.get("List-Unsubscribe") == "One-Click" else "web"
+        form = await request.form()
+        if form.get("List-Unsubscribe") == "One-Click":
+            source = "one-click"  # RFC 8058: no form token, no cookie, no login
+        else:
+            token = form.get(FIELD)
+            problem = guard().problem(request, token if isinstance(token, str) else None)
+            if problem:
+                return message(
+                    site,
+                    "Please try again",
+                    f"We could not accept this form: {problem}.",
+                    "Go back, reload the page, and press Unsubscribe again.",
+                    status=403,
+                    link=(request.url.path, "Back to the unsubscribe page"),
+                )
+            source = "web"
         await run_in_threadpool(
             SubscriberStore(store()).unsubscribe,
             found.subscriber_id,
@@ -77,11 +103,9 @@ def routes(context: WebContext) -> list[BaseRoute]:
             source=source,
             now=utc_now(),
         )
-        body = (
-            f"<p>You will no longer receive <strong>{escape(found.channel)}</strong> "
-            f"from {escape(site)}.</p>"
+        return message(
+            site, "Unsubscribed", f"You will no longer receive {found.channel} from {site}."
         )
-        return HTMLResponse(_page(site, "Unsubscribed", body), headers=HEADERS)
 
     return [
         Route("/u/{token}", show, methods=["GET"]),
@@ -90,17 +114,10 @@ def routes(context: WebContext) -> list[BaseRoute]:
 
 
 def _invalid(site: str) -> Response:
-    body = (
-        "<p>This unsubscribe link is not valid. Please use the link from the most recent "
-        "email, or reply to it and we will take you off the list.</p>"
-    )
-    return HTMLResponse(_page(site, "Link not valid", body), status_code=400, headers=HEADERS)
-
-
-def _page(site: str, title: str, body: str) -> str:
-    return (
-        '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{escape(title)} — {escape(site)}</title>\n</head>\n<body>\n<main>\n"
-        f"<h1>{escape(title)}</h1>\n{body}\n</main>\n</body>\n</html>\n"
+    return message(
+        site,
+        "Link not valid",
+        "This unsubscribe link is not valid. Please use the link from the most recent "
+        "email, or reply to it and we will take you off the list.",
+        status=400,
     )

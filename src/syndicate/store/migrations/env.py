@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from alembic import context
 
-from syndicate.store import delivery_schema, schedule_schema  # noqa: F401  (register tables)
+from syndicate.store import (  # noqa: F401  (register tables)
+    delivery_schema,
+    schedule_schema,
+    signup_schema,
+    webhook_schema,
+)
 from syndicate.store.schema import metadata
 
 connection = context.config.attributes.get("connection")

@@ -1,4 +1,5 @@
-"""The scheduler's state: last completed slot per schedule, and the lock holder.
+"""The scheduler's state: last completed slot per schedule, the lock holder, and the
+cadence of an edition (the channel's own, or a daily/weekly round-up).
 
 Revision ID: 0004
 Revises: 0003
@@ -19,6 +20,14 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("editions") as batch:
+        batch.add_column(
+            sa.Column("cadence", sa.String(16), nullable=False, server_default="edition")
+        )
+        batch.drop_constraint("uq_editions_channel_slot", type_="unique")
+        batch.create_unique_constraint(
+            "uq_editions_channel_cadence_slot", ["channel", "cadence", "slot"]
+        )
     op.create_table(
         "schedule_state",
         sa.Column("schedule", sa.String(96), nullable=False),
@@ -39,3 +48,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("scheduler_holder")
     op.drop_table("schedule_state")
+    with op.batch_alter_table("editions") as batch:
+        batch.drop_constraint("uq_editions_channel_cadence_slot", type_="unique")
+        batch.create_unique_constraint("uq_editions_channel_slot", ["channel", "slot"])
+        batch.drop_column("cadence")

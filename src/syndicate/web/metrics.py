@@ -1,0 +1,45 @@
+"""``/metrics``: the Prometheus text format, read from the store and the published feeds
+on each scrape (see :mod:`syndicate.metrics` and ``docs/monitoring.md``)."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from prometheus_client import CONTENT_TYPE_LATEST
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from syndicate.build.documents import feed_path
+from syndicate.metrics import PublishedFeed, registry_for, render
+from syndicate.store import Store, open_store
+from syndicate.web.context import WebContext
+
+
+def routes(context: WebContext) -> list[BaseRoute]:
+    """The metrics route."""
+
+    @cache
+    def store() -> Store:
+        return open_store(context.settings.store_url)
+
+    def feeds() -> list[PublishedFeed]:
+        manifest = context.files.manifest()
+        if manifest is None:
+            return []
+        return [
+            PublishedFeed(
+                channel.name, info.format, context.files.root / feed_path(channel.name, info.format)
+            )
+            for channel in manifest.channels.values()
+            for info in channel.formats.values()
+        ]
+
+    registry = registry_for(store, feeds)
+
+    async def metrics(request: Request) -> Response:
+        body = await run_in_threadpool(render, registry)
+        return Response(body, media_type=CONTENT_TYPE_LATEST, headers={"Cache-Control": "no-store"})
+
+    return [Route("/metrics", metrics, methods=["GET"])]

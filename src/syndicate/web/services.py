@@ -1,0 +1,125 @@
+"""What the subscriber pages share: the store, the sign-up logic, the form guard, the
+rate limits and the way one confirmation message is sent. Made once per app, opened on
+first use (serving feeds needs none of it)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from starlette.requests import Request
+
+from syndicate.config import Settings, load_channels
+from syndicate.delivery.base import Backend
+from syndicate.delivery.notice import send_notice
+from syndicate.models import OutboundMessage
+from syndicate.store import Store, open_store
+from syndicate.subscribe import Signups
+from syndicate.web.csrf import FormGuard
+from syndicate.web.ratelimit import SlidingWindow
+
+log = logging.getLogger(__name__)
+
+
+class Services:
+    """The subscriber pages' collaborators for one app (thread-safe lazy set-up)."""
+
+    def __init__(
+        self, settings: Settings, *, make_backend: Callable[[], Backend] | None = None
+    ) -> None:
+        self.settings = settings
+        self._lock = threading.RLock()
+        self._made: dict[str, Any] = {}
+        self._make_backend = make_backend
+        limits = settings.subscribe
+        self.per_client = SlidingWindow(limits.per_client, limits.per_client_window)
+        self.per_email = SlidingWindow(limits.per_email, limits.per_email_window)
+
+    @property
+    def site(self) -> str:
+        """The publication's name, for page titles."""
+        return self.settings.site.name
+
+    def _once(self, name: str, make: Callable[[], Any]) -> Any:
+        # Requests run in several threads; the store and the rest are made only once.
+        with self._lock:
+            if name not in self._made:
+                self._made[name] = make()
+            return self._made[name]
+
+    @property
+    def store(self) -> Store:
+        """The store, opened (and migrated if needed) on first use."""
+        store: Store = self._once("store", lambda: open_store(self.settings.store_url))
+        return store
+
+    @property
+    def signups(self) -> Signups:
+        """The sign-up logic with the instance's channels and link key."""
+        from syndicate.delivery.compose import token_signer  # the same key as the mail
+
+        def make() -> Signups:
+            channels = load_channels(self.settings)
+            return Signups(self.store, self.settings, channels, token_signer(self.settings))
+
+        signups: Signups = self._once("signups", make)
+        return signups
+
+    @property
+    def guard(self) -> FormGuard:
+        """The CSRF guard, keyed with the instance key."""
+        from syndicate.delivery.compose import signing_key
+
+        def make() -> FormGuard:
+            return FormGuard(
+                signing_key(self.settings),
+                max_age=self.settings.subscribe.form_max_age,
+                site_origin=self.settings.site.base_url,
+            )
+
+        guard: FormGuard = self._once("guard", make)
+        return guard
+
+    def send(self, message: OutboundMessage) -> None:
+        """Send one confirmation message now (run after the response, in a thread).
+
+        A failure is logged, never shown: the visitor was already told the same thing
+        whatever happens, and can ask again.
+        """
+        from syndicate.delivery.registry import make_backend
+
+        factory = self._make_backend or (lambda: make_backend(self.settings))
+        try:
+            result = send_notice(factory, message)
+        except Exception:
+            log.exception("confirmation %s could not be sent", message.message_id)
+            return
+        if result.status in ("sent", "queued"):
+            log.info("confirmation %s sent", message.message_id)
+        else:
+            log.error(
+                "confirmation %s not sent (%s): %s", message.message_id, result.status, result.error
+            )
+
+
+def client_address(request: Request) -> str:
+    """The client's address (uvicorn puts the proxy's forwarded one here when the
+    proxy is trusted, see ``--forwarded-allow-ips``)."""
+    return request.client.host if request.client else "unknown"
+
+
+def consent(request: Request, form: str) -> dict[str, Any]:
+    """Proof of consent for a request or a confirmation (SE-6): where and from what."""
+    return {
+        "source": "web",
+        "form": form,
+        "ip": client_address(request),
+        "user_agent": request.headers.get("user-agent", "")[:300],
+    }
+
+
+def retry_after(seconds: float) -> dict[str, str]:
+    """A ``Retry-After`` header for ``seconds`` (RFC 9110 §10.2.3), at least 1."""
+    return {"Retry-After": str(max(1, int(seconds + 0.999)))}

@@ -1,0 +1,153 @@
+"""One entry point per request: verify, normalise, apply (the web route only calls it).
+
+:class:`WebhookReceiver` reads each provider's secrets once, and answers
+:meth:`~WebhookReceiver.receive` with a :class:`Receipt` or a
+:class:`~syndicate.errors.WebhookError` whose ``status`` is the HTTP status to send.
+Verification always comes first: nothing in an unverified body is read further, and a
+refused request changes nothing in the store.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cached_property
+
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from syndicate.config import Settings, read_secret
+from syndicate.errors import WebhookNotConfigured
+from syndicate.store import Store
+from syndicate.webhooks import mailgun, postmark, sendgrid, ses, sns
+from syndicate.webhooks.apply import Applied, apply_events
+from syndicate.webhooks.events import Parsed
+
+log = logging.getLogger(__name__)
+
+PROVIDERS = ("postmark", "sendgrid", "mailgun", "ses")
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """What one accepted request did."""
+
+    provider: str
+    applied: Applied | None = None
+    ignored: int = 0
+    note: str = ""
+
+    def as_dict(self) -> dict[str, object]:
+        """A small JSON-able summary for the response body."""
+        outcomes = dict(self.applied.outcomes) if self.applied else {}
+        out: dict[str, object] = {"provider": self.provider, "ignored": self.ignored, **outcomes}
+        if self.note:
+            out["note"] = self.note
+        return out
+
+
+Handler = Callable[[bytes, Mapping[str, str], datetime], Receipt]
+
+
+class WebhookReceiver:
+    """Verifies and applies provider webhooks for the instance in ``settings``.
+
+    Thread-safe. ``fetch`` GETs SNS certificate and subscription URLs (see
+    :func:`syndicate.webhooks.sns.http_get`).
+    """
+
+    def __init__(self, settings: Settings, store: Store, fetch: sns.Fetch = sns.http_get) -> None:
+        self.settings = settings
+        self.options = settings.webhooks
+        self.store = store
+        self.fetch = fetch
+        self._handlers: Mapping[str, Handler] = {
+            "postmark": self._postmark,
+            "sendgrid": self._sendgrid,
+            "mailgun": self._mailgun,
+            "ses": self._ses,
+        }
+
+    def receive(
+        self, provider: str, body: bytes, headers: Mapping[str, str], now: datetime
+    ) -> Receipt:
+        """Handle one request to ``/webhooks/<provider>``.
+
+        ``headers`` must have lower-case names. Raises WebhookError (its ``status`` is
+        the answer): 404 for an unknown or unconfigured provider, 403 when the request
+        is not proven authentic, 400 when it cannot be read; StoreError if the store
+        fails (answer 5xx so the provider retries).
+        """
+        handler = self._handlers.get(provider)
+        if handler is None:
+            raise WebhookNotConfigured(f"no webhook for provider {provider!r}")
+        return handler(body, headers, now)
+
+    def _apply(self, provider: str, parsed: Parsed, now: datetime) -> Receipt:
+        return Receipt(provider, apply_events(self.store, parsed.events, now), parsed.ignored)
+
+    # --- providers ---------------------------------------------------------------------
+
+    @cached_property
+    def _postmark_secrets(self) -> tuple[str | None, str | None]:
+        opts = self.options.postmark
+        password = read_secret(opts.password, opts.password_file, self.settings)
+        return password, read_secret(opts.token, opts.token_file, self.settings)
+
+    def _postmark(self, body: bytes, headers: Mapping[str, str], now: datetime) -> Receipt:
+        username = self.options.postmark.username
+        password, token = self._postmark_secrets
+        if not (username or password or token):
+            raise _not_configured("postmark", "username and password, or token")
+        postmark.verify(headers, username=username, password=password, token=token)
+        return self._apply("postmark", postmark.parse(body, now), now)
+
+    @cached_property
+    def _sendgrid_key(self) -> ec.EllipticCurvePublicKey | None:
+        opts = self.options.sendgrid
+        text = read_secret(opts.public_key, opts.public_key_file, self.settings)
+        return sendgrid.load_public_key(text) if text else None
+
+    def _sendgrid(self, body: bytes, headers: Mapping[str, str], now: datetime) -> Receipt:
+        key = self._sendgrid_key
+        if key is None:
+            raise _not_configured("sendgrid", "public_key")
+        sendgrid.verify(body, headers, key, now, self.options.sendgrid.max_age_seconds)
+        return self._apply("sendgrid", sendgrid.parse(body, now), now)
+
+    def _mailgun(self, body: bytes, headers: Mapping[str, str], now: datetime) -> Receipt:
+        opts = self.options.mailgun
+        key = read_secret(opts.signing_key, opts.signing_key_file, self.settings)
+        if not key:
+            raise _not_configured("mailgun", "signing_key")
+        signed = mailgun.read(body)
+        mailgun.verify(signed, key, now, opts.max_age_seconds)
+        return self._apply("mailgun", mailgun.parse(signed, now), now)
+
+    @cached_property
+    def _sns(self) -> sns.SNSVerifier:
+        return sns.SNSVerifier(self.options.ses, self.fetch)
+
+    def _ses(self, body: bytes, headers: Mapping[str, str], now: datetime) -> Receipt:
+        if not self.options.ses.topic_arns:
+            raise _not_configured("ses", "topic_arns")
+        message = sns.read(body)
+        self._sns.verify(message, now)
+        kind = message["Type"]
+        if kind == "SubscriptionConfirmation":
+            topic = self._sns.confirm(message)
+            log.info("ses webhook: confirmed the subscription to %s", topic)
+            return Receipt("ses", note=f"subscription to {topic} confirmed")
+        if kind == "UnsubscribeConfirmation":
+            log.warning("ses webhook: %s unsubscribed this endpoint", message["TopicArn"])
+            return Receipt("ses", note="unsubscribe noted")
+        parsed = ses.parse(str(message.get("Message", "")), str(message["MessageId"]), now)
+        return self._apply("ses", parsed, now)
+
+
+def _not_configured(provider: str, keys: str) -> WebhookNotConfigured:
+    return WebhookNotConfigured(
+        f"{provider} webhook is not configured: set {keys} under [webhooks.{provider}]",
+        provider=provider,
+    )
