@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import uuid
@@ -53,15 +54,33 @@ def store(store_url: str) -> Iterator[Store]:
     opened.close()
 
 
-@pytest.fixture
-def instance(tmp_path: Path) -> Path:
-    """A copy of the example instance (config, channels, content) in tmp_path."""
-    target = tmp_path / "instance"
-    target.mkdir()
-    shutil.copy(REPO / "syndicate.toml", target / "syndicate.toml")
+def copy_instance(target: Path, store_url: str | None = None) -> Path:
+    """Copy the example instance (config, channels, content) to ``target``; with
+    ``store_url``, its ``[store] url`` points there instead of ``var/syndicate.db``."""
+    target.mkdir(parents=True)
+    config = (REPO / "syndicate.toml").read_text(encoding="utf-8")
+    if store_url is not None:
+        default = 'url = "sqlite:///var/syndicate.db"'
+        assert default in config
+        config = config.replace(default, f"url = {json.dumps(store_url)}")
+    (target / "syndicate.toml").write_text(config, encoding="utf-8")
     shutil.copytree(REPO / "feeds", target / "feeds")
     shutil.copytree(REPO / "content", target / "content")
     return target
+
+
+@pytest.fixture
+def instance(tmp_path: Path, store_url: str) -> Path:
+    """A copy of the example instance in tmp_path, on each store: SQLite in its own
+    ``var/syndicate.db`` as shipped, and PostgreSQL in a fresh schema."""
+    on_sqlite = store_url.startswith("sqlite")
+    return copy_instance(tmp_path / "instance", None if on_sqlite else store_url)
+
+
+@pytest.fixture
+def config_instance(tmp_path: Path) -> Path:
+    """A copy of the example instance as shipped, for tests of configuration only."""
+    return copy_instance(tmp_path / "instance")
 
 
 @pytest.fixture

@@ -305,6 +305,7 @@ class SMTPTestServer:
         # test can stop a sender while a batch is in flight.
         self.data_delay = 0.0
         self.messages: list[Received] = []
+        self.arrivals: list[float] = []  # time.monotonic() of each accepted message
         self.unanswered: list[Received] = []
         self.faults: list[Fault] = []
         self.sessions = 0
@@ -383,6 +384,8 @@ class SMTPTestServer:
         """Keep ``received``; its number among the accepted messages."""
         with self._lock:
             (self.messages if answered else self.unanswered).append(received)
+            if answered:
+                self.arrivals.append(time.monotonic())
             return len(self.messages)
 
     def opened(self) -> int:

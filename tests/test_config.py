@@ -35,41 +35,43 @@ def run_cli(
     )
 
 
-def test_example_instance_loads_with_paths_relative_to_the_file(instance: Path) -> None:
-    settings = load_settings(instance / "syndicate.toml")
+def test_example_instance_loads_with_paths_relative_to_the_file(config_instance: Path) -> None:
+    settings = load_settings(config_instance / "syndicate.toml")
     assert settings.site.name == "The Meridian Review"
-    assert settings.base_dir == instance
-    assert settings.store_url == f"sqlite:///{instance / 'var' / 'syndicate.db'}"
-    assert settings.resolve(settings.output.dir) == instance / "public"
+    assert settings.base_dir == config_instance
+    assert settings.store_url == f"sqlite:///{config_instance / 'var' / 'syndicate.db'}"
+    assert settings.resolve(settings.output.dir) == config_instance / "public"
     assert [s.name for s in settings.sources] == ["newsroom"]
     channels = load_channels(settings)
     assert {c.name for c in channels} >= {"all", "world"}
 
 
-def test_environment_overrides_toml(instance: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_environment_overrides_toml(config_instance: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SYNDICATE_SITE__NAME", "Env Name")
     monkeypatch.setenv("SYNDICATE_STORE__URL", "sqlite:////tmp/elsewhere.db")
-    settings = load_settings(instance / "syndicate.toml")
+    settings = load_settings(config_instance / "syndicate.toml")
     assert settings.site.name == "Env Name"
     assert settings.store_url == "sqlite:////tmp/elsewhere.db"
     assert settings.site.base_url == "https://meridian.example"  # untouched keys stay
 
 
-def test_cli_overrides_beat_environment(instance: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_overrides_beat_environment(
+    config_instance: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("SYNDICATE_SITE__NAME", "Env Name")
-    settings = load_settings(instance / "syndicate.toml", {"site": {"name": "Flag Name"}})
+    settings = load_settings(config_instance / "syndicate.toml", {"site": {"name": "Flag Name"}})
     assert settings.site.name == "Flag Name"
 
 
 def test_config_found_by_env_then_cwd(
-    instance: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    config_instance: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.chdir(instance)
-    assert find_config() == instance / "syndicate.toml"
+    monkeypatch.chdir(config_instance)
+    assert find_config() == config_instance / "syndicate.toml"
     other = write(tmp_path / "other" / "custom.toml", "[site]\nname = 'Other'\n")
     monkeypatch.setenv("SYNDICATE_CONFIG", str(other))
     assert find_config() == other
-    assert find_config(instance / "syndicate.toml") == instance / "syndicate.toml"
+    assert find_config(config_instance / "syndicate.toml") == config_instance / "syndicate.toml"
     monkeypatch.setenv("SYNDICATE_CONFIG", str(tmp_path / "missing.toml"))
     with pytest.raises(ConfigError, match=r"missing\.toml: no config file"):
         find_config()
@@ -138,9 +140,12 @@ def test_toml_syntax_error_names_line(tmp_path: Path) -> None:
         load_settings(cfg)
 
 
-def test_bad_channel_names_file_and_key(instance: Path) -> None:
-    write(instance / "feeds" / "broken.toml", "title = 'B'\nformats = ['rss', 'pdf']\nitems = 0\n")
-    settings = load_settings(instance / "syndicate.toml")
+def test_bad_channel_names_file_and_key(config_instance: Path) -> None:
+    write(
+        config_instance / "feeds" / "broken.toml",
+        "title = 'B'\nformats = ['rss', 'pdf']\nitems = 0\n",
+    )
+    settings = load_settings(config_instance / "syndicate.toml")
     with pytest.raises(ConfigError) as info:
         load_channels(settings)
     text = str(info.value)
@@ -149,10 +154,10 @@ def test_bad_channel_names_file_and_key(instance: Path) -> None:
     assert "broken.toml: key 'items'" in text
 
 
-def test_channel_name_must_match_file(instance: Path) -> None:
-    write(instance / "feeds" / "sports.toml", "name = 'sport'\ntitle = 'S'\n")
+def test_channel_name_must_match_file(config_instance: Path) -> None:
+    write(config_instance / "feeds" / "sports.toml", "name = 'sport'\ntitle = 'S'\n")
     with pytest.raises(ConfigError, match="expected the file name 'sports'"):
-        load_channels(load_settings(instance / "syndicate.toml"))
+        load_channels(load_settings(config_instance / "syndicate.toml"))
 
 
 def test_cli_bad_config_exits_2_without_traceback(tmp_path: Path) -> None:

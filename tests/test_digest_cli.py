@@ -7,6 +7,7 @@ import email.policy
 from email.message import EmailMessage
 from pathlib import Path
 
+from syndicate.config import load_settings
 from syndicate.store import open_store
 from syndicate.store.editions import list_editions
 from tests.test_cli import run
@@ -51,7 +52,7 @@ def test_preview_of_the_all_channel(instance: Path, tmp_path: Path) -> None:
     assert text == paths[1].read_text(encoding="utf-8")
     assert "14 Harbour Row" in text and "https://meridian.example/u/preview" in text
 
-    store = open_store(f"sqlite:///{instance / 'var' / 'syndicate.db'}")
+    store = open_store(load_settings(instance / "syndicate.toml").store_url)
     try:
         assert list_editions(store) == []  # a preview records nothing
     finally:

@@ -8,10 +8,12 @@ import pytest
 from pydantic import BaseModel
 
 from syndicate.config import (
+    CelerySettings,
     ChannelConfig,
     ChannelFilters,
     DeliverySettings,
     DigestSettings,
+    DispatchSettings,
     FetchSettings,
     MailgunWebhookSettings,
     OutputSettings,
@@ -40,6 +42,8 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
         FetchSettings,
         SecuritySettings,
         DeliverySettings,
+        DispatchSettings,
+        CelerySettings,
         SourceConfig,
         ChannelConfig,
         ChannelFilters,

@@ -32,7 +32,7 @@ from syndicate.models import Entry, FetchResult, SourceState
 from syndicate.sources.base import SourceContext
 from syndicate.sources.feed import FeedSource, parse_feed
 from syndicate.sources.registry import options_model, source_class
-from syndicate.store import open_store
+from syndicate.store import Store
 from tests.httpserver import LocalServer
 
 pytest_plugins = ["tests.httpserver"]
@@ -446,8 +446,7 @@ def settings_for(url: str, tmp_path: Path) -> Settings:
     )
 
 
-def test_ingest_end_to_end(http_server: LocalServer, tmp_path: Path) -> None:
-    store = open_store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+def test_ingest_end_to_end(store: Store, http_server: LocalServer, tmp_path: Path) -> None:
     settings = settings_for(serve(http_server, "rss20.xml", "/feed.xml", etag='"v1"'), tmp_path)
 
     (first,) = ingest(store, settings, clock=lambda: NOW)
@@ -461,13 +460,11 @@ def test_ingest_end_to_end(http_server: LocalServer, tmp_path: Path) -> None:
     state = store.get_source_state("up")
     assert state.etag == '"v1"' and state.consecutive_errors == 0
     assert store.count_articles() == 3
-    store.close()
 
 
 def test_ingest_records_429_and_honours_retry_after(
-    http_server: LocalServer, tmp_path: Path
+    store: Store, http_server: LocalServer, tmp_path: Path
 ) -> None:
-    store = open_store(f"sqlite:///{tmp_path / 'db.sqlite'}")
     http_server.route("/feed.xml", status=429, headers={"Retry-After": "7200"})
     (report,) = ingest(
         store, settings_for(http_server.url("/feed.xml"), tmp_path), clock=lambda: NOW
@@ -477,13 +474,11 @@ def test_ingest_records_429_and_honours_retry_after(
     assert state.consecutive_errors == 1 and state.last_error == report.error
     # The backoff alone would wait 2 x 900 s; the server asked for two hours.
     assert state.next_poll_at == NOW + timedelta(seconds=7200)
-    store.close()
 
 
 def test_ids_survive_a_move_to_a_new_host_and_scheme(
-    http_server: LocalServer, tmp_path: Path
+    store: Store, http_server: LocalServer, tmp_path: Path
 ) -> None:
-    store = open_store(f"sqlite:///{tmp_path / 'db.sqlite'}")
     old_host = http_server.url("", host="127.0.0.1").rstrip("/")
     http_server.route("/feed.xml", body=small_feed("http://news.example.org", old_host))
     (first,) = ingest(store, settings_for(f"{old_host}/feed.xml", tmp_path), clock=lambda: NOW)
@@ -501,4 +496,3 @@ def test_ids_survive_a_move_to_a_new_host_and_scheme(
     assert sorted(after.values()) == [f"{new_host}/posts/1", f"{new_host}/posts/2"]
     hosts = [r.headers["host"].split(":")[0] for r in http_server.requests]
     assert hosts == ["127.0.0.1", "localhost"]
-    store.close()

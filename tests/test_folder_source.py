@@ -12,7 +12,7 @@ from syndicate.ingest import ingest
 from syndicate.models import SourceState
 from syndicate.sources.base import SourceContext
 from syndicate.sources.folder import FolderSource
-from syndicate.store import Store, open_store
+from syndicate.store import Store
 
 FIXTURES = Path(__file__).parent / "fixtures"
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -28,8 +28,9 @@ def folder_source(base: Path, path: str = "content") -> FolderSource:
     return FolderSource(config, SourceContext(settings.site, settings.fetch, base))
 
 
-def test_example_content_is_rich_enough(instance_settings: Settings, tmp_path: Path) -> None:
-    store = open_store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+def test_example_content_is_rich_enough(
+    store: Store, instance_settings: Settings, tmp_path: Path
+) -> None:
     (report,) = ingest(store, instance_settings, clock=clock)
     assert report.error is None and report.warnings == []
     articles = store.list_articles()
@@ -43,11 +44,9 @@ def test_example_content_is_rich_enough(instance_settings: Settings, tmp_path: P
         assert article.authors and all(a.bio for a in article.authors)
     titles = " ".join(a.title for a in articles)
     assert "…" in titles and "’" in titles
-    store.close()
 
 
-def test_messy_cases_are_cleaned(instance_settings: Settings, tmp_path: Path) -> None:
-    store = open_store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+def test_messy_cases_are_cleaned(store: Store, instance_settings: Settings, tmp_path: Path) -> None:
     ingest(store, instance_settings, clock=clock)
     by_key = {a.id.rsplit("/", 1)[1]: a for a in store.list_articles()}
     # The author whose name is empty keeps her bio, and the byline gets the name from it.
@@ -68,7 +67,6 @@ def test_messy_cases_are_cleaned(instance_settings: Settings, tmp_path: Path) ->
         assert bad not in licensing.body_html
     # An article without an id falls back to its slug.
     assert "central-banks-quiet-pivot" in by_key
-    store.close()
 
 
 def test_bad_front_matter_is_reported_and_the_rest_ingested(tmp_path: Path) -> None:
@@ -102,9 +100,10 @@ def test_missing_folder_is_a_source_error(tmp_path: Path) -> None:
     assert "does not exist" in str(result.error)
 
 
-def test_edit_updates_in_place_and_rerun_is_unchanged(instance: Path, tmp_path: Path) -> None:
+def test_edit_updates_in_place_and_rerun_is_unchanged(
+    store: Store, instance: Path, tmp_path: Path
+) -> None:
     settings = load_settings(instance / "syndicate.toml")
-    store: Store = open_store(f"sqlite:///{tmp_path / 'db.sqlite'}")
     (first,) = ingest(store, settings, clock=clock)
     (second,) = ingest(store, settings, clock=clock)
     assert (second.new, second.updated, second.unchanged) == (0, 0, first.new)
@@ -119,14 +118,12 @@ def test_edit_updates_in_place_and_rerun_is_unchanged(instance: Path, tmp_path: 
     assert edited.updated_at == later
     assert "A correction." in edited.body_html
     assert store.count_articles() == first.new
-    store.close()
 
 
 def test_unchanged_files_are_not_parsed_again_unless_settings_change(
-    instance: Path, tmp_path: Path
+    store: Store, instance: Path, tmp_path: Path
 ) -> None:
     settings = load_settings(instance / "syndicate.toml")
-    store = open_store(f"sqlite:///{tmp_path / 'db.sqlite'}")
     ingest(store, settings, clock=clock)
     # Corrupt a file's front matter without changing its size or mtime: the cache skips it.
     path = instance / "content" / "culture" / "cumbia-revival.md"
@@ -151,4 +148,3 @@ def test_unchanged_files_are_not_parsed_again_unless_settings_change(
     # --full (full=True) reads every file whatever the cache says.
     (full,) = ingest(store, settings, clock=clock, full=True)
     assert any("cumbia-revival.md" in w for w in full.warnings)
-    store.close()

@@ -35,7 +35,7 @@ from syndicate.sources.base import SourceContext
 from syndicate.sources.page import PageSource, fallback_text, parse_sitemap
 from syndicate.sources.pagemeta import read_meta
 from syndicate.sources.registry import options_model, source_class
-from syndicate.store import open_store
+from syndicate.store import Store
 from tests.httpserver import LocalServer
 
 pytest_plugins = ["tests.httpserver"]
@@ -478,17 +478,15 @@ def test_page_kind_is_registered() -> None:
 
 
 def test_ingest_keeps_page_validators_between_runs(
-    http_server: LocalServer, tmp_path: Path
+    store: Store, http_server: LocalServer, tmp_path: Path
 ) -> None:
     serve_pages(http_server)
     urls = [http_server.url("/pages/jsonld"), http_server.url("/pages/og-only")]
     source = SourceConfig(name="pages", kind="page", urls=urls, allow_private=True)
     settings = Settings(sources=(source,), base_dir=tmp_path, fetch=FAST)
-    store = open_store(f"sqlite:///{tmp_path / 'db.sqlite'}")
     (first,) = ingest(store, settings, clock=lambda: NOW)
     assert (first.new, first.error) == (2, None)
     assert set(store.get_source_state("pages").extra["pages"]) == set(urls)
     (second,) = ingest(store, settings, clock=lambda: NOW + timedelta(hours=1))
     assert (second.new, second.updated, second.unchanged) == (0, 0, 2)  # two 304s
     assert http_server.requests_to("/pages/og-only")[1].headers["if-none-match"] == '"og-only-v1"'
-    store.close()

@@ -17,7 +17,7 @@ from syndicate.related import (
     pick_related,
     pick_related_per_story,
 )
-from syndicate.store import open_store
+from syndicate.store import Store
 from tests.digest.factory import T0, article
 
 
@@ -130,14 +130,10 @@ def test_the_index_answers_many_questions(pool: list[Article]) -> None:
 
 
 def test_on_the_example_content_three_of_four_picks_share_section_or_tag(
-    instance_settings: Settings, tmp_path: Path
+    store: Store, instance_settings: Settings, tmp_path: Path
 ) -> None:
-    store = open_store(f"sqlite:///{tmp_path / 'related.db'}")
-    try:
-        ingest(store, instance_settings)
-        articles = store.list_articles()
-    finally:
-        store.close()
+    ingest(store, instance_settings)
+    articles = store.list_articles()
     assert len(articles) == 26
     index = RelatedIndex(articles)
     for story in articles:

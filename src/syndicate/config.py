@@ -162,6 +162,45 @@ class DispatchSettings(_Section):
     pause_after_policy_failures: int = Field(
         5, ge=1, description="Pause a channel after this many policy rejections in a row."
     )
+    queue: Literal["inline", "celery"] = Field(
+        "inline",
+        description="inline: send in this process; celery: publish tasks for the workers.",
+    )
+
+
+class CelerySettings(_Section):
+    """Celery workers (``[dispatch] queue = "celery"``; the ``scale`` extra)."""
+
+    broker_url: str = Field(
+        "redis://127.0.0.1:6379/0", description="Broker: a redis:// or amqp:// URL."
+    )
+    queue_name: str = Field("syndicate", description="Queue the tasks go to.")
+    key_prefix: str = Field(
+        "syndicate:", description="Prefix of every Redis key (broker and rate limit)."
+    )
+    pool: Literal["prefork", "threads", "solo"] = Field(
+        "prefork", description="Worker pool: processes, threads, or one task at a time."
+    )
+    concurrency: int = Field(0, ge=0, le=256, description="Tasks at once; 0 = CPU count.")
+    prefetch_multiplier: int = Field(
+        1, ge=1, description="Unacknowledged tasks a worker holds per slot."
+    )
+    visibility_timeout: float = Field(
+        3600.0, gt=0, description="Redis: a task unacknowledged this long is redelivered."
+    )
+    reservation_seconds: float = Field(
+        3600.0, gt=0, description="How long published rows wait for their task."
+    )
+    max_retries: int = Field(
+        10, ge=0, description="Retries of a task after broker or database errors."
+    )
+    retry_backoff_max: float = Field(
+        300.0, gt=0, description="Longest wait (s) between retries of a task."
+    )
+    rate_limiter: Literal["auto", "redis", "store"] = Field(
+        "auto", description="Where the shared rate limit lives: Redis or the store."
+    )
+    rate_limit_url: str = Field("", description="Redis URL of the rate limit; empty: broker's.")
 
 
 class _WebhookProvider(_Section):
@@ -321,6 +360,7 @@ class Settings(BaseSettings):
     security: SecuritySettings = SecuritySettings()
     delivery: DeliverySettings = DeliverySettings()
     dispatch: DispatchSettings = DispatchSettings()
+    celery: CelerySettings = CelerySettings()
     webhooks: WebhookSettings = WebhookSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
     subscribe: SubscribeSettings = SubscribeSettings()

@@ -176,7 +176,7 @@ class Dispatcher:
                 batch = self._prepare(claimed) if claimed else None
                 if in_flight is not None:
                     try:
-                        self._finish(*in_flight, report)
+                        self._finish(in_flight[0], in_flight[1].result, report)
                     except BackendConfigError:
                         if batch is not None:
                             self._release(batch)
@@ -187,6 +187,33 @@ class Dispatcher:
                 batch = self._without_paused(batch)
                 report.rounds += 1
                 in_flight = (batch, pool.submit(self._deliver, batch.messages))
+        return report
+
+    def send(
+        self, ids: Sequence[int], *, edition_id: int | None = None, reserved_by: str | None = None
+    ) -> DispatchReport:
+        """Send the due deliveries among ``ids`` as one claimed batch (a queue worker's
+        task); rows already sent, or held by another sender, are left alone.
+
+        ``reserved_by`` names the task the rows were reserved for (see
+        ``Outbox.reserve``). Unlike :meth:`run`, this neither opens nor closes the
+        backend: a worker keeps it open from one task to the next.
+        """
+        report = DispatchReport()
+        claimed = self.outbox.claim(
+            self.owner,
+            now=self.clock(),
+            lease=timedelta(seconds=self.settings.lease_seconds),
+            limit=len(ids),
+            edition_id=edition_id,
+            ids=ids,
+            reserved_by=reserved_by,
+        )
+        if not claimed:
+            return report
+        batch = self._without_paused(self._prepare(claimed))
+        report.rounds = 1
+        self._finish(batch, lambda: self._deliver(batch.messages), report)
         return report
 
     def _claim(self, edition_id: int | None) -> list[Claimed]:
@@ -234,10 +261,13 @@ class Dispatcher:
         self.outbox.record(self.owner, queued + batch.outcomes, batch.now)
 
     def _finish(
-        self, batch: _Batch, future: Future[list[DeliveryResult]], report: DispatchReport
+        self,
+        batch: _Batch,
+        results_of: Callable[[], list[DeliveryResult]],
+        report: DispatchReport,
     ) -> None:
         try:
-            results = future.result()
+            results = results_of()
         except BackendConfigError:
             self._release(batch)  # nothing of it was accepted: lose nothing, then stop
             raise

@@ -18,6 +18,7 @@
     ├── DeliveryError          a backend could not deliver a whole batch
     │   ├── TransportError     connection, TLS, timeout, 5xx: retry later
     │   └── BackendConfigError the provider refused our credentials (401/403): stop
+    ├── QueueError             the task queue's broker could not take the tasks
     └── WebhookError           a provider webhook request is not accepted (carries status)
         ├── WebhookAuthError   missing or wrong signature, credentials or token: 401/403
         ├── WebhookPayloadError the request is authentic but cannot be read: 400
@@ -114,6 +115,10 @@ class TransportError(DeliveryError):
 
 class BackendConfigError(DeliveryError):
     """The provider refused our credentials or configuration (401/403): dispatch stops."""
+
+
+class QueueError(SyndicateError):
+    """Tasks could not be published to the broker (``[dispatch] queue = "celery"``)."""
 
 
 class WebhookError(SyndicateError):

@@ -18,6 +18,7 @@ from syndicate.cli import (
     digest,  # noqa: F401
     feeds,  # noqa: F401
     run,  # noqa: F401
+    worker,  # noqa: F401
 )
 from syndicate.cli.app import cli
 from syndicate.errors import ConfigError, StoreError, SyndicateError

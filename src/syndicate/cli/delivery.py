@@ -243,8 +243,12 @@ def run_dispatch(app: AppContext, edition_id: int | None, workers: int = 1) -> D
 
     With ``workers`` > 1, that many processes work through the outbox side by side:
     each claims its own batches (the claims never overlap), so building, signing and
-    sending use every core.
+    sending use every core. With ``[dispatch] queue = "celery"`` nothing is sent here:
+    the due rows are published as tasks for ``syndicate worker`` processes.
     """
+    if app.settings.dispatch.queue == "celery":
+        _publish(app, edition_id)
+        return DispatchReport()
     if workers <= 1:
         report = _dispatch_here(app, edition_id)
     else:
@@ -265,6 +269,21 @@ def run_dispatch(app: AppContext, edition_id: int | None, workers: int = 1) -> D
         click.secho("paused: ", fg="red", err=True, nl=False)
         click.echo(f"channel {channel} after repeated policy rejections", err=True)
     return report
+
+
+def _publish(app: AppContext, edition_id: int | None) -> None:
+    """``[dispatch] queue = "celery"``: hand what is due to the workers, ids only."""
+    from syndicate.scale.publish import publish_due  # Celery: load only in this mode
+
+    report = publish_due(app.store(), app.settings, utc_now(), edition_id=edition_id)
+    queue = app.settings.celery.queue_name
+    if report.tasks:
+        console.print(
+            f"queued for the workers: {report.deliveries} deliveries in {report.tasks} "
+            f"tasks on queue {queue!r}"
+        )
+    else:
+        console.print("nothing due (rows already published are waiting for their workers)")
 
 
 WORKERS = click.option(

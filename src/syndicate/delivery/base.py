@@ -19,7 +19,7 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -35,6 +35,15 @@ class BackendOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     rate: float = Field(0.0, ge=0, description="Messages per second at most; 0 = no limit.")
+
+
+class Pacer(Protocol):
+    """Paces sending: :class:`RateLimiter` in one process, or a limit shared by several
+    workers (``syndicate.scale.ratelimit``)."""
+
+    def acquire(self, count: int = 1) -> None:
+        """Block until ``count`` more messages may be sent."""
+        ...
 
 
 class RateLimiter:
@@ -76,7 +85,7 @@ class Backend(ABC):
 
     def __init__(self, options: BackendOptions) -> None:
         self.options = options
-        self.limiter = RateLimiter(options.rate)
+        self.limiter: Pacer = RateLimiter(options.rate)
 
     @classmethod
     def from_settings(cls, options: BackendOptions, settings: Any) -> Backend:
@@ -86,6 +95,12 @@ class Backend(ABC):
         secrets from files); the default passes only the options.
         """
         return cls(options)
+
+    def use_limiter(self, limiter: Pacer) -> None:
+        """Pace with ``limiter`` instead of the backend's own ``RateLimiter(rate)``, e.g.
+        one limit shared by every worker. Backends that pace somewhere other than per
+        batch (per message, per request) override this to put it there."""
+        self.limiter = limiter
 
     def open(self) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Prepare connections or sessions. Called once before the first batch."""

@@ -51,7 +51,7 @@ from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from syndicate import __version__
 from syndicate.config import read_secret
-from syndicate.delivery.base import Backend, BackendOptions, RateLimiter, deferred
+from syndicate.delivery.base import Backend, BackendOptions, Pacer, RateLimiter, deferred
 from syndicate.errors import BackendConfigError, ConfigError, DeliveryError, TransportError
 from syndicate.models import DeliveryResult, OutboundMessage
 
@@ -159,10 +159,14 @@ class APIBackend(Backend):
                 self.secret(name)  # a missing key is a ConfigError now, not at first send
         # Pacing happens per request, in the threads that send, so ``rate`` holds across
         # connections; the base's per-batch pacing is turned off.
-        self.request_limiter = limiter or RateLimiter(options.rate)
+        self.request_limiter: Pacer = limiter or RateLimiter(options.rate)
         self.limiter = RateLimiter(0)
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
+
+    def use_limiter(self, limiter: Pacer) -> None:
+        """Pace each request with ``limiter``, weighted by the messages it carries."""
+        self.request_limiter = limiter
 
     @classmethod
     def from_settings(cls, options: BackendOptions, settings: Any) -> Backend:

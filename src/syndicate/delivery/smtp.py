@@ -48,7 +48,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, SecretStr, model_validator
 
 from syndicate.config import read_secret
-from syndicate.delivery.base import Backend, BackendOptions, RateLimiter
+from syndicate.delivery.base import Backend, BackendOptions, Pacer, RateLimiter
 from syndicate.errors import BackendConfigError, ConfigError
 from syndicate.models import DeliveryResult, OutboundMessage
 
@@ -141,13 +141,17 @@ class SMTPBackend(Backend):
         super().__init__(options)
         # Pacing is per message in the sending threads, so it holds across connections;
         # the base's per-batch pacing is turned off.
-        self.message_limiter = limiter or RateLimiter(options.rate)
+        self.message_limiter: Pacer = limiter or RateLimiter(options.rate)
         self.limiter = RateLimiter(0)
         self.clock = clock
         self.tls = _tls_context(options.ca_file)
         self._idle: list[_Session] = []
         self._lock = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
+
+    def use_limiter(self, limiter: Pacer) -> None:
+        """Pace each message with ``limiter`` (it holds across the sending threads)."""
+        self.message_limiter = limiter
 
     @classmethod
     def from_settings(cls, options: BackendOptions, settings: Any) -> Backend:

@@ -1,7 +1,7 @@
 """Tables of subscribers, suppressions and the outbox (deliveries).
 
 Defined on the same ``metadata`` as :mod:`syndicate.store.schema`; migration 0003
-creates exactly these.
+creates the first four, migration 0007 ``rate_limits``.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     Column,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -92,4 +93,13 @@ channel_pauses = Table(
     Column("policy_failures", Integer, nullable=False),
     Column("paused_at", UTCDateTime, nullable=True),
     Column("reason", Text, nullable=True),
+)
+
+# One row per shared rate limit (a delivery backend's messages per second across every
+# worker): the time, in seconds since the epoch, from which the next message may go.
+rate_limits = Table(
+    "rate_limits",
+    metadata,
+    Column("name", String(96), primary_key=True),
+    Column("next_at", Float, nullable=False),
 )

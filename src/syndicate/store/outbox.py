@@ -10,17 +10,27 @@ Exactly-once rests on three things here (DESIGN §5, STANDARDS C2):
 * a result is recorded with the lease release in one transaction; after a crash only rows
   whose lease expired are claimed again, so a message repeats only if the sender died
   between the provider's acceptance and that commit.
+
+With a task queue (``[dispatch] queue = "celery"``) rows are first *reserved* for one task
+(:meth:`Outbox.reserve`: still queued, ``lease_owner`` names the task, ``lease_until``
+the end of the reservation) and that task claims them as above. A reserved row is not due
+for anyone else until its reservation ends, so publishing again does not make a second
+task for it while the first waits in the broker; a lost task's rows come back on their
+own when the reservation ends.
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, func, or_, select, update
+from sqlalchemy import ColumnElement, Connection, and_, bindparam, case, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from syndicate.store.core import Store
 from syndicate.store.delivery_schema import (
@@ -33,6 +43,9 @@ from syndicate.store.delivery_schema import (
 from syndicate.store.schema import UTCDateTime, editions
 
 DUE = ("queued", "deferred")
+_RECORD_RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)  # about half a minute in all
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,51 +130,30 @@ class Outbox:
         lease: timedelta,
         limit: int,
         edition_id: int | None = None,
+        ids: Sequence[int] | None = None,
+        reserved_by: str | None = None,
     ) -> list[Claimed]:
         """Claim up to ``limit`` due rows in id order for ``owner`` until ``now + lease``.
 
-        Due: queued or deferred with ``next_attempt_at <= now``, or ``sending`` with an
-        expired lease (its sender died). Rows of paused channels are not claimed.
+        Due: queued or deferred with ``next_attempt_at <= now`` and no reservation in
+        force, or ``sending`` with an expired lease (its sender died). Rows of paused
+        channels are not claimed. ``ids`` narrows the claim to those rows;
+        ``reserved_by`` also makes the rows reserved for that task due (see
+        :meth:`reserve`), whenever their reservation ends.
         """
-        paused = select(channel_pauses.c.channel).where(channel_pauses.c.paused_at.is_not(None))
-        due = or_(
-            and_(deliveries.c.status.in_(DUE), deliveries.c.next_attempt_at <= now),
-            and_(deliveries.c.status == "sending", deliveries.c.lease_until < now),
-        )
-        pick = (
-            select(deliveries.c.id)
-            .join(editions, editions.c.id == deliveries.c.edition_id)
-            .where(due, editions.c.channel.not_in(paused))
-            .order_by(deliveries.c.id)
-            .limit(limit)
-        )
-        if edition_id is not None:
-            pick = pick.where(deliveries.c.edition_id == edition_id)
+        due = _due(now)
+        if reserved_by is not None:
+            mine = and_(deliveries.c.status.in_(DUE), deliveries.c.lease_owner == reserved_by)
+            due = or_(due, mine)
         until = now + lease
+        values = {
+            "status": "sending",
+            "lease_until": until,
+            "lease_owner": owner,
+            "attempts": deliveries.c.attempts + 1,
+        }
         with self.engine.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                # Lock the picked rows, skipping those another sender holds; the UPDATE
-                # below then only touches rows this transaction has locked.
-                target: Any = [
-                    r[0]
-                    for r in conn.execute(pick.with_for_update(skip_locked=True, of=deliveries))
-                ]
-            else:
-                # SQLite: pick and claim in one statement, which runs under the single
-                # write lock, so a concurrent sender cannot pick the same rows between.
-                target = pick.correlate(None).scalar_subquery()
-            done = conn.execute(
-                update(deliveries)
-                .where(deliveries.c.id.in_(target), due)
-                .values(
-                    status="sending",
-                    lease_until=until,
-                    lease_owner=owner,
-                    attempts=deliveries.c.attempts + 1,
-                )
-                .returning(deliveries.c.id)
-            )
-            ids = [r[0] for r in done]
+            ids = self._take(conn, due, values, limit, edition_id, ids)
             if not ids:
                 return []
             rows = conn.execute(
@@ -215,6 +207,104 @@ class Outbox:
             for row in rows
         ]
 
+    def reserve(
+        self,
+        owner: str,
+        *,
+        now: datetime,
+        until: datetime,
+        limit: int,
+        edition_id: int | None = None,
+    ) -> list[int]:
+        """Reserve up to ``limit`` due rows in id order for the task ``owner`` until
+        ``until``; returns their ids.
+
+        A reserved row stays queued (or deferred) and its attempts are not counted; only
+        a claim with ``reserved_by=owner`` takes it before ``until``. A row a dead sender
+        left ``sending`` goes back to ``queued``.
+        """
+        values = {
+            "status": case((deliveries.c.status == "sending", "queued"), else_=deliveries.c.status),
+            "lease_until": until,
+            "lease_owner": owner,
+        }
+        with self.engine.begin() as conn:
+            return self._take(conn, _due(now), values, limit, edition_id, None)
+
+    def unreserve(self, owner: str) -> int:
+        """Lift the reservations of ``owner`` (its task was never published)."""
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                update(deliveries)
+                .where(deliveries.c.lease_owner == owner, deliveries.c.status.in_(DUE))
+                .values(lease_until=None, lease_owner=None)
+            )
+            return int(done.rowcount)
+
+    def due_editions(self, now: datetime) -> list[int]:
+        """Editions with rows due now, oldest edition first."""
+        query = (
+            select(deliveries.c.edition_id)
+            .where(_due(now))
+            .group_by(deliveries.c.edition_id)
+            .order_by(deliveries.c.edition_id)
+        )
+        with self.engine.connect() as conn:
+            return [row[0] for row in conn.execute(query)]
+
+    def held_until(self, ids: Sequence[int], now: datetime) -> datetime | None:
+        """When the last live lease on any of ``ids`` ends (``None`` if none is held):
+        another sender has those rows, and whether they went is known only after."""
+        query = select(func.max(deliveries.c.lease_until)).where(
+            deliveries.c.id.in_(list(ids)),
+            deliveries.c.status == "sending",
+            deliveries.c.lease_until >= now,
+        )
+        with self.engine.connect() as conn:
+            value: datetime | None = conn.execute(query).scalar_one()
+        return value
+
+    @staticmethod
+    def _take(
+        conn: Connection,
+        due: ColumnElement[bool],
+        values: dict[str, Any],
+        limit: int,
+        edition_id: int | None,
+        ids: Sequence[int] | None,
+    ) -> list[int]:
+        """Pick up to ``limit`` rows matching ``due`` in id order and set ``values`` on
+        them, so that two concurrent callers never take the same row."""
+        paused = select(channel_pauses.c.channel).where(channel_pauses.c.paused_at.is_not(None))
+        pick = (
+            select(deliveries.c.id)
+            .join(editions, editions.c.id == deliveries.c.edition_id)
+            .where(due, editions.c.channel.not_in(paused))
+            .order_by(deliveries.c.id)
+            .limit(limit)
+        )
+        if edition_id is not None:
+            pick = pick.where(deliveries.c.edition_id == edition_id)
+        if ids is not None:
+            pick = pick.where(deliveries.c.id.in_(list(ids)))
+        if conn.dialect.name == "postgresql":
+            # Lock the picked rows, skipping those another sender holds; the UPDATE
+            # below then only touches rows this transaction has locked.
+            target: Any = [
+                r[0] for r in conn.execute(pick.with_for_update(skip_locked=True, of=deliveries))
+            ]
+        else:
+            # SQLite: pick and take in one statement, which runs under the single
+            # write lock, so a concurrent sender cannot pick the same rows between.
+            target = pick.correlate(None).scalar_subquery()
+        done = conn.execute(
+            update(deliveries)
+            .where(deliveries.c.id.in_(target), due)
+            .values(values)
+            .returning(deliveries.c.id)
+        )
+        return sorted(r[0] for r in done)
+
     def record(self, owner: str, outcomes: Sequence[Outcome], now: datetime) -> None:
         """Record results and release their leases, all in one transaction.
 
@@ -222,6 +312,20 @@ class Outbox:
         did go); any other result only while ``owner`` still holds the row. One
         executemany per kind of result keeps this cheap for large batches.
         """
+        # The messages have left by now: a lost connection (a database restart or
+        # failover) is retried here, or their rows would be sent again after the lease.
+        # Both statements are idempotent, so a commit whose answer was lost is harmless.
+        for delay in (*_RECORD_RETRY_DELAYS, None):
+            try:
+                self._record(owner, outcomes, now)
+                return
+            except (OperationalError, InterfaceError):
+                if delay is None:
+                    raise
+                log.warning("recording %d results failed; retrying in %ss", len(outcomes), delay)
+                time.sleep(delay)
+
+    def _record(self, owner: str, outcomes: Sequence[Outcome], now: datetime) -> None:
         sent = [o for o in outcomes if o.status == "sent"]
         other = [o for o in outcomes if o.status != "sent"]
         with self.engine.begin() as conn:
@@ -289,8 +393,13 @@ class Outbox:
             return {status: int(n) for status, n in conn.execute(query)}
 
     def next_due(self) -> datetime | None:
-        """When the earliest queued/deferred delivery is due (for schedulers)."""
-        query = select(func.min(deliveries.c.next_attempt_at)).where(deliveries.c.status.in_(DUE))
+        """When the earliest queued/deferred delivery is due (for schedulers); a row
+        reserved for a task counts from the end of its reservation."""
+        later = case(
+            (deliveries.c.lease_until > deliveries.c.next_attempt_at, deliveries.c.lease_until),
+            else_=deliveries.c.next_attempt_at,
+        )
+        query = select(func.min(later)).where(deliveries.c.status.in_(DUE))
         with self.engine.connect() as conn:
             value: datetime | None = conn.execute(query).scalar_one()
         return value
@@ -354,3 +463,13 @@ class Outbox:
                 .values(paused_at=None, reason=None, policy_failures=0)
             )
             return bool(done.rowcount)
+
+
+def _due(now: datetime) -> ColumnElement[bool]:
+    """Rows a sender may take now: queued or deferred, due, and not reserved for a task
+    (or its reservation ended); or left ``sending`` by a sender whose lease ended."""
+    free = or_(deliveries.c.lease_until.is_(None), deliveries.c.lease_until < now)
+    return or_(
+        and_(deliveries.c.status.in_(DUE), deliveries.c.next_attempt_at <= now, free),
+        and_(deliveries.c.status == "sending", deliveries.c.lease_until < now),
+    )
