@@ -7,7 +7,8 @@ Three interval jobs, each at most one instance at a time, every ``tick_seconds``
   when that changed articles (and once at start, so channel edits show);
 * **digests** handles due schedule slots (compose, enqueue — or skip when too late);
   after it queued mail it wakes **dispatch** at once;
-* **dispatch** sends what is due, including deferred deliveries whose time has come.
+* **dispatch** sends what is due, including deferred deliveries whose time has come
+  (with ``[dispatch] queue = "celery"`` it publishes them as tasks for the workers).
 
 Each run logs one summary line. The daemon holds the store's scheduler lock
 (:mod:`syndicate.lock`) for its lifetime and stops if it loses it. On SIGTERM/SIGINT it
@@ -217,6 +218,14 @@ class Daemon:
         return counts
 
     def _dispatch(self) -> dict[str, Any]:
+        if self.settings.dispatch.queue == "celery":
+            # Scale-out: the workers send; the scheduler publishes due rows as tasks.
+            from syndicate.scale.publish import publish_due
+
+            published = publish_due(self.store, self.settings, self.clock())
+            if not published.tasks:
+                return {}
+            return {"tasks": published.tasks, "published": published.deliveries}
         report = dispatch_due(self.store, self.settings, stop=self.stopping, clock=self.clock)
         return dict(sorted(report.counts.items()))
 
