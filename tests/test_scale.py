@@ -175,3 +175,39 @@ def test_database_errors_are_retried_until_the_database_is_back(
         proxy.close()
     assert counts == {"sent": total}
     assert set(server.counts().values()) == {1} and len(server.counts()) == total
+
+
+def test_the_daemon_publishes_due_rows_and_the_workers_send_them(
+    store_url: str, tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+
+    with broker_for("redis") as broker, SMTPTestServer() as server:
+        config = write_instance(tmp_path, store_url=store_url, broker=broker, smtp_port=server.port)
+        with config.open("a") as extra:
+            extra.write("\n[scheduler]\ntick_seconds = 0.5\n")
+        settings = load_settings(config)
+        store = open_store(settings.store_url)
+        add_many_subscribers(store, 300, SLOT)
+        ed = edition(store)
+        (world,) = load_channels(settings)
+        assert enqueue_edition(store, world, ed, SLOT) == 300
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SYNDICATE_")}
+        with workers(config, 1, tmp_path):
+            scheduler = subprocess.Popen(
+                [sys.executable, "-m", "syndicate", "--config", str(config), "run"],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
+            try:
+                counts = wait_until_sent(Outbox(store), ed.id, 300)
+            finally:
+                scheduler.send_signal(signal.SIGTERM)
+                _, err = scheduler.communicate(timeout=120)
+            assert scheduler.returncode == 0, err.decode()
+            assert b"job dispatch: tasks 3, published 300" in err
+        store.close()
+        assert counts == {"sent": 300}
+        assert set(server.counts().values()) == {1} and len(server.counts()) == 300
