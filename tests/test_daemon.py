@@ -43,6 +43,7 @@ def write_instance(
     channel: str = 'schedule = "on_new"\nmin_interval_minutes = 0\n',
     batch: int = 100,
     lookback_hours: float = 48,
+    store_url: str | None = None,
 ) -> Path:
     (folder / "feeds").mkdir(parents=True, exist_ok=True)
     (folder / "feeds" / "wire.toml").write_text(
@@ -59,9 +60,10 @@ url = "{feed_url}"
 poll_interval = 1
 allow_private = true
 """
+    store = f'\n[store]\nurl = "{store_url}"\n' if store_url else ""
     config = folder / "syndicate.toml"
     config.write_text(
-        f"""
+        f"""{store}
 [site]
 name = "The Meridian Review"
 base_url = "https://meridian.example"
@@ -208,9 +210,10 @@ def test_sigterm_during_a_dispatch_leaves_nothing_sending(tmp_path: Path) -> Non
         store.close()
 
 
-def test_a_second_daemon_refuses_and_a_standby_takes_over(tmp_path: Path) -> None:
+def test_a_second_daemon_refuses_and_a_standby_takes_over(tmp_path: Path, store_url: str) -> None:
+    # SQLite: a file lock beside the database; PostgreSQL: an advisory lock.
     with SMTPTestServer() as smtp:
-        config = write_instance(tmp_path, smtp.port)
+        config = write_instance(tmp_path, smtp.port, store_url=store_url)
         with daemon(config) as (first, first_log):
             wait_for("the first daemon", lambda: "scheduler started" in first_log.read_text())
             second = subprocess.run(

@@ -14,6 +14,7 @@ import contextlib
 import hashlib
 import os
 import socket
+import threading
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -41,6 +42,7 @@ class SchedulerLock:
         self.name = holder_name()
         self._file: FileLock | None = None
         self._conn: Connection | None = None
+        self._conn_lock = threading.Lock()  # the daemon's jobs check alive() side by side
         self._key = 0
         if store.engine.dialect.name == "postgresql":
             with store.engine.connect() as conn:
@@ -101,14 +103,15 @@ class SchedulerLock:
         """
         if self._file is not None:
             return bool(self._file.is_locked)
-        if self._conn is None:
-            return False
-        try:
-            self._conn.execute(text("SELECT 1"))
-            self._conn.commit()
-        except SQLAlchemyError:
-            return False
-        return True
+        with self._conn_lock:
+            if self._conn is None:
+                return False
+            try:
+                self._conn.execute(text("SELECT 1"))
+                self._conn.commit()
+            except SQLAlchemyError:
+                return False
+            return True
 
     def holder(self) -> str:
         """Who holds the lock, as its holder recorded it (for a refusal message)."""
@@ -131,14 +134,15 @@ class SchedulerLock:
         if self._file is not None:
             self._file.release()
         elif self._conn is not None:
-            try:
-                self._conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": self._key})
-                self._conn.commit()
-            except SQLAlchemyError:
-                pass  # closing the connection drops the lock anyway
-            finally:
-                self._conn.close()
-                self._conn = None
+            with self._conn_lock:
+                try:
+                    self._conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": self._key})
+                    self._conn.commit()
+                except SQLAlchemyError:
+                    pass  # closing the connection drops the lock anyway
+                finally:
+                    self._conn.close()
+                    self._conn = None
 
     def __enter__(self) -> SchedulerLock:
         return self
