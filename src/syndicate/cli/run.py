@@ -86,10 +86,21 @@ def run_cmd(
 
     if once and serve:
         raise click.UsageError("--serve runs with the daemon, not with --once")
+    if workers > 1 and not once:
+        raise click.UsageError("--workers is for --once (the daemon sends in one process)")
     store = app.store()
     lock = SchedulerLock(store, app.settings)
     stopping = threading.Event()
-    with on_signals(lambda name: stopping.set()):
+    # One handler for the whole command, so no signal finds the default one between
+    # taking the lock and starting the daemon; the daemon adds its own stop to it.
+    on_stop: list[Callable[[str], None]] = []
+
+    def handler(name: str) -> None:
+        stopping.set()
+        for stop in on_stop:
+            stop(name)
+
+    with on_signals(handler):
         if not lock.acquire(utc_now()):
             if not standby:
                 click.secho("error: ", fg="red", err=True, nl=False)
@@ -103,11 +114,11 @@ def run_cmd(
 
             if not wait_for_lock(lock, stopping):
                 return  # stopped while waiting
-    with lock:
-        if once:
-            _once(app, workers)
-            return
-        code = _daemon(app, lock, stopping, serve, host, port)
+        with lock:
+            if once:
+                _once(app, workers)
+                return
+            code = _daemon(app, lock, stopping, on_stop, serve, host, port)
     sys.exit(code)
 
 
@@ -143,6 +154,7 @@ def _daemon(
     app: AppContext,
     lock: SchedulerLock,
     stopping: threading.Event,
+    on_stop: list[Callable[[str], None]],
     serve: bool,
     host: str,
     port: int,
@@ -157,18 +169,18 @@ def _daemon(
         if server is not None:
             server.should_exit = True
 
-    with on_signals(stop):
-        if stopping.is_set():  # a signal came while the lock was being taken
-            stop("signal")
-        thread = None
-        if server is not None:
-            thread = threading.Thread(target=server.run, name="web", daemon=True)
-            thread.start()
-            log.info("serving the web app on http://%s:%d", host, port)
-        code = daemon.run()
-        if server is not None and thread is not None:
-            server.should_exit = True
-            thread.join(app.settings.scheduler.shutdown_seconds)
+    on_stop.append(stop)
+    if stopping.is_set():  # a signal came while the lock was being taken
+        stop("signal")
+    thread = None
+    if server is not None:
+        thread = threading.Thread(target=server.run, name="web", daemon=True)
+        thread.start()
+        log.info("serving the web app on http://%s:%d", host, port)
+    code = daemon.run()
+    if server is not None and thread is not None:
+        server.should_exit = True
+        thread.join(app.settings.scheduler.shutdown_seconds)
     if daemon.unfinished:
         # A job thread is still running (a slow fetch, a stuck connection): exiting
         # normally would wait for it. Its leases expire and the next run retries.
