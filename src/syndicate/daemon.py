@@ -192,7 +192,8 @@ class Daemon:
                 "updated": sum(r.updated for r in polled),
                 "failed": sum(r.failed for r in polled),
             }
-        if (changed(reports) or not self._built_once) and not self.stopping.is_set():
+        news = changed(reports)
+        if (news or not self._built_once) and not self.stopping.is_set():
             from syndicate.build import build  # feed writers: load on use
 
             report = build(self.store, self.settings)
@@ -200,7 +201,7 @@ class Daemon:
             written = sum(1 for c in report.channels for v in c.formats.values() if v == "written")
             summary["feeds_written"] = written
             summary["feeds_failed"] = sum(1 for c in report.channels if c.error)
-            if changed(reports):
+            if news:
                 self._wake("digests")  # on_new channels may have news
         return summary
 

@@ -24,6 +24,7 @@ from syndicate.schedules import Due, decide, schedules_for
 from syndicate.sources.base import utc_now
 from syndicate.store import Store
 from syndicate.store.editions import OWN
+from syndicate.store.outbox import Outbox
 from syndicate.store.schedule import load_marks, save_mark
 from syndicate.store.subscribers import SubscriberStore
 
@@ -177,6 +178,10 @@ def dispatch_due(
     from syndicate.delivery.registry import make_backend
     from syndicate.dispatch import Dispatcher
 
+    # The daemon calls this every tick: with nothing due, skip loading the channels, the
+    # DKIM key and the backend.
+    if not Outbox(store).due_editions(clock()):
+        return DispatchReport()
     channels = {c.name: c for c in load_channels(settings)}
     dispatcher = Dispatcher(
         store,

@@ -42,6 +42,8 @@ def publish_due(
     outbox = Outbox(store)
     report = PublishReport()
     editions = [edition_id] if edition_id is not None else outbox.due_editions(now)
+    if not editions:
+        return report  # the daemon asks every tick: no broker connection for nothing
     until = now + timedelta(seconds=settings.celery.reservation_seconds)
     app = make_app(settings)
     try:
