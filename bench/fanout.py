@@ -74,9 +74,9 @@ batch_size = 500
 def prepare(work: Path, subscribers: int) -> Path:
     """An instance with the example content ingested, one edition and its outbox."""
     from syndicate.config import load_channels, load_settings
+    from syndicate.delivery.dispatch import enqueue_edition
     from syndicate.digest import build_edition, slot_for
-    from syndicate.dispatch import enqueue_edition
-    from syndicate.ingest import ingest
+    from syndicate.ingest.run import ingest
     from syndicate.store import open_store
 
     instance = work / "instance"

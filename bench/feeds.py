@@ -69,7 +69,7 @@ def make_instance(root: Path, count: int) -> Path:
 
 def make_entry(i: int) -> Any:
     """Article ``i``: ~2.5 KB of HTML, a section, tags, two authors and a lead image."""
-    from syndicate.content import CleanEntry, content_hash
+    from syndicate.ingest.content import CleanEntry, content_hash
     from syndicate.models import Author, Image
 
     base = "https://meridian.example"
@@ -104,8 +104,8 @@ def make_entry(i: int) -> Any:
 
 def child_syndicate(config: Path, output: Path) -> dict[str, Any]:
     """Run syndicate's build; return its timing and what it did."""
-    from syndicate.build import build
     from syndicate.config import load_settings
+    from syndicate.feeds.builder import build
     from syndicate.store import open_store
 
     settings = load_settings(config, {"output": {"dir": output}})
@@ -123,9 +123,9 @@ def child_syndicate(config: Path, output: Path) -> dict[str, Any]:
 
 def child_peer(config: Path, output: Path) -> dict[str, Any]:
     """The floor: the same documents with plain feedgen + json, no care taken."""
-    from syndicate.channels import iter_channel_articles
     from syndicate.config import load_channels, load_settings
     from syndicate.store import open_store
+    from syndicate.store.channels import iter_channel_articles
 
     settings = load_settings(config)
     store = open_store(settings.store_url)

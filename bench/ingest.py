@@ -169,7 +169,7 @@ def peak_mib() -> float:
 
 def one_syndicate_folder(workdir: Path) -> dict[str, float]:
     from syndicate.config import Settings, SourceConfig
-    from syndicate.ingest import ingest
+    from syndicate.ingest.run import ingest
     from syndicate.store import open_store
 
     settings = Settings(
@@ -226,7 +226,7 @@ def _advance(port: int) -> None:
 
 def one_syndicate_feeds(workdir: Path, port: int, feeds: int) -> dict[str, float]:
     from syndicate.config import Settings, SourceConfig
-    from syndicate.ingest import ingest
+    from syndicate.ingest.run import ingest
     from syndicate.store import open_store
 
     configs = tuple(

@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 
 from syndicate.models import Article, Author
-from syndicate.related import RelatedIndex, RelatedWeights
+from syndicate.related.ranking import RelatedIndex, RelatedWeights
 
 SECTIONS = ["World", "Economy", "Science", "Technology", "Culture", "Sport", "Health", "Climate"]
 T0 = datetime(2026, 11, 25, 7, 0, tzinfo=UTC)

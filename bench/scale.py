@@ -84,9 +84,9 @@ pool = "solo"
 def prepare(folder: Path, config: Path, subscribers: int) -> int:
     """Ingest the example content, build the 'all' edition and enqueue it; its id."""
     from syndicate.config import load_channels, load_settings
+    from syndicate.delivery.dispatch import enqueue_edition
     from syndicate.digest import build_edition, slot_for
-    from syndicate.dispatch import enqueue_edition
-    from syndicate.ingest import ingest
+    from syndicate.ingest.run import ingest
     from syndicate.store import open_store
     from syndicate.store.delivery_schema import subscribers as subs_table
     from syndicate.store.delivery_schema import subscriptions

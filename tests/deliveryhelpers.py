@@ -6,13 +6,13 @@ from datetime import UTC, datetime
 
 from syndicate.config import ChannelConfig, DigestSettings, DispatchSettings, Settings
 from syndicate.delivery.compose import EditionMessages
-from syndicate.dispatch import Dispatcher
+from syndicate.delivery.dispatch import Dispatcher
 from syndicate.models import Subscription
 from syndicate.store import Store
 from syndicate.store.editions import EditionRecord, NewEdition, save_edition
 from syndicate.store.subscribers import SubscriberStore
+from syndicate.subscribers.tokens import TokenSigner
 from syndicate.testing import FixedClock, RecordingBackend, Script
-from syndicate.tokens import TokenSigner
 
 SLOT = datetime(2026, 11, 25, 7, 0, tzinfo=UTC)
 SECRET = "test-secret-key-0123456789"

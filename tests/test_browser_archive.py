@@ -20,7 +20,7 @@ import uvicorn
 
 from syndicate.config import Settings, load_channels
 from syndicate.digest import build_edition
-from syndicate.ingest import ingest
+from syndicate.ingest.run import ingest
 from syndicate.store import open_store
 from syndicate.web import create_app, server_config
 from tests.test_browser_digest import ARGS, CHROMIUM, png

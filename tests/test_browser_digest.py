@@ -21,7 +21,7 @@ import pytest
 from syndicate.config import load_channels, load_settings
 from syndicate.digest import build_edition
 from syndicate.digest.preview import write_preview
-from syndicate.ingest import ingest
+from syndicate.ingest.run import ingest
 from syndicate.store import open_store
 from tests.conftest import REPO
 

@@ -20,7 +20,7 @@ from syndicate.config import Settings
 from syndicate.models import Subscription
 from syndicate.store import open_store
 from syndicate.store.subscribers import SubscriberStore
-from syndicate.tokens import TokenSigner
+from syndicate.subscribers.tokens import TokenSigner
 from syndicate.web import create_app, server_config
 from tests.smtpserver import SMTPTestServer
 from tests.subscribehelpers import SECRET, make_instance, parse

@@ -14,13 +14,13 @@ from pathlib import Path
 import feedparser
 import pytest
 
-from syndicate.build import build
-from syndicate.channels import channel_articles
 from syndicate.config import Settings, load_channels
 from syndicate.errors import ConfigError
-from syndicate.feeds import FeedDocument
-from syndicate.ingest import ingest
+from syndicate.feeds.builder import build
+from syndicate.feeds.render import FeedDocument
+from syndicate.ingest.run import ingest
 from syndicate.store import Store, open_store
+from syndicate.store.channels import channel_articles
 from tests.feeds.fixtures import BASE, make_instance, save
 
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -260,18 +260,18 @@ def test_only_the_named_channel_is_built(tmp_path: Path) -> None:
 def test_a_failing_channel_does_not_stop_the_others(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from syndicate.build import documents
+    from syndicate.feeds import documents
 
     settings = make_instance(tmp_path / "i", {"a": 'title = "A"\n', "b": 'title = "Bad"\n'})
     store = open_store(settings.store_url)
-    real = documents.feeds.render_xml
+    real = documents.render_xml
 
     def render_xml(doc: FeedDocument, formats: Iterable[str] = ("rss", "atom")) -> dict[str, bytes]:
         if doc.title == "Bad":
             raise ValueError("cannot render")
         return real(doc, formats)
 
-    monkeypatch.setattr(documents.feeds, "render_xml", render_xml)
+    monkeypatch.setattr(documents, "render_xml", render_xml)
     report = build(store, settings)
     assert report.failed
     assert [(c.name, c.error) for c in report.channels] == [("a", None), ("b", "cannot render")]
@@ -336,7 +336,7 @@ def test_readers_never_see_half_a_file(tmp_path: Path) -> None:
 def test_a_failed_commit_leaves_the_old_file_and_no_temporary_files(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from syndicate.build import writer as writer_module
+    from syndicate.feeds import writer as writer_module
 
     writer = writer_module.Writer(tmp_path)
     writer.write("feeds/x.xml", b"old")

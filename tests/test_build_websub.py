@@ -12,8 +12,8 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from syndicate.build import build
 from syndicate.config import Settings
+from syndicate.feeds.builder import build
 from syndicate.store import Store, open_store
 from tests.feeds.fixtures import BASE, make_instance, save
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from syndicate.channels import channel_articles, matches
 from syndicate.config import ChannelConfig, ChannelFilters
-from syndicate.content import clean_entry
+from syndicate.ingest.content import clean_entry
 from syndicate.models import Article, Author, Entry
 from syndicate.store import Store
+from syndicate.store.channels import channel_articles, matches
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from hypothesis import given
 from hypothesis import strategies as st
 
-from syndicate.content import (
+from syndicate.ingest.content import (
     absolute_url,
     article_id,
     clean_author,

@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from syndicate.config import DigestSettings
-from syndicate.digest.schedule import next_slot, slot_for
+from syndicate.digest.slots import next_slot, slot_for
 
 
 def utc(*args: int) -> datetime:

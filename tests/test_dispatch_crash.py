@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from syndicate.config import load_channels, load_settings
-from syndicate.dispatch import enqueue_edition
+from syndicate.delivery.dispatch import enqueue_edition
 from syndicate.store import open_store
 from syndicate.store.outbox import Outbox
 from tests.deliveryhelpers import SLOT, add_subscribers, edition

@@ -28,7 +28,7 @@ from syndicate.config import (
     SubscribeSettings,
     WebhookSettings,
 )
-from syndicate.sources.registry import kinds, options_model
+from syndicate.ingest.sources.registry import kinds, options_model
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 

@@ -21,13 +21,13 @@ from hypothesis import strategies as st
 from requests.structures import CaseInsensitiveDict
 
 from syndicate.config import FetchSettings, SiteSettings, SourceConfig
-from syndicate.content import clean_entry
 from syndicate.errors import ContentError, SourceError
+from syndicate.ingest.content import clean_entry
+from syndicate.ingest.sources.base import SourceContext
+from syndicate.ingest.sources.feed import FeedSource, parse_feed
+from syndicate.ingest.sources.http import HttpResponse
+from syndicate.ingest.sources.page import parse_sitemap, read_page
 from syndicate.models import Entry, FetchResult, SourceState
-from syndicate.sources.base import SourceContext
-from syndicate.sources.feed import FeedSource, parse_feed
-from syndicate.sources.http import HttpResponse
-from syndicate.sources.page import parse_sitemap, read_page
 from tests.httpserver import LocalServer, serve
 
 FEEDS = Path(__file__).parent / "fixtures" / "feeds"

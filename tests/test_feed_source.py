@@ -20,18 +20,18 @@ import pytest
 from pydantic import ValidationError
 
 from syndicate.config import FetchSettings, Settings, SiteSettings, SourceConfig
-from syndicate.content import CleanEntry, clean_entry
 from syndicate.errors import (
     BlockedAddressError,
     ContentError,
     FetchError,
     HTTPStatusError,
 )
-from syndicate.ingest import ingest
+from syndicate.ingest.content import CleanEntry, clean_entry
+from syndicate.ingest.run import ingest
+from syndicate.ingest.sources.base import SourceContext
+from syndicate.ingest.sources.feed import FeedSource, parse_feed
+from syndicate.ingest.sources.registry import options_model, source_class
 from syndicate.models import Entry, FetchResult, SourceState
-from syndicate.sources.base import SourceContext
-from syndicate.sources.feed import FeedSource, parse_feed
-from syndicate.sources.registry import options_model, source_class
 from syndicate.store import Store
 from tests.httpserver import LocalServer
 

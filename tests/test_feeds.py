@@ -11,7 +11,8 @@ from email.utils import parsedate_to_datetime
 import feedparser
 import pytest
 
-from syndicate.feeds import (
+from syndicate.feeds.jsonfeed import render_json
+from syndicate.feeds.render import (
     ATOM_NS,
     DC_NS,
     HISTORY_NS,
@@ -22,7 +23,6 @@ from syndicate.feeds import (
     render_rss,
     render_xml,
 )
-from syndicate.jsonfeed_out import render_json
 from tests.feeds.fixtures import BASE, article, document, golden_articles
 
 CONTENT_NS = "http://purl.org/rss/1.0/modules/content/"

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from syndicate.build.documents import render
-from syndicate.feeds import FORMATS, DocumentLinks, FeedDocument
+from syndicate.feeds.documents import render
+from syndicate.feeds.render import FORMATS, DocumentLinks, FeedDocument
 from tests.feeds.fixtures import BASE, document, golden_articles
 
 GOLDEN = Path(__file__).resolve().parent / "feeds" / "golden"

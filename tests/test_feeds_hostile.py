@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from syndicate.build.documents import render
+from syndicate.feeds.documents import render
 from syndicate.models import Article, Author, Image
 from tests.feeds.fixtures import article, document
 

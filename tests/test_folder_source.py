@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from syndicate.config import Settings, SourceConfig, load_settings
-from syndicate.ingest import ingest
+from syndicate.ingest.run import ingest
+from syndicate.ingest.sources.base import SourceContext
+from syndicate.ingest.sources.folder import FolderSource
 from syndicate.models import SourceState
-from syndicate.sources.base import SourceContext
-from syndicate.sources.folder import FolderSource
 from syndicate.store import Store
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -16,7 +16,7 @@ import pytest
 
 from syndicate.config import FetchSettings
 from syndicate.errors import BlockedAddressError, FetchError, HTTPStatusError
-from syndicate.sources.http import AddressPolicy, HttpFetcher, parse_retry_after
+from syndicate.ingest.sources.http import AddressPolicy, HttpFetcher, parse_retry_after
 from tests.httpserver import LocalServer
 
 pytest_plugins = ["tests.httpserver"]

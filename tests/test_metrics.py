@@ -11,8 +11,8 @@ from pathlib import Path
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
 
-from syndicate.build import build
-from syndicate.dispatch import enqueue_edition
+from syndicate.delivery.dispatch import enqueue_edition
+from syndicate.feeds.builder import build
 from syndicate.models import DeliveryResult, OutboundMessage, SourceState
 from syndicate.store import open_store
 from syndicate.testing import FixedClock

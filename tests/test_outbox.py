@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from syndicate.config import DispatchSettings
-from syndicate.dispatch import audience, backoff, edition_cadence, enqueue_edition
+from syndicate.delivery.dispatch import audience, backoff, edition_cadence, enqueue_edition
 from syndicate.errors import BackendConfigError
 from syndicate.models import DeliveryResult, OutboundMessage
 from syndicate.store import Store

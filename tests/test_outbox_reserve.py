@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from syndicate.dispatch import enqueue_edition
+from syndicate.delivery.dispatch import enqueue_edition
 from syndicate.store import Store
 from syndicate.store.outbox import Outbox
 from tests.deliveryhelpers import SLOT, add_subscribers, channel, edition

@@ -21,7 +21,6 @@ import pytest
 from pydantic import ValidationError
 
 from syndicate.config import FetchSettings, Settings, SiteSettings, SourceConfig
-from syndicate.content import clean_entry
 from syndicate.errors import (
     BlockedAddressError,
     ContentError,
@@ -29,12 +28,13 @@ from syndicate.errors import (
     HTTPStatusError,
     SourceError,
 )
-from syndicate.ingest import ingest
+from syndicate.ingest.content import clean_entry
+from syndicate.ingest.run import ingest
+from syndicate.ingest.sources.base import SourceContext
+from syndicate.ingest.sources.page import PageSource, fallback_text, parse_sitemap
+from syndicate.ingest.sources.pagemeta import read_meta
+from syndicate.ingest.sources.registry import options_model, source_class
 from syndicate.models import Author, Entry, FetchResult, Image, SourceState
-from syndicate.sources.base import SourceContext
-from syndicate.sources.page import PageSource, fallback_text, parse_sitemap
-from syndicate.sources.pagemeta import read_meta
-from syndicate.sources.registry import options_model, source_class
 from syndicate.store import Store
 from tests.httpserver import LocalServer
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from syndicate.config import Settings
-from syndicate.ingest import ingest
+from syndicate.ingest.run import ingest
 from syndicate.models import Article, Author
-from syndicate.related import (
+from syndicate.related.ranking import (
     RelatedIndex,
     RelatedWeights,
     pick_related,

@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from syndicate.config import load_settings
-from syndicate.jobs import run_once
+from syndicate.scheduler.jobs import run_once
 from syndicate.store import open_store
 from syndicate.store.outbox import Outbox
 from syndicate.store.subscribers import SubscriberStore
-from syndicate.subscribers import import_csv
+from syndicate.subscribers.roster import import_csv
 from syndicate.testing import FixedClock
 from tests.conftest import REPO
 from tests.test_cli import run

@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import select
 
 from syndicate.config import load_channels, load_settings
-from syndicate.dispatch import enqueue_edition
+from syndicate.delivery.dispatch import enqueue_edition
 from syndicate.store import open_store
 from syndicate.store.delivery_schema import deliveries, subscribers
 from syndicate.store.outbox import Outbox

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from syndicate.config import load_channels, load_settings
-from syndicate.dispatch import enqueue_edition
+from syndicate.delivery.dispatch import enqueue_edition
 from syndicate.errors import TransportError
+from syndicate.models import utc_now
 from syndicate.scale.publish import publish_due
 from syndicate.scale.ratelimit import (
     RedisRateLimiter,
@@ -22,7 +23,6 @@ from syndicate.scale.ratelimit import (
     shared_limiter,
 )
 from syndicate.scale.tasks import Runtimes, send_batch
-from syndicate.sources.base import utc_now
 from syndicate.store import Store, open_store
 from syndicate.store.outbox import Outbox
 from syndicate.testing import FixedClock

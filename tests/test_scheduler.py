@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from syndicate.config import Settings, load_settings
-from syndicate.jobs import EditionOutcome, run_schedules
-from syndicate.lock import SchedulerLock
+from syndicate.scheduler.jobs import EditionOutcome, run_schedules
+from syndicate.scheduler.lock import SchedulerLock
 from syndicate.store import Store, open_store
 from syndicate.store.editions import list_editions
 from syndicate.store.outbox import Outbox
@@ -177,7 +177,7 @@ def test_a_slot_missed_by_more_than_max_lateness_is_skipped_and_logged(
     daily: Settings, store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
     drive(store, daily, utc(2026, 11, 20, 12), utc(2026, 11, 21, 6))
-    caplog.set_level(logging.WARNING, logger="syndicate.jobs")
+    caplog.set_level(logging.WARNING, logger="syndicate.scheduler.jobs")
     # Down from 06:00 to 13:05: the 07:00 slot is 6 h 5 min late (max 6 h).
     outcomes = drive(store, daily, utc(2026, 11, 21, 13, 5), utc(2026, 11, 22, 7, 30))
     assert [(o.slot, o.status) for o in outcomes] == [
@@ -280,7 +280,7 @@ def test_a_daily_channel_gets_a_weekly_round_up_but_no_daily_one(
     tmp_path: Path, store: Store
 ) -> None:
     from syndicate.config import load_channels
-    from syndicate.schedules import cadences_offered
+    from syndicate.digest.cadence import cadences_offered
 
     settings = instance(
         tmp_path,

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from starlette.exceptions import StarletteDeprecationWarning
 
-from syndicate.build import build
 from syndicate.config import Settings
+from syndicate.feeds.builder import build
 from syndicate.store import Store, open_store
 from syndicate.web import create_app
 from syndicate.web.conditional import accepts_gzip, is_not_modified

@@ -13,8 +13,8 @@ import httpx
 import pytest
 import uvicorn
 
-from syndicate.build import build
 from syndicate.config import Settings
+from syndicate.feeds.builder import build
 from syndicate.store import open_store
 from syndicate.web import create_app, server_config
 from tests.feeds.fixtures import make_instance, save

@@ -9,7 +9,7 @@ from datetime import timedelta
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from syndicate.dispatch import audience
+from syndicate.delivery.dispatch import audience
 from syndicate.models import Subscription
 from syndicate.store import Store
 from syndicate.store.schema import metadata

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import inspect
 
-from syndicate.content import CleanEntry, clean_entry
+from syndicate.ingest.content import CleanEntry, clean_entry
 from syndicate.models import Author, Entry, Image, SourceState
 from syndicate.store import Store, current_revision, head_revision, open_store
 

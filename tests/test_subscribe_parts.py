@@ -16,7 +16,7 @@ from syndicate.delivery.message import Sender
 from syndicate.delivery.notice import ConfirmLink, confirmation_message
 from syndicate.errors import MessageError
 from syndicate.models import Subscriber, Subscription
-from syndicate.subscribe import (
+from syndicate.subscribers.signup import (
     InvalidForm,
     cadence_choices,
     parse_preferences,

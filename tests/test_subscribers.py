@@ -11,7 +11,7 @@ import pytest
 from syndicate.models import Subscription
 from syndicate.store import Store
 from syndicate.store.subscribers import SubscriberStore
-from syndicate.subscribers import InvalidRow, export_rows, import_csv, normalise_email
+from syndicate.subscribers.roster import InvalidRow, export_rows, import_csv, normalise_email
 from syndicate.testing import FixedClock
 
 CHANNELS = ["all", "world", "science-tech"]

@@ -17,7 +17,7 @@ from syndicate.delivery.compose import signing_key
 from syndicate.models import Subscription
 from syndicate.store import Store, open_store
 from syndicate.store.subscribers import SubscriberStore
-from syndicate.tokens import TokenSigner
+from syndicate.subscribers.tokens import TokenSigner
 from syndicate.web import create_app
 from syndicate.web.csrf import FormGuard
 from tests.deliveryhelpers import SLOT

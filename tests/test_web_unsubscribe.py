@@ -14,11 +14,11 @@ from httpx import Response
 from starlette.testclient import TestClient
 
 from syndicate.config import Settings, load_settings
-from syndicate.dispatch import enqueue_edition
+from syndicate.delivery.dispatch import enqueue_edition
 from syndicate.store import open_store
 from syndicate.store.outbox import Outbox
 from syndicate.store.subscribers import SubscriberStore
-from syndicate.tokens import TokenSigner
+from syndicate.subscribers.tokens import TokenSigner
 from syndicate.web import create_app
 from tests.deliveryhelpers import SLOT, add_subscribers, channel, dispatcher, edition
 

@@ -13,7 +13,7 @@
     ├── DigestError            (syndicate.digest.errors) an edition cannot be composed
     │   ├── TemplateError      (syndicate.digest.errors) a template fails; names file, line
     │   └── RenderLimitError   (syndicate.digest.errors) e.g. HTML over the size limit
-    ├── InvalidForm            (syndicate.subscribe) a submitted form; names each field
+    ├── InvalidForm            (syndicate.subscribers.signup) a submitted form; names each field
     ├── MessageError           a message cannot be built (e.g. CR/LF in a header value)
     ├── DeliveryError          a backend could not deliver a whole batch
     │   ├── TransportError     connection, TLS, timeout, 5xx: retry later

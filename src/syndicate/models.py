@@ -2,16 +2,22 @@
 
 ``Entry`` is what a source read, before cleaning; ``Article`` is what the store keeps,
 with its stable id and content hash. ``FetchResult`` is what every source returns,
-whatever happened: sources never raise on bad content.
+whatever happened: sources never raise on bad content. :func:`utc_now` is the one
+default clock every stage takes (and tests replace).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from syndicate.errors import SourceError
+
+
+def utc_now() -> datetime:
+    """The current time, timezone-aware UTC (the default clock)."""
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)

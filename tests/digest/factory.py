@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from syndicate.config import ChannelConfig, Settings
-from syndicate.content import clean_entry
 from syndicate.digest.compose import Edition
+from syndicate.ingest.content import clean_entry
 from syndicate.models import Article, Author, Entry, Image
 from syndicate.store import Store
 

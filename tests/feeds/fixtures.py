@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from syndicate.config import Settings, load_settings
-from syndicate.content import clean_entry
-from syndicate.feeds import FORMATS, DocumentLinks, FeedDocument
+from syndicate.feeds.render import FORMATS, DocumentLinks, FeedDocument
+from syndicate.ingest.content import clean_entry
 from syndicate.models import Article, Author, Entry, Image
 from syndicate.store import Store
 

@@ -20,15 +20,14 @@ from syndicate.cli.app import AppContext, cli, console, err_console, pass_app
 from syndicate.cli.digest import channel_named, digest
 from syndicate.config import load_channels
 from syndicate.delivery.compose import EditionMessages
+from syndicate.delivery.dispatch import Dispatcher, DispatchReport, enqueue_edition
 from syndicate.delivery.registry import make_backend
-from syndicate.digest.schedule import slot_for
-from syndicate.dispatch import Dispatcher, DispatchReport, enqueue_edition
-from syndicate.models import Subscription
-from syndicate.sources.base import utc_now
+from syndicate.digest.slots import slot_for
+from syndicate.models import Subscription, utc_now
 from syndicate.store.delivery_schema import CADENCES, SUBSCRIBER_STATUSES
 from syndicate.store.outbox import Outbox
 from syndicate.store.subscribers import SubscriberStore
-from syndicate.subscribers import (
+from syndicate.subscribers.roster import (
     CSV_COLUMNS,
     InvalidRow,
     check_timezone,

@@ -9,7 +9,7 @@ import click
 
 from syndicate.cli.app import AppContext, cli, console, pass_app
 from syndicate.config import ChannelConfig, load_channels
-from syndicate.digest.schedule import next_slot, slot_for
+from syndicate.digest.slots import next_slot, slot_for
 from syndicate.errors import ConfigError
 
 

@@ -11,9 +11,9 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from syndicate.build import BuildReport, ChannelReport, build
 from syndicate.cli.app import AppContext, cli, console, err_console, pass_app
 from syndicate.config import load_channels
+from syndicate.feeds.builder import BuildReport, ChannelReport, build
 
 log = logging.getLogger("syndicate.serve")
 

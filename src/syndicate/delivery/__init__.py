@@ -1,1 +1,49 @@
-"""Delivery backends: one module per way a message can leave, registered by name."""
+"""Stage 4, delivery: editions and recipients in, messages sent exactly once out.
+
+Takes stored editions and the outbox; gives message bytes (MIME, list headers, DKIM)
+handed to a backend, and each result recorded in the same transaction as its claim.
+Backends never import the store: :mod:`.dispatch` is the only part that does.
+
+* :mod:`.dispatch` — enqueue an edition's rows; claim, send and record them;
+* :mod:`.compose` and :mod:`.message` — the bytes of each message;
+* :mod:`.dkim`, :mod:`.notice` — signing; the confirmation mail;
+* :mod:`.base` — the backend protocol, pacing; :mod:`.registry` — backends by name;
+* one module per backend: :mod:`.file`, :mod:`.smtp`, :mod:`.postmark`,
+  :mod:`.sendgrid`, :mod:`.mailgun`, :mod:`.ses`.
+"""
+
+from typing import TYPE_CHECKING
+
+from syndicate.plugins import lazy_exports
+
+if TYPE_CHECKING:
+    from syndicate.delivery.base import Backend, BackendOptions
+    from syndicate.delivery.compose import EditionMessages
+    from syndicate.delivery.dispatch import Dispatcher, DispatchReport, enqueue_edition
+    from syndicate.delivery.registry import backend_names, make_backend
+
+# Each name is imported on first use (see syndicate.plugins.lazy_exports).
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "Backend": "base",
+        "BackendOptions": "base",
+        "DispatchReport": "dispatch",
+        "Dispatcher": "dispatch",
+        "EditionMessages": "compose",
+        "backend_names": "registry",
+        "enqueue_edition": "dispatch",
+        "make_backend": "registry",
+    },
+)
+
+__all__ = [
+    "Backend",
+    "BackendOptions",
+    "DispatchReport",
+    "Dispatcher",
+    "EditionMessages",
+    "backend_names",
+    "enqueue_edition",
+    "make_backend",
+]

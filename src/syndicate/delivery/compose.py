@@ -1,6 +1,6 @@
 """From a stored edition to each subscriber's message.
 
-:class:`EditionMessages` is the dispatcher's :class:`~syndicate.dispatch.MessageSource`:
+:class:`EditionMessages` is the dispatcher's :class:`~syndicate.delivery.dispatch.MessageSource`:
 per edition it encodes the stored parts and the message headers once (a
 :class:`MessageTemplate`); per recipient it signs the subscription tokens and renders
 the bytes.
@@ -24,7 +24,7 @@ from syndicate.models import OutboundMessage
 from syndicate.store import Store
 from syndicate.store.editions import EditionRecord, get_edition_by_id
 from syndicate.store.outbox import Claimed
-from syndicate.tokens import TokenSigner
+from syndicate.subscribers.tokens import TokenSigner
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ the articles published in ``[slot - first_lookback_hours, slot)``. Items of the 
 The lead is the newest ``featured`` article, else the newest; the rest follow newest
 first, capped at ``max_items``. Fewer than ``min_items`` new articles → no edition.
 
-Related items come from one :class:`~syndicate.related.RelatedIndex` built over the
+Related items come from one :class:`~syndicate.related.ranking.RelatedIndex` built over the
 candidate pool: every article in the store (``related_pool = "site"``, the default: the
 block is "More from <Publication>", and a small channel whose whole archive fits in one
 edition would otherwise have nothing to offer) or only the channel's archive
@@ -29,12 +29,12 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from syndicate.channels import iter_channel_articles
 from syndicate.config import ChannelConfig, Settings
 from syndicate.digest.templates import DigestTemplates
 from syndicate.models import Article
-from syndicate.related import RelatedIndex
+from syndicate.related.ranking import RelatedIndex
 from syndicate.store import Store
+from syndicate.store.channels import iter_channel_articles
 from syndicate.store.editions import (
     OWN,
     EditionRecord,

@@ -23,11 +23,11 @@ from typing import Any
 from syndicate.config import Settings, load_channels
 from syndicate.delivery.base import Backend
 from syndicate.delivery.compose import EditionMessages
+from syndicate.delivery.dispatch import Dispatcher
 from syndicate.delivery.registry import make_backend
-from syndicate.dispatch import Dispatcher
 from syndicate.errors import StoreError
+from syndicate.models import utc_now
 from syndicate.scale.ratelimit import shared_limiter
-from syndicate.sources.base import utc_now
 from syndicate.store import Store, current_revision, head_revision, open_store
 from syndicate.store.outbox import Outbox
 

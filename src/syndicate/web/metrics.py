@@ -1,5 +1,5 @@
 """``/metrics``: the Prometheus text format, read from the store and the published feeds
-on each scrape (see :mod:`syndicate.metrics` and ``docs/monitoring.md``)."""
+on each scrape (see :mod:`syndicate.web.gauges` and ``docs/monitoring.md``)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from syndicate.build.documents import feed_path
-from syndicate.metrics import PublishedFeed, registry_for, render
+from syndicate.feeds.documents import feed_path
 from syndicate.store import Store, open_store
 from syndicate.web.context import WebContext
+from syndicate.web.gauges import PublishedFeed, registry_for, render
 
 
 def routes(context: WebContext) -> list[BaseRoute]:

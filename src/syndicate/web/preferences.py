@@ -20,10 +20,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from syndicate.models import Subscriber, Subscription
-from syndicate.sources.base import utc_now
+from syndicate.models import Subscriber, Subscription, utc_now
 from syndicate.store.signups import SignupStore
-from syndicate.subscribe import (
+from syndicate.subscribers.signup import (
     CADENCE_LABELS,
     InvalidForm,
     PreferencesResult,
@@ -33,6 +32,7 @@ from syndicate.subscribe import (
     section_choices,
 )
 from syndicate.web.csrf import FIELD
+from syndicate.web.forms import fields, refused, too_many
 from syndicate.web.pages import message, page
 from syndicate.web.services import Services, consent
 
@@ -45,7 +45,6 @@ def timezones() -> list[str]:
 
 def routes_for(services: Services) -> list[BaseRoute]:
     """The preferences routes (part of the subscribe area, sharing its services)."""
-    from syndicate.web.subscribe import fields, refused, too_many
 
     def invalid() -> Response:
         return message(

@@ -16,7 +16,7 @@ from syndicate.delivery.base import Backend
 from syndicate.delivery.notice import send_notice
 from syndicate.models import OutboundMessage
 from syndicate.store import Store, open_store
-from syndicate.subscribe import Signups
+from syndicate.subscribers.signup import Signups
 from syndicate.web.csrf import FormGuard
 from syndicate.web.ratelimit import SlidingWindow
 

@@ -18,14 +18,13 @@ from __future__ import annotations
 
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from syndicate.config import ChannelConfig
-from syndicate.sources.base import utc_now
-from syndicate.subscribe import (
+from syndicate.models import utc_now
+from syndicate.subscribers.signup import (
     CADENCE_LABELS,
     InvalidForm,
     cadence_choices,
@@ -36,8 +35,9 @@ from syndicate.subscribe import (
 from syndicate.web import preferences
 from syndicate.web.context import WebContext
 from syndicate.web.csrf import FIELD
+from syndicate.web.forms import fields, refused, too_many
 from syndicate.web.pages import message, page
-from syndicate.web.services import Services, client_address, consent, retry_after
+from syndicate.web.services import Services, client_address, consent
 
 HONEYPOT = "website"
 
@@ -50,40 +50,6 @@ def routes(context: WebContext) -> list[BaseRoute]:
         *confirm_routes(services),
         *preferences.routes_for(services),
     ]
-
-
-def fields(form: FormData) -> dict[str, list[str]]:
-    """A submitted form as lists of strings per field (files are ignored)."""
-    out: dict[str, list[str]] = {}
-    for key, value in form.multi_items():
-        if isinstance(value, str):
-            out.setdefault(key, []).append(value)
-    return out
-
-
-def refused(services: Services, problem: str, back: str) -> Response:
-    """The 403 page for a POST whose form token or origin is wrong."""
-    return message(
-        services.site,
-        "Please try again",
-        f"We could not accept this form: {problem}.",
-        "Go back, reload the page, and send it again.",
-        status=403,
-        link=(back, "Back to the form"),
-    )
-
-
-def too_many(services: Services, seconds: float, what: str) -> Response:
-    """The 429 page (RFC 6585 §4) with ``Retry-After``."""
-    minutes = max(1, round(seconds / 60))
-    return message(
-        services.site,
-        "Too many requests",
-        f"There have been too many requests {what} recently.",
-        f"Please try again in about {minutes} minute{'s' if minutes != 1 else ''}.",
-        status=429,
-        headers=retry_after(seconds),
-    )
 
 
 def signup_routes(services: Services) -> list[BaseRoute]:

@@ -20,7 +20,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from syndicate.errors import ConfigError, StoreError, WebhookError
-from syndicate.sources.base import utc_now
+from syndicate.models import utc_now
 from syndicate.store import open_store
 from syndicate.web.context import WebContext
 from syndicate.webhooks.receive import WebhookReceiver

@@ -1,7 +1,7 @@
 """Channel + articles → RSS 2.0 and Atom 1.0 bytes. The only module that imports feedgen.
 
 A :class:`FeedDocument` says everything one feed document shows, whatever the format;
-:func:`render_xml` turns it into RSS and/or Atom, :mod:`syndicate.jsonfeed_out` into
+:func:`render_xml` turns it into RSS and/or Atom, :mod:`syndicate.feeds.jsonfeed` into
 JSON Feed. Rendering is pure (no clock, no I/O): the same document gives the same bytes
 (HT-4). feedgen's defaults that would break that or say the wrong thing are overridden:
 ``lastBuildDate``/``updated`` would be *now* (we use the newest item's ``updated_at``),
@@ -32,7 +32,7 @@ from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
-from syndicate.content import strip_controls
+from syndicate.ingest.content import strip_controls
 from syndicate.models import Article, Author
 
 ATOM_NS = "http://www.w3.org/2005/Atom"

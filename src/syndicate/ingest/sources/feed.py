@@ -4,12 +4,12 @@ Options: ``url`` (required). The feed is fetched with :class:`HttpFetcher` (SE-5
 the source's stored validators, so an unchanged feed costs one 304 (HT-6). RSS and Atom
 are parsed by feedparser from the fetched bytes — never from a URL or string, which
 feedparser would try to open as a local path (SE-4); JSON Feed by
-:mod:`syndicate.sources.jsonfeed`.
+:mod:`syndicate.ingest.sources.jsonfeed`.
 
 Tolerance (STYLE 4): an ill-formed feed that still yields entries gives those entries
 plus a warning naming the problem; a document that is no feed at all is a
 :class:`ContentError`; an item that cannot become an entry is a warning and is skipped.
-Entries come back raw: cleaning happens in :func:`syndicate.content.clean_entry`.
+Entries come back raw: cleaning happens in :func:`syndicate.ingest.content.clean_entry`.
 """
 
 from __future__ import annotations
@@ -26,10 +26,9 @@ from lxml import etree
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from syndicate.errors import ContentError
-from syndicate.models import Author, Entry, FetchResult, Image, SourceState
-from syndicate.sources.base import Source
-from syndicate.sources.http import AddressPolicy, HttpFetcher
-from syndicate.sources.jsonfeed import (
+from syndicate.ingest.sources.base import Source
+from syndicate.ingest.sources.http import AddressPolicy, HttpFetcher
+from syndicate.ingest.sources.jsonfeed import (
     ParsedItems,
     SkippedItem,
     distinct_dek,
@@ -41,6 +40,7 @@ from syndicate.sources.jsonfeed import (
     text_to_html,
     unique_entries,
 )
+from syndicate.models import Author, Entry, FetchResult, Image, SourceState
 
 ACCEPT = (
     "application/feed+json, application/atom+xml, application/rss+xml, application/rdf+xml, "

@@ -1,4 +1,4 @@
-"""A :class:`~syndicate.feeds.FeedDocument` → JSON Feed 1.1 bytes (STANDARDS A3).
+"""A :class:`~syndicate.feeds.render.FeedDocument` → JSON Feed 1.1 bytes (STANDARDS A3).
 
 Written with the json module: keys in a fixed order, compact, UTF-8 without ``\\u``
 escapes, one trailing newline, so the same document gives the same bytes
@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from syndicate.feeds import (
+from syndicate.feeds.render import (
     FeedDocument,
     categories,
     clean_article,

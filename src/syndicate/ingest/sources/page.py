@@ -12,7 +12,7 @@ the others go on; only when every page fails is the source in error.
 Metadata comes from JSON-LD (``Article`` and kin), then OpenGraph, then plain ``<meta>``,
 ``<title>`` and ``<link rel=canonical>``; the main text from trafilatura, falling back
 to the text of ``<article>`` or ``<body>``. Entries come back raw: cleaning happens in
-:func:`syndicate.content.clean_entry`.
+:func:`syndicate.ingest.content.clean_entry`.
 """
 
 from __future__ import annotations
@@ -29,11 +29,16 @@ from lxml import etree
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from syndicate.errors import ContentError, FetchError, HTTPStatusError, SourceError
+from syndicate.ingest.sources.base import Source
+from syndicate.ingest.sources.http import AddressPolicy, HttpFetcher, HttpResponse
+from syndicate.ingest.sources.jsonfeed import (
+    is_http_url,
+    join_url,
+    unique_entries,
+    utc_from_rfc3339,
+)
+from syndicate.ingest.sources.pagemeta import PageMeta, read_meta
 from syndicate.models import Entry, FetchResult, SourceState
-from syndicate.sources.base import Source
-from syndicate.sources.http import AddressPolicy, HttpFetcher, HttpResponse
-from syndicate.sources.jsonfeed import is_http_url, join_url, unique_entries, utc_from_rfc3339
-from syndicate.sources.pagemeta import PageMeta, read_meta
 
 HTML_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.1"
 XML_ACCEPT = "application/xml, text/xml;q=0.9, */*;q=0.1"

@@ -32,10 +32,9 @@ from typing import Protocol
 
 from syndicate.config import ChannelConfig, DispatchSettings
 from syndicate.delivery.base import Backend
+from syndicate.digest.cadence import CADENCE_RANK, edition_cadence
 from syndicate.errors import BackendConfigError, MessageError
-from syndicate.models import DeliveryResult, OutboundMessage
-from syndicate.schedules import CADENCE_RANK, edition_cadence
-from syndicate.sources.base import utc_now
+from syndicate.models import DeliveryResult, OutboundMessage, utc_now
 from syndicate.store import Store
 from syndicate.store.editions import OWN, EditionRecord, articles_by_ids
 from syndicate.store.outbox import Claimed, Outbox, Outcome

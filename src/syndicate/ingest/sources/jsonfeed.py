@@ -2,7 +2,7 @@
 
 feedparser 6.0 does not read JSON Feed, so it is parsed here with :mod:`json`. Items map
 to :class:`~syndicate.models.Entry` the same way RSS and Atom items do in
-:mod:`syndicate.sources.feed`: the item ``id`` is the key (falling back to the link,
+:mod:`syndicate.ingest.sources.feed`: the item ``id`` is the key (falling back to the link,
 then to a hash of title and content, as readers do, DD-1), the full content is the body,
 and the summary becomes the dek only when it says something the body does not.
 """
@@ -18,8 +18,8 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-from syndicate.content import clean_text, normalise_key
 from syndicate.errors import ContentError
+from syndicate.ingest.content import clean_text, normalise_key
 from syndicate.models import Author, Entry, Image
 
 VERSION_PREFIX = "https://jsonfeed.org/version/"
@@ -40,7 +40,7 @@ class ParsedItems:
     warnings: list[str]
 
 
-# --- helpers shared with syndicate.sources.feed ------------------------------------------
+# --- helpers shared with syndicate.ingest.sources.feed ------------------------------------------
 
 
 def text_to_html(text: str) -> str:

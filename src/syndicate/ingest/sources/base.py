@@ -12,7 +12,7 @@ import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import ClassVar
 
@@ -20,14 +20,9 @@ from pydantic import BaseModel, ConfigDict
 
 from syndicate.config import FetchSettings, SiteSettings, SourceConfig
 from syndicate.errors import SourceError
-from syndicate.models import FetchResult, SourceState
+from syndicate.models import FetchResult, SourceState, utc_now
 
 log = logging.getLogger(__name__)
-
-
-def utc_now() -> datetime:
-    """The current time, timezone-aware UTC (the default clock)."""
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)

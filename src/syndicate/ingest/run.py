@@ -16,11 +16,11 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from syndicate.config import Settings, SourceConfig
-from syndicate.content import clean_entry
 from syndicate.errors import HTTPStatusError, SourceError
-from syndicate.models import FetchResult, SourceState
-from syndicate.sources.base import Source, SourceContext, utc_now
-from syndicate.sources.registry import source_class
+from syndicate.ingest.content import clean_entry
+from syndicate.ingest.sources.base import Source, SourceContext
+from syndicate.ingest.sources.registry import source_class
+from syndicate.models import FetchResult, SourceState, utc_now
 from syndicate.store import SaveCounts, Store
 
 log = logging.getLogger(__name__)

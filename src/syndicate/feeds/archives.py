@@ -25,15 +25,15 @@ from datetime import datetime, timedelta
 from importlib.metadata import version
 from pathlib import Path
 
-from syndicate import feeds, jsonfeed_out
-from syndicate.build import documents
-from syndicate.build.documents import Related, archive_path, document, render
-from syndicate.build.writer import Writer, json_bytes, read_json
-from syndicate.channels import iter_channel_articles
 from syndicate.config import ChannelConfig, Settings
-from syndicate.feeds import FORMATS
+from syndicate.feeds import documents, jsonfeed
+from syndicate.feeds import render as rendering
+from syndicate.feeds.documents import Related, archive_path, document, render
+from syndicate.feeds.render import FORMATS
+from syndicate.feeds.writer import Writer, json_bytes, read_json
 from syndicate.models import Article
 from syndicate.store import Store
+from syndicate.store.channels import iter_channel_articles
 
 RelatedFor = Callable[[Sequence[Article]], Related]
 
@@ -156,7 +156,7 @@ def renderer_version() -> str:
     """A hash of the code that shapes the bytes, so a new renderer re-renders every page."""
     if not _RENDERER:
         digest = hashlib.sha256(version("feedgen").encode())
-        for module in (feeds, jsonfeed_out, documents):
+        for module in (rendering, jsonfeed, documents):
             digest.update(Path(str(module.__file__)).read_bytes())
         _RENDERER.append(digest.hexdigest())
     return _RENDERER[0]

@@ -29,8 +29,8 @@ from markdown_it import MarkdownIt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from syndicate.errors import ContentError
+from syndicate.ingest.sources.base import Source
 from syndicate.models import Author, Entry, FetchResult, Image, SourceState
-from syndicate.sources.base import Source
 
 MARKDOWN_SUFFIXES = frozenset({".md", ".markdown"})
 HTML_SUFFIXES = frozenset({".html", ".htm"})

@@ -1,6 +1,6 @@
 """The scheduler's jobs as plain functions over the store: poll due sources, rebuild the
 feeds, handle due digest slots. ``syndicate run --once`` calls :func:`run_once`; the
-daemon (:mod:`syndicate.daemon`) calls the same functions on its timers.
+daemon (:mod:`syndicate.scheduler.daemon`) calls the same functions on its timers.
 
 A second pass straight after another finds nothing to do: sources are not due, feed
 files are unchanged, every schedule's slot is marked handled in the store, and the
@@ -15,13 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from syndicate.build import BuildReport, build
 from syndicate.config import Settings, load_channels
-from syndicate.dispatch import DispatchReport, enqueue_edition
+from syndicate.delivery.dispatch import DispatchReport, enqueue_edition
+from syndicate.digest.cadence import Due, decide, schedules_for
 from syndicate.errors import SyndicateError
-from syndicate.ingest import SourceReport, ingest
-from syndicate.schedules import Due, decide, schedules_for
-from syndicate.sources.base import utc_now
+from syndicate.feeds.builder import BuildReport, build
+from syndicate.ingest.run import SourceReport, ingest
+from syndicate.models import utc_now
 from syndicate.store import Store
 from syndicate.store.editions import OWN
 from syndicate.store.outbox import Outbox
@@ -175,8 +175,8 @@ def dispatch_due(
     configured backend, until nothing is due or ``stop`` is set (then the batch in
     flight finishes and its results are recorded, so no row is left ``sending``)."""
     from syndicate.delivery.compose import EditionMessages
+    from syndicate.delivery.dispatch import Dispatcher
     from syndicate.delivery.registry import make_backend
-    from syndicate.dispatch import Dispatcher
 
     # The daemon calls this every tick: with nothing due, skip loading the channels, the
     # DKIM key and the backend.

@@ -1,6 +1,6 @@
 """Build the published feed files, then tell the WebSub hubs.
 
-For each channel: read its articles (newest first, :mod:`syndicate.channels`), render
+For each channel: read its articles (newest first, :mod:`syndicate.store.channels`), render
 the subscription document (the newest ``items``) in every configured format and the
 RFC 5005 archive pages of the rest (:mod:`.archives`), write each file and a gzip copy
 only when the bytes change, atomically (:mod:`.writer`); then ping the channel's hubs
@@ -27,8 +27,10 @@ from dataclasses import dataclass, field
 
 import filelock
 
-from syndicate.build.archives import ArchiveJob, ArticleKey, build_archives
-from syndicate.build.documents import (
+from syndicate.config import ChannelConfig, Settings, load_channels
+from syndicate.errors import ConfigError, SyndicateError
+from syndicate.feeds.archives import ArchiveJob, ArticleKey, build_archives
+from syndicate.feeds.documents import (
     MANIFEST,
     STATE_DIR,
     WEBSUB_STATE,
@@ -38,14 +40,12 @@ from syndicate.build.documents import (
     render,
     site_url,
 )
-from syndicate.build.websub import Ping, PingReport, publish
-from syndicate.build.writer import Writer, json_bytes
-from syndicate.channels import iter_channel_articles, matches
-from syndicate.config import ChannelConfig, Settings, load_channels
-from syndicate.errors import ConfigError, SyndicateError
-from syndicate.feeds import FORMATS
+from syndicate.feeds.render import FORMATS
+from syndicate.feeds.websub import Ping, PingReport, publish
+from syndicate.feeds.writer import Writer, json_bytes
 from syndicate.models import Article
 from syndicate.store import Store
+from syndicate.store.channels import iter_channel_articles, matches
 
 __all__ = ["BuildReport", "ChannelReport", "Ping", "PingReport", "build", "manifest_bytes"]
 

@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 from croniter import croniter
 
 from syndicate.config import ChannelConfig
-from syndicate.digest.schedule import ON_NEW, next_slot, slot_for
+from syndicate.digest.slots import ON_NEW, next_slot, slot_for
 from syndicate.store.editions import OWN
 from syndicate.store.schedule import Mark
 

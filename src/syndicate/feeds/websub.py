@@ -15,8 +15,8 @@ from pathlib import Path
 
 import requests
 
-from syndicate.build.writer import Writer, json_bytes, read_json
 from syndicate.config import FetchSettings
+from syndicate.feeds.writer import Writer, json_bytes, read_json
 
 log = logging.getLogger(__name__)
 

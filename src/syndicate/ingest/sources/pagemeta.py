@@ -1,10 +1,10 @@
 """What an HTML page says about itself: JSON-LD, OpenGraph and plain ``<meta>``.
 
-Used by the ``page`` source (:mod:`syndicate.sources.page`). For each field the first
+Used by the ``page`` source (:mod:`syndicate.ingest.sources.page`). For each field the first
 layer that has it wins: JSON-LD (``NewsArticle`` / ``Article`` / ``BlogPosting`` and kin,
 also inside ``@graph`` or a list), then OpenGraph (``og:*``, ``article:*``), then plain
 ``<meta name=description|author|keywords>``, ``<title>`` and ``<link rel=canonical>``.
-Values come back raw; :func:`syndicate.content.clean_entry` cleans them.
+Values come back raw; :func:`syndicate.ingest.content.clean_entry` cleans them.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from urllib.parse import urlsplit
 
 import lxml.html
 
+from syndicate.ingest.sources.jsonfeed import is_http_url, join_url, utc_from_rfc3339
 from syndicate.models import Author, Image
-from syndicate.sources.jsonfeed import is_http_url, join_url, utc_from_rfc3339
 
 ARTICLE_TYPES = frozenset(
     {"Article", "NewsArticle", "BlogPosting", "LiveBlogPosting", "ReportageNews",

@@ -11,15 +11,10 @@ from pydantic import BaseModel
 
 from syndicate import plugins
 from syndicate.errors import ConfigError
-from syndicate.sources.base import Source
+from syndicate.ingest.sources.base import Source
 
-GROUP = "syndicate.sources"
-
-BUILTIN: dict[str, str] = {
-    "folder": "syndicate.sources.folder:FolderSource",
-    "feed": "syndicate.sources.feed:FeedSource",
-    "page": "syndicate.sources.page:PageSource",
-}
+GROUP = plugins.SOURCE_GROUP
+BUILTIN: dict[str, str] = dict(plugins.BUILTIN_SOURCES)
 
 
 class UnknownSourceKind(ConfigError):
@@ -31,7 +26,7 @@ class UnknownSourceKind(ConfigError):
 
 
 def _targets() -> dict[str, str]:
-    return plugins.targets(GROUP, tuple(BUILTIN.items()))
+    return plugins.source_targets()
 
 
 def kinds() -> list[str]:

@@ -10,13 +10,13 @@ import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from syndicate import feeds, jsonfeed_out
 from syndicate.config import ChannelConfig, Settings
-from syndicate.feeds import FORMATS, DocumentLinks, FeedDocument, RelatedLink
+from syndicate.feeds.jsonfeed import render_json
+from syndicate.feeds.render import FORMATS, DocumentLinks, FeedDocument, RelatedLink, render_xml
 from syndicate.models import Article
 
 if TYPE_CHECKING:
-    from syndicate.related import RelatedIndex
+    from syndicate.related.ranking import RelatedIndex
 
 log = logging.getLogger(__name__)
 
@@ -92,8 +92,8 @@ def document(
 
 def render(doc: FeedDocument, formats: Sequence[str]) -> dict[str, bytes]:
     """``doc`` in each of ``formats`` (``rss``, ``atom``, ``json``), in that order."""
-    xml = feeds.render_xml(doc, [f for f in formats if f != "json"])
-    return {f: jsonfeed_out.render_json(doc) if f == "json" else xml[f] for f in formats}
+    xml = render_xml(doc, [f for f in formats if f != "json"])
+    return {f: render_json(doc) if f == "json" else xml[f] for f in formats}
 
 
 # --- related items: the hook -------------------------------------------------------------
@@ -107,7 +107,7 @@ def related_active(channel: ChannelConfig) -> bool:
 class RelatedLinker:
     """ "More from <publication>" lists per article, for channels with
     ``related_in_content``: each item's picks among the channel's archive, ranked by
-    :mod:`syndicate.related` (the digest's ranking), never another item of the same
+    :mod:`syndicate.related.ranking` (the digest's ranking), never another item of the same
     document. The index is built once per channel per build, on first use, so channels
     without the switch pay nothing. Deterministic: same archive, same links.
     """
@@ -122,7 +122,7 @@ class RelatedLinker:
         if not related_active(self.channel) or not articles:
             return {}
         if self._index is None:
-            from syndicate.related import RelatedIndex  # numpy/scikit-learn: load on use
+            from syndicate.related.ranking import RelatedIndex  # numpy/scikit-learn: load on use
 
             self._index = RelatedIndex(list(self.pool()))
         k = self.channel.digest.related_k or 4

@@ -1,5 +1,5 @@
 """``syndicate run``: the long-running scheduler (APScheduler 3.x), a thin shell over
-:mod:`syndicate.jobs`.
+:mod:`syndicate.scheduler.jobs`.
 
 Three interval jobs, each at most one instance at a time, every ``tick_seconds``:
 
@@ -11,7 +11,7 @@ Three interval jobs, each at most one instance at a time, every ``tick_seconds``
   (with ``[dispatch] queue = "celery"`` it publishes them as tasks for the workers).
 
 Each run logs one summary line. The daemon holds the store's scheduler lock
-(:mod:`syndicate.lock`) for its lifetime and stops if it loses it. On SIGTERM/SIGINT it
+(:mod:`syndicate.scheduler.lock`) for its lifetime and stops if it loses it. On SIGTERM/SIGINT it
 stops claiming work: dispatch finishes the batch in flight and records it (no row stays
 ``sending``), ingest drops fetches that have not started, then it releases the lock and
 returns 0 — after at most ``shutdown_seconds``.
@@ -33,12 +33,12 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from syndicate.config import Settings
 from syndicate.errors import SyndicateError
-from syndicate.jobs import changed, dispatch_due, poll_sources, run_schedules
-from syndicate.lock import SchedulerLock
-from syndicate.sources.base import utc_now
+from syndicate.models import utc_now
+from syndicate.scheduler.jobs import changed, dispatch_due, poll_sources, run_schedules
+from syndicate.scheduler.lock import SchedulerLock
 from syndicate.store import Store
 
-log = logging.getLogger("syndicate.daemon")
+log = logging.getLogger("syndicate.scheduler.daemon")
 
 JOBS = ("sources", "digests", "dispatch")
 
@@ -194,7 +194,7 @@ class Daemon:
             }
         news = changed(reports)
         if (news or not self._built_once) and not self.stopping.is_set():
-            from syndicate.build import build  # feed writers: load on use
+            from syndicate.feeds.builder import build  # feed writers: load on use
 
             report = build(self.store, self.settings)
             self._built_once = True

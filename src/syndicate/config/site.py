@@ -1,0 +1,86 @@
+"""The ``[site]``, ``[store]``, ``[output]``, ``[fetch]`` and ``[security]`` sections."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from pydantic import (
+    Field,
+    SecretStr,
+    field_validator,
+)
+
+from syndicate.config.base import Section
+
+
+class SiteSettings(Section):
+    """The publication: its name, home, postal address and the authority of its ids."""
+
+    name: str = Field("My Publication", description="Publication name, used in feeds and mail.")
+    base_url: str = Field(
+        "http://localhost:8080",
+        description="Public base URL; relative links in articles resolve against it.",
+    )
+    postal_address: str = Field("", description="Physical address printed in email footers.")
+    language: str = Field("en", description="Default language (BCP 47) of feeds and digests.")
+    tag_authority: str = Field(
+        "syndicate.invalid,2026",
+        description=(
+            "Authority and date of the tag: URIs that identify articles (RFC 4151), "
+            "e.g. 'example.org,2026'. Set once; changing it changes every id."
+        ),
+    )
+
+    @field_validator("base_url")
+    @classmethod
+    def _absolute(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/]+", value):
+            raise ValueError("an absolute http(s) URL")
+        return value.rstrip("/")
+
+    @field_validator("tag_authority")
+    @classmethod
+    def _authority(cls, value: str) -> str:
+        if not re.match(r"^[A-Za-z0-9.-]+(@[A-Za-z0-9.-]+)?,\d{4}(-\d{2}(-\d{2})?)?$", value):
+            raise ValueError("'domain,YYYY' or 'domain,YYYY-MM-DD' (RFC 4151)")
+        return value.lower()
+
+
+class StoreSettings(Section):
+    """Where articles, subscribers and the outbox live."""
+
+    url: str = Field(
+        "sqlite:///var/syndicate.db",
+        description="SQLAlchemy URL; sqlite:/// paths are relative to the config file.",
+    )
+
+
+class OutputSettings(Section):
+    """Where built files (feeds, archives) are written."""
+
+    dir: Path = Field(Path("public"), description="Output folder for built feeds.")
+
+
+class FetchSettings(Section):
+    """Limits for every HTTP fetch of a source (SE-5)."""
+
+    connect_timeout: float = Field(5.0, gt=0, description="Seconds to connect.")
+    read_timeout: float = Field(15.0, gt=0, description="Seconds to wait for the next bytes.")
+    total_timeout: float = Field(30.0, gt=0, description="Seconds for a whole fetch.")
+    max_bytes: int = Field(10_000_000, gt=0, description="Largest body accepted (bytes).")
+    max_redirects: int = Field(5, ge=0, le=20, description="Redirects followed per fetch.")
+    concurrency: int = Field(8, ge=1, le=64, description="Sources fetched at the same time.")
+    user_agent: str = Field(
+        "syndicate/0.1 (+https://github.com/syndicate-rss/syndicate)",
+        description="User-Agent sent with every request.",
+    )
+
+
+class SecuritySettings(Section):
+    """Secrets: read from the environment or a file, never required in the TOML."""
+
+    secret_key: SecretStr | None = Field(
+        None, description="Signing key for links (env SYNDICATE_SECURITY__SECRET_KEY)."
+    )
+    secret_key_file: Path | None = Field(None, description="File holding the signing key.")

@@ -1,1 +1,0 @@
-"""Sources of articles: one module per kind, looked up by name in :mod:`.registry`."""
