@@ -69,8 +69,8 @@ def make_instance(root: Path, count: int) -> Path:
 
 def make_entry(i: int) -> Any:
     """Article ``i``: ~2.5 KB of HTML, a section, tags, two authors and a lead image."""
-    from syndicate.ingest.content import CleanEntry, content_hash
-    from syndicate.models import Author, Image
+    from syndicate.ingest.content import content_hash
+    from syndicate.models import Author, CleanEntry, Image
 
     base = "https://meridian.example"
     words = [TAGS[(i * 3 + k) % len(TAGS)] for k in range(8)]

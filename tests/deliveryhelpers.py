@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 from syndicate.config import ChannelConfig, DigestSettings, DispatchSettings, Settings
 from syndicate.delivery.compose import EditionMessages
 from syndicate.delivery.dispatch import Dispatcher
+from syndicate.delivery.tokens import TokenSigner
 from syndicate.models import Subscription
 from syndicate.store import Store
 from syndicate.store.editions import EditionRecord, NewEdition, save_edition
 from syndicate.store.subscribers import SubscriberStore
-from syndicate.subscribers.tokens import TokenSigner
 from syndicate.testing import FixedClock, RecordingBackend, Script
 
 SLOT = datetime(2026, 11, 25, 7, 0, tzinfo=UTC)

@@ -18,14 +18,9 @@ import pytest
 from pydantic import ValidationError
 
 from syndicate.config import Settings
+from syndicate.delivery.api import UNKNOWN_OUTCOME, APIBackend, APIBackendOptions, header_problem
 from syndicate.delivery.base import BackendOptions, RateLimiter
-from syndicate.delivery.httpapi import (
-    UNKNOWN_OUTCOME,
-    APIBackend,
-    APIBackendOptions,
-    header_problem,
-    parse_retry_after,
-)
+from syndicate.delivery.httpapi import parse_retry_after
 from syndicate.delivery.postmark import PostmarkBackend, PostmarkOptions
 from syndicate.delivery.registry import BUILTIN, backend_class, make_backend
 from syndicate.delivery.sendgrid import SendGridBackend, SendGridOptions

@@ -15,7 +15,8 @@ from pydantic import ValidationError
 from syndicate.config import load_settings
 from syndicate.delivery.base import RateLimiter
 from syndicate.delivery.registry import make_backend
-from syndicate.delivery.smtp import UNKNOWN_AFTER_DATA, SMTPBackend, SMTPOptions, classify
+from syndicate.delivery.smtp import SMTPBackend, SMTPOptions
+from syndicate.delivery.smtp_replies import UNKNOWN_AFTER_DATA, classify
 from syndicate.errors import BackendConfigError
 from syndicate.models import DeliveryResult
 from tests.providers.messages import make_message, make_messages

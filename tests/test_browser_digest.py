@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 
 from syndicate.config import load_channels, load_settings
+from syndicate.delivery.preview import write_preview
 from syndicate.digest import build_edition
-from syndicate.digest.preview import write_preview
 from syndicate.ingest.run import ingest
 from syndicate.store import open_store
 from tests.conftest import REPO

@@ -17,10 +17,10 @@ import pytest
 import uvicorn
 
 from syndicate.config import Settings
+from syndicate.delivery.tokens import TokenSigner
 from syndicate.models import Subscription
 from syndicate.store import open_store
 from syndicate.store.subscribers import SubscriberStore
-from syndicate.subscribers.tokens import TokenSigner
 from syndicate.web import create_app, server_config
 from tests.smtpserver import SMTPTestServer
 from tests.subscribehelpers import SECRET, make_instance, parse

@@ -9,7 +9,7 @@ import json
 import shutil
 from pathlib import Path
 
-from syndicate.subscribers.tokens import TokenSigner
+from syndicate.delivery.tokens import TokenSigner
 from tests.conftest import REPO as REPO_ROOT
 from tests.test_cli import run
 

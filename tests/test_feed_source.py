@@ -26,12 +26,12 @@ from syndicate.errors import (
     FetchError,
     HTTPStatusError,
 )
-from syndicate.ingest.content import CleanEntry, clean_entry
+from syndicate.ingest.content import clean_entry
 from syndicate.ingest.run import ingest
 from syndicate.ingest.sources.base import SourceContext
 from syndicate.ingest.sources.feed import FeedSource, parse_feed
 from syndicate.ingest.sources.registry import options_model, source_class
-from syndicate.models import Entry, FetchResult, SourceState
+from syndicate.models import CleanEntry, Entry, FetchResult, SourceState
 from syndicate.store import Store
 from tests.httpserver import LocalServer
 

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import inspect
 
-from syndicate.ingest.content import CleanEntry, clean_entry
-from syndicate.models import Author, Entry, Image, SourceState
+from syndicate.ingest.content import clean_entry
+from syndicate.models import Author, CleanEntry, Entry, Image, SourceState
 from syndicate.store import Store, current_revision, head_revision, open_store
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from syndicate.subscribers.tokens import BadToken, TokenSigner
+from syndicate.delivery.tokens import BadToken, TokenSigner
 
 KEY = "k" * 32
 

@@ -17,6 +17,7 @@ from starlette.testclient import TestClient
 from syndicate.config import ChannelConfig, DispatchSettings, Settings, load_channels, load_settings
 from syndicate.delivery.compose import EditionMessages
 from syndicate.delivery.dispatch import Dispatcher, enqueue_edition
+from syndicate.delivery.tokens import TokenSigner
 from syndicate.digest import build_edition
 from syndicate.digest.links import edition_path
 from syndicate.digest.public import public_copy
@@ -24,7 +25,6 @@ from syndicate.models import OutboundMessage, Subscription
 from syndicate.store import Store, open_store
 from syndicate.store.editions import OWN, EditionRecord, NewEdition, save_edition
 from syndicate.store.subscribers import SubscriberStore
-from syndicate.subscribers.tokens import TokenSigner
 from syndicate.testing import FixedClock, RecordingBackend
 from syndicate.web import archive, create_app
 from tests.conftest import REPO

@@ -14,10 +14,10 @@ from starlette.testclient import TestClient
 
 from syndicate.config import Settings
 from syndicate.delivery.compose import signing_key
+from syndicate.delivery.tokens import TokenSigner
 from syndicate.models import Subscription
 from syndicate.store import Store, open_store
 from syndicate.store.subscribers import SubscriberStore
-from syndicate.subscribers.tokens import TokenSigner
 from syndicate.web import create_app
 from syndicate.web.csrf import FormGuard
 from tests.deliveryhelpers import SLOT

@@ -15,10 +15,10 @@ from starlette.testclient import TestClient
 
 from syndicate.config import Settings, load_settings
 from syndicate.delivery.dispatch import enqueue_edition
+from syndicate.delivery.tokens import TokenSigner
 from syndicate.store import open_store
 from syndicate.store.outbox import Outbox
 from syndicate.store.subscribers import SubscriberStore
-from syndicate.subscribers.tokens import TokenSigner
 from syndicate.web import create_app
 from tests.deliveryhelpers import SLOT, add_subscribers, channel, dispatcher, edition
 

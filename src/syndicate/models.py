@@ -67,6 +67,26 @@ class Entry:
 
 
 @dataclass(frozen=True, slots=True)
+class CleanEntry:
+    """An entry after cleaning, with its id and hash; dates still as the source gave them."""
+
+    id: str
+    source: str
+    url: str
+    title: str
+    dek: str
+    body_html: str
+    authors: tuple[Author, ...]
+    section: str
+    tags: tuple[str, ...]
+    image: Image | None
+    published_at: datetime | None
+    updated_at: datetime | None
+    featured: bool
+    content_hash: str
+
+
+@dataclass(frozen=True, slots=True)
 class Article:
     """A cleaned article with its stable ``tag:`` id, as stored and published.
 

@@ -6,7 +6,7 @@ import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
-from syndicate.delivery.base import Backend, BackendOptions
+from syndicate.delivery import Backend, BackendOptions
 from syndicate.models import DeliveryResult, OutboundMessage
 
 #: Decides one message's result; return ``None`` for the default ``sent``.

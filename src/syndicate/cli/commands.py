@@ -12,7 +12,7 @@ from rich.table import Table
 
 from syndicate.cli.app import AppContext, cli, console, err_console, pass_app
 from syndicate.config import load_channels
-from syndicate.ingest.run import SourceReport, ingest
+from syndicate.ingest import SourceReport, ingest
 from syndicate.models import Article
 from syndicate.store import current_revision, head_revision
 

@@ -19,10 +19,14 @@ from rich.table import Table
 from syndicate.cli.app import AppContext, cli, console, err_console, pass_app
 from syndicate.cli.digest import channel_named, digest
 from syndicate.config import load_channels
-from syndicate.delivery.compose import EditionMessages
-from syndicate.delivery.dispatch import Dispatcher, DispatchReport, enqueue_edition
-from syndicate.delivery.registry import make_backend
-from syndicate.digest.slots import slot_for
+from syndicate.delivery import (
+    Dispatcher,
+    DispatchReport,
+    EditionMessages,
+    enqueue_edition,
+    make_backend,
+)
+from syndicate.digest import slot_for
 from syndicate.models import Subscription, utc_now
 from syndicate.store.delivery_schema import CADENCES, SUBSCRIBER_STATUSES
 from syndicate.store.outbox import Outbox

@@ -9,7 +9,7 @@ import click
 
 from syndicate.cli.app import AppContext, cli, console, pass_app
 from syndicate.config import ChannelConfig, load_channels
-from syndicate.digest.slots import next_slot, slot_for
+from syndicate.digest import next_slot, slot_for
 from syndicate.errors import ConfigError
 
 
@@ -57,8 +57,8 @@ def preview(
     Uses real articles and a sample recipient; sends nothing and records nothing.
     Exits 1 when there is no edition (fewer new articles than min_items).
     """
+    from syndicate.delivery.preview import write_preview
     from syndicate.digest.build import build_edition  # the composing stack: load on use
-    from syndicate.digest.preview import write_preview
 
     settings = app.settings
     channel = channel_named(app, channel_name)

@@ -13,7 +13,7 @@ from rich.table import Table
 
 from syndicate.cli.app import AppContext, cli, console, err_console, pass_app
 from syndicate.config import load_channels
-from syndicate.feeds.builder import BuildReport, ChannelReport, build
+from syndicate.feeds import BuildReport, ChannelReport, build
 
 log = logging.getLogger("syndicate.serve")
 

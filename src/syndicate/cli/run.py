@@ -18,7 +18,7 @@ from syndicate.cli.delivery import WORKERS, run_dispatch
 from syndicate.models import utc_now
 
 if TYPE_CHECKING:
-    from syndicate.scheduler.lock import SchedulerLock
+    from syndicate.scheduler import SchedulerLock
 
 log = logging.getLogger("syndicate.run")
 
@@ -82,7 +82,7 @@ def run_cmd(
     now and exits; a run straight after does nothing. A slot missed by more than its
     max_lateness_hours is skipped and logged, never sent late.
     """
-    from syndicate.scheduler.lock import SchedulerLock
+    from syndicate.scheduler import SchedulerLock
 
     if once and serve:
         raise click.UsageError("--serve runs with the daemon, not with --once")
@@ -110,7 +110,7 @@ def run_cmd(
                     err=True,
                 )
                 sys.exit(LOCK_HELD)
-            from syndicate.scheduler.daemon import wait_for_lock
+            from syndicate.scheduler import wait_for_lock
 
             if not wait_for_lock(lock, stopping):
                 return  # stopped while waiting
@@ -123,7 +123,7 @@ def run_cmd(
 
 
 def _once(app: AppContext, workers: int) -> None:
-    from syndicate.scheduler.jobs import run_once
+    from syndicate.scheduler import run_once
 
     report = run_once(app.store(), app.settings)
     sources = report.sources
@@ -159,7 +159,7 @@ def _daemon(
     host: str,
     port: int,
 ) -> int:
-    from syndicate.scheduler.daemon import Daemon
+    from syndicate.scheduler import Daemon
 
     daemon = Daemon(app.store(), app.settings, lock)
     server = _web_server(app, host, port) if serve else None

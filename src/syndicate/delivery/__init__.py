@@ -6,10 +6,14 @@ Backends never import the store: :mod:`.dispatch` is the only part that does.
 
 * :mod:`.dispatch` — enqueue an edition's rows; claim, send and record them;
 * :mod:`.compose` and :mod:`.message` — the bytes of each message;
+* :mod:`.tokens` — HMAC-signed link tokens bound to subscriber and purpose;
 * :mod:`.dkim`, :mod:`.notice` — signing; the confirmation mail;
+* :mod:`.preview` — an edition's files for a sample recipient, nothing stored;
 * :mod:`.base` — the backend protocol, pacing; :mod:`.registry` — backends by name;
-* one module per backend: :mod:`.file`, :mod:`.smtp`, :mod:`.postmark`,
-  :mod:`.sendgrid`, :mod:`.mailgun`, :mod:`.ses`.
+* :mod:`.api` — the base of request/answer API backends; :mod:`.httpapi` — of those
+  called over HTTP directly;
+* one module per backend: :mod:`.file`, :mod:`.smtp` (with :mod:`.smtp_sessions` and
+  :mod:`.smtp_replies`), :mod:`.postmark`, :mod:`.sendgrid`, :mod:`.mailgun`, :mod:`.ses`.
 """
 
 from typing import TYPE_CHECKING
@@ -21,6 +25,7 @@ if TYPE_CHECKING:
     from syndicate.delivery.compose import EditionMessages
     from syndicate.delivery.dispatch import Dispatcher, DispatchReport, enqueue_edition
     from syndicate.delivery.registry import backend_names, make_backend
+    from syndicate.delivery.tokens import BadToken, Purpose, TokenClaims, TokenSigner
 
 # Each name is imported on first use (see syndicate.plugins.lazy_exports).
 __getattr__ = lazy_exports(
@@ -28,9 +33,13 @@ __getattr__ = lazy_exports(
     {
         "Backend": "base",
         "BackendOptions": "base",
+        "BadToken": "tokens",
         "DispatchReport": "dispatch",
         "Dispatcher": "dispatch",
         "EditionMessages": "compose",
+        "Purpose": "tokens",
+        "TokenClaims": "tokens",
+        "TokenSigner": "tokens",
         "backend_names": "registry",
         "enqueue_edition": "dispatch",
         "make_backend": "registry",
@@ -40,9 +49,13 @@ __getattr__ = lazy_exports(
 __all__ = [
     "Backend",
     "BackendOptions",
+    "BadToken",
     "DispatchReport",
     "Dispatcher",
     "EditionMessages",
+    "Purpose",
+    "TokenClaims",
+    "TokenSigner",
     "backend_names",
     "enqueue_edition",
     "make_backend",

@@ -19,12 +19,12 @@ from urllib.parse import quote
 from syndicate.config import ChannelConfig, Settings, read_secret
 from syndicate.delivery.dkim import DKIMSigner
 from syndicate.delivery.message import MessageTemplate, Recipient, Sender
+from syndicate.delivery.tokens import TokenSigner
 from syndicate.errors import ConfigError, MessageError
 from syndicate.models import OutboundMessage
 from syndicate.store import Store
 from syndicate.store.editions import EditionRecord, get_edition_by_id
 from syndicate.store.outbox import Claimed
-from syndicate.subscribers.tokens import TokenSigner
 
 log = logging.getLogger(__name__)
 
@@ -145,9 +145,8 @@ class EditionMessages:
         html: str,
         text: str,
     ) -> tuple[str, str]:
+        from syndicate.digest import DigestTemplates, render_edition
         from syndicate.digest.compose import load_edition  # rendering stack: load on use
-        from syndicate.digest.render import render_edition
-        from syndicate.digest.templates import DigestTemplates
 
         edition = load_edition(self.store, record)
         stories = tuple(a for a in edition.articles if a.section.casefold() in sections)

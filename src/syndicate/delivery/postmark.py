@@ -24,9 +24,9 @@ from typing import Any, ClassVar
 import requests
 from pydantic import Field, SecretStr
 
+from syndicate.delivery.api import UNKNOWN_OUTCOME
 from syndicate.delivery.base import BackendOptions
 from syndicate.delivery.httpapi import (
-    UNKNOWN_OUTCOME,
     APIRequest,
     HTTPAPIBackend,
     HTTPBackendOptions,

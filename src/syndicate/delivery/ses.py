@@ -28,8 +28,8 @@ from typing import Any, ClassVar
 
 from pydantic import Field, SecretStr
 
+from syndicate.delivery.api import UNKNOWN_OUTCOME, USER_AGENT, APIBackend, APIBackendOptions
 from syndicate.delivery.base import BackendOptions, RateLimiter
-from syndicate.delivery.httpapi import UNKNOWN_OUTCOME, USER_AGENT, APIBackend, APIBackendOptions
 from syndicate.errors import BackendConfigError, ConfigError, TransportError
 from syndicate.models import DeliveryResult, OutboundMessage
 

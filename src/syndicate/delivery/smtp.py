@@ -28,6 +28,9 @@ other 5xx                          failed
 connection lost after DATA         deferred: the outcome is unknown (possible duplicate)
 AUTH refused (535), 530, bad cert  BackendConfigError: dispatch stops
 =================================  ======================================================
+
+This module runs the transactions; :mod:`.smtp_replies` classifies refusals and
+:mod:`.smtp_sessions` opens, reuses and ends the sessions.
 """
 
 from __future__ import annotations
@@ -36,7 +39,6 @@ import logging
 import queue
 import re
 import smtplib
-import ssl
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -49,17 +51,19 @@ from pydantic import Field, SecretStr, model_validator
 
 from syndicate.config import read_secret
 from syndicate.delivery.base import Backend, BackendOptions, Pacer, RateLimiter
-from syndicate.errors import BackendConfigError, ConfigError
+from syndicate.delivery.smtp_replies import (
+    UNKNOWN_AFTER_DATA,
+    classify,
+    error_result,
+    queue_id,
+    reply_text,
+)
+from syndicate.delivery.smtp_sessions import Session, SessionPool, Unavailable, tls_context
+from syndicate.errors import BackendConfigError
 from syndicate.models import DeliveryResult, OutboundMessage
 
 log = logging.getLogger(__name__)
 
-UNKNOWN_AFTER_DATA = "outcome unknown after DATA (possible duplicate on retry)"
-_ENHANCED = re.compile(r"^([245])\.(\d{1,3})\.(\d{1,3})\b")
-# "250 2.0.0 Ok: queued as 4Xy1Z2" (Postfix), "250 Ok 0100018f..." (Amazon SES).
-_QUEUE_ID = re.compile(
-    r"queued as\s+<?([^\s>]+)|^(?:2\.\d+\.\d+\s+)?ok[:\s]+([\w.@-]{8,})", re.IGNORECASE
-)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -89,17 +93,6 @@ class SMTPOptions(BackendOptions):
 
 class _Reconnect(Exception):
     """The session ended (421, lost connection) before the message was handed over."""
-
-
-class _Unavailable(Exception):
-    """No session could be opened (refused, timeout, 4xx greeting): defer the rest."""
-
-
-@dataclass(eq=False)
-class _Session:
-    smtp: smtplib.SMTP
-    opened_at: float
-    sent: int = 0
 
 
 @dataclass(eq=False)
@@ -144,9 +137,8 @@ class SMTPBackend(Backend):
         self.message_limiter: Pacer = limiter or RateLimiter(options.rate)
         self.limiter = RateLimiter(0)
         self.clock = clock
-        self.tls = _tls_context(options.ca_file)
-        self._idle: list[_Session] = []
-        self._lock = threading.Lock()
+        self.tls = tls_context(options.ca_file)
+        self._sessions = SessionPool(options, self.tls, clock, backend=self.name)
         self._pool: ThreadPoolExecutor | None = None
 
     def use_limiter(self, limiter: Pacer) -> None:
@@ -176,10 +168,7 @@ class SMTPBackend(Backend):
         pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=True)
-        with self._lock:
-            idle, self._idle = self._idle, []
-        for session in idle:
-            _quit(session)
+        self._sessions.close()
 
     def send_batch(self, messages: Sequence[OutboundMessage]) -> list[DeliveryResult]:
         """Send ``messages`` on up to ``connections`` sessions; one result each, in order.
@@ -208,7 +197,7 @@ class SMTPBackend(Backend):
             raise halted
         reason = f"not sent: {halted}" if halted else "not sent"
         return [
-            result or _result(message, "deferred", reason, retryable=True)
+            result or error_result(message, "deferred", reason, retryable=True)
             for message, result in zip(messages, batch.results, strict=True)
         ]
 
@@ -225,36 +214,36 @@ class SMTPBackend(Backend):
                 continue
             try:
                 batch.results[index] = self._send_one(message)
-            except (BackendConfigError, _Unavailable) as err:
+            except (BackendConfigError, Unavailable) as err:
                 batch.halt(err)
             except Exception as err:  # a bug: keep the message, report it
                 log.exception("smtp: unexpected error sending delivery %s", message.delivery_id)
                 error = f"unexpected {type(err).__name__}: {err}"
-                batch.results[index] = _result(message, "deferred", error, retryable=True)
+                batch.results[index] = error_result(message, "deferred", error, retryable=True)
 
     def _send_one(self, message: OutboundMessage) -> DeliveryResult:
         problem = _problem(message, self.options.return_path)
         if problem:
-            return _result(message, "failed", problem)
+            return error_result(message, "failed", problem)
         self.message_limiter.acquire()
         for attempt in (1, 2):
-            session = self._checkout()
+            session = self._sessions.checkout()
             try:
                 result = self._transaction(session, message)
             except _Reconnect as err:
-                _quit(session)
+                session.quit()
                 if attempt == 2:
-                    return _result(message, "deferred", f"{err} (twice)", retryable=True)
+                    return error_result(message, "deferred", f"{err} (twice)", retryable=True)
                 log.info("smtp: %s; reconnecting once", err)
                 continue
             except BaseException:
-                _quit(session)
+                session.quit()
                 raise
-            self._checkin(session)
+            self._sessions.checkin(session)
             return result
         raise AssertionError("unreachable")
 
-    def _transaction(self, session: _Session, message: OutboundMessage) -> DeliveryResult:
+    def _transaction(self, session: Session, message: OutboundMessage) -> DeliveryResult:
         smtp = session.smtp
         sender = self.options.return_path or message.from_email
         options: list[str] = []
@@ -262,7 +251,7 @@ class SMTPBackend(Backend):
             options.append("BODY=8BITMIME")
         if not (sender.isascii() and message.to_email.isascii()):
             if not smtp.has_extn("smtputf8"):
-                return _result(message, "failed", "non-ASCII address; server lacks SMTPUTF8")
+                return error_result(message, "failed", "non-ASCII address; server lacks SMTPUTF8")
             options.append("SMTPUTF8")
         try:
             if not options and smtp.has_extn("pipelining"):
@@ -285,7 +274,7 @@ class SMTPBackend(Backend):
             smtp.command_encoding = "ascii"  # mail() switches it for SMTPUTF8
         if stage == "end of DATA":
             return self._final_reply(session, message)
-        return self._refused(session, message, stage, code, _text(reply))
+        return self._refused(session, message, stage, code, reply_text(reply))
 
     @staticmethod
     def _pipelined(smtp: smtplib.SMTP, sender: str, recipient: str) -> tuple[str, int, bytes]:
@@ -306,25 +295,23 @@ class SMTPBackend(Backend):
                 return stage, code, reply
         return "DATA", data_code, data_reply
 
-    def _final_reply(self, session: _Session, message: OutboundMessage) -> DeliveryResult:
+    def _final_reply(self, session: Session, message: OutboundMessage) -> DeliveryResult:
         try:
             code, reply = session.smtp.getreply()
         except (smtplib.SMTPServerDisconnected, OSError) as err:
             session.sent = self.options.max_messages_per_connection  # retire it
-            return _result(message, "deferred", f"{UNKNOWN_AFTER_DATA}: {err}", retryable=True)
-        text = _text(reply)
+            return error_result(message, "deferred", f"{UNKNOWN_AFTER_DATA}: {err}", retryable=True)
+        text = reply_text(reply)
         session.sent += 1
         if 200 <= code < 300:
-            found = _QUEUE_ID.search(text)
-            queue_id = (found.group(1) or found.group(2)) if found else None
             raw = {"stage": "end of DATA", "code": code, "reply": text}
             return DeliveryResult(
-                message.delivery_id, "sent", provider_message_id=queue_id, raw=raw
+                message.delivery_id, "sent", provider_message_id=queue_id(text), raw=raw
             )
         return self._refused(session, message, "end of DATA", code, text)
 
     def _refused(
-        self, session: _Session, message: OutboundMessage, stage: str, code: int, text: str
+        self, session: Session, message: OutboundMessage, stage: str, code: int, text: str
     ) -> DeliveryResult:
         if code == 421:
             raise _Reconnect(f"{stage}: 421 {text}")
@@ -335,132 +322,6 @@ class SMTPBackend(Backend):
         except (smtplib.SMTPException, OSError):
             session.sent = self.options.max_messages_per_connection
         return classify(message, stage, code, text)
-
-    def _checkout(self) -> _Session:
-        stale: list[_Session] = []
-        found: _Session | None = None
-        with self._lock:
-            while self._idle and found is None:
-                session = self._idle.pop()
-                if self._worn(session):
-                    stale.append(session)
-                else:
-                    found = session
-        for session in stale:
-            _quit(session)
-        if found is not None:
-            return found
-        try:
-            return self._connect()
-        except _Unavailable as err:  # e.g. a 421 greeting: one more try, then defer
-            log.info("smtp: %s; trying once more", err)
-            return self._connect()
-
-    def _checkin(self, session: _Session) -> None:
-        if self._worn(session) or session.smtp.sock is None:
-            _quit(session)
-            return
-        with self._lock:
-            self._idle.append(session)
-
-    def _worn(self, session: _Session) -> bool:
-        age = self.clock() - session.opened_at
-        limit = self.options.max_messages_per_connection
-        return session.sent >= limit or age >= self.options.max_connection_age
-
-    def _connect(self) -> _Session:
-        opts = self.options
-        where = f"{opts.host}:{opts.port}"
-        smtp: smtplib.SMTP | None = None
-        try:
-            if opts.security == "ssl":
-                smtp = smtplib.SMTP_SSL(
-                    opts.host, opts.port, opts.helo, timeout=opts.timeout, context=self.tls
-                )
-            else:
-                smtp = smtplib.SMTP(opts.host, opts.port, opts.helo, timeout=opts.timeout)
-            smtp.ehlo_or_helo_if_needed()
-            if opts.security == "starttls":
-                self._starttls(smtp, where)
-            if opts.username:
-                self._login(smtp, where)
-        except BackendConfigError:
-            _close(smtp)
-            raise
-        except ssl.SSLCertVerificationError as err:
-            _close(smtp)
-            raise BackendConfigError(
-                f"smtp: {where}: TLS certificate not trusted ({err.verify_message}); "
-                "set ca_file if the server uses a private CA",
-                backend=self.name,
-            ) from err
-        except smtplib.SMTPConnectError as err:  # the greeting was not 220
-            _close(smtp)
-            text = f"smtp: {where} greeted {err.smtp_code} {_text(err.smtp_error)}"
-            if err.smtp_code >= 500:
-                raise BackendConfigError(text, backend=self.name) from err
-            raise _Unavailable(text) from err
-        except OSError as err:  # includes every smtplib error, refusals, timeouts, TLS
-            _close(smtp)
-            raise _Unavailable(f"smtp: cannot open a session with {where}: {err}") from err
-        log.debug("smtp: session opened with %s", where)
-        return _Session(smtp, self.clock())
-
-    def _starttls(self, smtp: smtplib.SMTP, where: str) -> None:
-        # smtplib.starttls() returns quietly without TLS on a non-220 answer: check.
-        if not smtp.has_extn("starttls"):
-            raise BackendConfigError(f"smtp: {where} does not offer STARTTLS", backend=self.name)
-        code, reply = smtp.starttls(context=self.tls)
-        if code != 220:
-            text = f"smtp: {where} answered STARTTLS with {code} {_text(reply)}"
-            if code >= 500:
-                raise BackendConfigError(text, backend=self.name)
-            raise _Unavailable(text)
-        smtp.ehlo()
-
-    def _login(self, smtp: smtplib.SMTP, where: str) -> None:
-        password = self.options.password.get_secret_value() if self.options.password else ""
-        try:
-            smtp.login(self.options.username or "", password)
-        except smtplib.SMTPAuthenticationError as err:
-            text = f"smtp: {where} refused AUTH: {err.smtp_code} {_text(err.smtp_error)}"
-            if 400 <= err.smtp_code < 500:
-                raise _Unavailable(text) from err
-            raise BackendConfigError(text, backend=self.name) from err
-        except smtplib.SMTPNotSupportedError as err:
-            text = f"smtp: {where} does not offer AUTH"
-            raise BackendConfigError(text, backend=self.name) from err
-        except smtplib.SMTPException as err:  # "No suitable authentication method found."
-            raise BackendConfigError(f"smtp: {where}: AUTH: {err}", backend=self.name) from err
-
-
-def classify(message: OutboundMessage, stage: str, code: int, text: str) -> DeliveryResult:
-    """The result of a refusal ``code text`` at ``stage`` (the table in the module doc)."""
-    raw = {"stage": stage, "code": code, "reply": text}
-    error = f"{stage}: {code} {text}"
-    enhanced = _ENHANCED.match(text)
-    # An enhanced code whose class contradicts the reply code is ignored.
-    valid = enhanced is not None and enhanced.group(1) == str(code)[0]
-    subject, detail = (enhanced.group(2), enhanced.group(3)) if enhanced and valid else ("", "")
-    if 400 <= code < 500:
-        return _result(message, "deferred", error, retryable=True, raw=raw)
-    if not 500 <= code < 600:
-        return _result(message, "deferred", f"unexpected reply {error}", retryable=True, raw=raw)
-    if subject == "7":
-        return _result(message, "failed", error, retryable=True, policy=True, raw=raw)
-    if (subject, detail) == ("2", "2"):
-        return _result(message, "deferred", error, retryable=True, raw=raw)
-    if subject == "1" or (subject, detail) == ("2", "1") or (stage == "RCPT" and code == 550):
-        return _result(message, "rejected", error, raw=raw)
-    return _result(message, "failed", error, raw=raw)
-
-
-def _tls_context(ca_file: Path | None) -> ssl.SSLContext:
-    # Verifying, with hostname checks (SM-6); ca_file replaces the system trust store.
-    try:
-        return ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
-    except (OSError, ssl.SSLError) as err:
-        raise ConfigError(f"[delivery.smtp] ca_file {ca_file}: {err}") from err
 
 
 def dot_stuff(raw: bytes) -> bytes:
@@ -483,34 +344,3 @@ def _problem(message: OutboundMessage, return_path: str | None) -> str | None:
     if raw.count(b"\n") != crlf or raw.count(b"\r") != crlf:
         return "raw message has a bare CR or LF; SMTP needs CRLF line ends (RFC 5321 §2.3.8)"
     return None
-
-
-def _result(
-    message: OutboundMessage,
-    status: str,
-    error: str,
-    *,
-    retryable: bool = False,
-    policy: bool = False,
-    raw: dict[str, Any] | None = None,
-) -> DeliveryResult:
-    return DeliveryResult(
-        message.delivery_id, status, retryable=retryable, error=error, policy=policy, raw=raw
-    )
-
-
-def _text(reply: bytes | str) -> str:
-    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
-    return " ".join(text.split())
-
-
-def _quit(session: _Session) -> None:
-    try:
-        session.smtp.quit()
-    except (smtplib.SMTPException, OSError):
-        session.smtp.close()
-
-
-def _close(smtp: smtplib.SMTP | None) -> None:
-    if smtp is not None:
-        smtp.close()

@@ -9,8 +9,10 @@ parts) that delivery sends unchanged.
 * :mod:`.compose` — an edition's stories and related items (reads only);
 * :mod:`.render` — Jinja → MJML → HTML with inlined CSS, and the text part;
 * :mod:`.personalise` — per-recipient values without recompiling;
-* :mod:`.build` — compose, render, then save;
-* :mod:`.preview` — files for a sample recipient, nothing stored.
+* :mod:`.build` — compose, render, then save.
+
+The preview (files for a sample recipient) is :mod:`syndicate.delivery.preview`: it
+builds the message bytes, which is delivery's job.
 
 Composing pulls in numpy and scikit-learn, which a process that only sends stored
 editions, or only needs a slot, should not pay for: names load on first use.

@@ -32,7 +32,7 @@ from zoneinfo import ZoneInfo
 from syndicate.config import ChannelConfig, Settings
 from syndicate.digest.templates import DigestTemplates
 from syndicate.models import Article
-from syndicate.related.ranking import RelatedIndex
+from syndicate.related import RelatedIndex
 from syndicate.store import Store
 from syndicate.store.channels import iter_channel_articles
 from syndicate.store.editions import (

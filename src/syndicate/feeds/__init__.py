@@ -8,6 +8,7 @@ feedgen.
 * :mod:`.builder` — :func:`build`: every channel, changed files only, then the hubs;
 * :mod:`.render` — a :class:`FeedDocument` to RSS and Atom bytes (feedgen);
 * :mod:`.jsonfeed` — the same document as JSON Feed 1.1;
+* :mod:`.items` — what every format says of an item: text, summary, content, dates;
 * :mod:`.documents` — which articles make which document, paths and ids;
 * :mod:`.archives` — RFC 5005 archive pages, immutable once full;
 * :mod:`.websub` — hub pings, retried on the next build;

@@ -26,7 +26,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 from syndicate.config import ChannelConfig, Settings
-from syndicate.feeds import documents, jsonfeed
+from syndicate.feeds import documents, items, jsonfeed
 from syndicate.feeds import render as rendering
 from syndicate.feeds.documents import Related, archive_path, document, render
 from syndicate.feeds.render import FORMATS
@@ -156,7 +156,7 @@ def renderer_version() -> str:
     """A hash of the code that shapes the bytes, so a new renderer re-renders every page."""
     if not _RENDERER:
         digest = hashlib.sha256(version("feedgen").encode())
-        for module in (rendering, jsonfeed, documents):
+        for module in (rendering, items, jsonfeed, documents):
             digest.update(Path(str(module.__file__)).read_bytes())
         _RENDERER.append(digest.hexdigest())
     return _RENDERER[0]

@@ -16,7 +16,7 @@ from syndicate.feeds.render import FORMATS, DocumentLinks, FeedDocument, Related
 from syndicate.models import Article
 
 if TYPE_CHECKING:
-    from syndicate.related.ranking import RelatedIndex
+    from syndicate.related import RelatedIndex
 
 log = logging.getLogger(__name__)
 

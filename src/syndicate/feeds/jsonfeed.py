@@ -18,8 +18,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from syndicate.feeds.render import (
-    FeedDocument,
+from syndicate.feeds.items import (
     categories,
     clean_article,
     content_html,
@@ -27,6 +26,7 @@ from syndicate.feeds.render import (
     summary_text,
     text,
 )
+from syndicate.feeds.render import FeedDocument
 from syndicate.models import Article
 
 VERSION = "https://jsonfeed.org/version/1.1"

@@ -12,28 +12,33 @@ Item ids are the articles' ``tag:`` ids (RSS ``guid isPermaLink="false"``, RSS-5
 DD-3); the dek goes before ``content:encoded`` (RSS-7); authors are ``dc:creator``
 (RSS ``author`` needs an e-mail); the lead image is ``media:content`` with its alt text
 (not an ``enclosure``: RSS-8 wants a byte length we do not know). docs/feeds.md has the
-full table. Text is stripped of XML-illegal characters here again, whatever the store
-holds, since one bad character makes the whole document ill-formed (A7 ``SAXError``);
-no CDATA is used, so ``]]>`` is escaped like any other text.
+full table. Text is stripped of XML-illegal characters again at render time
+(:mod:`syndicate.feeds.items`), whatever the store holds, since one bad character makes
+the whole document ill-formed (A7 ``SAXError``); no CDATA is used, so ``]]>`` is escaped
+like any other text.
 """
 
 from __future__ import annotations
 
-import html
-import mimetypes
-import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
-from functools import lru_cache
+from dataclasses import dataclass, field
 from typing import Any
 
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
-from syndicate.ingest.content import strip_controls
-from syndicate.models import Article, Author
+from syndicate.feeds.items import (
+    categories,
+    clean_article,
+    content_html,
+    document_updated,
+    image_type,
+    summary_html,
+    text,
+    utc,
+)
+from syndicate.models import Article
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 DC_NS = "http://purl.org/dc/elements/1.1/"
@@ -42,9 +47,6 @@ HISTORY_NS = "http://purl.org/syndication/history/1.0"  # RFC 5005 fh:
 GENERATOR = "syndicate"
 GENERATOR_URI = "https://github.com/syndicate-rss/syndicate"
 RSS_DOCS = "https://www.rssboard.org/rss-specification"
-# The 'updated' of a document with no items: a fixed instant, never the build time (HT-4).
-EMPTY_UPDATED = datetime(1970, 1, 1, tzinfo=UTC)
-EXCERPT_CHARS = 300
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,131 +112,6 @@ class FeedDocument:
     summary_only: bool = False
     archive: bool = False
     related: Mapping[str, Sequence[RelatedLink]] = field(default_factory=dict)
-
-
-# --- format-independent helpers (also used by the JSON Feed builder) ----------------------
-
-
-def text(value: str | None) -> str:
-    """Plain text safe for any XML or JSON document: XML-illegal characters removed."""
-    return strip_controls(value or "")
-
-
-@lru_cache(maxsize=512)  # one document (items <= 500) across its formats
-def clean_article(article: Article) -> Article:
-    """``article`` with every text field XML-safe and trimmed.
-
-    Cached, because each document is rendered in up to three formats and every helper
-    below starts here; renderers never look at an article that has not been through it.
-    """
-    image = article.image
-    if image is not None:
-        image = replace(
-            image,
-            url=text(image.url).strip(),
-            alt=text(image.alt).strip(),
-            credit=text(image.credit).strip(),
-            caption=text(image.caption).strip(),
-        )
-    authors = tuple(
-        Author(text(a.name).strip(), text(a.bio).strip(), text(a.url).strip())
-        for a in article.authors
-    )
-    return replace(
-        article,
-        id=text(article.id),
-        url=text(article.url).strip(),
-        title=text(article.title).strip() or "(untitled)",
-        dek=text(article.dek).strip(),
-        body_html=text(article.body_html).strip(),
-        authors=authors,
-        section=text(article.section).strip(),
-        tags=tuple(text(tag).strip() for tag in article.tags),
-        image=image if image is not None and image.url else None,
-    )
-
-
-def utc(value: datetime) -> datetime:
-    """``value`` in UTC, whole seconds (naive values are taken as UTC)."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).replace(microsecond=0)
-
-
-def rfc3339(value: datetime) -> str:
-    """An RFC 3339 date-time with an uppercase ``T`` and a numeric offset (AT-4)."""
-    return utc(value).isoformat()
-
-
-def document_updated(doc: FeedDocument) -> datetime:
-    """The document's last change: its newest item's ``updated_at`` (HT-4)."""
-    return max((utc(a.updated_at) for a in doc.articles), default=EMPTY_UPDATED)
-
-
-# Block-level tags separate words; inline ones (a, em, ...) do not.
-_BLOCK_TAG = re.compile(
-    r"</?(?:p|div|br|hr|li|ul|ol|h[1-6]|blockquote|pre|table|tr|td|th|section|figure|figcaption)"
-    r"\b[^>]*>",
-    re.IGNORECASE,
-)
-_TAG = re.compile(r"<[^>]*>")
-_SPACE = re.compile(r"\s+")
-
-
-def summary_text(article: Article) -> str:
-    """The dek; for an article without one, the start of its body as plain text."""
-    article = clean_article(article)
-    if article.dek:
-        return article.dek
-    stripped = _TAG.sub("", _BLOCK_TAG.sub(" ", article.body_html))
-    plain = _SPACE.sub(" ", html.unescape(stripped)).strip()
-    if len(plain) <= EXCERPT_CHARS:
-        return plain
-    cut = plain[:EXCERPT_CHARS].rsplit(" ", 1)[0]
-    return cut + "…"
-
-
-def summary_html(article: Article) -> str:
-    """The summary as an HTML fragment (RSS ``description`` is HTML, RSS-3)."""
-    return html.escape(summary_text(article), quote=False)
-
-
-def related_html(publisher: str, links: Sequence[RelatedLink]) -> str:
-    """The "More from <publisher>" list appended to an item's content."""
-    items = "".join(
-        f'<li><a href="{html.escape(text(link.url))}">{html.escape(text(link.title))}</a></li>'
-        for link in links
-        if link.url
-    )
-    if not items:
-        return ""
-    heading = html.escape(f"More from {text(publisher)}")
-    return f"<section><h2>{heading}</h2><ul>{items}</ul></section>"
-
-
-def content_html(doc: FeedDocument, article: Article) -> str:
-    """The item's HTML content: the body (or, when empty, the summary) and related links."""
-    if doc.summary_only:
-        return f"<p>{summary_html(article)}</p>"
-    article = clean_article(article)
-    body = article.body_html or f"<p>{summary_html(article)}</p>"
-    return body + related_html(doc.publisher, doc.related.get(article.id, ()))
-
-
-def categories(article: Article) -> list[str]:
-    """The section, then the tags; each once (case-insensitively), empty ones dropped."""
-    article = clean_article(article)
-    seen: dict[str, str] = {}
-    for value in (article.section, *article.tags):
-        if value:
-            seen.setdefault(value.casefold(), value)
-    return list(seen.values())
-
-
-def image_type(url: str) -> str | None:
-    """The image's media type guessed from its URL's extension, if it is an image type."""
-    guessed, _ = mimetypes.guess_type(url.split("?", 1)[0], strict=False)
-    return guessed if guessed and guessed.startswith("image/") else None
 
 
 # --- feedgen extensions: what feedgen does not write itself ------------------------------

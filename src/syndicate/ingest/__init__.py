@@ -16,20 +16,13 @@ from typing import TYPE_CHECKING
 from syndicate.plugins import lazy_exports
 
 if TYPE_CHECKING:
-    from syndicate.ingest.content import (
-        CleanEntry,
-        article_id,
-        clean_entry,
-        content_hash,
-        strip_controls,
-    )
+    from syndicate.ingest.content import article_id, clean_entry, content_hash, strip_controls
     from syndicate.ingest.run import SourceReport, ingest, ingest_source
 
 # Each name is imported on first use (see syndicate.plugins.lazy_exports).
 __getattr__ = lazy_exports(
     __name__,
     {
-        "CleanEntry": "content",
         "SourceReport": "run",
         "article_id": "content",
         "clean_entry": "content",
@@ -41,7 +34,6 @@ __getattr__ = lazy_exports(
 )
 
 __all__ = [
-    "CleanEntry",
     "SourceReport",
     "article_id",
     "clean_entry",

@@ -17,7 +17,7 @@ import hashlib
 import html
 import json
 import re
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -25,7 +25,7 @@ from urllib.parse import quote, urljoin, urlsplit
 
 import nh3
 
-from syndicate.models import Author, Entry, Image
+from syndicate.models import Author, CleanEntry, Entry, Image
 
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 _SPACE = re.compile(r"\s+")
@@ -185,26 +185,6 @@ def article_id(authority: str, source: str, key: str) -> str:
     """The stable ``tag:`` URI of an article (RFC 4151): ``tag:<authority>:<source>/<key>``."""
     specific = quote(normalise_key(key), safe="/?:@!$&'()*+,;=-._~")
     return f"tag:{authority}:{source}/{specific.lstrip('/')}"
-
-
-@dataclass(frozen=True, slots=True)
-class CleanEntry:
-    """An entry after cleaning, with its id and hash; dates still as the source gave them."""
-
-    id: str
-    source: str
-    url: str
-    title: str
-    dek: str
-    body_html: str
-    authors: tuple[Author, ...]
-    section: str
-    tags: tuple[str, ...]
-    image: Image | None
-    published_at: datetime | None
-    updated_at: datetime | None
-    featured: bool
-    content_hash: str
 
 
 def content_hash(entry: CleanEntry) -> str:

@@ -21,10 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from syndicate.config import Settings, load_channels
-from syndicate.delivery.base import Backend
-from syndicate.delivery.compose import EditionMessages
-from syndicate.delivery.dispatch import Dispatcher
-from syndicate.delivery.registry import make_backend
+from syndicate.delivery import Backend, Dispatcher, EditionMessages, make_backend
 from syndicate.errors import StoreError
 from syndicate.models import utc_now
 from syndicate.scale.ratelimit import shared_limiter

@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from syndicate.config import Settings, load_channels
-from syndicate.delivery.dispatch import DispatchReport, enqueue_edition
-from syndicate.digest.cadence import Due, decide, schedules_for
+from syndicate.delivery import DispatchReport, enqueue_edition
+from syndicate.digest import Due, decide, schedules_for
 from syndicate.errors import SyndicateError
-from syndicate.feeds.builder import BuildReport, build
-from syndicate.ingest.run import SourceReport, ingest
+from syndicate.feeds import BuildReport, build
+from syndicate.ingest import SourceReport, ingest
 from syndicate.models import utc_now
 from syndicate.store import Store
 from syndicate.store.editions import OWN
@@ -174,9 +174,7 @@ def dispatch_due(
     """Send every delivery that is due (new, or deferred and due again) through the
     configured backend, until nothing is due or ``stop`` is set (then the batch in
     flight finishes and its results are recorded, so no row is left ``sending``)."""
-    from syndicate.delivery.compose import EditionMessages
-    from syndicate.delivery.dispatch import Dispatcher
-    from syndicate.delivery.registry import make_backend
+    from syndicate.delivery import Dispatcher, EditionMessages, make_backend
 
     # The daemon calls this every tick: with nothing due, skip loading the channels, the
     # DKIM key and the backend.

@@ -11,8 +11,7 @@ from sqlalchemy import Engine, Row, case, func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from syndicate.errors import StoreError
-from syndicate.ingest.content import CleanEntry
-from syndicate.models import Article, Author, Image, SourceState
+from syndicate.models import Article, Author, CleanEntry, Image, SourceState
 from syndicate.store.engine import current_revision, head_revision, make_engine, migrate
 from syndicate.store.schema import articles, source_state
 

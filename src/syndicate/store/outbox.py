@@ -7,9 +7,10 @@ Exactly-once rests on three things here (DESIGN §5, STANDARDS C2):
 * a sender claims due rows by setting ``status='sending'`` with a lease in one UPDATE
   (PostgreSQL: ``FOR UPDATE SKIP LOCKED``; SQLite: the UPDATE itself holds the single
   write lock), so two senders never hold the same row;
-* a result is recorded with the lease release in one transaction; after a crash only rows
-  whose lease expired are claimed again, so a message repeats only if the sender died
-  between the provider's acceptance and that commit.
+* a result is recorded with the lease release in one transaction
+  (:mod:`syndicate.store.results`); after a crash only rows whose lease expired are
+  claimed again, so a message repeats only if the sender died between the provider's
+  acceptance and that commit.
 
 With a task queue (``[dispatch] queue = "celery"``) rows are first *reserved* for one task
 (:meth:`Outbox.reserve`: still queued, ``lease_owner`` names the task, ``lease_until``
@@ -21,16 +22,13 @@ own when the reservation ends.
 
 from __future__ import annotations
 
-import logging
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, bindparam, case, func, or_, select, update
+from sqlalchemy import ColumnElement, Connection, and_, case, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import InterfaceError, OperationalError
 
 from syndicate.store.core import Store
 from syndicate.store.delivery_schema import (
@@ -40,12 +38,11 @@ from syndicate.store.delivery_schema import (
     subscriptions,
     suppressions,
 )
-from syndicate.store.schema import UTCDateTime, editions
+from syndicate.store.results import DeliveryResults
+from syndicate.store.results import Outcome as Outcome  # importers take it from here
+from syndicate.store.schema import editions
 
 DUE = ("queued", "deferred")
-_RECORD_RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)  # about half a minute in all
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,18 +69,7 @@ class Claimed:
         return self.suppressed or self.subscriber_status != "active" or not self.subscribed
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """How to record one delivery's result."""
-
-    id: int
-    status: str  # sent | deferred | failed | suppressed
-    error: str | None = None
-    provider_message_id: str | None = None
-    next_attempt_at: datetime | None = None
-
-
-class Outbox:
+class Outbox(DeliveryResults):
     """Task-shaped queries over ``deliveries`` and ``channel_pauses``."""
 
     def __init__(self, store: Store) -> None:
@@ -304,85 +290,6 @@ class Outbox:
             .returning(deliveries.c.id)
         )
         return sorted(r[0] for r in done)
-
-    def record(self, owner: str, outcomes: Sequence[Outcome], now: datetime) -> None:
-        """Record results and release their leases, all in one transaction.
-
-        A ``sent`` result is written even if the lease was lost meanwhile (the message
-        did go); any other result only while ``owner`` still holds the row. One
-        executemany per kind of result keeps this cheap for large batches.
-        """
-        # The messages have left by now: a lost connection (a database restart or
-        # failover) is retried here, or their rows would be sent again after the lease.
-        # Both statements are idempotent, so a commit whose answer was lost is harmless.
-        for delay in (*_RECORD_RETRY_DELAYS, None):
-            try:
-                self._record(owner, outcomes, now)
-                return
-            except (OperationalError, InterfaceError):
-                if delay is None:
-                    raise
-                log.warning("recording %d results failed; retrying in %ss", len(outcomes), delay)
-                time.sleep(delay)
-
-    def _record(self, owner: str, outcomes: Sequence[Outcome], now: datetime) -> None:
-        sent = [o for o in outcomes if o.status == "sent"]
-        other = [o for o in outcomes if o.status != "sent"]
-        with self.engine.begin() as conn:
-            if sent:
-                stmt = (
-                    update(deliveries)
-                    .where(deliveries.c.id == bindparam("b_id"), deliveries.c.status != "sent")
-                    .values(
-                        status="sent",
-                        sent_at=now,
-                        provider_message_id=bindparam("b_pmid"),
-                        last_error=None,
-                        lease_until=None,
-                        lease_owner=None,
-                    )
-                )
-                conn.execute(stmt, [{"b_id": o.id, "b_pmid": o.provider_message_id} for o in sent])
-            if other:
-                stmt = (
-                    update(deliveries)
-                    .where(
-                        deliveries.c.id == bindparam("b_id"),
-                        deliveries.c.lease_owner == owner,
-                        deliveries.c.status == "sending",
-                    )
-                    .values(
-                        status=bindparam("b_status"),
-                        last_error=bindparam("b_error"),
-                        next_attempt_at=func.coalesce(
-                            bindparam("b_next", type_=UTCDateTime), deliveries.c.next_attempt_at
-                        ),
-                        lease_until=None,
-                        lease_owner=None,
-                    )
-                )
-                conn.execute(
-                    stmt,
-                    [
-                        {
-                            "b_id": o.id,
-                            "b_status": o.status,
-                            "b_error": o.error,
-                            "b_next": o.next_attempt_at,
-                        }
-                        for o in other
-                    ],
-                )
-
-    def release(self, owner: str) -> int:
-        """Give back every lease ``owner`` holds (a clean shutdown); returns how many."""
-        with self.engine.begin() as conn:
-            done = conn.execute(
-                update(deliveries)
-                .where(deliveries.c.lease_owner == owner, deliveries.c.status == "sending")
-                .values(status="queued", lease_until=None, lease_owner=None)
-            )
-            return int(done.rowcount)
 
     def status_counts(self, edition_id: int | None = None) -> dict[str, int]:
         """Deliveries per status, for one edition or all."""

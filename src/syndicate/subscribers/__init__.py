@@ -1,12 +1,12 @@
 """Subscribers: the roster, the sign-up flow and the tokens in every link.
 
 Takes CSV files, form submissions and signed links; gives subscriber rows in the store,
-confirmation mails (through :mod:`syndicate.delivery`) and the decisions the public
-pages show. No web framework here: :mod:`syndicate.web` is the thin shell.
+confirmation mails (built and signed by :mod:`syndicate.delivery`, whose
+:mod:`~syndicate.delivery.tokens` also mints every link's token) and the decisions the
+public pages show. No web framework here: :mod:`syndicate.web` is the thin shell.
 
 * :mod:`.roster` — normalised addresses, CSV import and export;
-* :mod:`.signup` — sign-up, double opt-in, confirmation and preference changes;
-* :mod:`.tokens` — HMAC-signed tokens bound to subscriber and purpose.
+* :mod:`.signup` — sign-up, double opt-in, confirmation and preference changes.
 """
 
 from typing import TYPE_CHECKING
@@ -24,19 +24,15 @@ if TYPE_CHECKING:
         read_csv,
     )
     from syndicate.subscribers.signup import InvalidForm, Signups, parse_preferences, parse_signup
-    from syndicate.subscribers.tokens import BadToken, TokenClaims, TokenSigner
 
 # Each name is imported on first use (see syndicate.plugins.lazy_exports).
 __getattr__ = lazy_exports(
     __name__,
     {
-        "BadToken": "tokens",
         "ImportReport": "roster",
         "InvalidForm": "signup",
         "InvalidRow": "roster",
         "Signups": "signup",
-        "TokenClaims": "tokens",
-        "TokenSigner": "tokens",
         "check_timezone": "roster",
         "export_rows": "roster",
         "import_csv": "roster",
@@ -48,13 +44,10 @@ __getattr__ = lazy_exports(
 )
 
 __all__ = [
-    "BadToken",
     "ImportReport",
     "InvalidForm",
     "InvalidRow",
     "Signups",
-    "TokenClaims",
-    "TokenSigner",
     "check_timezone",
     "export_rows",
     "import_csv",

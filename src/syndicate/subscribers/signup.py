@@ -25,7 +25,14 @@ from syndicate.config import ChannelConfig, Settings
 from syndicate.delivery.compose import dkim_signer, sender
 from syndicate.delivery.dkim import DKIMSigner
 from syndicate.delivery.notice import ConfirmLink, confirmation_message
-from syndicate.digest.cadence import cadences_offered, edition_cadence
+from syndicate.delivery.tokens import (
+    CONFIRM_MAX_AGE,
+    BadToken,
+    Purpose,
+    TokenClaims,
+    TokenSigner,
+)
+from syndicate.digest import cadences_offered, edition_cadence
 from syndicate.errors import SyndicateError
 from syndicate.models import OutboundMessage, Subscriber, Subscription
 from syndicate.store import Store
@@ -33,13 +40,6 @@ from syndicate.store.editions import OWN
 from syndicate.store.signups import ConfirmOutcome, PendingRequest, SignupStore
 from syndicate.store.subscribers import SubscriberStore
 from syndicate.subscribers.roster import InvalidRow, check_timezone, normalise_email
-from syndicate.subscribers.tokens import (
-    CONFIRM_MAX_AGE,
-    BadToken,
-    Purpose,
-    TokenClaims,
-    TokenSigner,
-)
 
 FormFields = Mapping[str, Sequence[str]]
 MAX_NAME = 200

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from syndicate.feeds.documents import feed_path
+from syndicate.feeds import feed_path
 from syndicate.store import Store, open_store
 from syndicate.web.context import WebContext
 from syndicate.web.gauges import PublishedFeed, registry_for, render

@@ -21,7 +21,7 @@ from email.utils import formatdate
 from pathlib import Path
 from typing import Any
 
-from syndicate.feeds.documents import MANIFEST
+from syndicate.feeds import MANIFEST
 
 log = logging.getLogger(__name__)
 

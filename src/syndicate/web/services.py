@@ -12,11 +12,11 @@ from typing import Any
 from starlette.requests import Request
 
 from syndicate.config import Settings, load_channels
-from syndicate.delivery.base import Backend
+from syndicate.delivery import Backend
 from syndicate.delivery.notice import send_notice
 from syndicate.models import OutboundMessage
 from syndicate.store import Store, open_store
-from syndicate.subscribers.signup import Signups
+from syndicate.subscribers import Signups
 from syndicate.web.csrf import FormGuard
 from syndicate.web.ratelimit import SlidingWindow
 
@@ -88,7 +88,7 @@ class Services:
         A failure is logged, never shown: the visitor was already told the same thing
         whatever happens, and can ask again.
         """
-        from syndicate.delivery.registry import make_backend
+        from syndicate.delivery import make_backend
 
         factory = self._make_backend or (lambda: make_backend(self.settings))
         try:

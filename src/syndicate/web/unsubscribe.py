@@ -9,7 +9,7 @@
   POST is exempt, as RFC 8058 §3.2 requires.
 
 The token is the signed capability (purpose, subscriber, channel; see
-:mod:`syndicate.subscribers.tokens`); a forged, altered or other-purpose token gets a 400 page.
+:mod:`syndicate.delivery.tokens`); a forged, altered or other-purpose token gets a 400 page.
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from syndicate.delivery import BadToken, TokenClaims, TokenSigner
 from syndicate.models import utc_now
 from syndicate.store import Store, open_store
 from syndicate.store.subscribers import SubscriberStore
-from syndicate.subscribers.tokens import BadToken, TokenClaims, TokenSigner
 from syndicate.web.context import WebContext
 from syndicate.web.csrf import FIELD, FormGuard
 from syndicate.web.pages import message, page

@@ -92,7 +92,7 @@ def clean_email(value: object) -> str | None:
     """
     if not isinstance(value, str) or not value.strip():
         return None
-    from syndicate.subscribers.roster import InvalidRow, normalise_email
+    from syndicate.subscribers import InvalidRow, normalise_email
 
     try:
         return normalise_email(value)

@@ -11,8 +11,8 @@ from datetime import datetime
 from pathlib import Path
 
 from syndicate.config import Settings
+from syndicate.digest import RenderedEdition
 from syndicate.digest.links import SAMPLE_RECIPIENT, PlaceholderLinks, Recipient
-from syndicate.digest.render import RenderedEdition
 
 
 @dataclass(frozen=True, slots=True)
