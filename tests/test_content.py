@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from hypothesis import given
 from hypothesis import strategies as st
 
+from syndicate.ingest import content
 from syndicate.ingest.content import (
     absolute_url,
+    cap,
     article_id,
     clean_author,
     clean_entry,
     clean_image,
     clean_text,
     collapse_repeat,
+    plausible_dates,
     sanitize_html,
     strip_controls,
 )
@@ -155,3 +158,71 @@ def test_sanitized_output_never_contains_active_content(text: str) -> None:
     assert "<script" not in clean.lower()
     assert all(not h.lower().startswith("javascript") for h in re.findall(r'href="([^"]*)"', clean))
     assert strip_controls(clean) == clean
+
+
+def test_cap_cuts_at_a_word_with_an_ellipsis() -> None:
+    assert cap("short enough", 20) == "short enough"
+    assert cap("The council approves the river park at last", 30) == "The council approves the…"
+    assert cap("Ends with a comma, then more words", 20) == "Ends with a comma…"
+    assert cap("x" * 50, 10) == "xxxxxxxxx…"  # one long word: cut inside it
+    assert len(cap("word " * 1000, 301)) <= 301
+
+
+@given(st.text(), st.integers(min_value=2, max_value=50))
+def test_cap_never_exceeds_the_limit(text: str, limit: int) -> None:
+    capped = cap(text, limit)
+    assert len(capped) <= limit
+    assert capped == text or capped.endswith("…")
+
+
+def test_every_text_field_is_capped_by_clean_entry() -> None:
+    huge = ("word " * 20_480).strip()  # 100 KB
+    entry = Entry(
+        key="k",
+        url="https://x.example/a",
+        title=huge,
+        body_html="<p>b</p>",
+        published_at=None,
+        dek=huge,
+        authors=(Author(huge, huge),),
+        section=huge,
+        tags=(huge,),
+        image=Image("https://x.example/i.jpg", alt=huge, credit=huge, caption=huge + " x"),
+    )
+    clean = clean_entry(entry, source="s", authority=AUTH, site_url="https://x.example")
+    assert clean.image is not None
+    limits = {
+        clean.title: content.MAX_TITLE,
+        clean.dek: content.MAX_DEK,
+        clean.authors[0].name: content.MAX_AUTHOR_NAME,
+        clean.authors[0].bio: content.MAX_AUTHOR_BIO,
+        clean.section: content.MAX_SECTION,
+        clean.tags[0]: content.MAX_TAG,
+        clean.image.alt: content.MAX_ALT,
+        clean.image.credit: content.MAX_CREDIT,
+        clean.image.caption: content.MAX_CAPTION,
+    }
+    for text, limit in limits.items():
+        assert limit - 5 <= len(text) <= limit and text.endswith("word…"), (limit, text[-20:])
+
+
+def test_implausible_dates_become_unknown_or_the_fetch_time() -> None:
+    now = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    entry = Entry(key="k", url="", title="T", body_html="", published_at=now, origin="f item 1")
+    assert plausible_dates(entry, now) == (entry, "")
+    soon = now + timedelta(hours=23)
+    assert plausible_dates(Entry(**{**_fields(entry), "published_at": soon}), now)[1] == ""
+    for bad, words in [
+        (now + timedelta(days=2), "more than a day in the future; clamped to the fetch time"),
+        (datetime(1601, 1, 1, tzinfo=UTC), "before 1970; treated as unknown"),
+        (datetime(1969, 12, 31, 23, 59, tzinfo=UTC), "before 1970"),
+        (datetime.fromisoformat("0001-01-01T00:00:00+14:00"), "out of range"),
+    ]:
+        odd = Entry(**{**_fields(entry), "published_at": bad, "updated_at": bad})
+        fixed, warning = plausible_dates(odd, now)
+        assert (fixed.published_at, fixed.updated_at) == (None, None)
+        assert warning.startswith("f item 1: published date") and words in warning
+    # An implausible publication date with a good edit date takes the edit date.
+    mixed = Entry(**{**_fields(entry), "published_at": soon + timedelta(days=9)})
+    mixed = Entry(**{**_fields(mixed), "updated_at": now - timedelta(days=1)})
+    assert plausible_dates(mixed, now)[0].published_at == now - timedelta(days=1)

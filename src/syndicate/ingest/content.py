@@ -7,6 +7,10 @@
   characters (’ “ ” … —) are kept as they are.
 * A caption printed twice is collapsed; an author with an empty name keeps the bio, and
   the name is read from the bio when it starts with one ("Ana Ruiz is ...").
+* Plain-text fields are capped (:data:`MAX_TITLE` and the other ``MAX_*`` lengths), cut
+  at a word with "…", so one hostile item cannot push a digest over ``max_html_bytes``.
+* Dates before 1970 are unknown, and dates more than a day ahead are clamped to the
+  fetch time (:func:`plausible_dates`; RSS-4 ``ImplausibleDate``).
 * Article ids are ``tag:`` URIs (RFC 4151) from the configured authority, the source name
   and the article's own key, never from a URL's host or scheme (AT-3, DD-3).
 """
@@ -18,7 +22,7 @@ import html
 import json
 import re
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 from urllib.parse import quote, urljoin, urlsplit
@@ -26,6 +30,23 @@ from urllib.parse import quote, urljoin, urlsplit
 import nh3
 
 from syndicate.models import Author, CleanEntry, Entry, Image
+
+# Longest text kept per field, in characters (docs/sources.md, "Size caps"). Generous for
+# real copy; a 100 KB title would otherwise fill a digest on its own and block the channel.
+MAX_TITLE = 300
+MAX_DEK = 600
+MAX_AUTHOR_NAME = 200
+MAX_AUTHOR_BIO = 1000
+MAX_CAPTION = 500
+MAX_CREDIT = 200
+MAX_ALT = 500
+MAX_SECTION = 100
+MAX_TAG = 100
+ELLIPSIS = "…"
+
+# Dates outside these bounds are not believed (docs/sources.md, "Dates").
+EARLIEST_YEAR = 1970
+FUTURE_TOLERANCE = timedelta(days=1)  # clocks and time zones of upstream servers are wrong
 
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 _SPACE = re.compile(r"\s+")
@@ -65,6 +86,22 @@ def clean_text(text: str | None) -> str:
         )
         text = strip_controls(text)
     return _SPACE.sub(" ", text).strip()
+
+
+def cap(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters, at a word, ending with "…".
+
+    When no space falls in the second half (one very long word), the cut is made inside
+    the word rather than leaving almost nothing.
+    """
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - len(ELLIPSIS)]
+    if not text[len(cut)].isspace():  # the cut falls inside a word: back off to its start
+        space = cut.rfind(" ")
+        if space >= limit // 2:
+            cut = cut[:space]
+    return cut.rstrip(" \t\n,;:.-–—") + ELLIPSIS
 
 
 @lru_cache(maxsize=256)
@@ -133,11 +170,11 @@ _NAME_IN_BIO = re.compile(
 
 def clean_author(author: Author, base_url: str = "") -> Author | None:
     """A cleaned author; ``None`` when nothing is left. An empty name is read from the bio."""
-    name = clean_text(author.name)
-    bio = clean_text(author.bio)
+    name = cap(clean_text(author.name), MAX_AUTHOR_NAME)
+    bio = cap(clean_text(author.bio), MAX_AUTHOR_BIO)
     if not name and bio:
         match = _NAME_IN_BIO.match(bio)
-        name = match.group(1) if match else ""
+        name = cap(match.group(1), MAX_AUTHOR_NAME) if match else ""
     if not name and not bio:
         return None
     return Author(name=name, bio=bio, url=absolute_url(author.url, base_url))
@@ -150,13 +187,13 @@ def clean_image(image: Image | None, base_url: str) -> Image | None:
     url = absolute_url(image.url, base_url)
     if not url:
         return None
-    credit = collapse_repeat(image.credit)
-    caption = collapse_repeat(image.caption)
+    credit = cap(collapse_repeat(image.credit), MAX_CREDIT)
+    caption = cap(collapse_repeat(image.caption), MAX_CAPTION)
     if caption == credit:
         caption = ""
     return Image(
         url=url,
-        alt=clean_text(image.alt),
+        alt=cap(clean_text(image.alt), MAX_ALT),
         credit=credit,
         caption=caption,
         width=image.width if image.width and image.width > 0 else None,
@@ -214,13 +251,53 @@ def _utc(value: datetime | None) -> datetime | None:
         return None
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # year 1 at +14:00, year 9999 at -05:00: no such UTC time
+        return None
+
+
+def plausible_dates(entry: Entry, now: datetime) -> tuple[Entry, str]:
+    """``entry`` with dates a feed can carry, and a warning naming it (``""`` if none).
+
+    A date before :data:`EARLIEST_YEAR` (or with no UTC equivalent) is unknown; a date
+    more than :data:`FUTURE_TOLERANCE` after ``now`` (the fetch time) is clamped to it.
+    Both become ``None``, which the store reads as "when first seen": the fetch time on
+    the first poll, kept on later polls so a clamped date never creeps forward.
+    """
+    problems: list[str] = []
+    published = _plausible(entry.published_at, now, "published", problems)
+    updated = _plausible(entry.updated_at, now, "updated", problems)
+    if not problems:
+        return entry, ""
+    fixed = replace(entry, published_at=published or updated, updated_at=updated)
+    return fixed, f"{entry.origin or entry.key}: {'; '.join(problems)}"
+
+
+def _plausible(
+    value: datetime | None, now: datetime, name: str, problems: list[str]
+) -> datetime | None:
+    if value is None:
+        return None
+    utc = _utc(value)
+    if utc is None:
+        problems.append(f"{name} date {value.isoformat()} is out of range; treated as unknown")
+    elif utc.year < EARLIEST_YEAR:
+        problems.append(f"{name} date {utc:%Y-%m-%d} is before {EARLIEST_YEAR}; treated as unknown")
+    elif utc > now + FUTURE_TOLERANCE:
+        problems.append(
+            f"{name} date {utc:%Y-%m-%d %H:%M} UTC is more than a day in the future; "
+            "clamped to the fetch time"
+        )
+    else:
+        return utc
+    return None
 
 
 def _tags(tags: tuple[str, ...]) -> tuple[str, ...]:
     seen: dict[str, None] = {}
     for tag in tags:
-        cleaned = clean_text(tag)
+        cleaned = cap(clean_text(tag), MAX_TAG)
         if cleaned:
             seen.setdefault(cleaned, None)
     return tuple(seen)
@@ -237,11 +314,11 @@ def clean_entry(
         id=article_id(authority, source, entry.key),
         source=source,
         url=url,
-        title=clean_text(entry.title) or "(untitled)",
-        dek=clean_text(entry.dek),
+        title=cap(clean_text(entry.title), MAX_TITLE) or "(untitled)",
+        dek=cap(clean_text(entry.dek), MAX_DEK),
         body_html=sanitize_html(entry.body_html, url or base),
         authors=authors,
-        section=clean_text(entry.section) or default_section,
+        section=cap(clean_text(entry.section), MAX_SECTION) or default_section,
         tags=_tags(entry.tags),
         image=clean_image(entry.image, url or base),
         published_at=_utc(entry.published_at),

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 from syndicate.config import Settings, SourceConfig
 from syndicate.errors import HTTPStatusError, SourceError
-from syndicate.ingest.content import clean_entry
+from syndicate.ingest.content import clean_entry, plausible_dates
 from syndicate.ingest.sources.base import Source, SourceContext
 from syndicate.ingest.sources.registry import source_class
 from syndicate.models import FetchResult, SourceState, utc_now
@@ -100,7 +100,19 @@ def _fetch(store: Store, source: Source, now: datetime, force: bool, full: bool)
     if not force and state.next_poll_at is not None and state.next_poll_at > now:
         return _Fetched(source, state, now, None)
     fetch_state = replace(state, etag=None, last_modified=None, extra={}) if full else state
-    return _Fetched(source, state, now, source.read(fetch_state), jitter=not force)
+    result = source.read(fetch_state)
+    _check_dates(result, now)
+    return _Fetched(source, state, now, result, jitter=not force)
+
+
+def _check_dates(result: FetchResult, now: datetime) -> None:
+    """Dates no feed can carry become unknown or the fetch time, with a warning each
+    (one rule for every kind of source, built-in or plugin)."""
+    for index, entry in enumerate(result.entries):
+        fixed, warning = plausible_dates(entry, now)
+        if warning:
+            result.entries[index] = fixed
+            result.warnings.append(warning)
 
 
 def _record(store: Store, fetched: _Fetched, settings: Settings) -> SourceReport:
@@ -192,8 +204,10 @@ def _save(
                         default_section=source.config.section,
                     )
                 )
-            except (ValueError, TypeError) as err:  # one bad item must not sink the source
-                report.warnings.append(f"{entry.origin or entry.key}: skipped: {err}")
+            except Exception as err:  # one bad item must not sink the source (STYLE 4)
+                report.warnings.append(
+                    f"{entry.origin or entry.key}: skipped: {type(err).__name__}: {err}"
+                )
         counts = store.save_entries(cleaned, now)
         new, updated, unchanged = (
             new + counts.new,

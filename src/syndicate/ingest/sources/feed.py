@@ -8,13 +8,17 @@ feedparser would try to open as a local path (SE-4); JSON Feed by
 
 Tolerance (STYLE 4): an ill-formed feed that still yields entries gives those entries
 plus a warning naming the problem; a document that is no feed at all is a
-:class:`ContentError`; an item that cannot become an entry is a warning and is skipped.
+:class:`ContentError`; an item that cannot become an entry (for whatever reason) is a
+warning and is skipped. A numeric character reference to a character XML forbids
+(``&#xD800;``, ``&#0;``, ``&#x110000;``) is dropped before parsing: it costs that
+character, not the feed. A date that cannot be read is unknown, with a warning.
 Entries come back raw: cleaning happens in :func:`syndicate.ingest.content.clean_entry`.
 """
 
 from __future__ import annotations
 
 import io
+import re
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -48,6 +52,9 @@ ACCEPT = (
 )
 MRSS = "http://search.yahoo.com/mrss/"
 _IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".webp", ".avif")
+_CHAR_REF = re.compile(rb"&#(?:[xX]([0-9A-Fa-f]+)|([0-9]+));")
+# feedparser reads the year 10000 as 2010 plus change; a date with a 5-digit number is not read.
+_LONG_NUMBER = re.compile(r"\b\d{5,}\b")
 
 
 class FeedOptions(BaseModel):
@@ -117,6 +124,7 @@ def parse_xml_feed(body: bytes, *, url: str, content_type: str = "") -> ParsedIt
     """Read RSS or Atom with feedparser; :class:`ContentError` when it is not a feed."""
     # Without a Content-Type, read the document as XML does: by its own declaration.
     headers = {"content-location": url, "content-type": content_type or "application/xml"}
+    body = drop_bad_char_refs(body)
     try:
         # A stream, never bytes or str: feedparser would try str as a URL or a path (SE-4).
         parsed = feedparser.parse(io.BytesIO(body), response_headers=headers)
@@ -138,10 +146,38 @@ def parse_xml_feed(body: bytes, *, url: str, content_type: str = "") -> ParsedIt
     for index, item in enumerate(items, start=1):
         origin = f"{url} item {index}"
         try:
-            entries.append(_entry(item, url, origin, inherited, alts))
+            entries.append(_entry(item, url, origin, inherited, alts, warnings))
         except SkippedItem as err:
             warnings.append(f"{origin}: skipped: {err}")
+        except Exception as err:  # one item we cannot read must not cost the others
+            warnings.append(f"{origin}: skipped: cannot read it ({type(err).__name__}: {err})")
     return ParsedItems(entries, warnings)
+
+
+def drop_bad_char_refs(body: bytes) -> bytes:
+    """``body`` without numeric character references to characters XML 1.0 forbids.
+
+    feedparser gives up on the whole document for ``&#xD800;`` (a surrogate) or
+    ``&#x110000;`` (beyond Unicode); dropping just the reference keeps the feed. Matches
+    ASCII-compatible encodings only (UTF-8, Latin-1 and the like), which feeds are.
+    """
+    if b"&#" not in body:
+        return body
+    return _CHAR_REF.sub(_keep_if_xml_char, body)
+
+
+def _keep_if_xml_char(match: re.Match[bytes]) -> bytes:
+    hex_digits, digits = match.groups()
+    number, base = (hex_digits, 16) if hex_digits else (digits, 10)
+    number = number.lstrip(b"0") or b"0"
+    code = int(number, base) if len(number) <= 8 else -1  # &#99999999999; is no character
+    ok = (
+        code in (0x9, 0xA, 0xD)
+        or 0x20 <= code <= 0xD7FF
+        or 0xE000 <= code <= 0xFFFD
+        or 0x10000 <= code <= 0x10FFFF
+    )
+    return match.group(0) if ok else b""
 
 
 def _problem(parsed: Any) -> str:
@@ -175,7 +211,12 @@ def _not_a_feed(body: bytes, problem: str) -> str:
 
 
 def _entry(
-    item: Any, feed_url: str, origin: str, inherited: tuple[Author, ...], alts: dict[str, str]
+    item: Any,
+    feed_url: str,
+    origin: str,
+    inherited: tuple[Author, ...],
+    alts: dict[str, str],
+    warnings: list[str],
 ) -> Entry:
     title = (item.get("title") or "").strip()
     link = item.get("link") or ""
@@ -188,16 +229,15 @@ def _entry(
     body = content or summary
     if not (title or body.strip() or link):
         raise SkippedItem("no title, content or link")
-    # Plain dict access: FeedParserDict.get("updated_parsed") falls back to the published
-    # date (a deprecated shim), which would invent an edit time for every RSS item.
-    updated = _utc(dict.get(item, "updated_parsed"))
+    published = _date(item, "published", origin, warnings)
+    updated = _date(item, "updated", origin, warnings)
     return Entry(
         key=(item.get("id") or "").strip() or link or fallback_key(title, body),
         url=link,
         title=title,
         body_html=body,
         dek=distinct_dek(summary, content) if content else "",
-        published_at=_utc(item.get("published_parsed")) or updated,
+        published_at=published or updated,
         updated_at=updated,
         authors=_authors(item.get("authors")) or inherited,
         tags=tuple(t.get("term") or t.get("label") or "" for t in item.get("tags") or ()),
@@ -227,6 +267,20 @@ def _content_html(contents: list[Any]) -> str:
         return ""
     best = next((c for c in contents if "html" in (c.get("type") or "")), contents[0])
     return _as_html(best.get("value") or "", best)
+
+
+def _date(item: Any, name: str, origin: str, warnings: list[str]) -> datetime | None:
+    """The item's ``published`` or ``updated`` date; ``None`` with a warning if unreadable."""
+    # Plain dict access: FeedParserDict.get("updated_parsed") falls back to the published
+    # date (a deprecated shim), which would invent an edit time for every RSS item.
+    raw = dict.get(item, name)
+    value = _utc(dict.get(item, f"{name}_parsed"))
+    if not raw or not isinstance(raw, str):
+        return value
+    if value is None or _LONG_NUMBER.search(raw):
+        warnings.append(f"{origin}: unreadable {name} date {raw[:80]!r}; treated as unknown")
+        return None
+    return value
 
 
 def _utc(parsed: time.struct_time | None) -> datetime | None:

@@ -4,7 +4,8 @@ feedparser 6.0 does not read JSON Feed, so it is parsed here with :mod:`json`. I
 to :class:`~syndicate.models.Entry` the same way RSS and Atom items do in
 :mod:`syndicate.ingest.sources.feed`: the item ``id`` is the key (falling back to the link,
 then to a hash of title and content, as readers do, DD-1), the full content is the body,
-and the summary becomes the dek only when it says something the body does not.
+and the summary becomes the dek only when it says something the body does not. An item
+that cannot become an entry, for whatever reason, is a warning and is skipped (STYLE 4).
 """
 
 from __future__ import annotations
@@ -74,11 +75,11 @@ def utc_from_rfc3339(value: object) -> datetime | None:
         return None
     try:
         parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
+        if parsed.tzinfo is None:  # RFC 3339 requires an offset; assume UTC when it is missing
+            return parsed.replace(tzinfo=UTC)
+        return parsed.astimezone(UTC)
+    except (ValueError, OverflowError):  # Overflow: 0001-01-01T00:00+14:00 has no UTC time
         return None
-    if parsed.tzinfo is None:  # RFC 3339 requires an offset; assume UTC when it is missing
-        return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
 
 
 def join_url(base: str, url: str) -> str:
@@ -156,6 +157,8 @@ def parse_json_feed(body: bytes, base_url: str) -> ParsedItems:
             entries.append(_entry(item, feed_authors, base_url, origin, warnings))
         except SkippedItem as err:
             warnings.append(f"{origin}: skipped: {err}")
+        except Exception as err:  # one item we cannot read must not cost the others
+            warnings.append(f"{origin}: skipped: cannot read it ({type(err).__name__}: {err})")
     return ParsedItems(entries, warnings)
 
 
@@ -179,7 +182,8 @@ def _entry(
     for name in ("date_published", "date_modified"):
         dates[name] = utc_from_rfc3339(item.get(name))
         if item.get(name) is not None and dates[name] is None:
-            warnings.append(f"{origin}: unreadable {name} {item.get(name)!r}; ignored")
+            raw = str(item.get(name))[:80]
+            warnings.append(f"{origin}: unreadable {name} {raw!r}; treated as unknown")
     raw_image = _text(item.get("image")) or _text(item.get("banner_image"))
     image = join_url(base_url, raw_image) if raw_image else ""
     return Entry(
