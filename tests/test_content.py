@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from syndicate.ingest import content
 from syndicate.ingest.content import (
     absolute_url,
-    cap,
     article_id,
+    cap,
     clean_author,
     clean_entry,
     clean_image,

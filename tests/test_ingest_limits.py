@@ -166,6 +166,17 @@ def test_a_bad_character_reference_drops_the_character(
     assert titles == ["Bad title", "Good"]
 
 
+def test_a_lone_surrogate_in_a_json_feed_is_dropped(
+    store: Store, http_server: LocalServer, tmp_path: Path
+) -> None:
+    # JSON escapes can spell a lone surrogate too; json.loads keeps it, the cleaner drops it.
+    body = json_feed([json_item(1, "Bad\ud800 title"), json_item(2, "Good")])
+    http_server.route("/feed", body=body, headers={"Content-Type": JSON})
+    (report,) = ingest(store, settings_for(http_server.url("/feed"), tmp_path), clock=lambda: NOW)
+    assert report.error is None and report.new == 2
+    assert sorted(a.title for a in store.list_articles()) == ["Bad title", "Good"]
+
+
 def test_a_bad_reference_in_escaped_html_is_dropped_too(http_server: LocalServer) -> None:
     # Inside escaped HTML the reference is only resolved by the HTML sanitiser.
     item = rss_item(1, "Escaped &amp;#xD800; title").replace(
