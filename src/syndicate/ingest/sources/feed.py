@@ -53,8 +53,9 @@ ACCEPT = (
 MRSS = "http://search.yahoo.com/mrss/"
 _IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".webp", ".avif")
 _CHAR_REF = re.compile(rb"&#(?:[xX]([0-9A-Fa-f]+)|([0-9]+));")
-# feedparser reads the year 10000 as 2010 plus change; a date with a 5-digit number is not read.
-_LONG_NUMBER = re.compile(r"\b\d{5,}\b")
+# feedparser reads "10000-01-01" as 1 December 2010: an ISO date whose year has five
+# digits or more is not read at all. (Compact "20250301T1000Z" has no hyphen: kept.)
+_LONG_YEAR = re.compile(r"^\s*[+-]?\d{5,}-")
 
 
 class FeedOptions(BaseModel):
@@ -277,7 +278,7 @@ def _date(item: Any, name: str, origin: str, warnings: list[str]) -> datetime | 
     value = _utc(dict.get(item, f"{name}_parsed"))
     if not raw or not isinstance(raw, str):
         return value
-    if value is None or _LONG_NUMBER.search(raw):
+    if value is None or _LONG_YEAR.match(raw):
         warnings.append(f"{origin}: unreadable {name} date {raw[:80]!r}; treated as unknown")
         return None
     return value
