@@ -6,8 +6,14 @@ anything took, only what came out.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
+import ipaddress
+import itertools
+import socket
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from email.utils import formatdate
 from time import time
 from typing import Any
@@ -230,3 +236,153 @@ def test_cookies_are_never_sent_back(http_server: LocalServer, fetcher: HttpFetc
     fetcher.get(http_server.url("/set"))
     fetcher.get(http_server.url("/next"))
     assert "cookie" not in http_server.requests_to("/next")[0].headers
+
+
+# --- the total deadline bounds the status line and headers too ---------------------------
+
+
+@contextmanager
+def dripping_server(status_at_once: bool) -> Iterator[str]:
+    """A raw server that answers one request one byte every 0.2 s, forever.
+
+    Every byte comes well within the read timeout, so only the total deadline can end the
+    fetch. With ``status_at_once`` the status line arrives whole and the headers drip.
+    """
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(10)
+    stop = threading.Event()
+
+    def serve() -> None:
+        with contextlib.suppress(OSError):
+            conn, _ = listener.accept()
+            with conn:
+                conn.recv(65536)
+                status = b"HTTP/1.1 200 OK\r\n"
+                if status_at_once:
+                    conn.sendall(status)
+                    status = b""
+                for byte in itertools.chain(status, itertools.cycle(b"X-Drip: slow\r\n")):
+                    if stop.wait(0.2):
+                        return
+                    conn.sendall(bytes([byte]))
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/feed"
+    finally:
+        stop.set()
+        listener.close()
+        thread.join(timeout=5)
+
+
+def fetch_in_thread(fetcher: HttpFetcher, url: str) -> BaseException | None:
+    """Run ``fetcher.get(url)``; return what it raised. Fails clearly if it never ends."""
+    outcome: list[BaseException | None] = []
+
+    def run() -> None:
+        try:
+            fetcher.get(url)
+        except BaseException as err:  # handed to the test thread
+            outcome.append(err)
+        else:
+            outcome.append(None)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(timeout=20)  # generous: a guard against hanging, not a timing assert
+    assert not thread.is_alive(), "the fetch did not end at its total deadline"
+    return outcome[0]
+
+
+@pytest.mark.parametrize("status_at_once", [False, True], ids=["status-line", "headers"])
+def test_dripping_status_line_and_headers_stop_at_the_total_deadline(
+    fetcher: HttpFetcher, status_at_once: bool
+) -> None:
+    with dripping_server(status_at_once) as url:
+        error = fetch_in_thread(fetcher, url)
+    assert isinstance(error, FetchError), error
+    assert "1s in total" in str(error) and "total_timeout" in str(error)
+    assert error.url == url
+
+
+def test_fetcher_stays_usable_after_a_deadline(
+    http_server: LocalServer, fetcher: HttpFetcher
+) -> None:
+    with dripping_server(status_at_once=True) as url:
+        assert isinstance(fetch_in_thread(fetcher, url), FetchError)
+    http_server.route("/a", body=b"fine")
+    assert fetcher.get(http_server.url("/a")).body == b"fine"
+
+
+# --- the address policy unwraps IPv4 inside IPv6 ------------------------------------------
+
+DEFAULT = AddressPolicy()
+PRIVATE_OK = AddressPolicy(allow_private=True)
+NETWORKS_OK = AddressPolicy.from_config(False, ["169.254.0.0/16", "fe80::/10", "10.0.0.0/8"])
+
+POLICY_CASES = [
+    # (address, allowed by default, with allow_private, with allow_networks)
+    ("8.8.8.8", True, True, True),
+    ("127.0.0.1", False, True, False),
+    ("10.1.2.3", False, True, True),
+    ("169.254.169.254", False, False, False),
+    ("169.254.0.1", False, False, False),
+    ("fe80::1", False, False, False),
+    ("2001:4860:4860::8888", True, True, True),
+    ("::1", False, True, False),
+    # IPv4-mapped and IPv4-compatible
+    ("::ffff:8.8.8.8", True, True, True),
+    ("::ffff:127.0.0.1", False, True, False),
+    ("::ffff:169.254.169.254", False, False, False),
+    ("::ffff:10.1.2.3", False, True, True),
+    ("::7f00:1", False, True, False),
+    ("::a9fe:a9fe", False, False, False),
+    ("::808:808", True, True, True),
+    # NAT64, well-known prefix
+    ("64:ff9b::7f00:1", False, True, False),
+    ("64:ff9b::a9fe:a9fe", False, False, False),
+    ("64:ff9b::a01:203", False, True, True),
+    ("64:ff9b::808:808", True, True, True),
+    # NAT64, local-use prefix (RFC 8215): not global, every RFC 6052 layout is checked
+    ("64:ff9b:1::7f00:1", False, True, False),
+    ("64:ff9b:1::a9fe:a9fe", False, False, False),
+    ("64:ff9b:1:a9:fe:a9fe::", False, False, False),  # /56 layout of 169.254.169.254
+    ("64:ff9b:1:0:7f:0:100:0", False, True, False),  # /64 layout of 127.0.0.1
+    # 6to4
+    ("2002:7f00:1::", False, True, False),
+    ("2002:a9fe:a9fe::1", False, False, False),
+    ("2002:808:808::", True, True, True),
+]
+
+
+@pytest.mark.parametrize(("address", "default", "private", "networks"), POLICY_CASES)
+def test_address_policy_unwraps_ipv4_in_ipv6(
+    address: str, default: bool, private: bool, networks: bool
+) -> None:
+    ip = ipaddress.ip_address(address)
+    assert DEFAULT.allows(ip) is default
+    assert PRIVATE_OK.allows(ip) is private
+    assert NETWORKS_OK.allows(ip) is networks
+
+
+def test_allow_networks_naming_a_wrapping_prefix_still_refuses_link_local() -> None:
+    policy = AddressPolicy.from_config(False, ["64:ff9b::/96", "2002::/16"])
+    assert policy.allows(ipaddress.ip_address("64:ff9b::7f00:1"))
+    assert not policy.allows(ipaddress.ip_address("64:ff9b::a9fe:a9fe"))
+    assert not policy.allows(ipaddress.ip_address("2002:a9fe:a9fe::"))
+
+
+@pytest.mark.parametrize(
+    "host", ["[64:ff9b::a9fe:a9fe]", "[::ffff:169.254.169.254]", "[2002:a9fe:a9fe::]"]
+)
+def test_wrapped_metadata_address_is_refused_even_with_allow_private(host: str) -> None:
+    url = f"http://{host}/latest/meta-data/"
+    with make_fetcher(PRIVATE_OK) as f, pytest.raises(BlockedAddressError) as caught:
+        f.get(url)
+    assert "not a public address" in str(caught.value) and caught.value.url == url
+
+
+def test_wrapped_loopback_is_refused_by_default() -> None:
+    with make_fetcher(AddressPolicy()) as f, pytest.raises(BlockedAddressError):
+        f.get("http://[64:ff9b::7f00:1]/")

@@ -5,8 +5,11 @@ checked (not globally routable → refused, unless the source allows private add
 names the network), then the socket connects to the checked address itself, so DNS
 rebinding between check and connect is impossible; redirects are followed by hand, at
 most ``max_redirects``, each hop checked again; connect and read timeouts plus a total
-deadline; a body cap counted on decoded bytes (which also caps gzip bombs); no cookies,
-no proxies from the environment; a User-Agent that names the project.
+deadline covering everything from the connect to the last body byte (enforced by
+:mod:`.deadline`, which shuts the sockets down when it comes); a body cap counted on
+decoded bytes (which also caps gzip bombs); no cookies, no proxies from the environment;
+a User-Agent that names the project. Which addresses may be reached is
+:mod:`.addresses`.
 """
 
 from __future__ import annotations
@@ -14,7 +17,6 @@ from __future__ import annotations
 import ipaddress
 import socket
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC
 from email.utils import parsedate_to_datetime
@@ -32,37 +34,13 @@ from urllib3.util import connection as u3connection
 
 from syndicate.config import FetchSettings
 from syndicate.errors import BlockedAddressError, FetchError, HTTPStatusError
+from syndicate.ingest.sources.addresses import AddressPolicy, IPAddress, never_allowed
+from syndicate.ingest.sources.deadline import FetchDeadline, active_deadline, watching
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+__all__ = ["AddressPolicy", "HttpFetcher", "HttpResponse", "parse_retry_after"]
 
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _CHUNK = 64 * 1024
-
-
-@dataclass(frozen=True)
-class AddressPolicy:
-    """Which resolved addresses a fetch may connect to.
-
-    Public (globally routable) addresses always; any address when ``allow_private``;
-    otherwise only those inside ``networks``. IPv4-mapped IPv6 addresses are unwrapped.
-    """
-
-    allow_private: bool = False
-    networks: tuple[IPNetwork, ...] = ()
-
-    @classmethod
-    def from_config(cls, allow_private: bool, networks: Iterable[str]) -> AddressPolicy:
-        """Build a policy from a source's ``allow_private`` and ``allow_networks`` keys."""
-        return cls(allow_private, tuple(ipaddress.ip_network(n, strict=False) for n in networks))
-
-    def allows(self, address: IPAddress) -> bool:
-        """True when a connection to ``address`` is permitted."""
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-            address = address.ipv4_mapped
-        if self.allow_private or address.is_global:
-            return True
-        return any(address in net for net in self.networks)
 
 
 class _GuardedConnectionMixin:
@@ -86,22 +64,53 @@ class _GuardedConnectionMixin:
         if blocked:
             # Refuse the host if any of its addresses is private: a round-robin answer
             # mixing public and private addresses is a known rebinding trick.
-            raise BlockedAddressError(
-                f"{host!r} resolves to {blocked[0]}, which is not a public address "
-                "(set allow_private or allow_networks on the source to permit it)"
-            )
+            raise BlockedAddressError(f"{host!r} resolves to {_refusal(blocked[0])}")
+        deadline = active_deadline()
         last: OSError | None = None
         for address in addresses:
+            timeout = self.timeout
+            if deadline is not None:
+                # Several addresses each get the connect timeout; together they may not
+                # pass the fetch's deadline.
+                if deadline.passed():
+                    raise FetchError(deadline.message)
+                if isinstance(timeout, int | float):
+                    timeout = min(timeout, deadline.left())
             try:
-                return u3connection.create_connection(
+                sock = u3connection.create_connection(
                     (str(address), self.port),
-                    self.timeout,
+                    timeout,
                     source_address=self.source_address,
                     socket_options=self.socket_options,
                 )
             except OSError as err:
                 last = err
+                continue
+            if deadline is not None:
+                deadline.watch(sock)  # covers the TLS handshake too
+            return sock
         raise FetchError(f"cannot connect to {host!r}: {last}") from last
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        # A connection reused from the pool was made during an earlier fetch: its socket
+        # must be watched by this fetch's deadline.
+        deadline = active_deadline()
+        sock: socket.socket | None = getattr(self, "sock", None)
+        if deadline is not None and sock is not None:
+            deadline.watch(sock)
+        super().request(*args, **kwargs)  # type: ignore[misc]
+
+
+def _refusal(address: IPAddress) -> str:
+    if never_allowed(address):
+        return (
+            f"{address}, which is not a public address: link-local (where cloud metadata "
+            "services answer), never fetched whatever the source allows"
+        )
+    return (
+        f"{address}, which is not a public address "
+        "(set allow_private or allow_networks on the source to permit it)"
+    )
 
 
 def _guarded_adapter(policy: AddressPolicy) -> HTTPAdapter:
@@ -194,18 +203,45 @@ class HttpFetcher:
         etag: str | None = None,
         last_modified: str | None = None,
         accept: str = "*/*",
+        deadline: float | None = None,
     ) -> HttpResponse:
         """GET ``url`` conditionally; return 200 with the body, or 304 with none.
 
-        Raises :class:`FetchError` (transport, limits, blocked address) or
+        The whole fetch (resolve and connect, status line, headers, body, redirects)
+        ends within ``total_timeout``, and by ``deadline`` (a :func:`time.monotonic`
+        value) when the caller has one of its own.
+
+        Raises :class:`FetchError` (transport, limits, deadline, blocked address) or
         :class:`HTTPStatusError` (any other status, with ``retry_after`` when given).
         """
+        total = self.settings.total_timeout
+        ends = time.monotonic() + total
+        message = f"took longer than {total:g}s in total (fetch.total_timeout)"
+        if deadline is not None and deadline < ends:
+            ends, message = deadline, "stopped at the deadline of the run"
+        with watching(FetchDeadline(ends, message)) as watchdog:
+            try:
+                return self._get(url, etag, last_modified, accept, watchdog)
+            except FetchError as err:
+                # Whatever a shut socket looked like from inside (a reset, an empty status
+                # line, a short body), the cause is the deadline: say so.
+                if watchdog.passed() and not isinstance(err, BlockedAddressError):
+                    raise FetchError(watchdog.message, url=err.url or url) from err
+                raise
+
+    def _get(
+        self,
+        url: str,
+        etag: str | None,
+        last_modified: str | None,
+        accept: str,
+        deadline: FetchDeadline,
+    ) -> HttpResponse:
         headers = {"Accept": accept}
         if etag:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
-        deadline = time.monotonic() + self.settings.total_timeout
         current = url
         for _hop in range(self.settings.max_redirects + 1):
             self._check_scheme(current)
@@ -235,13 +271,15 @@ class HttpFetcher:
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise FetchError(f"refused URL {url!r}: only http and https URLs", url=url)
 
-    def _remaining(self, deadline: float, url: str) -> float:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise FetchError(f"took longer than {self.settings.total_timeout:g}s in total", url=url)
-        return left
+    @staticmethod
+    def _remaining(deadline: FetchDeadline, url: str) -> float:
+        if deadline.passed():
+            raise FetchError(deadline.message, url=url)
+        return deadline.left()
 
-    def _send(self, url: str, headers: dict[str, str], deadline: float) -> requests.Response:
+    def _send(
+        self, url: str, headers: dict[str, str], deadline: FetchDeadline
+    ) -> requests.Response:
         # Each hop gets at most what is left of the total deadline, so a chain of slow
         # redirects cannot add up past it.
         left = self._remaining(deadline, url)
@@ -250,17 +288,15 @@ class HttpFetcher:
             return self.session.get(
                 url, headers=headers, timeout=timeout, allow_redirects=False, stream=True
             )
-        except BlockedAddressError as err:
-            err.url = url
-            raise
-        except FetchError:
+        except FetchError as err:
+            err.url = err.url or url
             raise
         except requests.Timeout as err:
             raise FetchError(f"timed out fetching {url}", url=url) from err
         except requests.RequestException as err:
             raise FetchError(f"cannot fetch {url}: {_root_cause(err)}", url=url) from err
 
-    def _read(self, response: requests.Response, url: str, deadline: float) -> bytes:
+    def _read(self, response: requests.Response, url: str, deadline: FetchDeadline) -> bytes:
         cap = self.settings.max_bytes
         declared = response.headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > cap:
@@ -270,10 +306,9 @@ class HttpFetcher:
         try:
             while True:
                 # read1 returns after one network read (each bounded by read_timeout), so
-                # the deadline is checked between reads. iter_content would block until a
-                # whole chunk arrived: a server dripping one byte per second under the read
-                # timeout could hold a fetch for hours. Decoded bytes are counted, which
-                # caps gzip bombs too (urllib3 bounds each decompression step).
+                # the deadline is checked between reads; the watchdog ends a read that
+                # is still waiting when it comes. Decoded bytes are counted, which caps
+                # gzip bombs too (urllib3 bounds each decompression step).
                 chunk = response.raw.read1(_CHUNK, decode_content=True)
                 if not chunk:
                     break
@@ -284,6 +319,8 @@ class HttpFetcher:
                 chunks.append(chunk)
         except (urllib3.exceptions.HTTPError, requests.RequestException, OSError) as err:
             raise FetchError(f"reading {url} failed: {_root_cause(err)}", url=url) from err
+        # A close-delimited body cut by the watchdog looks complete: it is not.
+        self._remaining(deadline, url)
         return b"".join(chunks)
 
 
