@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -22,7 +23,9 @@ from tests.digest.factory import T0, article
 
 
 def topical(n: int, topic: str, section: str, tags: tuple[str, ...], days_old: float) -> Article:
-    body = f"<p>{topic} " * 30 + "</p>"
+    # Words of its own beside the topic's, so two items on one topic are related, not copies.
+    own = " ".join(f"detail{n}x{i}" for i in range(12))
+    body = f"<p>{topic} " * 10 + own + "</p>"
     return article(
         n,
         title=f"{topic.title()} report {n}",
@@ -100,16 +103,42 @@ def test_shared_section_or_tag_beats_a_newer_unrelated_item() -> None:
     assert picks == (related_old,)
 
 
-def test_picks_are_diversified_not_near_duplicates() -> None:
+def test_near_copies_of_the_story_or_of_a_pick_are_passed_over() -> None:
     story = topical(200, "lithium mines water", "World", ("mining",), days_old=0)
-    twins = [topical(201 + i, "lithium mines water", "World", ("mining",), 1) for i in range(3)]
+    copies = [replace(story, id=f"{story.id}-copy{i}") for i in range(2)]
+    twin = topical(205, "lithium mines drought", "World", ("mining",), 1)
+    twins = [replace(twin, id=f"{twin.id}-{i}") for i in range(3)]
     other = topical(210, "lithium mines strike", "World", ("mining",), days_old=1)
-    # Without diversification the identical twins fill every slot ...
-    plain = pick_related([story], [*twins, other], 2, weights=RelatedWeights(mmr_lambda=1.0))
-    assert set(plain) <= set(twins)
-    # ... with it, the second pick is the different item.
-    picks = pick_related([story], [*twins, other], 2)
-    assert picks[0] in twins and picks[1] == other
+    # With the check off, copies of the story and identical twins fill every slot ...
+    plain = pick_related(
+        [story], [*copies, *twins, other], 3, weights=RelatedWeights(near_duplicate=1.01)
+    )
+    assert set(plain) <= {*copies, *twins}
+    # ... with it, no copy of the story, one twin, then the different item.
+    picks = pick_related([story], [*copies, *twins, other], 3)
+    assert not set(picks) & set(copies)
+    assert len(set(picks) & set(twins)) == 1 and other in picks
+
+
+def test_an_empty_section_earns_no_boost() -> None:
+    story = topical(300, "harbour crane strike", "", (), days_old=0)
+    near = topical(301, "harbour crane strike talks", "", (), days_old=2)
+    blank = [article(310 + i, title=f"Notice {i}", dek="", body_html="<p>x</p>") for i in range(3)]
+    blank = [replace(b, section="") for b in blank]
+    index = RelatedIndex([near, *blank])
+    scores = index.scores([story], reference=T0)[0]
+    by_id = dict(zip([a.id for a in index.articles], scores, strict=True))
+    assert all(by_id[b.id] < 0.05 for b in blank)
+
+
+def test_a_tag_on_most_articles_counts_less_than_a_rare_one() -> None:
+    story = topical(400, "ballot count", "World", ("usa", "recount"), days_old=0)
+    common = [topical(401 + i, f"topic{i} words", "", ("usa",), 1) for i in range(8)]
+    rare = topical(420, "other words", "", ("recount",), 1)
+    index = RelatedIndex([*common, rare])
+    scores = dict(zip([a.id for a in index.articles], index.scores([story], T0)[0], strict=True))
+    # Texts are equally unrelated: the difference is the tags' worth (0.1 for a rare tag).
+    assert scores[rare.id] - max(scores[c.id] for c in common) > 0.05
 
 
 def test_small_or_empty_pools() -> None:
@@ -117,7 +146,8 @@ def test_small_or_empty_pools() -> None:
     assert pick_related([story], [], 4) == ()
     assert pick_related([story], [story], 4) == ()
     assert pick_related([], [story], 4) == ()
-    assert pick_related([story], [article(2)], 4) == (article(2),)
+    different = article(2, title="Harbour cranes idle", body_html="<p>Dock strike.</p>")
+    assert pick_related([story], [different], 4) == (different,)
     blank = article(3, title="", dek="", body_html="")
     assert pick_related([blank], [article(4, title="", dek="", body_html="")], 1)
 

@@ -3,18 +3,27 @@
 No I/O: the caller loads the candidate pool and the ids to exclude. The score of a
 candidate ``c`` for a story ``s`` is::
 
-    (cosine(tfidf(s), tfidf(c)) + section·[same section] + tag·min(shared tags, tag_cap)
-     + author·[shared author]) · 0.5 ** (age(c) / half_life)
+    (cosine(tfidf(s), tfidf(c)) + section·[same, non-empty section]
+     + tag·min(Σ idf-weighted shared tags, tag_cap) + author·[shared author])
+    · 0.5 ** (age(c) / half_life)
 
 with TF-IDF over title (counted twice: it carries the topic), dek and body text, and
-``age`` measured from the reference time (the edition's slot, or the newest story). For an
-edition the relevance of a candidate is its best score over the stories, the lead weighted
-above the rest; the picks are then diversified with maximal marginal relevance (MMR) over
-TF-IDF cosine, so the k items are not near-duplicates of each other.
+``age`` measured from the reference time (the edition's slot, or the newest story). A
+shared tag counts by how rare it is (1 for a tag on one article in the pool, near 0 for a
+tag on most of them), so a tag like "usa" on two thirds of the archive adds nothing. For
+an edition the relevance of a candidate is its best score over the stories, the lead
+weighted above the rest.
 
-Determinism: the pool is de-duplicated and sorted by id before the index is built, every
-sort breaks ties by id, and MMR compares with strict ``>`` in id order, so the same input
-gives the same picks whatever order it came in.
+The picks are the k most relevant candidates, except that a candidate whose TF-IDF
+cosine with a story or with an earlier pick reaches ``near_duplicate`` is passed over:
+it is a copy of something the reader already has. An earlier version penalised picks
+for resembling each other at all (maximal marginal relevance); measured on labelled
+news text (``bench/related_quality.py``) that traded 5–17 points of precision for
+diversity, swapping relevant picks for off-topic ones that shared one rare word.
+
+Determinism: the pool is de-duplicated and sorted by id before the index is built and
+every sort breaks ties by id, so the same input gives the same picks whatever order it
+came in.
 """
 
 from __future__ import annotations
@@ -39,10 +48,12 @@ _SPACE_RE = re.compile(r"\s+")
 
 @dataclass(frozen=True, slots=True)
 class RelatedWeights:
-    """How much each signal counts. Defaults are tuned on the example content.
+    """How much each signal counts.
 
     Cosine similarities of short news texts sit mostly between 0.02 and 0.4, so a shared
-    section (0.15) or two shared tags (0.2) outweigh a merely newer, unrelated item.
+    section (0.15) or two shared rare tags (0.2) outweigh a merely newer, unrelated item.
+    ``near_duplicate`` is the TF-IDF cosine at which a candidate counts as a copy of a
+    story or of another pick (``bench/related_quality.py`` measures both choices).
     """
 
     section: float = 0.15
@@ -52,8 +63,7 @@ class RelatedWeights:
     half_life_days: float = 365.0
     lead_weight: float = 1.0
     other_weight: float = 0.85
-    mmr_lambda: float = 0.5
-    shortlist: int = 50
+    near_duplicate: float = 0.8
 
 
 def article_text(article: Article) -> str:
@@ -102,13 +112,16 @@ class RelatedIndex:
             dtype=np.float32,
         )
         self.matrix = self._fit([article_text(a) for a in self.articles])
-        sections = sorted({a.section.casefold() for a in self.articles})
+        # An empty section is no section: it must not earn every unlabelled pair the boost.
+        sections = sorted({a.section.casefold() for a in self.articles} - {""})
         self._section_code = {s: n for n, s in enumerate(sections)}
         self._sections = np.array(
-            [self._section_code[a.section.casefold()] for a in self.articles], dtype=np.int64
+            [self._section_code.get(a.section.casefold(), -2) for a in self.articles],
+            dtype=np.int64,
         )
         self._tag_vocab = _vocab(_folded(a.tags) for a in self.articles)
         self._tags = _label_matrix([_folded(a.tags) for a in self.articles], self._tag_vocab)
+        self._tag_weight = _rarity(self._tags)
         self._author_vocab = _vocab(_authors(a) for a in self.articles)
         self._authors = _label_matrix([_authors(a) for a in self.articles], self._author_vocab)
         self._published = np.array([a.published_at.timestamp() for a in self.articles])
@@ -136,7 +149,7 @@ class RelatedIndex:
         codes = np.array([self._section_code.get(s.section.casefold(), -1) for s in stories])
         same_section = (codes[:, None] == self._sections[None, :]).astype(np.float64)
         story_tags = _label_matrix([_folded(s.tags) for s in stories], self._tag_vocab)
-        shared_tags = (story_tags @ self._tags.T).toarray()
+        shared_tags = (story_tags.multiply(self._tag_weight[None, :]) @ self._tags.T).toarray()
         story_authors = _label_matrix([_authors(s) for s in stories], self._author_vocab)
         shared_authors = (story_authors @ self._authors.T).toarray() > 0
         boosted = (
@@ -157,10 +170,10 @@ class RelatedIndex:
         exclude: Iterable[str] = (),
         reference: datetime | None = None,
     ) -> tuple[Article, ...]:
-        """k items related to the edition as a whole (lead first in weight), diversified.
+        """k items related to the edition as a whole (lead first in weight).
 
         Never a story of the edition, nor an id in ``exclude`` (e.g. the items of the
-        channel's last editions).
+        channel's last editions), nor a near-copy of a story or of another pick.
         """
         if not stories or k <= 0:
             return ()
@@ -169,7 +182,7 @@ class RelatedIndex:
         weights[0] = self.weights.lead_weight
         relevance = (scores * weights[:, None]).max(axis=0)
         banned = set(exclude) | {s.id for s in stories}
-        return self._diversify(relevance, banned, k)
+        return self._diversify(relevance, banned, k, self._vectors(stories))
 
     def pick_per_story(
         self,
@@ -184,39 +197,45 @@ class RelatedIndex:
             return {s.id: () for s in stories}
         scores = self.scores(stories, reference)
         banned = set(exclude) | {s.id for s in stories}
-        return {s.id: self._diversify(scores[n], banned, k) for n, s in enumerate(stories)}
+        vectors = self._vectors(stories)
+        return {
+            s.id: self._diversify(scores[n], banned, k, vectors[n]) for n, s in enumerate(stories)
+        }
 
-    def _diversify(self, relevance: FloatArray, banned: set[str], k: int) -> tuple[Article, ...]:
+    def _diversify(
+        self, relevance: FloatArray, banned: set[str], k: int, stories: sparse.csr_matrix
+    ) -> tuple[Article, ...]:
+        """The k most relevant allowed candidates, passing over near-copies."""
         allowed = np.ones(len(self.articles), dtype=bool)
         for article_id in banned:
             if article_id in self._position:
                 allowed[self._position[article_id]] = False
         candidates = np.flatnonzero(allowed)
-        if not len(candidates):
-            return ()
-        # Stable shortlist: highest relevance first, ties in id order (the pool is sorted
-        # by id and the sort is stable).
+        # Highest relevance first, ties in id order (the pool is sorted by id and the sort
+        # is stable).
         order = candidates[np.argsort(-relevance[candidates], kind="stable")]
-        shortlist = [int(i) for i in order[: max(self.weights.shortlist, k)]]
-        vectors = self.matrix[shortlist]
-        similarity = (vectors @ vectors.T).toarray()
-        # Relevance scaled to [0, 1] so it weighs against cosine redundancy on one scale.
-        gains = relevance[shortlist]
-        top = float(gains.max()) if len(gains) else 0.0
-        gains = gains / top if top > 0 else gains
-        lam = self.weights.mmr_lambda
+        limit = self.weights.near_duplicate
         picked: list[int] = []
-        remaining = list(range(len(shortlist)))
-        while remaining and len(picked) < k:
-            best, best_value = remaining[0], -np.inf
-            for j in remaining:
-                redundancy = max((similarity[j, p] for p in picked), default=0.0)
-                value = lam * gains[j] - (1 - lam) * redundancy
-                if value > best_value:
-                    best, best_value = j, value
-            picked.append(best)
-            remaining.remove(best)
-        return tuple(self.articles[shortlist[j]] for j in picked)
+        for position in order:
+            vector = self.matrix[int(position)]
+            # A copy of a story, or of an earlier pick, tells the reader nothing new.
+            if stories.shape[0] and (vector @ stories.T).max() >= limit:
+                continue
+            if picked and (vector @ self.matrix[picked].T).max() >= limit:
+                continue
+            picked.append(int(position))
+            if len(picked) == k:
+                break
+        return tuple(self.articles[p] for p in picked)
+
+
+def _rarity(labels: sparse.csr_matrix) -> FloatArray:
+    """Each label's weight by how few articles carry it: 1 when one does, → 0 when all do."""
+    rows = labels.shape[0]
+    if rows < 2:
+        return np.ones(labels.shape[1])
+    counts = np.asarray((labels > 0).sum(axis=0)).ravel().astype(np.float64)
+    return np.asarray(np.log(rows / np.maximum(counts, 1.0)) / np.log(rows))
 
 
 def _vocab(groups: Iterable[list[str]]) -> dict[str, int]:
