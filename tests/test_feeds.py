@@ -91,7 +91,7 @@ def test_lead_image_is_media_content_with_alt_text() -> None:
         assert media.get("url") == f"{BASE}/img/1.jpg"
         assert media.get("medium") == "image" and media.get("type") == "image/jpeg"
         assert (media.get("width"), media.get("height")) == ("1200", "800")
-        assert media.findtext(f"{{{MEDIA_NS}}}description") == "Harbour cranes at dusk (1)"
+        assert media.findtext(f"{{{MEDIA_NS}}}title") == "Harbour cranes at dusk (1)"
         assert media.findtext(f"{{{MEDIA_NS}}}credit") == "Photo: Desk"
     item = json.loads(render_json(document([article(1)])))["items"][0]
     assert item["image"] == f"{BASE}/img/1.jpg"

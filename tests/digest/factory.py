@@ -53,8 +53,10 @@ def settings(templates_dir: Path | None = None, **site: Any) -> Settings:
         "language": "en",
         **site,
     }
-    extra: dict[str, Any] = {"templates_dir": templates_dir} if templates_dir else {}
-    return Settings(site=values, **extra)
+    # Without a folder of its own, a folder that does not exist: the default "templates"
+    # is relative to the working directory, where the example instance's copies live.
+    overrides = templates_dir or Path(__file__).parent / "no-template-overrides"
+    return Settings(site=values, templates_dir=overrides)
 
 
 def channel(**digest: Any) -> ChannelConfig:

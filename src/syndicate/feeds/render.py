@@ -10,12 +10,12 @@ so an upgrade alone changes no byte), entries would be prepended (we append).
 
 Item ids are the articles' ``tag:`` ids (RSS ``guid isPermaLink="false"``, RSS-5; AT-3;
 DD-3); the dek goes before ``content:encoded`` (RSS-7); authors are ``dc:creator``
-(RSS ``author`` needs an e-mail); the lead image is ``media:content`` with its alt text
-(not an ``enclosure``: RSS-8 wants a byte length we do not know). docs/feeds.md has the
-full table. Text is stripped of XML-illegal characters again at render time
-(:mod:`syndicate.feeds.items`), whatever the store holds, since one bad character makes
-the whole document ill-formed (A7 ``SAXError``); no CDATA is used, so ``]]>`` is escaped
-like any other text.
+(RSS ``author`` needs an e-mail); the lead image is an RSS ``enclosure`` / Atom
+``link rel="enclosure"`` (where readers look) and a ``media:content`` with its alt text
+(where Media RSS readers look). docs/feeds.md has the full table. Text is stripped of
+XML-illegal characters again at render time (:mod:`syndicate.feeds.items`), whatever
+the store holds, since one bad character makes the whole document ill-formed (A7
+``SAXError``); no CDATA is used, so ``]]>`` is escaped like any other text.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from syndicate.feeds.items import (
     text,
     utc,
 )
-from syndicate.models import Article
+from syndicate.models import Article, Image
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 DC_NS = "http://purl.org/dc/elements/1.1/"
@@ -185,17 +185,25 @@ class _CreatorNamespace(BaseExtension):  # type: ignore[misc]
 
 
 class _ItemExtension(BaseEntryExtension):  # type: ignore[misc]
-    """Per item: ``dc:creator`` (RSS only) and the lead image as ``media:content``."""
+    """Per item: ``dc:creator`` (RSS only) and the lead image, as an enclosure and as
+    ``media:content``.
+
+    The enclosures are written here, not with feedgen's ``enclosure()``: feedgen drops
+    the ``rel`` of entry links in Atom, which would turn the image into a second
+    alternate link.
+    """
 
     def __init__(self) -> None:
         self.article: Article | None = None
 
-    def _media(self, item: Any) -> None:
+    def _image(self) -> tuple[Image, str | None] | None:
         image = self.article.image if self.article is not None else None
         if image is None:  # clean_article drops an image without a URL
-            return
+            return None
+        return image, image_type(image.url)
+
+    def _media(self, item: Any, image: Image, media_type: str | None) -> None:
         media = etree.SubElement(item, f"{{{MEDIA_NS}}}content", url=image.url, medium="image")
-        media_type = image_type(image.url)
         if media_type:
             media.set("type", media_type)
         if image.width:
@@ -203,19 +211,35 @@ class _ItemExtension(BaseEntryExtension):  # type: ignore[misc]
         if image.height:
             media.set("height", str(image.height))
         if image.alt:
-            description = etree.SubElement(media, f"{{{MEDIA_NS}}}description", type="plain")
-            description.text = image.alt
+            # media:title, not media:description: feedparser (and the readers built on
+            # it) reads media:description as the item's description, so the alt text
+            # became a summary-only item's content and a full item's summary_detail.
+            etree.SubElement(media, f"{{{MEDIA_NS}}}title", type="plain").text = image.alt
         if image.credit:
             etree.SubElement(media, f"{{{MEDIA_NS}}}credit").text = image.credit
 
     def extend_rss(self, item: Any) -> Any:
         for name in _author_names(self.article):
             etree.SubElement(item, f"{{{DC_NS}}}creator").text = name
-        self._media(item)
+        found = self._image()
+        if found is not None:
+            image, media_type = found
+            if media_type:  # RSS-8: type is required, so no enclosure without one
+                # RSS-8 requires a length too; the byte size is unknown, and the RSS
+                # Advisory Board profile says to use 0 then.
+                etree.SubElement(item, "enclosure", url=image.url, length="0", type=media_type)
+            self._media(item, image, media_type)
         return item
 
     def extend_atom(self, entry: Any) -> Any:
-        self._media(entry)
+        found = self._image()
+        if found is not None:
+            image, media_type = found
+            if media_type:
+                # Unqualified, like feedgen's own Atom elements (see _DocumentExtension);
+                # length is optional in Atom (RFC 4287 §4.2.7.6), so left out.
+                _link(entry, "link", "enclosure", image.url, media_type)
+            self._media(entry, image, media_type)
         return entry
 
 
