@@ -27,7 +27,7 @@ from email.utils import format_datetime, formataddr
 from html import escape as html_escape
 
 from syndicate.delivery.dkim import DKIMSigner
-from syndicate.digest.personalise import MARKER, PLACEHOLDERS
+from syndicate.digest.personalise import PLACEHOLDERS, split_placeholders
 from syndicate.errors import MessageError
 from syndicate.models import OutboundMessage
 
@@ -75,6 +75,7 @@ def _qp_piece(text: str, *, last: bool) -> bytes:
 
 class EncodedBody:
     """A body with recipient placeholders (``%%syn:key%%``), encoded once per edition.
+    Escaped percent signs (``%%syn:percent%%``) are restored into the literal pieces here.
 
     :meth:`fill` returns the recipient's text, its quoted-printable bytes, and the
     relaxed-canonical bytes of those for the DKIM body hash. HTML bodies get their
@@ -82,9 +83,7 @@ class EncodedBody:
     """
 
     def __init__(self, source: str, *, html: bool) -> None:
-        parts = MARKER.split(source)
-        self.literals = parts[0::2]
-        self.keys = parts[1::2]
+        self.literals, self.keys = split_placeholders(source)
         unknown = sorted(set(self.keys) - set(PLACEHOLDERS))
         if unknown:
             raise MessageError(f"unknown recipient placeholder(s): {', '.join(unknown)}")
