@@ -131,6 +131,7 @@ class EditionMessages:
                 text=text,
                 signer=self.signer,
                 instance_key=self.settings.site.tag_authority,
+                message_salt=record.message_salt,
             )
             if len(self._cache) >= 32:  # a long-running sender must not grow without bound
                 self._cache.clear()

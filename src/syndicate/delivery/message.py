@@ -11,8 +11,10 @@ never crosses a soft line break, so hashing the pieces in order equals hashing t
 canonical body, and dkimpy then only parses the headers. Everything is joined as bytes
 with CRLF line ends (STANDARDS EM-1..EM-6, LU-1, LU-2).
 
-A Message-ID is derived from (edition, subscriber), so if a crash forces a resend of the
-same delivery, the copy carries the same Message-ID and receivers can drop the duplicate.
+A Message-ID is derived from (edition, subscriber) and the edition's random salt, stored
+with the edition: if a crash forces a resend of the same delivery, the copy carries the
+same Message-ID and receivers can drop the duplicate, while a rebuilt database or another
+install (whose edition and subscriber ids start again at 1) never reuses one (EM-3).
 """
 
 from __future__ import annotations
@@ -206,6 +208,7 @@ class MessageTemplate:
         text: str,
         signer: DKIMSigner | None = None,
         instance_key: str = "",
+        message_salt: str = "",
     ) -> None:
         self.sender = sender
         self.edition_id = edition_id
@@ -216,6 +219,9 @@ class MessageTemplate:
         self.signer = signer
         # Distinguishes two instances sending from one domain (Message-ID uniqueness).
         self._mid_tag = hashlib.sha256(f"{instance_key}|{channel}".encode()).hexdigest()[:10]
+        # The edition's random salt makes the id unique across databases; without one (a
+        # preview, which is never sent) the instance tag stands in.
+        self._mid_unique = message_salt or self._mid_tag
         self.boundary = f"=_syndicate_{edition_id}_{self._mid_tag}"
         self.list_id = f"{channel}.{sender.list_id_domain}"
         self._head = self._fixed_headers(channel_title)
@@ -279,9 +285,8 @@ class MessageTemplate:
 
     def message_id(self, subscriber_id: int) -> str:
         """The Message-ID of this edition's copy for one subscriber (stable on resend)."""
-        return (
-            f"<{self.edition_id}.{subscriber_id}.{self._mid_tag}@{self.sender.message_id_domain}>"
-        )
+        domain = self.sender.message_id_domain
+        return f"<{self.edition_id}.{subscriber_id}.{self._mid_unique}@{domain}>"
 
     def list_unsubscribe(self, recipient: Recipient) -> str:
         """The List-Unsubscribe value: the one-click https URL, then a mailto (LU-1)."""
