@@ -35,6 +35,17 @@ _RTL = {"ar", "dv", "fa", "he", "ku", "ps", "sd", "ug", "ur", "yi"}
 _INLINE_STYLE = re.compile(r"<mj-style\s+inline=\"inline\"\s*>(.*?)</mj-style>", re.S)
 _MJ_TAG = re.compile(r"<(mj-[a-z-]+|mjml)\b")
 _POSITION = re.compile(r"position (\d+):(\d+)")
+# mjml-python hides <mj-preview> text in white (color:#ffffff) on a body it gives no
+# background: text the colour of its background is what SpamAssassin's
+# HTML_FONT_LOW_CONTRAST looks for, hidden or not. Hide it without any colour instead.
+_MJML_PREVIEW = (
+    '<div style="display:none;font-size:1px;color:#ffffff;line-height:1px;'
+    'max-height:0px;max-width:0px;opacity:0;overflow:hidden;">'
+)
+_PREVIEW = (
+    '<div style="display:none;font-size:1px;line-height:1px;max-height:0px;'
+    'max-width:0px;opacity:0;overflow:hidden;mso-hide:all;">'
+)
 MJML_TAGS = frozenset(
     [
         "mjml",
@@ -216,6 +227,7 @@ def compile_mjml(source: str, *, origin: str, language: str = "en") -> str:
         raise TemplateError(
             f"invalid MJML: {err}{_where(stripped, str(err))}", template=origin
         ) from err
+    html = html.replace(_MJML_PREVIEW, _PREVIEW, 1)
     inliner = css_inline.CSSInliner(
         inline_style_tags=False,
         keep_style_tags=True,
