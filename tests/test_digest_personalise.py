@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from syndicate.digest.errors import TemplateError
 from syndicate.digest.links import PlaceholderLinks, Recipient, edition_url, with_utm
-from syndicate.digest.personalise import Personaliser, placeholder
+from syndicate.digest.personalise import MARKER, PLACEHOLDERS, Markers, Personaliser, placeholder
 from syndicate.digest.render import StoryView
 from syndicate.models import Author
 
@@ -75,3 +77,41 @@ def test_bylines() -> None:
     assert view("Ana", "Kofi", "Lu").byline == "Ana, Kofi and Lu"
     assert view("", "Ana").bios == ["Ana bio"]
     assert view("Ana").image_height(160) == 90
+
+
+_VALUES = {
+    "name": "Ann",
+    "email": "ann@example.org",
+    "unsubscribe_url": "https://news.example/u/tok",
+    "preferences_url": "https://news.example/p/tok",
+}
+_text_bits = st.sampled_from(["%", "%%", "syn:", "name", "%%syn:", "%%syn:name%%", "percent", "a"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(_text_bits, st.sampled_from(PLACEHOLDERS)), max_size=14), st.data())
+def test_sealed_text_fills_back_to_what_it_said(bits: list[str], data: st.DataObject) -> None:
+    """Untrusted text next to real placeholders, in any order: after sealing and filling,
+    the text reads as written and only the real placeholders took values."""
+    markers = Markers()
+    plain = [data.draw(st.booleans()) for _ in bits]
+    rendered = "".join(
+        b if p or b not in PLACEHOLDERS else markers.token(b)
+        for b, p in zip(bits, plain, strict=True)
+    )
+    expected = "".join(
+        b if p or b not in PLACEHOLDERS else _VALUES[b] for b, p in zip(bits, plain, strict=True)
+    )
+    sealed = markers.seal(rendered)
+    copy = Personaliser(sealed, sealed).fill(_VALUES)
+    assert copy.text == expected
+
+
+def test_text_spelling_a_placeholder_is_not_one() -> None:
+    markers = Markers()
+    title = "Win %%syn:unsubscribe_url%% now %%syn:bogus%% %%syn:%% 100%"
+    sealed = markers.seal(f'<h2>{title}</h2><a href="{markers.token("unsubscribe_url")}">')
+    assert set(MARKER.findall(sealed)) == {"percent", "unsubscribe_url"}  # nothing to refuse
+    copy = Personaliser(sealed, "").fill(_VALUES)
+    assert copy.html == f'<h2>{title}</h2><a href="https://news.example/u/tok">'
+    assert markers.token("name") != Markers().token("name")  # a nonce per render

@@ -133,6 +133,78 @@ def test_hidden_preheader_comes_first(rendered: RenderedEdition) -> None:
     assert "&#847;" in first_div.group(2) or "\u034f" in first_div.group(2)
 
 
+_VOID = {"area", "br", "col", "hr", "img", "input", "link", "meta", "source", "wbr"}
+
+
+class Colours(HTMLParser):
+    """The text colour and background in force (CSS inheritance, inline styles and
+    ``bgcolor``) where the first text starting with ``needle`` appears."""
+
+    def __init__(self, html: str, needle: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.needle = needle
+        self.stack: list[tuple[str, str, str]] = [("", "#000000", "#ffffff")]  # SA defaults
+        self.found: tuple[str, str, str] | None = None
+        self.feed(html)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _VOID:
+            return
+        _, colour, background = self.stack[-1]
+        values = {k: v or "" for k, v in attrs}
+        styles = dict(
+            (k.strip().lower(), v.strip().lower())
+            for k, _, v in (d.partition(":") for d in values.get("style", "").split(";"))
+            if v
+        )
+        colour = styles.get("color", colour)
+        background = styles.get("background-color", values.get("bgcolor", background))
+        self.stack.append((tag, colour, background))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _VOID:
+            return
+        while len(self.stack) > 1 and self.stack.pop()[0] != tag:
+            pass
+
+    def handle_data(self, data: str) -> None:
+        if self.found is None and data.strip().startswith(self.needle):
+            self.found = self.stack[-1]
+
+
+def _rgb(colour: str) -> tuple[int, int, int]:
+    value = colour.lstrip("#")
+    if len(value) == 3:
+        value = "".join(c * 2 for c in value)
+    return int(value[0:2], 16), int(value[2:4], 16), int(value[4:6], 16)
+
+
+def _luminance(colour: str) -> float:
+    def channel(c: int) -> float:
+        x = c / 255
+        return x / 12.92 if x <= 0.03928 else ((x + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (channel(c) for c in _rgb(colour))
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def test_hidden_preheader_has_no_low_contrast_colour(rendered: RenderedEdition) -> None:
+    """SpamAssassin's HTML_FONT_LOW_CONTRAST fires on text whose colour is close to its
+    background, hidden or not: the preheader must not be hidden by colour."""
+    found = Colours(rendered.html, rendered.preheader).found
+    assert found is not None
+    tag, colour, background = found
+    assert tag == "div"
+    assert colour != background
+    (r1, g1, b1), (r2, g2, b2) = _rgb(colour), _rgb(background)
+    # SpamAssassin's measure (Mail::SpamAssassin::HTML, "near-invisible" under 12) ...
+    distance = (0.2126 * (r1 - r2)) ** 2 + (0.7152 * (g1 - g2)) ** 2 + (0.0722 * (b1 - b2)) ** 2
+    assert distance**0.5 >= 12
+    # ... and the WCAG contrast HM-4 asks of any text.
+    light, dark = sorted((_luminance(colour), _luminance(background)), reverse=True)
+    assert (light + 0.05) / (dark + 0.05) >= 4.5, (colour, background)
+
+
 def test_untrusted_text_is_escaped(rendered: RenderedEdition) -> None:
     assert "<b>twice</b>" not in rendered.html
     assert "&lt;b&gt;twice&lt;/b&gt;" in rendered.html

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
-from sqlalchemy import insert
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import insert, text
 from sqlalchemy.exc import IntegrityError
 
+from syndicate.delivery.compose import EditionMessages
+from syndicate.delivery.dispatch import enqueue_edition
+from syndicate.delivery.tokens import TokenSigner
 from syndicate.digest import build_edition
 from syndicate.digest.compose import order_stories
-from syndicate.store import Store
+from syndicate.store import Store, open_store
 from syndicate.store.editions import (
     NewEdition,
     get_edition_by_id,
@@ -20,7 +26,10 @@ from syndicate.store.editions import (
     save_edition,
     set_edition_status,
 )
-from syndicate.store.schema import editions
+from syndicate.store.engine import make_engine, migrate
+from syndicate.store.outbox import Outbox
+from syndicate.store.schema import editions, metadata
+from tests.deliveryhelpers import add_subscribers
 from tests.digest.factory import T0, article, channel, settings, store_articles
 
 SLOT = datetime(2026, 11, 25, 7, 0, tzinfo=UTC)
@@ -148,3 +157,87 @@ def test_lead_is_the_newest_featured_then_newest_first_capped() -> None:
         items[2].id,
     ]
     assert order_stories([], 3) == []
+
+
+def _message_ids(store: Store, edition_id: int) -> list[str]:
+    """The Message-ID of the edition's first delivery as built by two separate sender
+    processes (the second one resending it after the first crashed)."""
+    claimed = Outbox(store).claim("t", now=SLOT, lease=timedelta(minutes=5), limit=1)
+    assert claimed and claimed[0].edition_id == edition_id
+    config = settings(tag_authority="news.example,2026")
+    found = []
+    for _ in range(2):
+        messages = EditionMessages(
+            store, config, {"daily": channel()}, tokens=TokenSigner("k" * 32)
+        )
+        found.append(messages.message(claimed[0], SLOT).message_id)
+    return found
+
+
+def _send_first_edition(url: str) -> tuple[str, str]:
+    """In the store at ``url``: one edition, one subscriber; :func:`_message_ids`."""
+    opened = open_store(url)
+    try:
+        store_articles(opened, 3)
+        daily = channel(first_lookback_hours=24 * 10)
+        built = build_edition(opened, settings(), daily, SLOT, now=T0)
+        assert built is not None and built.record is not None
+        add_subscribers(opened, 1, channel_name="daily")
+        enqueue_edition(opened, daily, built.record, SLOT)
+        first, again = _message_ids(opened, built.record.id)
+        return first, again
+    finally:
+        opened.close()
+
+
+def test_message_ids_differ_across_stores_and_hold_across_resends(tmp_path: Path) -> None:
+    first, resent = _send_first_edition(f"sqlite:///{tmp_path / 'a.db'}")
+    assert first == resent  # the same delivery built again keeps its Message-ID
+    # A rebuilt database (or a second install with the same tag_authority) composes the
+    # "same" edition: same edition id, subscriber id, channel and authority.
+    other, _ = _send_first_edition(f"sqlite:///{tmp_path / 'b.db'}")
+    assert other != first
+    assert first.endswith("@localhost>") and other.endswith("@localhost>")
+
+
+def test_each_edition_has_its_own_random_salt(store: Store) -> None:
+    one, _ = save_edition(store, new())
+    two, _ = save_edition(store, new(slot=SLOT + timedelta(days=1)))
+    assert len(one.message_salt) >= 16 and len(two.message_salt) >= 16
+    assert one.message_salt != two.message_salt
+    stored = get_edition_by_id(store, one.id)
+    assert stored is not None and stored.message_salt == one.message_salt
+
+
+def test_migration_gives_existing_editions_distinct_salts(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    migrate(engine, "0007")
+    row = {
+        "channel": "daily",
+        "article_ids": [],
+        "related_ids": [],
+        "subject": "s",
+        "preheader": "p",
+        "html": "h",
+        "text": "t",
+        "status": "ready",
+        "created_at": T0,
+    }
+    with engine.begin() as conn:
+        for day in range(3):
+            conn.execute(
+                text(
+                    "INSERT INTO editions (channel, slot, article_ids, related_ids, subject,"
+                    " preheader, html, text, status, created_at) VALUES (:channel, :slot,"
+                    " '[]', '[]', :subject, :preheader, :html, :text, :status, :created_at)"
+                ),
+                {**row, "slot": SLOT + timedelta(days=day)},
+            )
+    migrate(engine)
+    upgraded = Store(engine)
+    salts = [record.message_salt for record in list_editions(upgraded)]
+    assert len(salts) == 3 and len(set(salts)) == 3 and all(len(s) >= 16 for s in salts)
+    with engine.connect() as conn:
+        diffs = compare_metadata(MigrationContext.configure(conn), metadata)
+    assert [d for d in diffs if "editions" in repr(d)] == []
+    engine.dispose()

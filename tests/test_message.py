@@ -223,3 +223,60 @@ def test_piecewise_body_hash_and_encoding_hold_for_any_content(parts: list[str],
     # (the email package drops a part's leading blank lines when it decodes)
     expected = m.text.replace("\r\n", "\n").replace("\r", "\n").lstrip("\n")
     assert plain.replace("\r\n", "\n").lstrip("\n") == expected
+
+
+def _header_lines(raw: bytes) -> list[str]:
+    head, _, _ = raw.partition(b"\r\n\r\n")
+    return head.decode("ascii").split("\r\n")
+
+
+def test_every_header_line_is_folded_at_78_and_reads_back_unchanged() -> None:
+    token = "WzEyMzQ1Niwid29ybGQtZWNvbm9teSJd.axOYKQ.Ftpk17g25MxNHb090GFoVX_sszE"
+    who = Recipient(
+        5,
+        123456,
+        "a.very.long.address.for.a.reader@subscribers.meridian-review.example",
+        "Zoë Ðorđević-Longname of the Very Long Family Name Society",
+        f"https://news.meridian-review.example/u/{token}",
+        f"https://news.meridian-review.example/p/{token}",
+        f"mailto:unsubscribe@meridian-review.example?subject=unsubscribe%20{token}",
+    )
+    subject = "Moscow Eyes a Launch Pad… in the Caribbean? " * 3 + "And a long ASCII tail " * 3
+    t = MessageTemplate(
+        sender=Sender(
+            "digest@meridian-review.example",
+            "The Meridian Review",
+            "meridian-review.example",
+            "lists.meridian-review.example",
+            feedback_id="world-economy-and-business:digest:meridian-review:2026-11-25",
+        ),
+        edition_id=12345678,
+        channel="world-economy-and-business",
+        channel_title="The Meridian Review — World, Economy and Business, every morning",
+        subject=subject.strip(),
+        html=HTML,
+        text=TEXT,
+        signer=_SIGNER,
+        instance_key="meridian-review.example,2026",
+    )
+    m = t.render(who, NOW)
+    for line in _header_lines(m.raw):
+        # Over 78 only where nothing can be folded: one token (a long URL) on its line,
+        # after the header's name on the first line (never left alone on its line).
+        item = line.strip() if line[0] in " \t" else line.partition(": ")[2]
+        assert len(line) <= 78 or (" " not in item and len(line) <= 998), line
+    msg = email.message_from_bytes(m.raw, policy=email.policy.default)
+    assert msg["Subject"] == subject.strip()
+    assert msg["To"] == f"{who.name} <{who.email}>"
+    assert msg["List-Id"] == (
+        "The Meridian Review — World, Economy and Business, every morning "
+        "<world-economy-and-business.lists.meridian-review.example>"
+    )
+    unsubscribe = f"<{who.unsubscribe_url}>, <{who.unsubscribe_mailto}>"
+    assert msg["List-Unsubscribe"] == unsubscribe
+    assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert msg["Message-ID"] == m.message_id
+    assert msg["Feedback-ID"] == t.sender.feedback_id
+    assert dkim.verify(m.raw, dnsfunc=lambda name, timeout=5: _TXT)
+    # What API backends send as extra headers is the same logical value, unfolded.
+    assert dict(m.headers)["List-Unsubscribe"] == unsubscribe

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote
@@ -108,8 +107,9 @@ class EditionMessages:
 
     def _edition(self, edition_id: int, sections: tuple[str, ...] = ()) -> MessageTemplate:
         """The edition's message template; for subscribers who chose sections, the
-        edition rendered with only their sections' stories (one render per distinct
-        choice, cached), unless all its stories are in those sections anyway."""
+        edition rendered with only their sections' stories and a subject and preheader
+        about those (one render per distinct choice, cached), unless all its stories
+        are in those sections anyway."""
         segment = tuple(sorted({s.casefold() for s in sections}))
         key = (edition_id, segment)
         if key not in self._cache:
@@ -118,19 +118,20 @@ class EditionMessages:
                 raise MessageError(f"edition {edition_id} does not exist")
             channel = self.channels.get(record.channel)
             title = channel.title if channel else record.channel
-            html, text = record.html, record.text
+            subject, html, text = record.subject, record.html, record.text
             if segment and channel is not None:
-                html, text = self._segment(record, channel, set(segment), html, text)
+                subject, html, text = self._segment(record, channel, segment)
             template = MessageTemplate(
                 sender=self.sender,
                 edition_id=edition_id,
                 channel=record.channel,
                 channel_title=title,
-                subject=record.subject,
+                subject=subject,
                 html=html,
                 text=text,
                 signer=self.signer,
                 instance_key=self.settings.site.tag_authority,
+                message_salt=record.message_salt,
             )
             if len(self._cache) >= 32:  # a long-running sender must not grow without bound
                 self._cache.clear()
@@ -138,27 +139,19 @@ class EditionMessages:
         return self._cache[key]
 
     def _segment(
-        self,
-        record: EditionRecord,
-        channel: ChannelConfig,
-        sections: set[str],
-        html: str,
-        text: str,
-    ) -> tuple[str, str]:
+        self, record: EditionRecord, channel: ChannelConfig, sections: tuple[str, ...]
+    ) -> tuple[str, str, str]:
+        """(subject, html, text) of the copy for readers of ``sections``."""
         from syndicate.digest import DigestTemplates, render_edition
-        from syndicate.digest.compose import load_edition  # rendering stack: load on use
+        from syndicate.digest.compose import for_sections, load_edition  # load on use
 
         edition = load_edition(self.store, record)
-        stories = tuple(a for a in edition.articles if a.section.casefold() in sections)
-        if not stories or len(stories) == len(edition.articles):
-            return html, text  # nothing to leave out (or nothing left: send it all)
-        rendered = render_edition(
-            replace(edition, articles=stories),
-            self.settings,
-            channel,
-            DigestTemplates(self.settings),
-        )
-        return rendered.html, rendered.text
+        templates = DigestTemplates(self.settings)
+        copy = for_sections(edition, sections, self.settings, channel, templates)
+        if copy is edition:
+            return record.subject, record.html, record.text  # nothing to leave out
+        rendered = render_edition(copy, self.settings, channel, templates)
+        return rendered.subject, rendered.html, rendered.text
 
     def recipient(self, claimed: Claimed) -> Recipient:
         """The recipient with signed unsubscribe and preference links."""

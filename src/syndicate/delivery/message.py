@@ -11,8 +11,10 @@ never crosses a soft line break, so hashing the pieces in order equals hashing t
 canonical body, and dkimpy then only parses the headers. Everything is joined as bytes
 with CRLF line ends (STANDARDS EM-1..EM-6, LU-1, LU-2).
 
-A Message-ID is derived from (edition, subscriber), so if a crash forces a resend of the
-same delivery, the copy carries the same Message-ID and receivers can drop the duplicate.
+A Message-ID is derived from (edition, subscriber) and the edition's random salt, stored
+with the edition: if a crash forces a resend of the same delivery, the copy carries the
+same Message-ID and receivers can drop the duplicate, while a rebuilt database or another
+install (whose edition and subscriber ids start again at 1) never reuses one (EM-3).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from email.utils import format_datetime, formataddr
 from html import escape as html_escape
 
 from syndicate.delivery.dkim import DKIMSigner
-from syndicate.digest.personalise import MARKER, PLACEHOLDERS
+from syndicate.digest.personalise import PLACEHOLDERS, split_placeholders
 from syndicate.errors import MessageError
 from syndicate.models import OutboundMessage
 
@@ -75,6 +77,7 @@ def _qp_piece(text: str, *, last: bool) -> bytes:
 
 class EncodedBody:
     """A body with recipient placeholders (``%%syn:key%%``), encoded once per edition.
+    Escaped percent signs (``%%syn:percent%%``) are restored into the literal pieces here.
 
     :meth:`fill` returns the recipient's text, its quoted-printable bytes, and the
     relaxed-canonical bytes of those for the DKIM body hash. HTML bodies get their
@@ -82,9 +85,7 @@ class EncodedBody:
     """
 
     def __init__(self, source: str, *, html: bool) -> None:
-        parts = MARKER.split(source)
-        self.literals = parts[0::2]
-        self.keys = parts[1::2]
+        self.literals, self.keys = split_placeholders(source)
         unknown = sorted(set(self.keys) - set(PLACEHOLDERS))
         if unknown:
             raise MessageError(f"unknown recipient placeholder(s): {', '.join(unknown)}")
@@ -150,23 +151,64 @@ def _encoded_header(name: str, value: str) -> bytes:
     return f"{name}: {folded}".encode("ascii") + CRLF
 
 
-def _address(name: str, email: str, field: str = "To") -> str:
-    """``Name <email>`` with the name RFC 2047-encoded if needed, folded before the
-    angle bracket when the line would pass 78 columns (EM-1)."""
+def _fold(name: str, items: list[str]) -> str:
+    """``Name: item item …`` folded between items so lines stay within 78 columns (EM-1,
+    EM-2); the items are the header's own tokens (a ``<URL>``, an encoded-word), never
+    split. The first item always shares the name's line: folding before it would leave
+    the name alone on its line, which some readers (Python's email package among them)
+    then take as white space in the value. So an item too long for any line (a long URL)
+    makes the one line that passes 78 columns, and it stays far within 998."""
+    lines = [f"{name}: {items[0]}"]
+    for item in items[1:]:
+        if len(lines[-1]) + 1 + len(item) <= 78:
+            lines[-1] += " " + item
+        else:
+            lines.append(" " + item)
+    return "\r\n".join(lines)
+
+
+def _folded(name: str, items: list[str]) -> bytes:
+    """:func:`_fold` as the header's bytes, CRLF included."""
+    return _fold(name, items).encode("ascii") + CRLF
+
+
+_ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]{1,70}")  # RFC 5322 atext, fits a line
+
+
+def _phrase(name: str, field: str) -> list[str]:
+    """A display name as foldable tokens (EM-6): words that are plain atoms stay as they
+    are; each run of other words (non-ASCII, specials, too long) becomes RFC 2047
+    encoded-words, one run at a time, since the space between two encoded-words is not
+    text. Folding then happens at the spaces between tokens."""
+    tokens: list[str] = []
+    run: list[str] = []
+    for word in [*name.split(" "), None]:
+        if word is not None and not _ATOM.fullmatch(word):
+            run.append(word)
+            continue
+        if run:
+            # Each encoded-word within 75 (EM-6), the first one after "Field: " too.
+            first = None if tokens else field
+            header = Header(" ".join(run), "utf-8", maxlinelen=75, header_name=first)
+            encoded = header.encode(linesep="\r\n")
+            tokens += encoded.split("\r\n ")
+            run = []
+        if word is not None:
+            tokens.append(word)
+    return tokens
+
+
+def _address(name: str, email: str, field: str = "To") -> bytes:
+    """The ``Field: Name <email>`` header line, CRLF included: the name quoted or
+    RFC 2047-encoded as needed, folded at 78 columns between words (EM-1, EM-6)."""
     check_header_value(field, name)
     check_header_value(field, email)
     if not email.isascii():
         raise MessageError(f"{email!r} needs SMTPUTF8, which is not supported")
-    value = formataddr((name, email), charset="utf-8").replace("\n", "\r\n")
-    if name and _too_long(value.rpartition(" <")[0], len(field) + 2):
-        # An unbreakable ASCII name: encoded words can be split where plain text cannot.
-        phrase = Header(name, "utf-8", header_name=field, maxlinelen=76).encode(linesep="\r\n")
-        value = f"{phrase} <{email}>"
-    last_line = value.rsplit("\r\n", 1)[-1]
-    if len(field) + 2 + len(last_line) > 78 and " <" in last_line:
-        head, _, tail = value.rpartition(" <")
-        value = f"{head}\r\n <{tail}"
-    return value
+    value = formataddr((name, email), charset="utf-8")
+    if len(field) + 2 + len(value) <= 78 and "\n" not in value:
+        return f"{field}: {value}".encode("ascii") + CRLF
+    return _folded(field, [*_phrase(name, field), f"<{email}>"] if name else [email])
 
 
 def qp_encode(text: str) -> bytes:
@@ -207,6 +249,7 @@ class MessageTemplate:
         text: str,
         signer: DKIMSigner | None = None,
         instance_key: str = "",
+        message_salt: str = "",
     ) -> None:
         self.sender = sender
         self.edition_id = edition_id
@@ -217,6 +260,9 @@ class MessageTemplate:
         self.signer = signer
         # Distinguishes two instances sending from one domain (Message-ID uniqueness).
         self._mid_tag = hashlib.sha256(f"{instance_key}|{channel}".encode()).hexdigest()[:10]
+        # The edition's random salt makes the id unique across databases; without one (a
+        # preview, which is never sent) the instance tag stands in.
+        self._mid_unique = message_salt or self._mid_tag
         self.boundary = f"=_syndicate_{edition_id}_{self._mid_tag}"
         self.list_id = f"{channel}.{sender.list_id_domain}"
         self._head = self._fixed_headers(channel_title)
@@ -231,10 +277,10 @@ class MessageTemplate:
 
     def _fixed_headers(self, channel_title: str) -> bytes:
         s = self.sender
-        head = b"From: " + _address(s.from_name, s.from_email, "From").encode("ascii") + CRLF
+        head = _address(s.from_name, s.from_email, "From")
         head += _encoded_header("Subject", self.subject)
         # RFC 2919: a phrase, then <list-id>; only the phrase may be encoded.
-        head += b"List-Id: " + _address(channel_title, self.list_id, "List-Id").encode() + CRLF
+        head += _address(channel_title, self.list_id, "List-Id")
         if s.reply_to:
             head += b"Reply-To: " + check_header_value("Reply-To", s.reply_to).encode() + CRLF
         if s.feedback_id:
@@ -246,10 +292,7 @@ class MessageTemplate:
         mime = (
             b"MIME-Version: 1.0"
             + CRLF
-            + b'Content-Type: multipart/alternative; boundary="'
-            + b
-            + b'"'
-            + CRLF
+            + _folded("Content-Type", ["multipart/alternative;", f'boundary="{self.boundary}"'])
         )
         part = (
             b'Content-Type: text/%s; charset="utf-8"'
@@ -280,16 +323,18 @@ class MessageTemplate:
 
     def message_id(self, subscriber_id: int) -> str:
         """The Message-ID of this edition's copy for one subscriber (stable on resend)."""
-        return (
-            f"<{self.edition_id}.{subscriber_id}.{self._mid_tag}@{self.sender.message_id_domain}>"
-        )
+        domain = self.sender.message_id_domain
+        return f"<{self.edition_id}.{subscriber_id}.{self._mid_unique}@{domain}>"
 
-    def list_unsubscribe(self, recipient: Recipient) -> str:
-        """The List-Unsubscribe value: the one-click https URL, then a mailto (LU-1)."""
-        value = f"<{recipient.unsubscribe_url}>"
+    def list_unsubscribe(self, recipient: Recipient) -> list[str]:
+        """The List-Unsubscribe items: the one-click https URL, then a mailto (LU-1),
+        each ``<…>`` and all but the last followed by the separating comma."""
+        uris = [recipient.unsubscribe_url]
         if recipient.unsubscribe_mailto:
-            value += f", <{recipient.unsubscribe_mailto}>"
-        return check_header_value("List-Unsubscribe", value)
+            uris.append(recipient.unsubscribe_mailto)
+        items = [f"<{check_header_value('List-Unsubscribe', uri)}>," for uri in uris]
+        items[-1] = items[-1].rstrip(",")
+        return items
 
     def render(self, recipient: Recipient, now: datetime) -> OutboundMessage:
         """One recipient's message; :class:`MessageError` if a header would be unsafe."""
@@ -303,16 +348,17 @@ class MessageTemplate:
         html, html_qp, html_canon = self.html_body.fill(values)
         to = _address(recipient.name, recipient.email)
         message_id = self.message_id(recipient.subscriber_id)
-        unsubscribe = self.list_unsubscribe(recipient)
+        unsubscribe_items = self.list_unsubscribe(recipient)
+        unsubscribe = " ".join(unsubscribe_items)
         mime, text_head, html_head, close = self._parts
         head = b"".join(
             (
                 self._head,
-                b"To: " + to.encode("ascii") + CRLF,
+                to,
                 b"Date: " + format_datetime(now).encode("ascii") + CRLF,
-                b"Message-ID: " + message_id.encode("ascii") + CRLF,
-                b"List-Unsubscribe: " + unsubscribe.replace(", ", ",\r\n ").encode("ascii"),
-                CRLF + b"List-Unsubscribe-Post: List-Unsubscribe=One-Click" + CRLF,
+                _folded("Message-ID", [message_id]),
+                _folded("List-Unsubscribe", unsubscribe_items),
+                b"List-Unsubscribe-Post: List-Unsubscribe=One-Click" + CRLF,
                 mime,
             )
         )

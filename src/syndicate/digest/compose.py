@@ -23,8 +23,8 @@ Composing reads the store and writes nothing; :mod:`syndicate.digest.build` save
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Iterator
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -130,6 +130,19 @@ def compose_edition(
     if digest.related_k:
         index = RelatedIndex(list(_pool(store, channel, slot)))
         related = index.pick(stories, digest.related_k, exclude=sent, reference=slot)
+    subject, preheader = describe(settings, channel, slot, stories, templates)
+    return Edition(channel.name, slot, tuple(stories), related, subject, preheader, cadence=cadence)
+
+
+def describe(
+    settings: Settings,
+    channel: ChannelConfig,
+    slot: datetime,
+    stories: list[Article],
+    templates: DigestTemplates,
+) -> tuple[str, str]:
+    """The subject and preheader of a copy carrying ``stories`` (lead first)."""
+    digest = channel.digest
     context = subject_context(settings, channel, slot, stories)
     subject = templates.render_string(
         digest.subject or DEFAULT_SUBJECT, context, origin=f"{channel.name}: [digest] subject"
@@ -139,7 +152,26 @@ def compose_edition(
         context,
         origin=f"{channel.name}: [digest] preheader",
     )
-    return Edition(channel.name, slot, tuple(stories), related, subject, preheader, cadence=cadence)
+    return subject, preheader
+
+
+def for_sections(
+    edition: Edition,
+    sections: Collection[str],
+    settings: Settings,
+    channel: ChannelConfig,
+    templates: DigestTemplates,
+) -> Edition:
+    """The copy of ``edition`` for a reader who chose ``sections`` (a segment): only the
+    stories in those sections, in the edition's order, with a subject and preheader that
+    describe *those* stories (their lead, their count). ``edition`` itself when every
+    story is in those sections, or none is (then the reader gets it all)."""
+    wanted = {s.casefold() for s in sections}
+    stories = [a for a in edition.articles if a.section.casefold() in wanted]
+    if not stories or len(stories) == len(edition.articles):
+        return edition
+    subject, preheader = describe(settings, channel, edition.slot, stories, templates)
+    return replace(edition, articles=tuple(stories), subject=subject, preheader=preheader)
 
 
 def _pool(store: Store, channel: ChannelConfig, slot: datetime) -> Iterator[Article]:

@@ -1,7 +1,9 @@
 """Rendering an edition once: Jinja → MJML → HTML (+ CSS inlining), and the text part.
 
 The output still holds per-recipient placeholders (:mod:`syndicate.digest.personalise`);
-it is the same for every recipient and is what the store keeps.
+it is the same for every recipient and is what the store keeps. Templates render with
+one-time placeholder tokens, and the output is sealed (:class:`Markers`) so article text
+that spells a placeholder stays text.
 
 mjml-python does not inline ``<mj-style inline="inline">`` as the official MJML does, so
 those blocks are cut from the MJML before compiling and applied with css-inline after,
@@ -24,7 +26,7 @@ from syndicate.config import ChannelConfig, Settings
 from syndicate.digest.compose import Edition, local_date
 from syndicate.digest.errors import RenderLimitError, TemplateError
 from syndicate.digest.links import edition_url, with_utm
-from syndicate.digest.personalise import placeholder
+from syndicate.digest.personalise import Markers, shown_length
 from syndicate.digest.templates import DigestTemplates
 from syndicate.models import Article, Author, Image
 
@@ -33,6 +35,17 @@ _RTL = {"ar", "dv", "fa", "he", "ku", "ps", "sd", "ug", "ur", "yi"}
 _INLINE_STYLE = re.compile(r"<mj-style\s+inline=\"inline\"\s*>(.*?)</mj-style>", re.S)
 _MJ_TAG = re.compile(r"<(mj-[a-z-]+|mjml)\b")
 _POSITION = re.compile(r"position (\d+):(\d+)")
+# mjml-python hides <mj-preview> text in white (color:#ffffff) on a body it gives no
+# background: text the colour of its background is what SpamAssassin's
+# HTML_FONT_LOW_CONTRAST looks for, hidden or not. Hide it without any colour instead.
+_MJML_PREVIEW = (
+    '<div style="display:none;font-size:1px;color:#ffffff;line-height:1px;'
+    'max-height:0px;max-width:0px;opacity:0;overflow:hidden;">'
+)
+_PREVIEW = (
+    '<div style="display:none;font-size:1px;line-height:1px;max-height:0px;'
+    'max-width:0px;opacity:0;overflow:hidden;mso-hide:all;">'
+)
 MJML_TAGS = frozenset(
     [
         "mjml",
@@ -145,8 +158,10 @@ def utm_params(channel: ChannelConfig, slot: datetime) -> dict[str, str]:
     }
 
 
-def render_context(edition: Edition, settings: Settings, channel: ChannelConfig) -> dict[str, Any]:
-    """Everything the digest templates see."""
+def render_context(
+    edition: Edition, settings: Settings, channel: ChannelConfig, markers: Markers
+) -> dict[str, Any]:
+    """Everything the digest templates see; recipient values are ``markers``' tokens."""
     tz = channel.digest.timezone
     utm = utm_params(channel, edition.slot)
     views = [story_view(a, utm, tz) for a in edition.articles]
@@ -167,10 +182,10 @@ def render_context(edition: Edition, settings: Settings, channel: ChannelConfig)
         "stories": views[1:],
         "related": [story_view(a, utm, tz) for a in edition.related],
         "more_from": f"More from {settings.site.name}",
-        "recipient": {key: placeholder(key) for key in ("name", "email")},
+        "recipient": {key: markers.token(key) for key in ("name", "email")},
         "links": {
-            "unsubscribe": placeholder("unsubscribe_url"),
-            "preferences": placeholder("preferences_url"),
+            "unsubscribe": markers.token("unsubscribe_url"),
+            "preferences": markers.token("preferences_url"),
             "view_in_browser": browser_url,
             "home": with_utm(settings.site.base_url + "/", utm),
         },
@@ -181,13 +196,16 @@ def render_edition(
     edition: Edition, settings: Settings, channel: ChannelConfig, templates: DigestTemplates
 ) -> RenderedEdition:
     """Compile ``edition`` with the channel's template; raise on any error or limit."""
-    context = render_context(edition, settings, channel)
+    markers = Markers()
+    context = render_context(edition, settings, channel, markers)
     name = channel.digest.template
     html_name, text_name = f"{name}.mjml.j2", f"{name}.txt.j2"
     source = templates.render(html_name, context)
     html = compile_mjml(source, origin=templates.path(html_name), language=context["language"])
+    html = markers.seal(html)
     check_size(html, channel.digest.max_html_bytes, origin=templates.path(html_name))
-    text = tidy_text(templates.render(text_name, context), origin=templates.path(text_name))
+    text = markers.seal(templates.render(text_name, context))
+    text = tidy_text(text, origin=templates.path(text_name))
     return RenderedEdition(edition.subject, edition.preheader, html, text)
 
 
@@ -209,6 +227,7 @@ def compile_mjml(source: str, *, origin: str, language: str = "en") -> str:
         raise TemplateError(
             f"invalid MJML: {err}{_where(stripped, str(err))}", template=origin
         ) from err
+    html = html.replace(_MJML_PREVIEW, _PREVIEW, 1)
     inliner = css_inline.CSSInliner(
         inline_style_tags=False,
         keep_style_tags=True,
@@ -248,7 +267,8 @@ def check_size(html: str, limit: int, *, origin: str) -> None:
 def tidy_text(text: str, *, origin: str) -> str:
     """Trailing spaces cut, runs of blank lines folded, lines checked against 78 columns.
 
-    A longer line is accepted only when it is one unbreakable word (a long URL).
+    A longer line is accepted only when it is one unbreakable word (a long URL). Lines
+    are measured as the reader sees them (escaped percent signs count as one column).
     """
     lines = [line.rstrip() for line in text.replace("\r\n", "\n").split("\n")]
     out: list[str] = []
@@ -257,9 +277,10 @@ def tidy_text(text: str, *, origin: str) -> str:
             continue
         out.append(line)
     for number, line in enumerate(out, 1):
-        if len(line) > TEXT_MAX_COLUMNS and " " in line.strip():
+        width = shown_length(line)
+        if width > TEXT_MAX_COLUMNS and " " in line.strip():
             raise TemplateError(
-                f"text part line {number} is {len(line)} columns (at most "
+                f"text part line {number} is {width} columns (at most "
                 f"{TEXT_MAX_COLUMNS}); wrap it with the 'wrap' filter",
                 template=origin,
             )

@@ -14,7 +14,7 @@ template never leaves an edition behind.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from syndicate.errors import StoreError
 from syndicate.models import Article
 from syndicate.store.core import Store
-from syndicate.store.schema import editions
+from syndicate.store.schema import editions, new_message_salt
 
 READY = "ready"
 OWN = "edition"  # the cadence of a channel's own editions (not a round-up)
@@ -36,6 +36,8 @@ class EditionRecord:
 
     ``html`` and ``text`` still hold the per-recipient placeholders (see
     :mod:`syndicate.digest.personalise`); ``id`` is what deliveries reference.
+    ``message_salt`` is random, made once when the edition is saved, and goes into every
+    Message-ID of its messages (the same on a resend, never the same in another store).
     """
 
     id: int
@@ -50,6 +52,7 @@ class EditionRecord:
     status: str
     created_at: datetime
     cadence: str = OWN
+    message_salt: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +70,7 @@ class NewEdition:
     created_at: datetime
     status: str = READY
     cadence: str = OWN
+    message_salt: str = field(default_factory=new_message_salt)
 
 
 def save_edition(store: Store, new: NewEdition) -> tuple[EditionRecord, bool]:
@@ -88,6 +92,7 @@ def save_edition(store: Store, new: NewEdition) -> tuple[EditionRecord, bool]:
         "status": new.status,
         "created_at": new.created_at,
         "cadence": new.cadence,
+        "message_salt": new.message_salt,
     }
     try:
         with store.engine.begin() as conn:
@@ -184,4 +189,5 @@ def _record(row: Row[Any]) -> EditionRecord:
         status=row.status,
         created_at=row.created_at,
         cadence=row.cadence,
+        message_salt=row.message_salt,
     )

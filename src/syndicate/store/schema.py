@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime
 from typing import Any
 
@@ -110,5 +111,13 @@ editions = Table(
     # "edition" for the channel's own schedule; "daily"/"weekly" for the round-ups made
     # for subscribers who chose that cadence (migration 0004).
     Column("cadence", String(16), nullable=False, server_default="edition"),
+    # Random per edition, part of every Message-ID of its messages: ids and subscriber ids
+    # restart in a rebuilt database or a second install, the salt does not (migration 0008).
+    Column("message_salt", String(32), nullable=False, default=lambda: new_message_salt()),
     UniqueConstraint("channel", "cadence", "slot", name="uq_editions_channel_cadence_slot"),
 )
+
+
+def new_message_salt() -> str:
+    """A fresh Message-ID salt: 64 random bits in hex."""
+    return secrets.token_hex(8)
