@@ -34,8 +34,7 @@ from syndicate.subscribers.signup import (
 )
 from syndicate.web import preferences
 from syndicate.web.context import WebContext
-from syndicate.web.csrf import FIELD
-from syndicate.web.forms import fields, refused, too_many
+from syndicate.web.forms import checked_form, fields, too_many
 from syndicate.web.pages import message, page
 from syndicate.web.services import Services, client_address, consent
 
@@ -112,10 +111,9 @@ def signup_routes(services: Services) -> list[BaseRoute]:
         channel = await run_in_threadpool(channel_of, request)
         if channel is None:
             return not_found()
-        form = await request.form()
-        problem = services.guard.problem(request, _text(form.get(FIELD)))
-        if problem:
-            return refused(services, problem, request.url.path)
+        form = await checked_form(request, services.guard, services.site)
+        if isinstance(form, Response):
+            return form
         wait = services.per_client.hit(client_address(request))
         if wait is not None:
             return too_many(services, wait, "from your network")
@@ -232,10 +230,9 @@ def confirm_routes(services: Services) -> list[BaseRoute]:
         claims = claims_or_none(services.signups, request.path_params["token"], "confirm")
         if claims is None:
             return invalid()
-        form = await request.form()
-        problem = services.guard.problem(request, _text(form.get(FIELD)))
-        if problem:
-            return refused(services, problem, request.url.path)
+        form = await checked_form(request, services.guard, services.site)
+        if isinstance(form, Response):
+            return form
         outcome = await run_in_threadpool(
             services.signups.confirm, claims, consent(request, "confirm"), utc_now()
         )
@@ -247,7 +244,3 @@ def confirm_routes(services: Services) -> list[BaseRoute]:
         Route("/confirm/{token}", show, methods=["GET"]),
         Route("/confirm/{token}", confirm, methods=["POST"]),
     ]
-
-
-def _text(value: object) -> str | None:
-    return value if isinstance(value, str) else None

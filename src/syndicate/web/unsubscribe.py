@@ -27,6 +27,8 @@ from syndicate.store import Store, open_store
 from syndicate.store.subscribers import SubscriberStore
 from syndicate.web.context import WebContext
 from syndicate.web.csrf import FIELD, FormGuard
+from syndicate.web.forms import read_form, refused, too_large
+from syndicate.web.limits import BodyTooLarge
 from syndicate.web.pages import message, page
 
 
@@ -80,21 +82,20 @@ def routes(context: WebContext) -> list[BaseRoute]:
         found = claims(request.path_params["token"])
         if found is None:
             return _invalid(site)
-        form = await request.form()
+        # The body comes first: only it says whether this is the one-click POST, which
+        # is exempt from the origin and form token checks (RFC 8058: no token, no
+        # cookie, no login). Nothing else in it is read.
+        try:
+            form = await read_form(request)
+        except BodyTooLarge as err:
+            return too_large(site, err.limit)
         if form.get("List-Unsubscribe") == "One-Click":
-            source = "one-click"  # RFC 8058: no form token, no cookie, no login
+            source = "one-click"
         else:
             token = form.get(FIELD)
             problem = guard().problem(request, token if isinstance(token, str) else None)
             if problem:
-                return message(
-                    site,
-                    "Please try again",
-                    f"We could not accept this form: {problem}.",
-                    "Go back, reload the page, and press Unsubscribe again.",
-                    status=403,
-                    link=(request.url.path, "Back to the unsubscribe page"),
-                )
+                return refused(site, problem, request.url.path)
             source = "web"
         await run_in_threadpool(
             SubscriberStore(store()).unsubscribe,
