@@ -8,13 +8,18 @@ pipeline produced; it holds no pipeline logic (DESIGN §3).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 import uvicorn
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from syndicate.config import Settings
+from syndicate.errors import StoreError
 from syndicate.web import (
     archive,
     feeds,
@@ -26,9 +31,12 @@ from syndicate.web import (
     webhooks,
 )
 from syndicate.web.context import WebContext
+from syndicate.web.forms import store_unavailable
 from syndicate.web.published import PublishedFiles
 
 __all__ = ["AREAS", "WebContext", "create_app", "server_config"]
+
+log = logging.getLogger(__name__)
 
 # Each area contributes its routes; add new areas (webhooks, metrics) here.
 AREAS: list[Callable[[WebContext], list[BaseRoute]]] = [
@@ -47,7 +55,16 @@ def create_app(settings: Settings) -> Starlette:
     """The app serving the instance's output folder (``output.dir``)."""
     context = WebContext(settings, PublishedFiles(settings.resolve(settings.output.dir)))
     routes = [route for area in AREAS for route in area(context)]
-    app = Starlette(routes=routes)
+    site = settings.site.name
+
+    async def unavailable(request: Request, exc: Exception) -> Response:
+        # A locked or unreachable store is a 503 with Retry-After, never a 500. Only the
+        # driver's own message is logged: SQLAlchemy's carries the statement's values.
+        log.error("store unavailable: %s", getattr(exc, "orig", None) or exc)
+        return store_unavailable(site)
+
+    handlers = {StoreError: unavailable, SQLAlchemyError: unavailable}
+    app = Starlette(routes=routes, exception_handlers=handlers)
     app.state.context = context
     return app
 

@@ -20,7 +20,7 @@ from starlette.types import Message
 from syndicate.web.csrf import FIELD, FormGuard
 from syndicate.web.limits import FORM_MAX_BYTES, BodyTooLarge, read_capped
 from syndicate.web.pages import message
-from syndicate.web.services import Services, retry_after
+from syndicate.web.services import STORE_RETRY_AFTER, Services, retry_after
 
 
 async def read_form(request: Request, limit: int = FORM_MAX_BYTES) -> FormData:
@@ -91,4 +91,16 @@ def too_many(services: Services, seconds: float, what: str) -> Response:
         f"Please try again in about {minutes} minute{'s' if minutes != 1 else ''}.",
         status=429,
         headers=retry_after(seconds),
+    )
+
+
+def store_unavailable(site: str) -> Response:
+    """The 503 page (with ``Retry-After``) while the store is locked or unreachable."""
+    return message(
+        site,
+        "Please try again shortly",
+        "We cannot save or look anything up right now, and nothing was changed.",
+        "Please try again in a minute.",
+        status=503,
+        headers=retry_after(STORE_RETRY_AFTER),
     )

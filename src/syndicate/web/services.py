@@ -9,6 +9,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from sqlalchemy import event
 from starlette.requests import Request
 
 from syndicate.config import Settings, load_channels
@@ -21,6 +22,30 @@ from syndicate.web.csrf import FormGuard
 from syndicate.web.ratelimit import SlidingWindow
 
 log = logging.getLogger(__name__)
+
+STORE_WAIT_SECONDS = 5.0
+"""How long a page waits for a locked SQLite store before answering 503 (the pipeline's
+own commands wait 30 s; a visitor should not)."""
+STORE_RETRY_AFTER = 30
+"""The ``Retry-After`` (seconds) of the 503 sent while the store is unavailable."""
+
+
+def open_web_store(url: str) -> Store:
+    """The store as the pages use it: like :func:`open_store`, but a locked SQLite file
+    is given up on after :data:`STORE_WAIT_SECONDS` (then the page answers 503)."""
+    store = open_store(url)
+    if store.engine.dialect.name == "sqlite":
+        wait_ms = int(STORE_WAIT_SECONDS * 1000)
+
+        def shorter_wait(dbapi_conn: Any, _record: Any) -> None:
+            # Runs after the store's own pragmas, so this busy_timeout wins.
+            cursor = dbapi_conn.cursor()
+            cursor.execute(f"PRAGMA busy_timeout={wait_ms}")
+            cursor.close()
+
+        event.listen(store.engine, "connect", shorter_wait)
+        store.engine.dispose()  # connections opened by the migration check wait longer
+    return store
 
 
 class Services:
@@ -52,7 +77,7 @@ class Services:
     @property
     def store(self) -> Store:
         """The store, opened (and migrated if needed) on first use."""
-        store: Store = self._once("store", lambda: open_store(self.settings.store_url))
+        store: Store = self._once("store", lambda: open_web_store(self.settings.store_url))
         return store
 
     @property
