@@ -7,16 +7,20 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, false, update
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import Request
 
 from syndicate.config import Settings, load_channels
 from syndicate.delivery import Backend
 from syndicate.delivery.notice import send_notice
-from syndicate.models import OutboundMessage
+from syndicate.errors import StoreError
+from syndicate.models import OutboundMessage, Subscription
 from syndicate.store import Store, open_store
+from syndicate.store.delivery_schema import subscribers
 from syndicate.subscribers import Signups
 from syndicate.web.csrf import FormGuard
 from syndicate.web.ratelimit import SlidingWindow
@@ -106,6 +110,39 @@ class Services:
 
         guard: FormGuard = self._once("guard", make)
         return guard
+
+    def check_writable(self) -> None:
+        """Raise the store's error unless it takes a write now; changes nothing.
+
+        The same statement whatever the visitor typed, so it tells nothing by its time;
+        it lets a sign-up answer 503 while the store is locked instead of accepting
+        a request it could not record.
+        """
+        with self.store.engine.begin() as conn:
+            # A write that matches no row still needs the write lock (SQLite) and a
+            # working connection (PostgreSQL).
+            conn.execute(update(subscribers).where(false()).values(id=subscribers.c.id))
+
+    def request_and_send(
+        self,
+        email: str,
+        name: str,
+        subscriptions: list[Subscription],
+        consent: dict[str, Any],
+        now: datetime,
+    ) -> None:
+        """Record a sign-up and send its confirmation, if any (run after the response).
+
+        Whether there is anything to record or send depends on the address's state, so
+        none of it may happen before the answer (docs/subscribers.md).
+        """
+        try:
+            mail = self.signups.request(email, name, subscriptions, consent, now)
+        except (StoreError, SQLAlchemyError) as err:
+            log.error("sign-up not recorded, store unavailable: %s", getattr(err, "orig", err))
+            return
+        if mail is not None:
+            self.send(mail)
 
     def send(self, message: OutboundMessage) -> None:
         """Send one confirmation message now (run after the response, in a thread).
