@@ -244,6 +244,31 @@ def test_the_index_lists_channels_with_autodiscovery_links(
     assert "<main>" in html and "<h1>" in html
 
 
+def test_the_index_links_to_the_subscribe_forms_and_the_archive(tmp_path: Path) -> None:
+    settings = make_instance(
+        tmp_path / "i",
+        {"desk": 'title = "Desk"\n', "quiet": 'title = "Quiet"\n[digest]\nenabled = false\n'},
+    )
+    store = open_store(settings.store_url)
+    save(store, range(1, 3))
+    build(store, settings)
+    store.close()
+    with TestClient(create_app(settings)) as client:
+        html = client.get("/").text
+        for href in ('href="/subscribe"', 'href="/archive/"'):
+            assert href in html, href
+        # Each channel with a digest links to its form and its past editions.
+        assert 'href="/subscribe/desk"' in html and 'href="/archive/desk/"' in html
+        assert "/subscribe/quiet" not in html and "/archive/quiet/" not in html  # no digest
+        for path in ("/subscribe", "/archive/", "/subscribe/desk", "/archive/desk/"):
+            assert client.get(path).status_code == 200, path
+    # Before anything is built, the page still leads to them.
+    fresh = make_instance(tmp_path / "fresh", {"a": 'title = "A"\n'})
+    with TestClient(create_app(fresh)) as client:
+        html = client.get("/").text
+    assert 'href="/subscribe"' in html and 'href="/archive/"' in html
+
+
 def test_healthz(site: tuple[Store, Settings, TestClient], tmp_path: Path) -> None:
     r = site[2].get("/healthz")
     assert r.status_code == 200 and r.json() == {"status": "ok", "channels": 2}

@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
@@ -18,8 +19,10 @@ from syndicate.delivery.tokens import TokenSigner
 from syndicate.models import Subscription
 from syndicate.store import Store, open_store
 from syndicate.store.subscribers import SubscriberStore
+from syndicate.subscribers import Signups
 from syndicate.web import create_app
 from syndicate.web.csrf import FormGuard
+from syndicate.web.services import Services
 from tests.deliveryhelpers import SLOT
 from tests.subscribehelpers import SECRET, confirm_paths, form_token, make_instance, outbox
 
@@ -144,6 +147,86 @@ def test_the_answer_is_the_same_for_known_and_unknown_addresses(site: Site) -> N
     assert [m["To"] for m in outbox(site.settings)] == ["new@example.com"]
     known = site.people().get("known@example.com")
     assert known is not None and known.name == "Known" and known.status == "active"
+
+
+def test_every_state_gets_the_same_answer_before_any_work_is_done(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/subscribers.md: the time taken must not tell the address's state, so the
+    store work and the mail both happen after the answer (a background task)."""
+    people = site.people()
+    # Addresses of one length, so even Content-Length cannot differ.
+    people.upsert(
+        "actv@example.com",
+        name="A",
+        status="active",
+        timezone="UTC",
+        subs=[Subscription("world", "weekly")],
+        now=SLOT,
+    )
+    people.upsert(
+        "unsb@example.com",
+        name="U",
+        status="active",
+        timezone="UTC",
+        subs=[Subscription("world", "weekly")],
+        now=SLOT,
+    )
+    unsub = people.get("unsb@example.com")
+    assert unsub is not None
+    people.unsubscribe(unsub.id, "world", source="web", now=SLOT)
+    people.suppress("supp@example.com", "complained", source="smtp", detail="", now=SLOT)
+    site.subscribe("world", email="pend@example.com")  # pending: asked once already
+    events: list[str] = []
+    real_request, real_send = Signups.request, Services.send
+
+    def request(self: Signups, *args: Any, **kwargs: Any) -> Any:
+        events.append("recorded")
+        return real_request(self, *args, **kwargs)
+
+    def send(self: Services, message: Any) -> None:
+        events.append("mailed")
+        real_send(self, message)
+
+    monkeypatch.setattr(Signups, "request", request)
+    monkeypatch.setattr(Services, "send", send)
+    app = create_app(site.settings)
+
+    async def noting_the_answer(scope: Any, receive: Any, send: Any) -> None:
+        async def sending(message: Any) -> None:
+            await send(message)
+            if message["type"] == "http.response.body" and not message.get("more_body"):
+                events.append("answered")
+
+        await app(scope, receive, sending)
+
+    answers = {}
+    with TestClient(noting_the_answer) as client:
+        for address in (
+            "new0@example.com",
+            "pend@example.com",
+            "actv@example.com",
+            "unsb@example.com",
+            "supp@example.com",
+        ):
+            token = form_token(client.get("/subscribe/world").text)
+            events.clear()
+            response = client.post("/subscribe/world", data={"csrf_token": token, "email": address})
+            assert events[0] == "answered", (address, events)
+            assert "recorded" in events, (address, events)
+            answers[address] = (
+                response.status_code,
+                response.text.replace(address, "ADDRESS"),
+                sorted((k, v) for k, v in response.headers.items() if k != "date"),
+            )
+    assert len(set(map(repr, answers.values()))) == 1, answers
+    mailed = [m["To"] for m in outbox(site.settings)]
+    assert mailed == [
+        "pend@example.com",
+        "new0@example.com",
+        "pend@example.com",
+        "unsb@example.com",
+    ]
 
 
 def test_an_active_subscriber_adding_a_channel_confirms_by_mail(site: Site) -> None:

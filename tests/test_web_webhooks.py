@@ -311,3 +311,70 @@ def test_an_unreachable_store_answers_503_so_the_provider_retries(tmp_path: Path
             headers={"X-Webhook-Token": "t0ken"},
         )
     assert answer.status_code == 503 and "deliver again later" in answer.json()["error"]
+
+
+# --- hostile bodies --------------------------------------------------------------------
+
+BOMB = b"[" * 100_000 + b"]" * 100_000
+NESTED_OBJECTS = b'{"a":' * 50_000 + b"1" + b"}" * 50_000
+
+
+def signed_like(app: App, provider: str, body: bytes) -> dict[str, str]:
+    """The headers that authenticate ``body`` where the provider signs outside it."""
+    if provider == "postmark":
+        return postmark_auth()
+    if provider == "sendgrid":
+        return sendgrid_headers(SENDGRID, body, datetime.now(UTC))
+    return {"Content-Type": "application/json"}  # Mailgun and SNS sign inside the body
+
+
+@pytest.mark.parametrize("provider", ["postmark", "sendgrid", "mailgun", "ses"])
+@pytest.mark.parametrize("body", [BOMB, NESTED_OBJECTS], ids=["arrays", "objects"])
+def test_deeply_nested_json_is_a_400(app: App, provider: str, body: bytes) -> None:
+    before = snapshot(app.store)
+    answer = app.post(provider, body, signed_like(app, provider, body))
+    assert answer.status_code == 400, answer.text
+    assert "nested" in answer.json()["error"]
+    assert snapshot(app.store) == before
+
+
+MALFORMED = [
+    b"",
+    b"null",
+    b"[]",
+    b"{}",
+    b'"text"',
+    b"1e999999",
+    b"\xff\xfe{}",
+    b'{"a":',
+    b"[" * 500 + b"]" * 499,
+    b'{"RecordType": ["Bounce"], "Email": {"a": 1}}',
+    b'[{"event": ["bounce"], "email": 7, "timestamp": "x"}]',
+    b'{"signature": [], "event-data": 3}',
+    b'{"Type": "Notification", "Signature": 5}',
+]
+
+
+@pytest.mark.parametrize("provider", ["postmark", "sendgrid", "mailgun", "ses"])
+def test_malformed_json_is_never_a_server_error(app: App, provider: str) -> None:
+    before = snapshot(app.store)
+    for body in MALFORMED:
+        answer = app.post(provider, body, signed_like(app, provider, body))
+        assert answer.status_code in (200, 400, 403), (body[:40], answer.text)
+    assert snapshot(app.store) == before
+
+
+def test_an_ses_notification_whose_signed_message_is_a_bomb_is_a_400(
+    app: App, http_server: LocalServer
+) -> None:
+    now = datetime.now(UTC)
+    key, pem = self_signed(now)
+    http_server.route("/SimpleNotificationService-1.pem", body=pem)
+    url = http_server.url("/SimpleNotificationService-1.pem")
+    message = sns_notification("ses-bounce.json", key, url, now)
+    message["Message"] = BOMB.decode()
+    sns_sign(message, key)
+    before = snapshot(app.store)
+    answer = app.post("ses", json.dumps(message).encode())
+    assert answer.status_code == 400, answer.text
+    assert snapshot(app.store) == before

@@ -8,13 +8,19 @@ pipeline produced; it holds no pipeline logic (DESIGN §3).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 import uvicorn
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from syndicate.config import Settings
+from syndicate.errors import StoreError
 from syndicate.web import (
     archive,
     feeds,
@@ -26,9 +32,21 @@ from syndicate.web import (
     webhooks,
 )
 from syndicate.web.context import WebContext
+from syndicate.web.forms import store_unavailable
 from syndicate.web.published import PublishedFiles
+from syndicate.web.redirects import RelativeRedirects
+from syndicate.web.server import (
+    HEADER_TIMEOUT,
+    KEEP_ALIVE_TIMEOUT,
+    MAX_HEAD_BYTES,
+    guarded_protocol,
+    redact_handlers,
+    redact_logger,
+)
 
 __all__ = ["AREAS", "WebContext", "create_app", "server_config"]
+
+log = logging.getLogger(__name__)
 
 # Each area contributes its routes; add new areas (webhooks, metrics) here.
 AREAS: list[Callable[[WebContext], list[BaseRoute]]] = [
@@ -47,23 +65,52 @@ def create_app(settings: Settings) -> Starlette:
     """The app serving the instance's output folder (``output.dir``)."""
     context = WebContext(settings, PublishedFiles(settings.resolve(settings.output.dir)))
     routes = [route for area in AREAS for route in area(context)]
-    app = Starlette(routes=routes)
+    site = settings.site.name
+
+    async def unavailable(request: Request, exc: Exception) -> Response:
+        # A locked or unreachable store is a 503 with Retry-After, never a 500. Only the
+        # driver's own message is logged: SQLAlchemy's carries the statement's values.
+        log.error("store unavailable: %s", getattr(exc, "orig", None) or exc)
+        return store_unavailable(site)
+
+    handlers = {StoreError: unavailable, SQLAlchemyError: unavailable}
+    app = Starlette(
+        routes=routes,
+        exception_handlers=handlers,
+        middleware=[Middleware(RelativeRedirects)],
+    )
     app.state.context = context
     return app
 
 
 def server_config(
-    app: Starlette, host: str, port: int, *, access_log: bool = True
+    app: Starlette,
+    host: str,
+    port: int,
+    *,
+    access_log: bool = True,
+    header_timeout: float = HEADER_TIMEOUT,
 ) -> uvicorn.Config:
     """The uvicorn configuration `syndicate serve` (and the tests) run the app with.
 
     The app sets ``Date`` itself (304s must carry it, HT-2, also under test clients),
     so uvicorn's own Date header is off to avoid sending two; the Server header is off.
+    Connections run uvicorn's h11 protocol with a deadline of ``header_timeout`` seconds
+    for each request head and heads of at most 16 KiB
+    (:mod:`syndicate.web.server`); no log line of the process shows a link token.
     """
+    # uvicorn's loggers for any set-up, and the handlers the CLI configured for the
+    # app's own records too.
+    for name in ("uvicorn.access", "uvicorn.error"):
+        redact_logger(logging.getLogger(name))
+    redact_handlers()
     return uvicorn.Config(
         app,
         host=host,
         port=port,
+        http=guarded_protocol(header_timeout),
+        h11_max_incomplete_event_size=MAX_HEAD_BYTES,
+        timeout_keep_alive=KEEP_ALIVE_TIMEOUT,
         access_log=access_log,
         date_header=False,
         server_header=False,

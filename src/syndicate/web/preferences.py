@@ -31,8 +31,7 @@ from syndicate.subscribers.signup import (
     parse_preferences,
     section_choices,
 )
-from syndicate.web.csrf import FIELD
-from syndicate.web.forms import fields, refused, too_many
+from syndicate.web.forms import checked_form, fields, too_many
 from syndicate.web.pages import message, page
 from syndicate.web.services import Services, consent
 
@@ -105,10 +104,9 @@ def routes_for(services: Services) -> list[BaseRoute]:
         claims = claims_or_none(services.signups, request.path_params["token"], "preferences")
         if claims is None:
             return invalid()
-        form = await request.form()
-        problem = services.guard.problem(request, _text(form.get(FIELD)))
-        if problem:
-            return refused(services, problem, request.url.path)
+        form = await checked_form(request, services.guard, services.site)
+        if isinstance(form, Response):
+            return form
         subscriber = await run_in_threadpool(services.signups.subscriber, claims)
         if subscriber is None:
             return gone()
@@ -198,7 +196,3 @@ def _notices(services: Services, result: PreferencesResult) -> list[str]:
             + ", open the confirmation link we are sending to your address."
         )
     return lines
-
-
-def _text(value: object) -> str | None:
-    return value if isinstance(value, str) else None

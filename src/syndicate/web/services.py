@@ -7,20 +7,49 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
+from sqlalchemy import event, false, update
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import Request
 
 from syndicate.config import Settings, load_channels
 from syndicate.delivery import Backend
 from syndicate.delivery.notice import send_notice
-from syndicate.models import OutboundMessage
+from syndicate.errors import StoreError
+from syndicate.models import OutboundMessage, Subscription
 from syndicate.store import Store, open_store
+from syndicate.store.delivery_schema import subscribers
 from syndicate.subscribers import Signups
 from syndicate.web.csrf import FormGuard
 from syndicate.web.ratelimit import SlidingWindow
 
 log = logging.getLogger(__name__)
+
+STORE_WAIT_SECONDS = 5.0
+"""How long a page waits for a locked SQLite store before answering 503 (the pipeline's
+own commands wait 30 s; a visitor should not)."""
+STORE_RETRY_AFTER = 30
+"""The ``Retry-After`` (seconds) of the 503 sent while the store is unavailable."""
+
+
+def open_web_store(url: str) -> Store:
+    """The store as the pages use it: like :func:`open_store`, but a locked SQLite file
+    is given up on after :data:`STORE_WAIT_SECONDS` (then the page answers 503)."""
+    store = open_store(url)
+    if store.engine.dialect.name == "sqlite":
+        wait_ms = int(STORE_WAIT_SECONDS * 1000)
+
+        def shorter_wait(dbapi_conn: Any, _record: Any) -> None:
+            # Runs after the store's own pragmas, so this busy_timeout wins.
+            cursor = dbapi_conn.cursor()
+            cursor.execute(f"PRAGMA busy_timeout={wait_ms}")
+            cursor.close()
+
+        event.listen(store.engine, "connect", shorter_wait)
+        store.engine.dispose()  # connections opened by the migration check wait longer
+    return store
 
 
 class Services:
@@ -52,7 +81,7 @@ class Services:
     @property
     def store(self) -> Store:
         """The store, opened (and migrated if needed) on first use."""
-        store: Store = self._once("store", lambda: open_store(self.settings.store_url))
+        store: Store = self._once("store", lambda: open_web_store(self.settings.store_url))
         return store
 
     @property
@@ -81,6 +110,39 @@ class Services:
 
         guard: FormGuard = self._once("guard", make)
         return guard
+
+    def check_writable(self) -> None:
+        """Raise the store's error unless it takes a write now; changes nothing.
+
+        The same statement whatever the visitor typed, so it tells nothing by its time;
+        it lets a sign-up answer 503 while the store is locked instead of accepting
+        a request it could not record.
+        """
+        with self.store.engine.begin() as conn:
+            # A write that matches no row still needs the write lock (SQLite) and a
+            # working connection (PostgreSQL).
+            conn.execute(update(subscribers).where(false()).values(id=subscribers.c.id))
+
+    def request_and_send(
+        self,
+        email: str,
+        name: str,
+        subscriptions: list[Subscription],
+        consent: dict[str, Any],
+        now: datetime,
+    ) -> None:
+        """Record a sign-up and send its confirmation, if any (run after the response).
+
+        Whether there is anything to record or send depends on the address's state, so
+        none of it may happen before the answer (docs/subscribers.md).
+        """
+        try:
+            mail = self.signups.request(email, name, subscriptions, consent, now)
+        except (StoreError, SQLAlchemyError) as err:
+            log.error("sign-up not recorded, store unavailable: %s", getattr(err, "orig", err))
+            return
+        if mail is not None:
+            self.send(mail)
 
     def send(self, message: OutboundMessage) -> None:
         """Send one confirmation message now (run after the response, in a thread).

@@ -5,9 +5,10 @@
   digest is off, are 404.
 * ``POST /subscribe/<channel>`` checks the form token, the per-client and per-address
   limits (429 with ``Retry-After``), the fields (400, the form again with the problems),
-  records the request and answers "check your inbox" — the same page whether the
-  address is new, pending, already subscribed or blocked (SE-6). The confirmation
-  message, if any, is sent after the response, so the answer takes as long either way.
+  checks that the store can take a write, and answers "check your inbox" — the same
+  page whether the address is new, pending, already subscribed or blocked (SE-6).
+  Recording the request and sending the confirmation (both depend on the address's
+  state) run after the response, so the answer takes as long either way.
 * ``GET /confirm/<token>`` shows what would be confirmed and a Confirm button, and
   changes nothing (mail scanners fetch links); ``POST`` confirms. A bad token is 400.
 
@@ -34,8 +35,7 @@ from syndicate.subscribers.signup import (
 )
 from syndicate.web import preferences
 from syndicate.web.context import WebContext
-from syndicate.web.csrf import FIELD
-from syndicate.web.forms import fields, refused, too_many
+from syndicate.web.forms import checked_form, fields, too_many
 from syndicate.web.pages import message, page
 from syndicate.web.services import Services, client_address, consent
 
@@ -112,10 +112,9 @@ def signup_routes(services: Services) -> list[BaseRoute]:
         channel = await run_in_threadpool(channel_of, request)
         if channel is None:
             return not_found()
-        form = await request.form()
-        problem = services.guard.problem(request, _text(form.get(FIELD)))
-        if problem:
-            return refused(services, problem, request.url.path)
+        form = await checked_form(request, services.guard, services.site)
+        if isinstance(form, Response):
+            return form
         wait = services.per_client.hit(client_address(request))
         if wait is not None:
             return too_many(services, wait, "from your network")
@@ -129,15 +128,17 @@ def signup_routes(services: Services) -> list[BaseRoute]:
         wait = services.per_email.hit(signup.email)
         if wait is not None:
             return too_many(services, wait, "for this address")
-        mail = await run_in_threadpool(
-            services.signups.request,
+        # A store that cannot take the request is a 503 (the app's handler) now, the
+        # same for every address; what the request leads to happens after the answer.
+        await run_in_threadpool(services.check_writable)
+        task = BackgroundTask(
+            services.request_and_send,
             signup.email,
             signup.name,
             [signup.subscription],
             consent(request, request.url.path),
             utc_now(),
         )
-        task = BackgroundTask(services.send, mail) if mail is not None else None
         return sent(services, signup.email, background=task)
 
     return [
@@ -232,10 +233,9 @@ def confirm_routes(services: Services) -> list[BaseRoute]:
         claims = claims_or_none(services.signups, request.path_params["token"], "confirm")
         if claims is None:
             return invalid()
-        form = await request.form()
-        problem = services.guard.problem(request, _text(form.get(FIELD)))
-        if problem:
-            return refused(services, problem, request.url.path)
+        form = await checked_form(request, services.guard, services.site)
+        if isinstance(form, Response):
+            return form
         outcome = await run_in_threadpool(
             services.signups.confirm, claims, consent(request, "confirm"), utc_now()
         )
@@ -247,7 +247,3 @@ def confirm_routes(services: Services) -> list[BaseRoute]:
         Route("/confirm/{token}", show, methods=["GET"]),
         Route("/confirm/{token}", confirm, methods=["POST"]),
     ]
-
-
-def _text(value: object) -> str | None:
-    return value if isinstance(value, str) else None

@@ -10,24 +10,42 @@
 
 The token is the signed capability (purpose, subscriber, channel; see
 :mod:`syndicate.delivery.tokens`); a forged, altered or other-purpose token gets a 400 page.
+
+While the store is locked or down, the button's POST is a 503 with ``Retry-After`` (the
+reader is there to press it again), but the one-click POST is sent once by a mailbox
+provider and must not be lost: it is queued on disk under :data:`QUEUE_DIR`
+(:mod:`syndicate.web.unsubqueue`), answered 202, and applied as soon as the store is back.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import cache
+from pathlib import Path
 
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from syndicate.delivery import BadToken, TokenClaims, TokenSigner
+from syndicate.errors import StoreError
 from syndicate.models import utc_now
-from syndicate.store import Store, open_store
+from syndicate.store import Store
 from syndicate.store.subscribers import SubscriberStore
 from syndicate.web.context import WebContext
 from syndicate.web.csrf import FIELD, FormGuard
+from syndicate.web.forms import read_form, refused, store_unavailable, too_large
+from syndicate.web.limits import BodyTooLarge
 from syndicate.web.pages import message, page
+from syndicate.web.services import open_web_store
+from syndicate.web.unsubqueue import PendingUnsubscribes
+
+QUEUE_DIR = Path("var/pending-unsubscribes")
+"""Where one-click unsubscribes wait for the store (relative to the instance folder)."""
+RETRY_SECONDS = 5.0
+"""How often the queue tries the store again while it is unavailable."""
 
 
 def routes(context: WebContext) -> list[BaseRoute]:
@@ -35,7 +53,15 @@ def routes(context: WebContext) -> list[BaseRoute]:
 
     @cache
     def store() -> Store:
-        return open_store(context.settings.store_url)
+        return open_web_store(context.settings.store_url)
+
+    def apply(subscriber_id: int, channel: str, source: str, at: datetime) -> bool:
+        return SubscriberStore(store()).unsubscribe(subscriber_id, channel, source=source, now=at)
+
+    queue = PendingUnsubscribes(
+        context.settings.resolve(QUEUE_DIR), apply, retry=lambda: RETRY_SECONDS
+    )
+    queue.start()  # what a previous process left queued
 
     @cache
     def signer() -> TokenSigner:
@@ -80,29 +106,37 @@ def routes(context: WebContext) -> list[BaseRoute]:
         found = claims(request.path_params["token"])
         if found is None:
             return _invalid(site)
-        form = await request.form()
+        # The body comes first: only it says whether this is the one-click POST, which
+        # is exempt from the origin and form token checks (RFC 8058: no token, no
+        # cookie, no login). Nothing else in it is read.
+        try:
+            form = await read_form(request)
+        except BodyTooLarge as err:
+            return too_large(site, err.limit)
         if form.get("List-Unsubscribe") == "One-Click":
-            source = "one-click"  # RFC 8058: no form token, no cookie, no login
+            source = "one-click"
         else:
             token = form.get(FIELD)
             problem = guard().problem(request, token if isinstance(token, str) else None)
             if problem:
-                return message(
-                    site,
-                    "Please try again",
-                    f"We could not accept this form: {problem}.",
-                    "Go back, reload the page, and press Unsubscribe again.",
-                    status=403,
-                    link=(request.url.path, "Back to the unsubscribe page"),
-                )
+                return refused(site, problem, request.url.path)
             source = "web"
-        await run_in_threadpool(
-            SubscriberStore(store()).unsubscribe,
-            found.subscriber_id,
-            found.channel,
-            source=source,
-            now=utc_now(),
-        )
+        now = utc_now()
+        try:
+            await run_in_threadpool(apply, found.subscriber_id, found.channel, source, now)
+        except (StoreError, SQLAlchemyError):
+            if source != "one-click":
+                raise  # the app answers 503: the reader can press the button again
+            try:
+                await run_in_threadpool(queue.add, found.subscriber_id, found.channel, source, now)
+            except OSError:
+                return store_unavailable(site)
+            return message(
+                site,
+                "Unsubscribed",
+                f"You will no longer receive {found.channel} from {site}.",
+                status=202,
+            )
         return message(
             site, "Unsubscribed", f"You will no longer receive {found.channel} from {site}."
         )

@@ -23,15 +23,12 @@ from syndicate.errors import ConfigError, StoreError, WebhookError
 from syndicate.models import utc_now
 from syndicate.store import open_store
 from syndicate.web.context import WebContext
+from syndicate.web.limits import BodyTooLarge, read_capped
 from syndicate.webhooks.receive import WebhookReceiver
 
 log = logging.getLogger(__name__)
 
 HEADERS = {"Cache-Control": "no-store"}
-
-
-class _TooLarge(Exception):
-    pass
 
 
 def routes(context: WebContext) -> list[BaseRoute]:
@@ -45,8 +42,8 @@ def routes(context: WebContext) -> list[BaseRoute]:
     async def webhook(request: Request) -> Response:
         provider = request.path_params["provider"]
         try:
-            body = await _read_body(request, limit)
-        except _TooLarge:
+            body = await read_capped(request, limit)
+        except BodyTooLarge:
             return _error(413, f"body larger than {limit} bytes (webhooks.max_body_bytes)")
         headers = dict(request.headers.items())  # Starlette gives lower-case names
         try:
@@ -62,20 +59,6 @@ def routes(context: WebContext) -> list[BaseRoute]:
         return JSONResponse(receipt.as_dict(), headers=HEADERS)
 
     return [Route("/webhooks/{provider}", webhook, methods=["POST"])]
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise _TooLarge
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _TooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _error(status: int, message: str) -> Response:

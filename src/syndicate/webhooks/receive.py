@@ -3,22 +3,30 @@
 :class:`WebhookReceiver` reads each provider's secrets once, and answers
 :meth:`~WebhookReceiver.receive` with a :class:`Receipt` or a
 :class:`~syndicate.errors.WebhookError` whose ``status`` is the HTTP status to send.
-Verification always comes first: nothing in an unverified body is read further, and a
-refused request changes nothing in the store.
+Verification always comes first where the provider's scheme allows it (Postmark's
+credentials and SendGrid's signature are in the headers, so their bodies are parsed only
+once verified; Mailgun and SNS sign inside the JSON, which must be read to be checked).
+Nothing in an unverified body is read further, and a refused request changes nothing in
+the store.
+
+JSON nested deeper than :data:`MAX_DEPTH` is refused (400) before it is parsed: every
+provider's payload is a few levels deep, and ``json`` recurses per level.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
+from itertools import accumulate
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from syndicate.config import Settings, read_secret
-from syndicate.errors import WebhookNotConfigured
+from syndicate.errors import WebhookNotConfigured, WebhookPayloadError
 from syndicate.store import Store
 from syndicate.webhooks import mailgun, postmark, sendgrid, ses, sns
 from syndicate.webhooks.apply import Applied, apply_events
@@ -27,6 +35,12 @@ from syndicate.webhooks.events import Parsed
 log = logging.getLogger(__name__)
 
 PROVIDERS = ("postmark", "sendgrid", "mailgun", "ses")
+MAX_DEPTH = 32
+"""The deepest JSON nesting accepted; the providers' payloads are under ten levels."""
+
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_DEPTH_STEPS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")
+_NOT_BRACKETS = bytes(set(range(256)) - set(b"[]{}"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +96,12 @@ class WebhookReceiver:
         handler = self._handlers.get(provider)
         if handler is None:
             raise WebhookNotConfigured(f"no webhook for provider {provider!r}")
-        return handler(body, headers, now)
+        try:
+            return handler(body, headers, now)
+        except RecursionError as err:  # a backstop: check_depth runs before each parse
+            raise WebhookPayloadError(
+                f"{provider}: JSON nested too deeply", provider=provider
+            ) from err
 
     def _apply(self, provider: str, parsed: Parsed, now: datetime) -> Receipt:
         return Receipt(provider, apply_events(self.store, parsed.events, now), parsed.ignored)
@@ -101,6 +120,7 @@ class WebhookReceiver:
         if not (username or password or token):
             raise _not_configured("postmark", "username and password, or token")
         postmark.verify(headers, username=username, password=password, token=token)
+        check_depth("postmark", body)
         return self._apply("postmark", postmark.parse(body, now), now)
 
     @cached_property
@@ -114,6 +134,7 @@ class WebhookReceiver:
         if key is None:
             raise _not_configured("sendgrid", "public_key")
         sendgrid.verify(body, headers, key, now, self.options.sendgrid.max_age_seconds)
+        check_depth("sendgrid", body)
         return self._apply("sendgrid", sendgrid.parse(body, now), now)
 
     def _mailgun(self, body: bytes, headers: Mapping[str, str], now: datetime) -> Receipt:
@@ -121,6 +142,7 @@ class WebhookReceiver:
         key = read_secret(opts.signing_key, opts.signing_key_file, self.settings)
         if not key:
             raise _not_configured("mailgun", "signing_key")
+        check_depth("mailgun", body)  # Mailgun signs inside the JSON: it must be read
         signed = mailgun.read(body)
         mailgun.verify(signed, key, now, opts.max_age_seconds)
         return self._apply("mailgun", mailgun.parse(signed, now), now)
@@ -132,6 +154,7 @@ class WebhookReceiver:
     def _ses(self, body: bytes, headers: Mapping[str, str], now: datetime) -> Receipt:
         if not self.options.ses.topic_arns:
             raise _not_configured("ses", "topic_arns")
+        check_depth("ses", body)  # SNS signs inside the JSON: it must be read
         message = sns.read(body)
         self._sns.verify(message, now)
         kind = message["Type"]
@@ -142,7 +165,9 @@ class WebhookReceiver:
         if kind == "UnsubscribeConfirmation":
             log.warning("ses webhook: %s unsubscribed this endpoint", message["TopicArn"])
             return Receipt("ses", note="unsubscribe noted")
-        parsed = ses.parse(str(message.get("Message", "")), str(message["MessageId"]), now)
+        inner = str(message.get("Message", ""))
+        check_depth("ses", inner.encode("utf-8", "replace"))
+        parsed = ses.parse(inner, str(message["MessageId"]), now)
         return self._apply("ses", parsed, now)
 
 
@@ -151,3 +176,17 @@ def _not_configured(provider: str, keys: str) -> WebhookNotConfigured:
         f"{provider} webhook is not configured: set {keys} under [webhooks.{provider}]",
         provider=provider,
     )
+
+
+def check_depth(provider: str, body: bytes) -> None:
+    """WebhookPayloadError (400) if ``body``'s JSON nests deeper than :data:`MAX_DEPTH`.
+
+    Counts brackets outside strings without parsing; malformed JSON is left for the
+    parser to refuse.
+    """
+    brackets = _JSON_STRING.sub(b"", body).translate(None, _NOT_BRACKETS)
+    steps = (1 if step == 1 else -1 for step in brackets.translate(_DEPTH_STEPS))
+    if max(accumulate(steps), default=0) > MAX_DEPTH:
+        raise WebhookPayloadError(
+            f"{provider}: JSON nested more than {MAX_DEPTH} levels deep", provider=provider
+        )
