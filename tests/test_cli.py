@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
 
 
@@ -121,3 +122,69 @@ def test_help_everywhere(tmp_path: Path, command: list[str]) -> None:
     done = run(tmp_path, *command, "--help")  # no config file needed for --help
     assert done.returncode == 0
     assert "Usage: syndicate" in done.stdout
+
+
+COMMANDS = [
+    "articles",
+    "build",
+    "config",
+    "db",
+    "deliveries",
+    "digest",
+    "dispatch",
+    "editions",
+    "ingest",
+    "run",
+    "serve",
+    "sources",
+    "subscribers",
+    "worker",
+]
+HEAVY = (
+    "sqlalchemy",
+    "feedgen",
+    "sklearn",
+    "mjml",
+    "pydantic",
+    "rich",
+    "jinja2",
+    "syndicate.store",
+)
+
+
+def test_help_lists_every_command_with_its_short_help(tmp_path: Path) -> None:
+    done = run(tmp_path, "--help")
+    assert done.returncode == 0
+    listed = done.stdout.split("Commands:")[1].split()
+    for name in COMMANDS:
+        assert name in listed, name
+    from syndicate.cli.app import cli
+
+    ctx = click.Context(cli)
+    assert cli.list_commands(ctx) == COMMANDS
+    for name in COMMANDS:
+        # The short help printed by --help comes from the lazy table; it must be the
+        # command's own, and the table's name the command's name.
+        command = cli.get_command(ctx, name)
+        assert command is not None and command.name == name
+        line = next(x for x in done.stdout.splitlines() if x.split()[:1] == [name])
+        assert command.get_short_help_str(limit=200) in " ".join(line.split()[1:]), name
+
+
+@pytest.mark.parametrize("args", [["--help"], ["--version"], []])
+def test_help_imports_no_pipeline_module(args: list[str]) -> None:
+    # A fresh interpreter: what importing the CLI and answering --help pulls in.
+    probe = (
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from syndicate.cli import cli\n"
+        f"result = CliRunner().invoke(cli, {args!r})\n"
+        "assert result.exit_code in (0, 2), result.output\n"
+        "print(' '.join(sorted(sys.modules)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    loaded = set(done.stdout.split())
+    assert [m for m in HEAVY if m in loaded] == []

@@ -18,6 +18,7 @@ from rich.table import Table
 
 from syndicate.cli.app import AppContext, cli, console, err_console, pass_app
 from syndicate.cli.digest import channel_named, digest
+from syndicate.cli.editions import edition_or_exit
 from syndicate.config import load_channels
 from syndicate.delivery import (
     Dispatcher,
@@ -323,7 +324,10 @@ def deliveries() -> None:
 @pass_app
 def deliveries_status(app: AppContext, edition_id: int | None, as_json: bool) -> None:
     """Counts of deliveries by status, for EDITION_ID or for all editions."""
-    outbox = Outbox(app.store())
+    store = app.store()
+    if edition_id is not None:
+        edition_or_exit(store, edition_id)
+    outbox = Outbox(store)
     counts = outbox.status_counts(edition_id)
     paused = outbox.paused()
     if as_json:

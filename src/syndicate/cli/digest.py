@@ -7,13 +7,13 @@ from pathlib import Path
 
 import click
 
-from syndicate.cli.app import AppContext, cli, console, pass_app
+from syndicate.cli.app import DIGEST_COMMANDS, AppContext, LazyGroup, cli, console, pass_app
 from syndicate.config import ChannelConfig, load_channels
 from syndicate.digest import next_slot, slot_for
 from syndicate.errors import ConfigError
 
 
-@cli.group()
+@cli.group(cls=LazyGroup, lazy=DIGEST_COMMANDS)
 def digest() -> None:
     """Compose and preview email digests."""
 
