@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -188,3 +189,22 @@ def test_help_imports_no_pipeline_module(args: list[str]) -> None:
     assert done.returncode == 0, done.stderr
     loaded = set(done.stdout.split())
     assert [m for m in HEAVY if m in loaded] == []
+
+
+TABLE_TIME = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d UTC$")
+
+
+def test_quiet_prints_no_table_and_times_share_one_format(instance: Path) -> None:
+    quiet = run(instance, "-q", "ingest")
+    assert quiet.returncode == 0, quiet.stderr
+    assert quiet.stdout == ""  # no summary table
+    assert run(instance, "-q", "articles", "list").stdout == ""
+    assert len(run(instance, "-q", "articles", "list", "--json").stdout.splitlines()) == 26
+
+    listed = run(instance, "articles", "list", "--limit", "1").stdout
+    row = next(x for x in listed.splitlines() if "tag:" in x)
+    assert TABLE_TIME.match(row.split("│")[1].strip()), row
+    sources = run(instance, "sources", "list").stdout
+    row = next(x for x in sources.splitlines() if "newsroom" in x)
+    cells = [c.strip() for c in row.split("│")[1:-1]]
+    assert TABLE_TIME.match(cells[3]) and TABLE_TIME.match(cells[4]), row

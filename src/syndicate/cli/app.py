@@ -124,10 +124,13 @@ class LazyGroup(click.Group):
             formatter.write_dl(rows)
 
 
-def when(value: datetime | None) -> str:
-    """A time as every table shows it: ``YYYY-MM-DD HH:MM UTC`` (``-`` for none)."""
+def when(value: datetime | str | None) -> str:
+    """A time as every table and summary shows it: ``YYYY-MM-DD HH:MM UTC`` (``-`` for
+    none); a string is read as ISO 8601."""
     if value is None:
         return "-"
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
     aware = value if value.tzinfo else value.replace(tzinfo=UTC)
     return aware.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 

@@ -10,7 +10,7 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from syndicate.cli.app import AppContext, cli, console, err_console, pass_app
+from syndicate.cli.app import AppContext, cli, console, err_console, pass_app, when
 from syndicate.config import load_channels
 from syndicate.ingest import SourceReport, ingest
 from syndicate.models import Article
@@ -130,7 +130,7 @@ def articles_list(
         table.add_column(column, overflow="fold")
     for a in items:
         table.add_row(
-            a.published_at.strftime("%Y-%m-%d %H:%M"),
+            when(a.published_at),
             a.section,
             a.title,
             ", ".join(x.name for x in a.authors if x.name),
@@ -215,8 +215,8 @@ def sources_list(app: AppContext, as_json: bool) -> None:
             str(row["name"]),
             str(row["kind"]),
             state_text,
-            str(row["last_success_at"] or "-"),
-            str(row["next_poll_at"] or "-"),
+            when(row["last_success_at"]),
+            when(row["next_poll_at"]),
             str(row["last_error"] or ""),
         )
     console.print(table)
