@@ -140,7 +140,8 @@ def plural(count: int, singular: str, plural_form: str | None = None) -> str:
     if count == 1:
         return f"{count} {singular}"
     if plural_form is None:
-        plural_form = singular[:-1] + "ies" if singular.endswith("y") else singular + "s"
+        consonant_y = singular.endswith("y") and singular[-2:-1] not in tuple("aeiou")
+        plural_form = singular[:-1] + "ies" if consonant_y else singular + "s"
     return f"{count} {plural_form}"
 
 

@@ -15,9 +15,9 @@ from syndicate.store import Store
 from syndicate.store.editions import (
     OWN,
     EditionRecord,
-    EditionSummary,
+    EditionListing,
     articles_by_ids,
-    edition_summaries,
+    edition_listings,
     get_edition_by_id,
 )
 from syndicate.store.stats import delivery_counts_by_edition
@@ -39,7 +39,7 @@ def editions() -> None:
 def editions_list(app: AppContext, channel: str | None, limit: int | None, as_json: bool) -> None:
     """List editions, newest slot first, with their deliveries by status."""
     store = app.store()
-    found = edition_summaries(store, channel, limit)
+    found = edition_listings(store, channel, limit)
     counts = delivery_counts_by_edition(store, [e.id for e in found])
     if as_json:
         for e in found:
@@ -116,7 +116,7 @@ def counts_text(counts: dict[str, int]) -> str:
     return ", ".join(f"{counts[s]} {s}" for s in known + others) or "none"
 
 
-def _summary_json(e: EditionSummary, counts: dict[str, int]) -> dict[str, Any]:
+def _summary_json(e: EditionListing, counts: dict[str, int]) -> dict[str, Any]:
     return {
         "id": e.id,
         "channel": e.channel,

@@ -159,7 +159,7 @@ def list_editions(store: Store, channel: str | None = None) -> list[EditionRecor
 
 
 @dataclass(frozen=True, slots=True)
-class EditionSummary:
+class EditionListing:
     """An edition without its rendered parts: what a listing shows."""
 
     id: int
@@ -173,9 +173,9 @@ class EditionSummary:
     created_at: datetime
 
 
-def edition_summaries(
+def edition_listings(
     store: Store, channel: str | None = None, limit: int | None = None
-) -> list[EditionSummary]:
+) -> list[EditionListing]:
     """Editions (of ``channel`` when given), newest slot first, without loading their
     HTML and text."""
     c = editions.c
@@ -196,7 +196,7 @@ def edition_summaries(
         query = query.limit(limit)
     with store.engine.connect() as conn:
         return [
-            EditionSummary(
+            EditionListing(
                 id=int(row.id),
                 channel=row.channel,
                 cadence=row.cadence,
