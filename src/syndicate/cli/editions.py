@@ -14,8 +14,8 @@ from syndicate.models import Article
 from syndicate.store import Store
 from syndicate.store.editions import (
     OWN,
-    EditionRecord,
     EditionListing,
+    EditionRecord,
     articles_by_ids,
     edition_listings,
     get_edition_by_id,
