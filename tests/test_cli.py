@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import click
 import pytest
+
+from tests.conftest import REPO
 
 
 def run(instance: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -208,3 +211,25 @@ def test_quiet_prints_no_table_and_times_share_one_format(instance: Path) -> Non
     row = next(x for x in sources.splitlines() if "newsroom" in x)
     cells = [c.strip() for c in row.split("│")[1:-1]]
     assert TABLE_TIME.match(cells[3]) and TABLE_TIME.match(cells[4]), row
+
+
+def test_digest_send_says_who_was_left_out_and_why(instance: Path) -> None:
+    shutil.copy(REPO / "subscribers.csv", instance / "subscribers.csv")
+    assert run(instance, "ingest").returncode == 0
+    assert run(instance, "subscribers", "import", "subscribers.csv").returncode == 0
+    sport = ["subscribers", "add", "fan@example.com", "--channel", "all", "--sections", "Sport"]
+    assert run(instance, *sport).returncode == 0
+    sent = run(instance, "digest", "send", "all")
+    assert sent.returncode == 0, sent.stderr
+    # 11 active subscribers: Mia and Priya take other channels only, Tom the weekly
+    # round-up, and the Sport fan's section has no story in this edition.
+    assert "7 new deliveries queued" in sent.stdout
+    assert (
+        "7 of 11 subscribers get this edition; not sent to: 2 not subscribed to all, "
+        "1 on another cadence, 1 with no story in their sections"
+    ) in sent.stdout
+    assert "10 stories" in sent.stdout
+    late = ["subscribers", "add", "late@example.com", "--channel", "all"]
+    assert run(instance, *late).returncode == 0
+    again = run(instance, "digest", "send", "all")
+    assert "1 new delivery queued" in again.stdout, again.stdout

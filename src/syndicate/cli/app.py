@@ -124,13 +124,15 @@ class LazyGroup(click.Group):
             formatter.write_dl(rows)
 
 
-def when(value: datetime | str | None) -> str:
+def when(value: object) -> str:
     """A time as every table and summary shows it: ``YYYY-MM-DD HH:MM UTC`` (``-`` for
-    none); a string is read as ISO 8601."""
+    ``None``); a string is read as ISO 8601 (the rows the ``--json`` listings print)."""
     if value is None:
         return "-"
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
+    if not isinstance(value, datetime):
+        raise TypeError(f"not a time: {value!r}")
     aware = value if value.tzinfo else value.replace(tzinfo=UTC)
     return aware.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 

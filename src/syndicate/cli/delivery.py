@@ -16,14 +16,15 @@ from typing import TextIO
 import click
 from rich.table import Table
 
-from syndicate.cli.app import AppContext, cli, console, err_console, pass_app
+from syndicate.cli.app import AppContext, cli, console, err_console, pass_app, plural
 from syndicate.cli.digest import channel_named, digest
-from syndicate.cli.editions import edition_or_exit
+from syndicate.cli.editions import audience_text, edition_or_exit
 from syndicate.config import load_channels
 from syndicate.delivery import (
     Dispatcher,
     DispatchReport,
     EditionMessages,
+    audience_counts,
     enqueue_edition,
     make_backend,
 )
@@ -388,9 +389,11 @@ def digest_send(app: AppContext, channel_name: str, at_now: bool, workers: int) 
     state = "composed" if built.created else "already composed"
     console.print(
         f"{channel.name}: edition {record.id} ({state}) for {slot:%Y-%m-%d %H:%M} UTC, "
-        f"{len(record.article_ids)} stories; {added} new deliveries queued",
+        f"{plural(len(record.article_ids), 'story')}; "
+        f"{plural(added, 'new delivery', 'new deliveries')} queued",
         highlight=False,
     )
+    console.print(audience_text(audience_counts(store, channel, record), channel.name))
     report = run_dispatch(app, record.id, workers)
     if report.paused:
         sys.exit(1)

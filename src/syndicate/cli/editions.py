@@ -10,6 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from syndicate.cli.app import AppContext, cli, console, pass_app, plural, when
+from syndicate.delivery import AudienceCounts
 from syndicate.models import Article
 from syndicate.store import Store
 from syndicate.store.editions import (
@@ -107,6 +108,22 @@ def edition_or_exit(store: Store, edition_id: int) -> EditionRecord:
             f"no edition {edition_id} (see 'syndicate editions list')", param_hint="EDITION_ID"
         )
     return record
+
+
+def audience_text(counts: AudienceCounts, channel: str) -> str:
+    """Who gets an edition and why the others do not, for ``digest send``: ``7 of 11
+    subscribers get this edition; not sent to: 2 not subscribed to all, …``."""
+    if counts.total == 0:
+        return "no active subscribers yet: add some with 'syndicate subscribers add' or 'import'"
+    verb = "gets" if counts.reached == 1 else "get"
+    text = f"{counts.reached} of {plural(counts.total, 'subscriber')} {verb} this edition"
+    reasons = [
+        (counts.other_channel, f"not subscribed to {channel}"),
+        (counts.other_cadence, "on another cadence"),
+        (counts.no_sections, "with no story in their sections"),
+    ]
+    left_out = ", ".join(f"{n} {why}" for n, why in reasons if n)
+    return f"{text}; not sent to: {left_out}" if left_out else text
 
 
 def counts_text(counts: dict[str, int]) -> str:
