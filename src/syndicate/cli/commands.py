@@ -10,7 +10,7 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from syndicate.cli.app import AppContext, cli, console, err_console, pass_app, when
+from syndicate.cli.app import AppContext, cli, console, err_console, pass_app, plural, when
 from syndicate.config import load_channels
 from syndicate.ingest import SourceReport, ingest
 from syndicate.models import Article
@@ -125,7 +125,7 @@ def articles_list(
         for article in items:
             click.echo(json.dumps(_article_json(article), ensure_ascii=False))
         return
-    table = Table(title=f"{len(items)} articles", title_justify="left")
+    table = Table(title=plural(len(items), "article"), title_justify="left")
     for column in ("published", "section", "title", "authors", "id"):
         table.add_column(column, overflow="fold")
     for a in items:

@@ -131,7 +131,7 @@ def subscribers_import(app: AppContext, file: Path, channel: str | None, status:
     console.print(
         f"imported {file.name}: {report.added} added, {report.updated} updated, "
         f"{report.unchanged} unchanged, {report.suppressed} suppressed, "
-        f"{report.refused} opted out, {len(report.errors)} bad rows"
+        f"{report.refused} opted out, {plural(len(report.errors), 'bad row')}"
     )
     if report.errors:
         sys.exit(1)
@@ -284,8 +284,8 @@ def _publish(app: AppContext, edition_id: int | None) -> None:
     queue = app.settings.celery.queue_name
     if report.tasks:
         console.print(
-            f"queued for the workers: {report.deliveries} deliveries in {report.tasks} "
-            f"tasks on queue {queue!r}"
+            f"queued for the workers: {plural(report.deliveries, 'delivery')} in "
+            f"{plural(report.tasks, 'task')} on queue {queue!r}"
         )
     else:
         console.print("nothing due (rows already published are waiting for their workers)")
