@@ -11,15 +11,8 @@ from typing import NoReturn
 
 import click
 
-# Command modules register their commands on the root group when imported.
-from syndicate.cli import (
-    commands,  # noqa: F401
-    delivery,  # noqa: F401
-    digest,  # noqa: F401
-    feeds,  # noqa: F401
-    run,  # noqa: F401
-    worker,  # noqa: F401
-)
+# The root group imports each command's module when that command is used
+# (``syndicate.cli.app.COMMANDS``), so importing this package stays light.
 from syndicate.cli.app import cli
 from syndicate.errors import ConfigError, StoreError, SyndicateError
 

@@ -10,7 +10,7 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from syndicate.cli.app import AppContext, cli, console, err_console, pass_app
+from syndicate.cli.app import AppContext, cli, console, err_console, pass_app, plural, when
 from syndicate.config import load_channels
 from syndicate.ingest import SourceReport, ingest
 from syndicate.models import Article
@@ -125,12 +125,12 @@ def articles_list(
         for article in items:
             click.echo(json.dumps(_article_json(article), ensure_ascii=False))
         return
-    table = Table(title=f"{len(items)} articles", title_justify="left")
+    table = Table(title=plural(len(items), "article"), title_justify="left")
     for column in ("published", "section", "title", "authors", "id"):
         table.add_column(column, overflow="fold")
     for a in items:
         table.add_row(
-            a.published_at.strftime("%Y-%m-%d %H:%M"),
+            when(a.published_at),
             a.section,
             a.title,
             ", ".join(x.name for x in a.authors if x.name),
@@ -215,8 +215,8 @@ def sources_list(app: AppContext, as_json: bool) -> None:
             str(row["name"]),
             str(row["kind"]),
             state_text,
-            str(row["last_success_at"] or "-"),
-            str(row["next_poll_at"] or "-"),
+            when(row["last_success_at"]),
+            when(row["next_poll_at"]),
             str(row["last_error"] or ""),
         )
     console.print(table)

@@ -16,13 +16,15 @@ from typing import TextIO
 import click
 from rich.table import Table
 
-from syndicate.cli.app import AppContext, cli, console, err_console, pass_app
+from syndicate.cli.app import AppContext, cli, console, err_console, pass_app, plural
 from syndicate.cli.digest import channel_named, digest
+from syndicate.cli.editions import audience_text, edition_or_exit
 from syndicate.config import load_channels
 from syndicate.delivery import (
     Dispatcher,
     DispatchReport,
     EditionMessages,
+    audience_counts,
     enqueue_edition,
     make_backend,
 )
@@ -129,7 +131,7 @@ def subscribers_import(app: AppContext, file: Path, channel: str | None, status:
     console.print(
         f"imported {file.name}: {report.added} added, {report.updated} updated, "
         f"{report.unchanged} unchanged, {report.suppressed} suppressed, "
-        f"{report.refused} opted out, {len(report.errors)} bad rows"
+        f"{report.refused} opted out, {plural(len(report.errors), 'bad row')}"
     )
     if report.errors:
         sys.exit(1)
@@ -282,8 +284,8 @@ def _publish(app: AppContext, edition_id: int | None) -> None:
     queue = app.settings.celery.queue_name
     if report.tasks:
         console.print(
-            f"queued for the workers: {report.deliveries} deliveries in {report.tasks} "
-            f"tasks on queue {queue!r}"
+            f"queued for the workers: {plural(report.deliveries, 'delivery')} in "
+            f"{plural(report.tasks, 'task')} on queue {queue!r}"
         )
     else:
         console.print("nothing due (rows already published are waiting for their workers)")
@@ -323,7 +325,10 @@ def deliveries() -> None:
 @pass_app
 def deliveries_status(app: AppContext, edition_id: int | None, as_json: bool) -> None:
     """Counts of deliveries by status, for EDITION_ID or for all editions."""
-    outbox = Outbox(app.store())
+    store = app.store()
+    if edition_id is not None:
+        edition_or_exit(store, edition_id)
+    outbox = Outbox(store)
     counts = outbox.status_counts(edition_id)
     paused = outbox.paused()
     if as_json:
@@ -384,9 +389,11 @@ def digest_send(app: AppContext, channel_name: str, at_now: bool, workers: int) 
     state = "composed" if built.created else "already composed"
     console.print(
         f"{channel.name}: edition {record.id} ({state}) for {slot:%Y-%m-%d %H:%M} UTC, "
-        f"{len(record.article_ids)} stories; {added} new deliveries queued",
+        f"{plural(len(record.article_ids), 'story')}; "
+        f"{plural(added, 'new delivery', 'new deliveries')} queued",
         highlight=False,
     )
+    console.print(audience_text(audience_counts(store, channel, record), channel.name))
     report = run_dispatch(app, record.id, workers)
     if report.paused:
         sys.exit(1)

@@ -7,13 +7,21 @@ from pathlib import Path
 
 import click
 
-from syndicate.cli.app import AppContext, cli, console, pass_app
+from syndicate.cli.app import (
+    DIGEST_COMMANDS,
+    AppContext,
+    LazyGroup,
+    cli,
+    console,
+    pass_app,
+    plural,
+)
 from syndicate.config import ChannelConfig, load_channels
 from syndicate.digest import next_slot, slot_for
 from syndicate.errors import ConfigError
 
 
-@cli.group()
+@cli.group(cls=LazyGroup, lazy=DIGEST_COMMANDS)
 def digest() -> None:
     """Compose and preview email digests."""
 
@@ -73,7 +81,7 @@ def preview(
     if built is None:
         click.echo(
             f"no edition for {channel.name} at {slot.isoformat()}: fewer than "
-            f"{channel.digest.min_items} new article(s)",
+            f"{plural(channel.digest.min_items, 'new article')}",
             err=True,
         )
         raise SystemExit(1)
@@ -89,7 +97,7 @@ def preview(
     edition = built.edition
     size = len(built.rendered.html.encode("utf-8"))
     console.print(
-        f"{channel.name} @ {slot.isoformat()}: {len(edition.articles)} stories, "
+        f"{channel.name} @ {slot.isoformat()}: {plural(len(edition.articles), 'story')}, "
         f"{len(edition.related)} related, HTML {size:,} bytes",
         highlight=False,
     )

@@ -11,7 +11,7 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from syndicate.cli.app import AppContext, cli, console, err_console, pass_app
+from syndicate.cli.app import AppContext, cli, console, err_console, pass_app, plural
 from syndicate.config import load_channels
 from syndicate.feeds import BuildReport, ChannelReport, build
 
@@ -89,7 +89,7 @@ def _print_build(report: BuildReport) -> None:
     pings = report.pings
     if pings.sent or pings.failed:
         console.print(
-            f"WebSub: {len(pings.sent)} ping(s) sent, {len(pings.failed)} failed "
+            f"WebSub: {plural(len(pings.sent), 'ping')} sent, {len(pings.failed)} failed "
             "(retried on the next build)"
         )
     for ping, error in pings.failed:

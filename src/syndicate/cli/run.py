@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from syndicate.cli.app import AppContext, cli, console, pass_app
+from syndicate.cli.app import AppContext, cli, console, pass_app, plural
 from syndicate.cli.delivery import WORKERS, run_dispatch
 from syndicate.models import utc_now
 
@@ -131,7 +131,7 @@ def _once(app: AppContext, workers: int) -> None:
     new = sum(r.new + r.updated for r in sources)
     console.print(
         f"sources: {len(fetched)} polled, {len(sources) - len(fetched)} not due, "
-        f"{new} new or updated articles, {sum(r.failed for r in sources)} failed"
+        f"{plural(new, 'new or updated article')}, {sum(r.failed for r in sources)} failed"
     )
     for r in sources:
         if r.error:

@@ -23,7 +23,13 @@ from syndicate.plugins import lazy_exports
 if TYPE_CHECKING:
     from syndicate.delivery.base import Backend, BackendOptions
     from syndicate.delivery.compose import EditionMessages
-    from syndicate.delivery.dispatch import Dispatcher, DispatchReport, enqueue_edition
+    from syndicate.delivery.dispatch import (
+        AudienceCounts,
+        Dispatcher,
+        DispatchReport,
+        audience_counts,
+        enqueue_edition,
+    )
     from syndicate.delivery.registry import backend_names, make_backend
     from syndicate.delivery.tokens import BadToken, Purpose, TokenClaims, TokenSigner
 
@@ -31,6 +37,7 @@ if TYPE_CHECKING:
 __getattr__ = lazy_exports(
     __name__,
     {
+        "AudienceCounts": "dispatch",
         "Backend": "base",
         "BackendOptions": "base",
         "BadToken": "tokens",
@@ -40,6 +47,7 @@ __getattr__ = lazy_exports(
         "Purpose": "tokens",
         "TokenClaims": "tokens",
         "TokenSigner": "tokens",
+        "audience_counts": "dispatch",
         "backend_names": "registry",
         "enqueue_edition": "dispatch",
         "make_backend": "registry",
@@ -47,6 +55,7 @@ __getattr__ = lazy_exports(
 )
 
 __all__ = [
+    "AudienceCounts",
     "Backend",
     "BackendOptions",
     "BadToken",
@@ -56,6 +65,7 @@ __all__ = [
     "Purpose",
     "TokenClaims",
     "TokenSigner",
+    "audience_counts",
     "backend_names",
     "enqueue_edition",
     "make_backend",

@@ -47,7 +47,10 @@ def signing_key(settings: Settings) -> str:
         with os.fdopen(fd, "w") as fh:
             fh.write(secrets.token_urlsafe(48))
         log.warning(
-            "generated a link-signing key at %s: keep it, or set SYNDICATE_SECURITY__SECRET_KEY",
+            "generated a link-signing key at %s: it signs the unsubscribe, preferences and "
+            "confirmation links in every message. Keep this file (or set "
+            "SYNDICATE_SECURITY__SECRET_KEY to its contents): with a new key, the links in "
+            "mail already sent stop working",
             path,
         )
     return path.read_text(encoding="utf-8").strip()

@@ -34,10 +34,11 @@ from syndicate.config import ChannelConfig, DispatchSettings
 from syndicate.delivery.base import Backend
 from syndicate.digest.cadence import CADENCE_RANK, edition_cadence
 from syndicate.errors import BackendConfigError, MessageError
-from syndicate.models import DeliveryResult, OutboundMessage, utc_now
+from syndicate.models import DeliveryResult, OutboundMessage, Subscription, utc_now
 from syndicate.store import Store
 from syndicate.store.editions import OWN, EditionRecord, articles_by_ids
 from syndicate.store.outbox import Claimed, Outbox, Outcome
+from syndicate.store.stats import active_audience
 from syndicate.store.subscribers import SubscriberStore
 
 log = logging.getLogger(__name__)
@@ -92,6 +93,50 @@ def audience(
     round-up goes to exactly the subscribers who chose that cadence, so nobody gets the
     same stories twice.
     """
+    why_not = _left_out(channel, slot, sections, cadence)
+    for subscriber_id, sub in SubscriberStore(store).channel_audience(channel.name):
+        if why_not(sub) is None:
+            yield subscriber_id
+
+
+@dataclass(frozen=True, slots=True)
+class AudienceCounts:
+    """Who among the active, unsuppressed subscribers gets an edition, and why the
+    others do not: subscribed to other channels only, on another cadence (they get a
+    round-up or a coarser channel's editions), or no story in the sections they chose."""
+
+    reached: int
+    other_channel: int
+    other_cadence: int
+    no_sections: int
+
+    @property
+    def total(self) -> int:
+        """Every active, unsuppressed subscriber."""
+        return self.reached + self.other_channel + self.other_cadence + self.no_sections
+
+
+def audience_counts(store: Store, channel: ChannelConfig, edition: EditionRecord) -> AudienceCounts:
+    """:func:`audience` counted, with the reasons for everyone it leaves out."""
+    stories = articles_by_ids(store, edition.article_ids)
+    why_not = _left_out(channel, edition.slot, [a.section for a in stories], edition.cadence)
+    reasons = Counter(
+        why_not(sub) for _, sub in SubscriberStore(store).channel_audience(channel.name)
+    )
+    subscribed = sum(reasons.values())
+    return AudienceCounts(
+        reached=reasons[None],
+        other_channel=max(0, active_audience(store) - subscribed),
+        other_cadence=reasons["cadence"],
+        no_sections=reasons["sections"],
+    )
+
+
+def _left_out(
+    channel: ChannelConfig, slot: datetime, sections: Sequence[str], cadence: str
+) -> Callable[[Subscription], str | None]:
+    """Why a channel subscriber does not get the edition (``cadence``, ``sections``), or
+    ``None`` if they do."""
     if cadence == OWN:
         limit = CADENCE_RANK[edition_cadence(channel, slot)]
 
@@ -103,12 +148,15 @@ def audience(
             return chosen == cadence
 
     present = {s.casefold() for s in sections}
-    for subscriber_id, sub in SubscriberStore(store).channel_audience(channel.name):
+
+    def why_not(sub: Subscription) -> str | None:
         if not wanted(sub.cadence):
-            continue
+            return "cadence"
         if sub.sections and not present & {s.casefold() for s in sub.sections}:
-            continue
-        yield subscriber_id
+            return "sections"
+        return None
+
+    return why_not
 
 
 def enqueue_edition(

@@ -163,6 +163,59 @@ def list_editions(store: Store, channel: str | None = None) -> list[EditionRecor
         return [_record(row) for row in conn.execute(query)]
 
 
+@dataclass(frozen=True, slots=True)
+class EditionListing:
+    """An edition without its rendered parts: what a listing shows."""
+
+    id: int
+    channel: str
+    cadence: str
+    slot: datetime
+    status: str
+    subject: str
+    stories: int
+    related: int
+    created_at: datetime
+
+
+def edition_listings(
+    store: Store, channel: str | None = None, limit: int | None = None
+) -> list[EditionListing]:
+    """Editions (of ``channel`` when given), newest slot first, without loading their
+    HTML and text."""
+    c = editions.c
+    query = select(
+        c.id,
+        c.channel,
+        c.cadence,
+        c.slot,
+        c.status,
+        c.subject,
+        c.article_ids,
+        c.related_ids,
+        c.created_at,
+    ).order_by(c.slot.desc(), c.channel, c.cadence)
+    if channel is not None:
+        query = query.where(c.channel == channel)
+    if limit is not None:
+        query = query.limit(limit)
+    with store.engine.connect() as conn:
+        return [
+            EditionListing(
+                id=int(row.id),
+                channel=row.channel,
+                cadence=row.cadence,
+                slot=row.slot,
+                status=row.status,
+                subject=row.subject,
+                stories=len(row.article_ids),
+                related=len(row.related_ids),
+                created_at=row.created_at,
+            )
+            for row in conn.execute(query)
+        ]
+
+
 def set_edition_status(store: Store, edition_id: int, status: str) -> None:
     """Move an edition to ``status``."""
     with store.engine.begin() as conn:

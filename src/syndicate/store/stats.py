@@ -16,7 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from syndicate.errors import StoreError
 from syndicate.store.core import Store
-from syndicate.store.delivery_schema import deliveries, suppressions
+from syndicate.store.delivery_schema import deliveries, subscribers, suppressions
 from syndicate.store.schema import articles, source_state
 from syndicate.store.webhook_schema import webhook_events
 
@@ -85,6 +85,38 @@ def store_figures(store: Store, latency_bounds: Sequence[float]) -> StoreFigures
             )
     except SQLAlchemyError as err:
         raise StoreError(f"reading monitoring figures failed: {err}") from err
+
+
+def delivery_counts_by_edition(
+    store: Store, edition_ids: Sequence[int] | None = None
+) -> dict[int, dict[str, int]]:
+    """Deliveries per status for each edition (of ``edition_ids`` when given), in one
+    ``GROUP BY``; editions without deliveries are absent."""
+    query = select(deliveries.c.edition_id, deliveries.c.status, func.count()).group_by(
+        deliveries.c.edition_id, deliveries.c.status
+    )
+    if edition_ids is not None:
+        query = query.where(deliveries.c.edition_id.in_(list(edition_ids)))
+    out: dict[int, dict[str, int]] = {}
+    try:
+        with store.engine.connect() as conn:
+            for edition_id, status, n in conn.execute(query):
+                out.setdefault(int(edition_id), {})[str(status)] = int(n)
+    except SQLAlchemyError as err:
+        raise StoreError(f"reading delivery counts failed: {err}") from err
+    return out
+
+
+def active_audience(store: Store) -> int:
+    """Active subscribers whose address is not suppressed: everyone a send could reach."""
+    query = (
+        select(func.count())
+        .select_from(subscribers)
+        .outerjoin(suppressions, suppressions.c.email == subscribers.c.email)
+        .where(subscribers.c.status == "active", suppressions.c.email.is_(None))
+    )
+    with store.engine.connect() as conn:
+        return int(conn.execute(query).scalar_one())
 
 
 def _counts(conn: Connection, column: Any) -> dict[str, int]:

@@ -65,8 +65,14 @@ def render_archive_index(site: ArchiveSite, channels: Sequence[ChannelListing]) 
 
 def render_channel_archive(site: ArchiveSite, archive: ChannelArchive) -> str:
     """``/archive/<channel>/``: one page of editions, newest first, with older/newer links."""
+    # "of the Science Weekly digest", but "of The Meridian Review", never "the The".
+    named = (
+        escape(archive.title)
+        if archive.title.casefold().startswith("the ")
+        else f"the {escape(archive.title)} digest"
+    )
     parts = [
-        f"<p>Past editions of the {escape(archive.title)} digest, newest first; dates are "
+        f"<p>Past editions of {named}, newest first; dates are "
         f"in {escape(archive.timezone)} time.</p>"
     ]
     if archive.page.editions:
@@ -104,9 +110,15 @@ def page(site: ArchiveSite, title: str, body: str) -> str:
     return (
         f'<!doctype html>\n<html lang="{escape(site.language)}">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{escape(title)} — {escape(site.name)}</title>\n</head>\n<body>\n<main>\n"
+        f"<title>{escape(page_title(title, site.name))}</title>\n</head>\n<body>\n<main>\n"
         f"<h1>{escape(title)}</h1>\n{body}\n</main>\n</body>\n</html>\n"
     )
+
+
+def page_title(title: str, site: str) -> str:
+    """``<title> — <site>``, unless the title already names the site (a channel titled
+    "The Review — World" on the site "The Review")."""
+    return title if not site or site in title else f"{title} — {site}"
 
 
 def _count(channel: ChannelListing) -> str:

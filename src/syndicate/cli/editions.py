@@ -1,0 +1,173 @@
+"""``syndicate editions``: the composed editions, and what became of their deliveries."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+from rich.markup import escape
+from rich.table import Table
+
+from syndicate.cli.app import AppContext, cli, console, pass_app, plural, when
+from syndicate.delivery import AudienceCounts
+from syndicate.models import Article
+from syndicate.store import Store
+from syndicate.store.editions import (
+    OWN,
+    EditionListing,
+    EditionRecord,
+    articles_by_ids,
+    edition_listings,
+    get_edition_by_id,
+)
+from syndicate.store.stats import delivery_counts_by_edition
+
+# The order statuses are printed in: the way a delivery goes.
+STATUS_ORDER = ("queued", "sending", "sent", "deferred", "failed", "suppressed")
+
+
+@cli.group()
+def editions() -> None:
+    """Look at composed editions."""
+
+
+@editions.command("list")
+@click.option("--channel", metavar="NAME", help="Only this channel's editions.")
+@click.option("--limit", type=click.IntRange(min=1), help="At most this many, newest first.")
+@click.option("--json", "as_json", is_flag=True, help="JSON lines, one edition per line.")
+@pass_app
+def editions_list(app: AppContext, channel: str | None, limit: int | None, as_json: bool) -> None:
+    """List editions, newest slot first, with their deliveries by status."""
+    store = app.store()
+    found = edition_listings(store, channel, limit)
+    counts = delivery_counts_by_edition(store, [e.id for e in found])
+    if as_json:
+        for e in found:
+            click.echo(json.dumps(_summary_json(e, counts.get(e.id, {})), ensure_ascii=False))
+        return
+    if not found:
+        console.print(f"no editions{f' of {channel}' if channel else ''}", highlight=False)
+        return
+    table = Table(title=plural(len(found), "edition"), title_justify="left")
+    for column in ("id", "channel", "slot", "status", "stories", "deliveries"):
+        right = column in ("id", "stories")
+        table.add_column(column, justify="right" if right else "left", no_wrap=True)
+    table.add_column("subject", overflow="fold", min_width=20)
+    for e in found:
+        table.add_row(
+            str(e.id),
+            escape(e.channel if e.cadence == OWN else f"{e.channel} ({e.cadence})"),
+            when(e.slot),
+            e.status,
+            str(e.stories),
+            counts_text(counts.get(e.id, {})),
+            escape(e.subject),  # upstream text: never read as markup
+        )
+    console.print(table)
+
+
+@editions.command("show")
+@click.argument("edition_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="Print the edition as one JSON object.")
+@pass_app
+def editions_show(app: AppContext, edition_id: int, as_json: bool) -> None:
+    """Show EDITION_ID: slot, cadence, status, subject, stories, related picks and its
+    deliveries by status."""
+    store = app.store()
+    record = edition_or_exit(store, edition_id)
+    stories = articles_by_ids(store, record.article_ids)
+    related = articles_by_ids(store, record.related_ids)
+    counts = delivery_counts_by_edition(store, [record.id]).get(record.id, {})
+    if as_json:
+        click.echo(json.dumps(_record_json(record, stories, related, counts), ensure_ascii=False))
+        return
+    lines = [
+        f"edition {record.id}: {record.channel} ({record.cadence})",
+        f"slot: {when(record.slot)}",
+        f"status: {record.status}, composed {when(record.created_at)}",
+        f"subject: {record.subject}",
+        f"preheader: {record.preheader or '-'}",
+        f"deliveries: {counts_text(counts)}",
+        f"stories ({len(stories)}):",
+        *(f"  {i}. {a.title} [{a.section}]" for i, a in enumerate(stories, 1)),
+        f"related picks ({len(related)}):",
+        *(f"  - {a.title}" for a in related),
+    ]
+    for line in lines:
+        # Plain text, not markup: titles and subjects come from upstream sources.
+        console.print(line, markup=False, highlight=False)
+
+
+def edition_or_exit(store: Store, edition_id: int) -> EditionRecord:
+    """The edition with this id; a usage error (exit 2) naming the way to list them if
+    there is none."""
+    record = get_edition_by_id(store, edition_id)
+    if record is None:
+        raise click.BadParameter(
+            f"no edition {edition_id} (see 'syndicate editions list')", param_hint="EDITION_ID"
+        )
+    return record
+
+
+def audience_text(counts: AudienceCounts, channel: str) -> str:
+    """Who gets an edition and why the others do not, for ``digest send``: ``7 of 11
+    subscribers get this edition; not sent to: 2 not subscribed to all, …``."""
+    if counts.total == 0:
+        return "no active subscribers yet: add some with 'syndicate subscribers add' or 'import'"
+    verb = "gets" if counts.reached == 1 else "get"
+    text = f"{counts.reached} of {plural(counts.total, 'subscriber')} {verb} this edition"
+    reasons = [
+        (counts.other_channel, f"not subscribed to {channel}"),
+        (counts.other_cadence, "on another cadence"),
+        (counts.no_sections, "with no story in their sections"),
+    ]
+    left_out = ", ".join(f"{n} {why}" for n, why in reasons if n)
+    return f"{text}; not sent to: {left_out}" if left_out else text
+
+
+def counts_text(counts: dict[str, int]) -> str:
+    """``3 sent, 1 deferred`` in the order a delivery goes; ``none`` for no deliveries."""
+    known = [s for s in STATUS_ORDER if counts.get(s)]
+    others = sorted(s for s in counts if s not in STATUS_ORDER and counts[s])
+    return ", ".join(f"{counts[s]} {s}" for s in known + others) or "none"
+
+
+def _summary_json(e: EditionListing, counts: dict[str, int]) -> dict[str, Any]:
+    return {
+        "id": e.id,
+        "channel": e.channel,
+        "cadence": e.cadence,
+        "slot": e.slot.isoformat(),
+        "status": e.status,
+        "subject": e.subject,
+        "stories": e.stories,
+        "related": e.related,
+        "created_at": e.created_at.isoformat(),
+        "deliveries": counts,
+    }
+
+
+def _record_json(
+    record: EditionRecord, stories: list[Article], related: list[Article], counts: dict[str, int]
+) -> dict[str, Any]:
+    def article(a: Article) -> dict[str, Any]:
+        return {"id": a.id, "title": a.title, "section": a.section, "url": a.url}
+
+    return {
+        "id": record.id,
+        "channel": record.channel,
+        "cadence": record.cadence,
+        "slot": record.slot.isoformat(),
+        "status": record.status,
+        "subject": record.subject,
+        "preheader": record.preheader,
+        "created_at": record.created_at.isoformat(),
+        "stories": [article(a) for a in stories],
+        "related": [article(a) for a in related],
+        "missing_articles": len(record.article_ids)
+        + len(record.related_ids)
+        - len(stories)
+        - len(related),
+        "deliveries": counts,
+    }
