@@ -11,6 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from syndicate.cli.app import AppContext, cli, console, err_console, pass_app
+from syndicate.cli.text import cell
 from syndicate.config import load_channels
 from syndicate.ingest import SourceReport, ingest
 from syndicate.models import Article
@@ -79,16 +80,16 @@ def _print_ingest(reports: list[SourceReport]) -> None:
     table.add_column("status")
     for r in reports:
         if r.error:
-            status = f"[red]error: {r.error}"
+            status = cell(f"error: {r.error}", "red")
         elif r.skipped_not_due:
-            status = "not due"
+            status = cell("not due")
         elif r.not_modified:
-            status = "not modified"
+            status = cell("not modified")
         else:
-            status = "ok"
+            status = cell("ok")
         table.add_row(
-            r.name,
-            r.kind,
+            cell(r.name),
+            cell(r.kind),
             str(r.new),
             str(r.updated),
             str(r.unchanged),
@@ -131,10 +132,10 @@ def articles_list(
     for a in items:
         table.add_row(
             a.published_at.strftime("%Y-%m-%d %H:%M"),
-            a.section,
-            a.title,
-            ", ".join(x.name for x in a.authors if x.name),
-            a.id,
+            cell(a.section),
+            cell(a.title),
+            cell(", ".join(x.name for x in a.authors if x.name)),
+            cell(a.id),
         )
     console.print(table)
 
@@ -204,20 +205,20 @@ def sources_list(app: AppContext, as_json: bool) -> None:
         table.add_column(column, overflow="fold")
     for row in rows:
         if not row["enabled"]:
-            state_text = "disabled"
+            state_text = cell("disabled")
         elif row["consecutive_errors"]:
-            state_text = f"[red]failing ({row['consecutive_errors']}×)"
+            state_text = cell(f"failing ({row['consecutive_errors']}×)", "red")
         elif row["last_success_at"]:
-            state_text = "ok"
+            state_text = cell("ok")
         else:
-            state_text = "never polled"
+            state_text = cell("never polled")
         table.add_row(
-            str(row["name"]),
-            str(row["kind"]),
+            cell(row["name"]),
+            cell(row["kind"]),
             state_text,
             str(row["last_success_at"] or "-"),
             str(row["next_poll_at"] or "-"),
-            str(row["last_error"] or ""),
+            cell(row["last_error"] or ""),
         )
     console.print(table)
 

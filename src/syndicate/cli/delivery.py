@@ -18,6 +18,7 @@ from rich.table import Table
 
 from syndicate.cli.app import AppContext, cli, console, err_console, pass_app
 from syndicate.cli.digest import channel_named, digest
+from syndicate.cli.text import cell, esc
 from syndicate.config import load_channels
 from syndicate.delivery import (
     Dispatcher,
@@ -94,7 +95,7 @@ def subscribers_add(
         now=utc_now(),
         consent={"source": "cli"},
     )
-    console.print(f"{address}: {outcome}")
+    console.print(f"{esc(address)}: {outcome}")
     if outcome in ("suppressed", "refused"):
         sys.exit(1)
 
@@ -127,7 +128,7 @@ def subscribers_import(app: AppContext, file: Path, channel: str | None, status:
         click.secho("error: ", fg="red", err=True, nl=False)
         click.echo(f"{file}:{line}: {reason}", err=True)
     console.print(
-        f"imported {file.name}: {report.added} added, {report.updated} updated, "
+        f"imported {esc(file.name)}: {report.added} added, {report.updated} updated, "
         f"{report.unchanged} unchanged, {report.suppressed} suppressed, "
         f"{report.refused} opted out, {len(report.errors)} bad rows"
     )
@@ -173,7 +174,7 @@ def subscribers_list(app: AppContext, status: str | None, as_json: bool) -> None
         table.add_column(column, overflow="fold")
     for sub in store.iter_all(status=status):
         channels = ", ".join(f"{s.channel} ({s.cadence})" for s in sub.subscriptions)
-        table.add_row(sub.email, sub.name, sub.status, channels)
+        table.add_row(cell(sub.email), cell(sub.name), cell(sub.status), cell(channels))
     console.print(table)
     counts = store.counts()
     console.print(", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no subscribers")
@@ -189,9 +190,9 @@ def subscribers_remove(app: AppContext, email: str) -> None:
     except InvalidRow as err:
         raise click.BadParameter(str(err)) from err
     if not SubscriberStore(app.store()).remove(address):
-        err_console.print(f"no subscriber {address}")
+        err_console.print(f"no subscriber {esc(address)}")
         sys.exit(1)
-    console.print(f"removed {address}")
+    console.print(f"removed {esc(address)}")
 
 
 # --- dispatch and deliveries -------------------------------------------------------------
@@ -337,7 +338,9 @@ def deliveries_status(app: AppContext, edition_id: int | None, as_json: bool) ->
         table.add_row(status, str(counts.get(status, 0)))
     console.print(table)
     for channel, (when, why) in sorted(paused.items()):
-        console.print(f"[red]channel {channel} paused since {when:%Y-%m-%d %H:%M} UTC: {why}")
+        console.print(
+            cell(f"channel {channel} paused since {when:%Y-%m-%d %H:%M} UTC: {why}", "red")
+        )
 
 
 @deliveries.command("resume")
@@ -346,9 +349,9 @@ def deliveries_status(app: AppContext, edition_id: int | None, as_json: bool) ->
 def deliveries_resume(app: AppContext, channel: str) -> None:
     """Lift the pause of CHANNEL after fixing what the provider complained about."""
     if Outbox(app.store()).resume(channel):
-        console.print(f"channel {channel} resumed; run 'syndicate dispatch' to send")
+        console.print(f"channel {esc(channel)} resumed; run 'syndicate dispatch' to send")
     else:
-        console.print(f"channel {channel} was not paused")
+        console.print(f"channel {esc(channel)} was not paused")
 
 
 @digest.command("send")
