@@ -28,14 +28,20 @@ from syndicate.store import current_revision, head_revision
 @click.option(
     "--full", is_flag=True, help="Re-read everything, ignoring ETags and unchanged-file caches."
 )
+@click.option(
+    "--create", is_flag=True, help="Create the store (and its folder) if it does not exist."
+)
 @pass_app
-def ingest_cmd(app: AppContext, sources: tuple[str, ...], due: bool, full: bool) -> None:
+def ingest_cmd(
+    app: AppContext, sources: tuple[str, ...], due: bool, full: bool, create: bool
+) -> None:
     """Read new and changed articles from the configured sources.
 
-    Prints a summary per source; exits 1 if any source failed.
+    Prints a summary per source; exits 1 if any source failed. A SQLite store whose
+    folder does not exist is an error (exit 3) unless --create or [store] create.
     """
     settings = app.settings
-    store = app.store()
+    store = app.store(create=create)
     names = list(sources) or [s.name for s in settings.sources if s.enabled]
     with _progress(len(names)) as advance:
         reports = ingest(store, settings, only=sources or None, force=not due, on_progress=advance)
@@ -238,8 +244,12 @@ def db() -> None:
 @db.command("upgrade")
 @pass_app
 def db_upgrade(app: AppContext) -> None:
-    """Apply pending migrations (every command also does this on first use)."""
-    store = app.store(upgrade=False)
+    """Create the store if needed and apply pending migrations.
+
+    Every command also migrates on first use; only this one (and ingest --create)
+    creates a SQLite store whose folder does not exist yet.
+    """
+    store = app.store(upgrade=False, create=True)
     before = current_revision(store.engine)
     ran = store.upgrade_if_needed()
     head = head_revision()
