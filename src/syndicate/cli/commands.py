@@ -11,8 +11,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from syndicate.cli.app import AppContext, cli, console, err_console, pass_app
+from syndicate.cli.checks import sending_problems, template_problems
 from syndicate.cli.text import cell
-from syndicate.config import load_channels
+from syndicate.config import find_config, load_channels
+from syndicate.errors import ConfigError
 from syndicate.ingest import SourceReport, ingest
 from syndicate.models import Article
 from syndicate.store import current_revision, head_revision
@@ -278,10 +280,20 @@ def config_group() -> None:
 @config_group.command("check")
 @pass_app
 def config_check(app: AppContext) -> None:
-    """Validate syndicate.toml and feeds/*.toml; print what was found."""
+    """Validate syndicate.toml, feeds/*.toml and everything a send needs.
+
+    Checks the delivery backend and its [delivery.<backend>] table, the DKIM key and
+    the digest templates; prints the file it read and what it found. Exits 2 on any
+    problem, listing each one.
+    """
+    path = find_config(app.config_path)
     settings = app.settings
     channels = load_channels(settings)
-    console.print(f"config: {settings.base_dir / 'syndicate.toml'}")
-    console.print(f"sources: {', '.join(s.name for s in settings.sources) or 'none'}")
-    console.print(f"channels: {', '.join(c.name for c in channels) or 'none'}")
+    console.print(cell(f"config: {path}"))
+    console.print(cell(f"sources: {', '.join(s.name for s in settings.sources) or 'none'}"))
+    console.print(cell(f"channels: {', '.join(c.name for c in channels) or 'none'}"))
+    console.print(cell(f"backend: {settings.delivery.backend}"))
+    problems = sending_problems(settings) + template_problems(settings, channels)
+    if problems:
+        raise ConfigError(f"{path}: cannot send", problems)
     console.print("[green]configuration is valid")

@@ -17,6 +17,7 @@ import click
 from rich.table import Table
 
 from syndicate.cli.app import AppContext, cli, console, err_console, pass_app
+from syndicate.cli.checks import check_sending
 from syndicate.cli.digest import channel_named, digest
 from syndicate.cli.text import cell, esc
 from syndicate.config import load_channels
@@ -375,6 +376,7 @@ def digest_send(app: AppContext, channel_name: str, at_now: bool, workers: int) 
 
     settings = app.settings
     channel = channel_named(app, channel_name)
+    check_sending(settings)  # before composing: nothing is queued for a broken backend
     now = utc_now()
     slot = now.replace(second=0, microsecond=0) if at_now else slot_for(channel.digest, now)
     store = app.store()
