@@ -233,14 +233,19 @@ def _dispatch_here(app: AppContext, edition_id: int | None) -> DispatchReport:
         return dispatcher.run(edition_id=edition_id)
 
 
-def _worker(config_path: Path | None, edition_id: int | None) -> tuple[dict[str, int], list[str]]:
+def _worker(config_path: Path | None, edition_id: int | None) -> DispatchReport:
     """One dispatch process (``--workers``): its own store connection and backend."""
     app = AppContext(config_path)
     try:
-        report = _dispatch_here(app, edition_id)
+        return _dispatch_here(app, edition_id)
     finally:
         app.close()
-    return dict(report.counts), report.paused
+
+
+def nothing_sent(report: DispatchReport) -> bool:
+    """True when there was mail to send and none of it went out (all deferred or
+    failed): cron must hear about it. Suppressed rows alone are not a failure."""
+    return not report.counts["sent"] and bool(report.counts["deferred"] + report.counts["failed"])
 
 
 def run_dispatch(app: AppContext, edition_id: int | None, workers: int = 1) -> DispatchReport:
@@ -265,15 +270,29 @@ def run_dispatch(app: AppContext, edition_id: int | None, workers: int = 1) -> D
                 pool.apply_async(_worker, (app.config_path, edition_id)) for _ in range(workers)
             ]
             for job in jobs:
-                done, paused = job.get()
-                report.counts.update(done)
-                report.paused.extend(p for p in paused if p not in report.paused)
+                done = job.get()
+                report.counts.update(done.counts)
+                report.paused.extend(p for p in done.paused if p not in report.paused)
+                report.last_error = done.last_error or report.last_error
     summary = ", ".join(f"{n} {s}" for s, n in sorted(report.counts.items())) or "nothing due"
     console.print(f"dispatch via {app.settings.delivery.backend}: {summary}")
     for channel in report.paused:
         click.secho("paused: ", fg="red", err=True, nl=False)
         click.echo(f"channel {channel} after repeated policy rejections", err=True)
+    if nothing_sent(report):
+        _say_nothing_sent(report)
     return report
+
+
+def _say_nothing_sent(report: DispatchReport) -> None:
+    counts = report.counts
+    why = (report.last_error or "no reason given").strip().splitlines() or ["no reason given"]
+    click.secho("error: ", fg="red", err=True, nl=False)
+    click.echo(
+        f"nothing was sent: {counts['deferred']} deferred (retried later), "
+        f"{counts['failed']} failed; last error: {why[0]}",
+        err=True,
+    )
 
 
 def _publish(app: AppContext, edition_id: int | None) -> None:
@@ -307,10 +326,12 @@ WORKERS = click.option(
 def dispatch_cmd(app: AppContext, edition_id: int | None, workers: int) -> None:
     """Send every delivery that is due (queued, or deferred and due again).
 
-    SIGTERM or Ctrl-C stops after the batch in flight; its results are recorded.
+    SIGTERM or Ctrl-C stops after the batch in flight; its results are recorded. Exits
+    1 when a channel was paused, or when there was mail to send and none of it could be
+    sent (all deferred or failed), saying why.
     """
     report = run_dispatch(app, edition_id, workers)
-    if report.paused:
+    if report.paused or nothing_sent(report):
         sys.exit(1)
 
 
@@ -370,7 +391,8 @@ def digest_send(app: AppContext, channel_name: str, at_now: bool, workers: int) 
 
     The due edition is the one of the latest schedule slot. Each subscriber gets each
     edition once: running this again sends nothing new. Exits 0 when there is nothing
-    new to send.
+    new to send, 1 when nothing of it could be sent (all deferred or failed), and 2 for
+    a backend that cannot be built (checked before anything is composed or queued).
     """
     from syndicate.digest.build import build_edition  # the composing stack: load on use
 
@@ -393,5 +415,5 @@ def digest_send(app: AppContext, channel_name: str, at_now: bool, workers: int) 
         highlight=False,
     )
     report = run_dispatch(app, record.id, workers)
-    if report.paused:
+    if report.paused or nothing_sent(report):
         sys.exit(1)

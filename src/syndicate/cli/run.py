@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from syndicate.cli.app import AppContext, cli, console, pass_app
-from syndicate.cli.delivery import WORKERS, run_dispatch
+from syndicate.cli.delivery import WORKERS, nothing_sent, run_dispatch
 from syndicate.cli.text import esc
 from syndicate.models import utc_now
 
@@ -147,7 +147,7 @@ def _once(app: AppContext, workers: int) -> None:
         detail = f" (edition {e.edition_id}, {e.queued} queued)" if e.edition_id else ""
         console.print(f"digest {e.schedule} @ {e.slot:%Y-%m-%d %H:%M} UTC: {esc(e.status)}{detail}")
     dispatched = run_dispatch(app, None, workers)
-    if report.failed or dispatched.paused:
+    if report.failed or dispatched.paused or nothing_sent(dispatched):
         sys.exit(1)
 
 
