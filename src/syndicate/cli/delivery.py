@@ -19,6 +19,7 @@ from rich.table import Table
 from syndicate.cli.app import AppContext, cli, console, err_console, pass_app
 from syndicate.cli.checks import check_sending
 from syndicate.cli.digest import channel_named, digest
+from syndicate.cli.failures import nothing_sent, say_nothing_sent
 from syndicate.cli.text import cell, esc
 from syndicate.config import load_channels
 from syndicate.delivery import (
@@ -242,12 +243,6 @@ def _worker(config_path: Path | None, edition_id: int | None) -> DispatchReport:
         app.close()
 
 
-def nothing_sent(report: DispatchReport) -> bool:
-    """True when there was mail to send and none of it went out (all deferred or
-    failed): cron must hear about it. Suppressed rows alone are not a failure."""
-    return not report.counts["sent"] and bool(report.counts["deferred"] + report.counts["failed"])
-
-
 def run_dispatch(app: AppContext, edition_id: int | None, workers: int = 1) -> DispatchReport:
     """Send what is due through the configured backend; print and return the report.
 
@@ -280,19 +275,8 @@ def run_dispatch(app: AppContext, edition_id: int | None, workers: int = 1) -> D
         click.secho("paused: ", fg="red", err=True, nl=False)
         click.echo(f"channel {channel} after repeated policy rejections", err=True)
     if nothing_sent(report):
-        _say_nothing_sent(report)
+        say_nothing_sent(report)
     return report
-
-
-def _say_nothing_sent(report: DispatchReport) -> None:
-    counts = report.counts
-    why = (report.last_error or "no reason given").strip().splitlines() or ["no reason given"]
-    click.secho("error: ", fg="red", err=True, nl=False)
-    click.echo(
-        f"nothing was sent: {counts['deferred']} deferred (retried later), "
-        f"{counts['failed']} failed; last error: {why[0]}",
-        err=True,
-    )
 
 
 def _publish(app: AppContext, edition_id: int | None) -> None:

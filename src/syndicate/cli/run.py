@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from syndicate.cli.app import AppContext, cli, console, pass_app
-from syndicate.cli.delivery import WORKERS, nothing_sent, run_dispatch
+from syndicate.cli.delivery import WORKERS, run_dispatch
+from syndicate.cli.failures import nothing_sent
 from syndicate.cli.text import esc
 from syndicate.models import utc_now
 
