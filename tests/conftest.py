@@ -64,6 +64,7 @@ def copy_instance(target: Path, store_url: str | None = None) -> Path:
         assert default in config
         config = config.replace(default, f"url = {json.dumps(store_url)}")
     (target / "syndicate.toml").write_text(config, encoding="utf-8")
+    (target / "var").mkdir()  # the store's folder, as a checkout that has run once has it
     shutil.copytree(REPO / "feeds", target / "feeds")
     shutil.copytree(REPO / "content", target / "content")
     return target

@@ -34,7 +34,8 @@ class Reply:
     body ``drip_size`` bytes at a time with that many seconds between pieces (to trip the
     total deadline). ``content_length=False`` sends the body close-delimited (HTTP/1.0);
     ``chunked`` uses chunked transfer encoding. ``etag`` / ``last_modified`` are sent on
-    200 and answered with 304 when the request carries them back.
+    200 and answered with 304 when the request carries them back. ``reason`` replaces the
+    status line's reason phrase (upstream text a client may echo).
     """
 
     status: int = 200
@@ -48,6 +49,7 @@ class Reply:
     gzip: bool = False
     etag: str | None = None
     last_modified: str | None = None
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -111,7 +113,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
         body = gzip_module.compress(reply.body) if reply.gzip else reply.body
         if reply.chunked:
             self.protocol_version = "HTTP/1.1"  # chunked needs a 1.1 status line
-        self.send_response(reply.status)
+        self.send_response(reply.status, reply.reason)
         headers = {**_validators(reply), **reply.headers}
         if reply.gzip:
             headers["Content-Encoding"] = "gzip"

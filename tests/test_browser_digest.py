@@ -69,7 +69,7 @@ def preview_html(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copytree(REPO / "feeds", instance / "feeds")
     shutil.copytree(REPO / "content", instance / "content")
     settings = load_settings(instance / "syndicate.toml")
-    store = open_store(settings.store_url)
+    store = open_store(settings.store_url, create=settings.store.create)
     try:
         ingest(store, settings)
         channel = next(c for c in load_channels(settings) if c.name == "all")

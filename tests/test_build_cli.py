@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 from tests.test_cli import run
@@ -50,3 +52,25 @@ def test_help_texts(instance: Path) -> None:
     assert serve_help.returncode == 0
     assert "--host" in serve_help.stdout and "--port" in serve_help.stdout
     assert "127.0.0.1" in serve_help.stdout and "8080" in serve_help.stdout
+
+
+def test_a_killed_builds_temporary_files_are_removed_by_the_next_build(
+    config_instance: Path,
+) -> None:
+    assert run(config_instance, "ingest").returncode == 0
+    assert run(config_instance, "build").returncode == 0
+    feeds = config_instance / "public" / "feeds"
+    archive = next(p for p in (config_instance / "public").rglob("*.xml") if p.parent != feeds)
+    # What a build killed between staging and renaming leaves: mkstemp names.
+    left = [feeds / ".all.xml.k1ll3d_x.tmp", archive.parent / f".{archive.name}.a8c_d9ef.tmp"]
+    an_hour_ago = time.time() - 3600
+    for path in left:
+        path.write_bytes(b"half a feed")
+        os.utime(path, (an_hour_ago, an_hour_ago))
+    # A temporary file just staged by a build running beside this one is left alone.
+    running = feeds / ".world.xml.r9nn1ng_.tmp"
+    running.write_bytes(b"being written")
+    done = run(config_instance, "build")
+    assert done.returncode == 0, done.stderr
+    assert not any(path.exists() for path in left)
+    assert running.exists()

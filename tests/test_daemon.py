@@ -46,6 +46,7 @@ def write_instance(
     store_url: str | None = None,
 ) -> Path:
     (folder / "feeds").mkdir(parents=True, exist_ok=True)
+    (folder / "var").mkdir(exist_ok=True)  # the default store's folder (db upgrade creates one)
     (folder / "feeds" / "wire.toml").write_text(
         'title = "The Wire"\n\n[digest]\n' + channel + 'daily_rollup = ""\nweekly_rollup = ""\n'
         f"first_lookback_hours = {lookback_hours}\nrelated_k = 0\n"

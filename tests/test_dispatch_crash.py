@@ -27,6 +27,7 @@ LEASE = 2.0
 
 def write_instance(folder: Path, port: int) -> Path:
     (folder / "feeds").mkdir(parents=True)
+    (folder / "var").mkdir()  # the default store's folder (only db upgrade creates one)
     (folder / "feeds" / "world.toml").write_text('title = "World"\n')
     config = folder / "syndicate.toml"
     config.write_text(

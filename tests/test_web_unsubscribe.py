@@ -37,6 +37,7 @@ def setup(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> tuple[Settings, TestClient, TokenSigner]:
     monkeypatch.setenv("SYNDICATE_SECURITY__SECRET_KEY", SECRET)
+    (tmp_path / "var").mkdir()  # the default store's folder: the web app creates no store
     (tmp_path / "syndicate.toml").write_text(
         '[site]\nname = "The Review"\nbase_url = "https://review.example"\n'
     )

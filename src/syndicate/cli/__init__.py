@@ -14,6 +14,7 @@ import click
 # The root group imports each command's module when that command is used
 # (``syndicate.cli.app.COMMANDS``), so importing this package stays light.
 from syndicate.cli.app import cli
+from syndicate.cli.failures import describe, first_line
 from syndicate.errors import ConfigError, StoreError, SyndicateError
 
 __all__ = ["cli", "main"]
@@ -38,4 +39,12 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(err.exit_code)
     except SyndicateError as err:
         code = next((c for kind, c in handlers if isinstance(err, kind)), 1)
-        _fail(str(err), code)
+        # A store error's cause may append SQL and a link: the operator needs the line.
+        _fail(first_line(str(err)) if code == 3 else str(err), code)
+    except BrokenPipeError:
+        sys.exit(1)  # output piped into a reader that stopped (e.g. head): nothing to say
+    except Exception as err:
+        failure = describe(err)
+        if failure is None:
+            raise
+        _fail(*failure)

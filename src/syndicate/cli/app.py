@@ -182,11 +182,18 @@ class AppContext:
             self._settings = load_settings(self.config_path)
         return self._settings
 
-    def store(self, *, upgrade: bool = True) -> Store:
-        """The store, migrated on first use."""
+    def store(self, *, upgrade: bool = True, create: bool = False) -> Store:
+        """The store, migrated on first use; created only with ``create`` or ``[store]
+        create`` (a missing SQLite folder is otherwise an error, exit 3)."""
         from syndicate.store import open_store
 
-        store = open_store(self.settings.store_url, upgrade=upgrade)
+        s = self.settings
+        store = open_store(
+            s.store_url,
+            upgrade=upgrade,
+            create=create or s.store.create,
+            busy_timeout=s.store.busy_timeout,
+        )
         self._stores.append(store)
         return store
 

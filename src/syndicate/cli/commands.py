@@ -11,7 +11,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from syndicate.cli.app import AppContext, cli, console, err_console, pass_app, plural, when
-from syndicate.config import load_channels
+from syndicate.cli.checks import sending_problems, template_problems
+from syndicate.cli.text import cell
+from syndicate.config import find_config, load_channels
+from syndicate.errors import ConfigError
 from syndicate.ingest import SourceReport, ingest
 from syndicate.models import Article
 from syndicate.store import current_revision, head_revision
@@ -27,14 +30,20 @@ from syndicate.store import current_revision, head_revision
 @click.option(
     "--full", is_flag=True, help="Re-read everything, ignoring ETags and unchanged-file caches."
 )
+@click.option(
+    "--create", is_flag=True, help="Create the store (and its folder) if it does not exist."
+)
 @pass_app
-def ingest_cmd(app: AppContext, sources: tuple[str, ...], due: bool, full: bool) -> None:
+def ingest_cmd(
+    app: AppContext, sources: tuple[str, ...], due: bool, full: bool, create: bool
+) -> None:
     """Read new and changed articles from the configured sources.
 
-    Prints a summary per source; exits 1 if any source failed.
+    Prints a summary per source; exits 1 if any source failed. A SQLite store whose
+    folder does not exist is an error (exit 3) unless --create or [store] create.
     """
     settings = app.settings
-    store = app.store()
+    store = app.store(create=create)
     names = list(sources) or [s.name for s in settings.sources if s.enabled]
     with _progress(len(names)) as advance:
         reports = ingest(store, settings, only=sources or None, force=not due, on_progress=advance)
@@ -79,16 +88,16 @@ def _print_ingest(reports: list[SourceReport]) -> None:
     table.add_column("status")
     for r in reports:
         if r.error:
-            status = f"[red]error: {r.error}"
+            status = cell(f"error: {r.error}", "red")
         elif r.skipped_not_due:
-            status = "not due"
+            status = cell("not due")
         elif r.not_modified:
-            status = "not modified"
+            status = cell("not modified")
         else:
-            status = "ok"
+            status = cell("ok")
         table.add_row(
-            r.name,
-            r.kind,
+            cell(r.name),
+            cell(r.kind),
             str(r.new),
             str(r.updated),
             str(r.unchanged),
@@ -131,10 +140,10 @@ def articles_list(
     for a in items:
         table.add_row(
             when(a.published_at),
-            a.section,
-            a.title,
-            ", ".join(x.name for x in a.authors if x.name),
-            a.id,
+            cell(a.section),
+            cell(a.title),
+            cell(", ".join(x.name for x in a.authors if x.name)),
+            cell(a.id),
         )
     console.print(table)
 
@@ -204,20 +213,20 @@ def sources_list(app: AppContext, as_json: bool) -> None:
         table.add_column(column, overflow="fold")
     for row in rows:
         if not row["enabled"]:
-            state_text = "disabled"
+            state_text = cell("disabled")
         elif row["consecutive_errors"]:
-            state_text = f"[red]failing ({row['consecutive_errors']}×)"
+            state_text = cell(f"failing ({row['consecutive_errors']}×)", "red")
         elif row["last_success_at"]:
-            state_text = "ok"
+            state_text = cell("ok")
         else:
-            state_text = "never polled"
+            state_text = cell("never polled")
         table.add_row(
-            str(row["name"]),
-            str(row["kind"]),
+            cell(row["name"]),
+            cell(row["kind"]),
             state_text,
             when(row["last_success_at"]),
             when(row["next_poll_at"]),
-            str(row["last_error"] or ""),
+            cell(row["last_error"] or ""),
         )
     console.print(table)
 
@@ -237,8 +246,12 @@ def db() -> None:
 @db.command("upgrade")
 @pass_app
 def db_upgrade(app: AppContext) -> None:
-    """Apply pending migrations (every command also does this on first use)."""
-    store = app.store(upgrade=False)
+    """Create the store if needed and apply pending migrations.
+
+    Every command also migrates on first use; only this one (and ingest --create)
+    creates a SQLite store whose folder does not exist yet.
+    """
+    store = app.store(upgrade=False, create=True)
     before = current_revision(store.engine)
     ran = store.upgrade_if_needed()
     head = head_revision()
@@ -267,10 +280,20 @@ def config_group() -> None:
 @config_group.command("check")
 @pass_app
 def config_check(app: AppContext) -> None:
-    """Validate syndicate.toml and feeds/*.toml; print what was found."""
+    """Validate syndicate.toml, feeds/*.toml and everything a send needs.
+
+    Checks the delivery backend and its [delivery.<backend>] table, the DKIM key and
+    the digest templates; prints the file it read and what it found. Exits 2 on any
+    problem, listing each one.
+    """
+    path = find_config(app.config_path)
     settings = app.settings
     channels = load_channels(settings)
-    console.print(f"config: {settings.base_dir / 'syndicate.toml'}")
-    console.print(f"sources: {', '.join(s.name for s in settings.sources) or 'none'}")
-    console.print(f"channels: {', '.join(c.name for c in channels) or 'none'}")
+    console.print(cell(f"config: {path}"))
+    console.print(cell(f"sources: {', '.join(s.name for s in settings.sources) or 'none'}"))
+    console.print(cell(f"channels: {', '.join(c.name for c in channels) or 'none'}"))
+    console.print(cell(f"backend: {settings.delivery.backend}"))
+    problems = sending_problems(settings) + template_problems(settings, channels)
+    if problems:
+        raise ConfigError(f"{path}: cannot send", problems)
     console.print("[green]configuration is valid")

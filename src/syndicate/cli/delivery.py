@@ -17,8 +17,11 @@ import click
 from rich.table import Table
 
 from syndicate.cli.app import AppContext, cli, console, err_console, pass_app, plural
+from syndicate.cli.checks import check_sending
 from syndicate.cli.digest import channel_named, digest
 from syndicate.cli.editions import audience_text, edition_or_exit
+from syndicate.cli.failures import nothing_sent, say_nothing_sent
+from syndicate.cli.text import cell, esc
 from syndicate.config import load_channels
 from syndicate.delivery import (
     Dispatcher,
@@ -96,7 +99,7 @@ def subscribers_add(
         now=utc_now(),
         consent={"source": "cli"},
     )
-    console.print(f"{address}: {outcome}")
+    console.print(f"{esc(address)}: {outcome}")
     if outcome in ("suppressed", "refused"):
         sys.exit(1)
 
@@ -129,7 +132,7 @@ def subscribers_import(app: AppContext, file: Path, channel: str | None, status:
         click.secho("error: ", fg="red", err=True, nl=False)
         click.echo(f"{file}:{line}: {reason}", err=True)
     console.print(
-        f"imported {file.name}: {report.added} added, {report.updated} updated, "
+        f"imported {esc(file.name)}: {report.added} added, {report.updated} updated, "
         f"{report.unchanged} unchanged, {report.suppressed} suppressed, "
         f"{report.refused} opted out, {plural(len(report.errors), 'bad row')}"
     )
@@ -175,7 +178,7 @@ def subscribers_list(app: AppContext, status: str | None, as_json: bool) -> None
         table.add_column(column, overflow="fold")
     for sub in store.iter_all(status=status):
         channels = ", ".join(f"{s.channel} ({s.cadence})" for s in sub.subscriptions)
-        table.add_row(sub.email, sub.name, sub.status, channels)
+        table.add_row(cell(sub.email), cell(sub.name), cell(sub.status), cell(channels))
     console.print(table)
     counts = store.counts()
     console.print(", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no subscribers")
@@ -191,9 +194,9 @@ def subscribers_remove(app: AppContext, email: str) -> None:
     except InvalidRow as err:
         raise click.BadParameter(str(err)) from err
     if not SubscriberStore(app.store()).remove(address):
-        err_console.print(f"no subscriber {address}")
+        err_console.print(f"no subscriber {esc(address)}")
         sys.exit(1)
-    console.print(f"removed {address}")
+    console.print(f"removed {esc(address)}")
 
 
 # --- dispatch and deliveries -------------------------------------------------------------
@@ -233,14 +236,13 @@ def _dispatch_here(app: AppContext, edition_id: int | None) -> DispatchReport:
         return dispatcher.run(edition_id=edition_id)
 
 
-def _worker(config_path: Path | None, edition_id: int | None) -> tuple[dict[str, int], list[str]]:
+def _worker(config_path: Path | None, edition_id: int | None) -> DispatchReport:
     """One dispatch process (``--workers``): its own store connection and backend."""
     app = AppContext(config_path)
     try:
-        report = _dispatch_here(app, edition_id)
+        return _dispatch_here(app, edition_id)
     finally:
         app.close()
-    return dict(report.counts), report.paused
 
 
 def run_dispatch(app: AppContext, edition_id: int | None, workers: int = 1) -> DispatchReport:
@@ -265,14 +267,17 @@ def run_dispatch(app: AppContext, edition_id: int | None, workers: int = 1) -> D
                 pool.apply_async(_worker, (app.config_path, edition_id)) for _ in range(workers)
             ]
             for job in jobs:
-                done, paused = job.get()
-                report.counts.update(done)
-                report.paused.extend(p for p in paused if p not in report.paused)
+                done = job.get()
+                report.counts.update(done.counts)
+                report.paused.extend(p for p in done.paused if p not in report.paused)
+                report.last_error = done.last_error or report.last_error
     summary = ", ".join(f"{n} {s}" for s, n in sorted(report.counts.items())) or "nothing due"
     console.print(f"dispatch via {app.settings.delivery.backend}: {summary}")
     for channel in report.paused:
         click.secho("paused: ", fg="red", err=True, nl=False)
         click.echo(f"channel {channel} after repeated policy rejections", err=True)
+    if nothing_sent(report):
+        say_nothing_sent(report)
     return report
 
 
@@ -307,10 +312,12 @@ WORKERS = click.option(
 def dispatch_cmd(app: AppContext, edition_id: int | None, workers: int) -> None:
     """Send every delivery that is due (queued, or deferred and due again).
 
-    SIGTERM or Ctrl-C stops after the batch in flight; its results are recorded.
+    SIGTERM or Ctrl-C stops after the batch in flight; its results are recorded. Exits
+    1 when a channel was paused, or when there was mail to send and none of it could be
+    sent (all deferred or failed), saying why.
     """
     report = run_dispatch(app, edition_id, workers)
-    if report.paused:
+    if report.paused or nothing_sent(report):
         sys.exit(1)
 
 
@@ -342,7 +349,9 @@ def deliveries_status(app: AppContext, edition_id: int | None, as_json: bool) ->
         table.add_row(status, str(counts.get(status, 0)))
     console.print(table)
     for channel, (when, why) in sorted(paused.items()):
-        console.print(f"[red]channel {channel} paused since {when:%Y-%m-%d %H:%M} UTC: {why}")
+        console.print(
+            cell(f"channel {channel} paused since {when:%Y-%m-%d %H:%M} UTC: {why}", "red")
+        )
 
 
 @deliveries.command("resume")
@@ -351,9 +360,9 @@ def deliveries_status(app: AppContext, edition_id: int | None, as_json: bool) ->
 def deliveries_resume(app: AppContext, channel: str) -> None:
     """Lift the pause of CHANNEL after fixing what the provider complained about."""
     if Outbox(app.store()).resume(channel):
-        console.print(f"channel {channel} resumed; run 'syndicate dispatch' to send")
+        console.print(f"channel {esc(channel)} resumed; run 'syndicate dispatch' to send")
     else:
-        console.print(f"channel {channel} was not paused")
+        console.print(f"channel {esc(channel)} was not paused")
 
 
 @digest.command("send")
@@ -371,12 +380,14 @@ def digest_send(app: AppContext, channel_name: str, at_now: bool, workers: int) 
 
     The due edition is the one of the latest schedule slot. Each subscriber gets each
     edition once: running this again sends nothing new. Exits 0 when there is nothing
-    new to send.
+    new to send, 1 when nothing of it could be sent (all deferred or failed), and 2 for
+    a backend that cannot be built (checked before anything is composed or queued).
     """
     from syndicate.digest.build import build_edition  # the composing stack: load on use
 
     settings = app.settings
     channel = channel_named(app, channel_name)
+    check_sending(settings)  # before composing: nothing is queued for a broken backend
     now = utc_now()
     slot = now.replace(second=0, microsecond=0) if at_now else slot_for(channel.digest, now)
     store = app.store()
@@ -395,5 +406,5 @@ def digest_send(app: AppContext, channel_name: str, at_now: bool, workers: int) 
     )
     console.print(audience_text(audience_counts(store, channel, record), channel.name))
     report = run_dispatch(app, record.id, workers)
-    if report.paused:
+    if report.paused or nothing_sent(report):
         sys.exit(1)

@@ -16,6 +16,7 @@ from syndicate.cli.app import (
     pass_app,
     plural,
 )
+from syndicate.cli.text import cell
 from syndicate.config import ChannelConfig, load_channels
 from syndicate.digest import next_slot, slot_for
 from syndicate.errors import ConfigError
@@ -101,6 +102,6 @@ def preview(
         f"{len(edition.related)} related, HTML {size:,} bytes",
         highlight=False,
     )
-    console.print(f"subject: {built.rendered.subject}", highlight=False)
+    console.print(cell(f"subject: {built.rendered.subject}"), highlight=False)
     for path in (files.html, files.text, files.eml):
         click.echo(str(path))

@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from syndicate.cli.app import AppContext, cli, console, err_console, pass_app, plural
+from syndicate.cli.text import cell
 from syndicate.config import load_channels
 from syndicate.feeds import BuildReport, ChannelReport, build
 
@@ -73,7 +74,7 @@ def _print_build(report: BuildReport) -> None:
         table.add_column(column, justify="right")
     for c in report.channels:
         if c.error:
-            table.add_row(c.name, "-", f"[red]error: {c.error}", "", "", "", "")
+            table.add_row(c.name, "-", cell(f"error: {c.error}", "red"), "", "", "", "")
             continue
         for fmt, status in c.formats.items():
             table.add_row(

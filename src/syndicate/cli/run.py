@@ -15,6 +15,8 @@ import click
 
 from syndicate.cli.app import AppContext, cli, console, pass_app, plural
 from syndicate.cli.delivery import WORKERS, run_dispatch
+from syndicate.cli.failures import nothing_sent
+from syndicate.cli.text import esc
 from syndicate.models import utc_now
 
 if TYPE_CHECKING:
@@ -144,9 +146,9 @@ def _once(app: AppContext, workers: int) -> None:
         console.print(f"feeds: {written} written, {len(report.build.channels)} channels")
     for e in report.editions:
         detail = f" (edition {e.edition_id}, {e.queued} queued)" if e.edition_id else ""
-        console.print(f"digest {e.schedule} @ {e.slot:%Y-%m-%d %H:%M} UTC: {e.status}{detail}")
+        console.print(f"digest {e.schedule} @ {e.slot:%Y-%m-%d %H:%M} UTC: {esc(e.status)}{detail}")
     dispatched = run_dispatch(app, None, workers)
-    if report.failed or dispatched.paused:
+    if report.failed or dispatched.paused or nothing_sent(dispatched):
         sys.exit(1)
 
 

@@ -22,7 +22,13 @@ from syndicate.config.channels import ChannelConfig, ChannelFilters, DigestSetti
 from syndicate.config.delivery import CelerySettings, DeliverySettings, DispatchSettings
 from syndicate.config.loader import describe_errors, find_config, load_settings, read_toml
 from syndicate.config.service import SchedulerSettings, SubscribeSettings
-from syndicate.config.settings import Settings, SourceConfig, read_secret, resolve_sqlite_url
+from syndicate.config.settings import (
+    Settings,
+    SourceConfig,
+    read_secret,
+    resolve_sqlite_url,
+    split_sqlite_url,
+)
 from syndicate.config.site import (
     FetchSettings,
     OutputSettings,
@@ -70,4 +76,5 @@ __all__ = [
     "read_secret",
     "read_toml",
     "resolve_sqlite_url",
+    "split_sqlite_url",
 ]

@@ -122,14 +122,31 @@ class _TomlSource(PydanticBaseSettingsSource):
 
 
 def resolve_sqlite_url(url: str, base_dir: Path) -> str:
-    """Make a relative ``sqlite:///path`` absolute against ``base_dir``."""
-    prefix = "sqlite:///"
-    if not url.startswith(prefix) or url in (prefix, "sqlite:///:memory:"):
+    """Make a relative ``sqlite:///path`` (or ``sqlite:///file:path?query``) absolute
+    against ``base_dir``."""
+    parts = split_sqlite_url(url)
+    if parts is None:
         return url
-    path = Path(url[len(prefix) :])
+    lead, path, query = parts
     if path.is_absolute():
         return url
-    return prefix + str((base_dir / path).resolve())
+    return f"sqlite:///{lead}{(base_dir / path).resolve()}{query}"
+
+
+def split_sqlite_url(url: str) -> tuple[str, Path, str] | None:
+    """A SQLite file URL as (``"file:"`` or ``""``, the database path, ``"?query"`` or
+    ``""``); ``None`` for other databases and in-memory ones."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix):
+        return None
+    rest = url[len(prefix) :]
+    lead = "file:" if rest.startswith("file:") else ""
+    rest = rest[len(lead) :]
+    rest, mark, tail = rest.partition("?")  # SQLAlchemy reads "?..." as URL parameters
+    query = mark + tail
+    if rest in ("", ":memory:") or "mode=memory" in query:
+        return None
+    return lead, Path(rest), query
 
 
 def read_secret(value: SecretStr | None, file: Path | None, settings: Settings) -> str | None:

@@ -54,6 +54,18 @@ class StoreSettings(Section):
         "sqlite:///var/syndicate.db",
         description="SQLAlchemy URL; sqlite:/// paths are relative to the config file.",
     )
+    create: bool = Field(
+        False,
+        description=(
+            "Create a missing SQLite folder and database on first use; off, only "
+            "'db upgrade' and 'ingest --create' create a store."
+        ),
+    )
+    busy_timeout: float = Field(
+        30.0,
+        ge=0,
+        description="Seconds a SQLite write waits for another process's lock before failing.",
+    )
 
 
 class OutputSettings(Section):

@@ -64,11 +64,13 @@ class _Batch:
 
 @dataclass
 class DispatchReport:
-    """What one dispatch run did: outcomes by status, and channels it paused."""
+    """What one dispatch run did: outcomes by status, channels it paused, and the last
+    error a delivery that was not sent met (to say why nothing went out)."""
 
     counts: Counter[str] = field(default_factory=Counter)
     paused: list[str] = field(default_factory=list)
     rounds: int = 0
+    last_error: str | None = None
 
     @property
     def total(self) -> int:
@@ -325,6 +327,8 @@ class Dispatcher:
         self.outbox.record(self.owner, outcomes, now)
         self._after(list(batch.claimed.values()), results, report, now)
         report.counts.update(o.status for o in outcomes)
+        errors = [o.error for o in outcomes if o.error and o.status in ("deferred", "failed")]
+        report.last_error = errors[-1] if errors else report.last_error
 
     def _outcome(self, item: Claimed, result: DeliveryResult, now: datetime) -> Outcome:
         if result.status in ("sent", "queued"):

@@ -5,14 +5,24 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 import os
+import re
 import tempfile
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+log = logging.getLogger("syndicate.feeds")
+
 COMMIT_EVERY = 512  # staged files before a commit: bounds temporary files on disk
 FSYNC_THREADS = 16
+# A temporary file lives from staging to the next commit: seconds. One this old was left
+# by a killed build; a younger one may belong to a build running beside this one.
+STALE_TEMP_SECONDS = 600.0
+# The names _stage gives (mkstemp: ".<file name>.<8 random characters>.tmp").
+_TEMP_NAME = re.compile(r"^\..+\.[A-Za-z0-9_]{8}\.tmp$")
 
 
 class Writer:
@@ -26,12 +36,17 @@ class Writer:
     full build of thousands of archive pages an order of magnitude faster than one
     fsync after another. :meth:`sync` commits and fsyncs the folders, so the renames
     are durable too; call it before telling anyone (WebSub hubs) about the change.
+
+    The first write removes the temporary files a killed build left anywhere under
+    ``root`` (those older than ``STALE_TEMP_SECONDS``): a build rewrites only what
+    changed, so a leftover beside an unchanged file would otherwise stay for good.
     """
 
     def __init__(self, root: Path) -> None:
         self.root = root
         self._staged: list[tuple[str, Path]] = []  # (temporary file, final path)
         self._dirs: set[Path] = set()
+        self._swept = False
 
     def write(self, relative: str, data: bytes, *, gz: bool = True) -> bool:
         """Stage ``data`` (and, with ``gz``, a gzip copy) unless the file holds it already.
@@ -41,6 +56,10 @@ class Writer:
         :meth:`commit` (at the latest every ``COMMIT_EVERY`` files).
         """
         path = self.root / relative
+        if not self._swept:
+            self._swept = True
+            if removed := remove_stale_temporaries(self.root):
+                log.info("removed %d temporary file(s) left by an interrupted build", removed)
         changed = not _same_bytes(path, data)
         if changed:
             self._stage(path, data)
@@ -91,6 +110,25 @@ class Writer:
         for folder in sorted(self._dirs):
             _fsync(str(folder))
         self._dirs.clear()
+
+
+def remove_stale_temporaries(root: Path, max_age: float = STALE_TEMP_SECONDS) -> int:
+    """Delete the writer's temporary files under ``root`` older than ``max_age`` seconds
+    (left by a build killed before its commit); return how many were removed."""
+    cutoff = time.time() - max_age
+    removed = 0
+    for folder, _dirs, files in os.walk(root):
+        for name in files:
+            if not _TEMP_NAME.match(name):
+                continue
+            path = os.path.join(folder, name)
+            try:
+                if os.lstat(path).st_mtime < cutoff:
+                    os.unlink(path)
+                    removed += 1
+            except FileNotFoundError:
+                continue  # renamed or removed meanwhile by another build
+    return removed
 
 
 def _fsync(path: str) -> None:

@@ -27,9 +27,15 @@ class SaveCounts:
     unchanged: int = 0
 
 
-def open_store(url: str, *, upgrade: bool = True) -> Store:
-    """Open the store at ``url``; migrate an empty or older database when ``upgrade``."""
-    store = Store(make_engine(url))
+def open_store(
+    url: str, *, upgrade: bool = True, create: bool = False, busy_timeout: float = 30.0
+) -> Store:
+    """Open the store at ``url``; migrate an empty or older database when ``upgrade``.
+
+    A SQLite store whose folder is missing is a :class:`StoreError` unless ``create``
+    (see :func:`make_engine`).
+    """
+    store = Store(make_engine(url, create=create, busy_timeout=busy_timeout))
     if upgrade:
         store.upgrade_if_needed()
     return store
