@@ -95,8 +95,9 @@ def server_config(
 
     The app sets ``Date`` itself (304s must carry it, HT-2, also under test clients),
     so uvicorn's own Date header is off to avoid sending two; the Server header is off.
-    Connections run uvicorn's h11 protocol with a deadline of ``header_timeout`` seconds
-    for each request head and heads of at most 16 KiB
+    Connections run uvicorn's httptools protocol (h11 when httptools is missing) with a
+    deadline of ``header_timeout`` seconds for each request head and heads of at most
+    16 KiB
     (:mod:`syndicate.web.server`); no log line of the process shows a link token.
     """
     # uvicorn's loggers for any set-up, and the handlers the CLI configured for the

@@ -1,13 +1,15 @@
 """What `syndicate serve` adds to uvicorn: a deadline for request heads, and access logs
 without link tokens.
 
-uvicorn bounds the size of a request head (h11's ``max_incomplete_event_size``) and how
-long an idle keep-alive connection stays open, but not how long a client may take to
-send its request line and headers: a client that drips a header line every few seconds,
-or connects and sends nothing, holds its connection for ever (slowloris). The protocol
-made by :func:`guarded_protocol` closes a connection whose request head has not fully
-arrived within ``header_timeout`` seconds of the connection opening, or of the previous
-response ending. The body is not under this deadline: the routes cap what they read.
+uvicorn bounds how long an idle keep-alive connection stays open (and, with h11 only,
+the size of a request head), but not how long a client may take to send its request
+line and headers: a client that drips a header line every few seconds, or connects and
+sends nothing, holds its connection for ever (slowloris). The protocol made by
+:func:`guarded_protocol` — uvicorn's httptools protocol, the fast one, when httptools is
+installed — closes a connection whose request head has not fully arrived within
+``header_timeout`` seconds of the connection opening, or of the previous response
+ending, and answers 431 to a head over ``MAX_HEAD_BYTES``. The body is not under this
+deadline: the routes cap what they read.
 
 The paths ``/confirm/<token>``, ``/u/<token>`` and ``/p/<token>`` are capabilities: whoever
 reads one from a log can confirm, unsubscribe or change preferences. :class:`RedactTokens`
@@ -76,35 +78,55 @@ def redact_handlers(logger: logging.Logger | None = None) -> None:
         redact_logger(handler)
 
 
-class HeadDeadlineProtocol(H11Protocol):
-    """uvicorn's h11 protocol with a deadline on each request head."""
+class HeadDeadline:
+    """A deadline and a size cap on each request head, for a uvicorn HTTP protocol.
+
+    Mixed into uvicorn's httptools protocol (the fast one, used when httptools is
+    installed, as it is with ``uvicorn[standard]``) or its h11 protocol. Both set
+    ``self.cycle`` when a request head is complete, which is how a head's arrival is seen.
+    """
 
     header_timeout = HEADER_TIMEOUT
+    max_head_bytes = MAX_HEAD_BYTES
+    # Provided by the uvicorn protocol this is mixed into.
+    cycle: Any
+    loop: asyncio.AbstractEventLoop
+    transport: asyncio.Transport
+    logger: logging.Logger
 
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
+    def connection_made(self, transport: asyncio.Transport) -> None:
+        super().connection_made(transport)  # type: ignore[misc]
         self._head_timer: asyncio.TimerHandle | None = None
         self._arm(None)
 
     def data_received(self, data: bytes) -> None:
-        super().data_received(data)
+        waiting = self._head_timer is not None
+        super().data_received(data)  # type: ignore[misc]
         if self.cycle is not self._waiting_after:
             self._disarm()  # a new request head has arrived whole
+        elif waiting:
+            # httptools sets no limit of its own on a head's size (h11 does).
+            self._head_bytes += len(data)
+            if self._head_bytes > self.max_head_bytes and not self.transport.is_closing():
+                self._disarm()
+                self.transport.write(_TOO_LARGE)
+                self.transport.close()
 
     def on_response_complete(self) -> None:
         done = self.cycle
-        super().on_response_complete()
+        super().on_response_complete()  # type: ignore[misc]
         # A pipelined request may already have started; otherwise the next head is due.
         if self.cycle is done and not self.transport.is_closing():
             self._arm(done)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
-        super().connection_lost(exc)
+        super().connection_lost(exc)  # type: ignore[misc]
 
     def _arm(self, after: Any) -> None:
         self._disarm()
         self._waiting_after = after  # the cycle before the head being waited for
+        self._head_bytes = 0
         self._head_timer = self.loop.call_later(self.header_timeout, self._too_slow)
 
     def _disarm(self) -> None:
@@ -120,6 +142,25 @@ class HeadDeadlineProtocol(H11Protocol):
             self.transport.close()
 
 
-def guarded_protocol(header_timeout: float = HEADER_TIMEOUT) -> type[H11Protocol]:
+_TOO_LARGE = (
+    b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 0\r\n"
+    b"connection: close\r\n\r\n"
+)
+
+
+def _base_protocol() -> type[Any]:
+    """uvicorn's httptools protocol when httptools is installed, else its h11 one."""
+    try:
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+    except ImportError:
+        return H11Protocol
+    return HttpToolsProtocol
+
+
+def guarded_protocol(header_timeout: float = HEADER_TIMEOUT) -> type[Any]:
     """The protocol class for uvicorn's ``http`` setting, with ``header_timeout``."""
-    return type("HeadDeadlineProtocol", (HeadDeadlineProtocol,), {"header_timeout": header_timeout})
+    return type(
+        "HeadDeadlineProtocol",
+        (HeadDeadline, _base_protocol()),
+        {"header_timeout": header_timeout},
+    )
