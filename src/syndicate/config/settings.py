@@ -43,6 +43,18 @@ class SourceConfig(Section):
     allow_networks: tuple[str, ...] = Field(
         (), description="CIDR blocks allowed even though they are not public."
     )
+    related: bool | None = Field(
+        None,
+        description=(
+            'Whether its articles may be "More from" picks; unset: yes for a folder '
+            "source (your own articles), no for feed and page sources (someone else's)."
+        ),
+    )
+
+    @property
+    def related_allowed(self) -> bool:
+        """``related`` as set, else the kind's default: only a content folder is ours."""
+        return self.related if self.related is not None else self.kind == "folder"
 
     @property
     def options(self) -> dict[str, Any]:
@@ -97,6 +109,10 @@ class Settings(BaseSettings):
     def secret_key(self) -> str | None:
         """The signing key from the environment/TOML, or from ``secret_key_file``."""
         return read_secret(self.security.secret_key, self.security.secret_key_file, self)
+
+    def not_related_sources(self) -> frozenset[str]:
+        """Names of the configured sources whose articles are never "More from" picks."""
+        return frozenset(src.name for src in self.sources if not src.related_allowed)
 
     def source(self, name: str) -> SourceConfig:
         """The source called ``name``; ConfigError if there is none."""

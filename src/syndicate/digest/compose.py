@@ -23,7 +23,7 @@ Composing reads the store and writes nothing; :mod:`syndicate.digest.build` save
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,7 +34,7 @@ from syndicate.digest.templates import DigestTemplates
 from syndicate.models import Article
 from syndicate.related import RelatedIndex
 from syndicate.store import Store
-from syndicate.store.channels import iter_channel_articles
+from syndicate.store.channels import iter_channel_articles, related_pool
 from syndicate.store.editions import (
     OWN,
     EditionRecord,
@@ -128,7 +128,7 @@ def compose_edition(
     stories = order_stories(fresh, digest.max_items)
     related: tuple[Article, ...] = ()
     if digest.related_k:
-        index = RelatedIndex(list(_pool(store, channel, slot)))
+        index = RelatedIndex(list(related_pool(store, settings, channel, until=slot)))
         related = index.pick(stories, digest.related_k, exclude=sent, reference=slot)
     subject, preheader = describe(settings, channel, slot, stories, templates)
     return Edition(channel.name, slot, tuple(stories), related, subject, preheader, cadence=cadence)
@@ -172,12 +172,6 @@ def for_sections(
         return edition
     subject, preheader = describe(settings, channel, edition.slot, stories, templates)
     return replace(edition, articles=tuple(stories), subject=subject, preheader=preheader)
-
-
-def _pool(store: Store, channel: ChannelConfig, slot: datetime) -> Iterator[Article]:
-    if channel.digest.related_pool == "site":
-        return store.iter_articles(until=slot)
-    return iter_channel_articles(store, channel, until=slot)
 
 
 def subject_context(

@@ -45,7 +45,7 @@ from syndicate.feeds.websub import Ping, PingReport, publish
 from syndicate.feeds.writer import Writer, json_bytes
 from syndicate.models import Article
 from syndicate.store import Store
-from syndicate.store.channels import iter_channel_articles, matches
+from syndicate.store.channels import iter_channel_articles, matches, related_pool
 
 __all__ = ["BuildReport", "ChannelReport", "Ping", "PingReport", "build", "manifest_bytes"]
 
@@ -249,9 +249,7 @@ def _build_channel(
     report.total, report.items, report.archive_pages = len(keys), len(newest), pages
 
     def pool() -> Iterable[Article]:
-        if channel.digest.related_pool == "site":
-            return run.store.iter_articles()
-        return iter_channel_articles(run.store, channel)
+        return related_pool(run.store, run.settings, channel)
 
     related_for = RelatedLinker(channel, pool)
 

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from itertools import islice
 
-from syndicate.config import ChannelConfig, ChannelFilters
+from syndicate.config import ChannelConfig, ChannelFilters, Settings
 from syndicate.models import Article
 from syndicate.store import Store
 
@@ -71,3 +71,17 @@ def channel_articles(
 ) -> list[Article]:
     """At most ``limit`` of the channel's articles, newest first."""
     return list(islice(iter_channel_articles(store, channel, since=since, until=until), limit))
+
+
+def related_pool(
+    store: Store, settings: Settings, channel: ChannelConfig, until: datetime | None = None
+) -> Iterator[Article]:
+    """The "More from" candidates: the site's or the channel's articles (``related_pool``)
+    published before ``until``, without those of sources that may not be picks
+    (``[[sources]] related``: another publisher's articles never appear under our name)."""
+    if channel.digest.related_pool == "site":
+        articles = store.iter_articles(until=until)
+    else:
+        articles = iter_channel_articles(store, channel, until=until)
+    banned = settings.not_related_sources()
+    return (a for a in articles if a.source not in banned)
