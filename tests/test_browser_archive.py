@@ -9,14 +9,11 @@ images get a small local PNG, and nothing else leaves the machine.
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-import uvicorn
 
 from syndicate.config import Settings, load_channels
 from syndicate.digest import build_edition
@@ -24,6 +21,7 @@ from syndicate.ingest.run import ingest
 from syndicate.store import open_store
 from syndicate.web import create_app, server_config
 from tests.test_browser_digest import ARGS, CHROMIUM, png
+from tests.uvicornserver import running
 
 sync_api = pytest.importorskip("playwright.sync_api")
 pytestmark = pytest.mark.skipif(
@@ -51,18 +49,8 @@ def served(instance_settings: Settings) -> Iterator[tuple[str, str]]:
         store.close()
     assert built is not None and built.record is not None
     app = create_app(instance_settings)
-    server = uvicorn.Server(server_config(app, "127.0.0.1", 0, access_log=False))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("uvicorn did not start")
-        time.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    yield f"http://127.0.0.1:{port}", built.record.subject
-    server.should_exit = True
-    thread.join(timeout=10)
+    with running(server_config(app, "127.0.0.1", 0, access_log=False)) as port:
+        yield f"http://127.0.0.1:{port}", built.record.subject
 
 
 def test_reader_finds_an_edition_and_it_renders(served: tuple[str, str]) -> None:

@@ -7,14 +7,12 @@ from __future__ import annotations
 
 import os
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
 from syndicate.config import Settings
 from syndicate.delivery.tokens import TokenSigner
@@ -24,6 +22,7 @@ from syndicate.store.subscribers import SubscriberStore
 from syndicate.web import create_app, server_config
 from tests.smtpserver import SMTPTestServer
 from tests.subscribehelpers import SECRET, make_instance, parse
+from tests.uvicornserver import running
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -62,19 +61,9 @@ def served(
                 "delivery": settings.delivery.model_copy(update={"backend": "smtp"}),
             }
         )
-        server = uvicorn.Server(
-            server_config(create_app(settings), "127.0.0.1", port, access_log=False)
-        )
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 20
-        while not server.started:
-            if time.monotonic() > deadline or not thread.is_alive():
-                pytest.fail("uvicorn did not start")
-            time.sleep(0.02)
-        yield settings, base, smtp
-        server.should_exit = True
-        thread.join(timeout=10)
+        config = server_config(create_app(settings), "127.0.0.1", port, access_log=False)
+        with running(config):
+            yield settings, base, smtp
 
 
 @pytest.fixture

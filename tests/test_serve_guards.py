@@ -7,19 +7,18 @@ from __future__ import annotations
 import http.client
 import logging
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from syndicate.delivery.tokens import TokenSigner
 from syndicate.web import create_app, server_config
 from syndicate.web.server import redact_handlers
 from tests.subscribehelpers import SECRET, make_instance
+from tests.uvicornserver import running
 
 HEADER_TIMEOUT = 0.5  # seconds; the test server's, so the tests stay short
 
@@ -49,18 +48,8 @@ def served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Served]:
     config = server_config(
         create_app(settings), "127.0.0.1", 0, access_log=True, header_timeout=HEADER_TIMEOUT
     )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("uvicorn did not start")
-        time.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    yield Served("127.0.0.1", port, TokenSigner(SECRET))
-    server.should_exit = True
-    thread.join(timeout=10)
+    with running(config) as port:
+        yield Served("127.0.0.1", port, TokenSigner(SECRET))
 
 
 def closed_by_server(sock: socket.socket, wait: float) -> bool:

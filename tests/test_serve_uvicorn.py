@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import gzip
 import http.client
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
 from syndicate.config import Settings
 from syndicate.feeds.builder import build
 from syndicate.store import open_store
 from syndicate.web import create_app, server_config
 from tests.feeds.fixtures import make_instance, save
+from tests.uvicornserver import running
 
 HUB = "https://hub.example/websub"
 
@@ -30,18 +28,8 @@ def served(tmp_path: Path) -> Iterator[tuple[Settings, str]]:
     save(store, range(1, 4))
     build(store, settings)
     store.close()
-    server = uvicorn.Server(server_config(create_app(settings), "127.0.0.1", 0, access_log=False))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("uvicorn did not start")
-        time.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    yield settings, f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with running(server_config(create_app(settings), "127.0.0.1", 0, access_log=False)) as port:
+        yield settings, f"http://127.0.0.1:{port}"
 
 
 def raw(base: str, method: str, path: str, headers: dict[str, str]) -> http.client.HTTPResponse:
