@@ -174,3 +174,31 @@ def test_on_the_example_content_three_of_four_picks_share_section_or_tag(
             p for p in picks if p.section == story.section or tags & {t.casefold() for t in p.tags}
         ]
         assert len(close) >= 3, (story.title, [p.title for p in picks])
+
+
+def test_one_story_cluster_gives_at_most_one_pick_and_never_the_story_s_own(
+    pool: list[Article],
+) -> None:
+    story = replace(pool[0], story="cluster-a")
+    same_story = replace(pool[1], story="cluster-a")  # the story, from another source
+    twins = [replace(pool[2], story="cluster-b"), replace(pool[3], story="cluster-b")]
+    index = RelatedIndex([story, same_story, *twins, *pool[4:]])
+    picks = index.pick([story], 4)
+    assert same_story.id not in {p.id for p in picks}
+    assert len({p.story_key for p in picks}) == len(picks)
+    assert sum(p.story == "cluster-b" for p in picks) == 1
+    assert index.refusal(same_story, [story], set()) == "cluster"
+
+
+def test_pins_come_first_and_a_related_exclude_article_is_never_a_pick(
+    pool: list[Article],
+) -> None:
+    story = replace(pool[0], related_pins=(pool[20].id, "tag:unknown,2026:nowhere"))
+    banned = replace(pool[1], related_exclude=True)
+    index = RelatedIndex([story, banned, *pool[2:]])
+    picks = index.pick([story], 4)
+    assert picks[0].id == pool[20].id  # off-topic, but the editor chose it
+    assert banned.id not in {p.id for p in picks}
+    assert index.refusal(banned, [story], set()) == "excluded"
+    per_story = index.pick_per_story([story], 4)[story.id]
+    assert per_story[0].id == pool[20].id and banned.id not in {p.id for p in per_story}

@@ -64,6 +64,8 @@ class Entry:
     updated_at: datetime | None = None
     featured: bool = False
     origin: str = ""  # where it came from (path or URL), for error messages
+    related_pins: tuple[str, ...] = ()  # "More from" picks chosen by the editor, first
+    related_exclude: bool = False  # never offered as a "More from" pick
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +86,8 @@ class CleanEntry:
     updated_at: datetime | None
     featured: bool
     content_hash: str
+    related_pins: tuple[str, ...] = ()
+    related_exclude: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +96,11 @@ class Article:
 
     ``content_hash`` covers every field a reader sees except the URL, so a URL change
     (http→https, new host) is not an edit. Datetimes are timezone-aware UTC.
+
+    ``story`` is the id of the story cluster the article belongs to (the same story
+    from several sources, found at ingest); empty means a cluster of its own.
+    ``related_pins`` are article ids the editor pinned as its first "More from" picks;
+    ``related_exclude`` keeps it out of every pick list.
     """
 
     id: str
@@ -108,6 +117,14 @@ class Article:
     updated_at: datetime
     content_hash: str
     featured: bool = False
+    story: str = ""
+    related_pins: tuple[str, ...] = ()
+    related_exclude: bool = False
+
+    @property
+    def story_key(self) -> str:
+        """The story cluster this article counts as: ``story``, else its own id."""
+        return self.story or self.id
 
 
 @dataclass(slots=True)

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from syndicate.related.ranking import (
         RelatedIndex,
         RelatedWeights,
+        Signals,
         pick_related,
         pick_related_per_story,
     )
@@ -24,6 +25,7 @@ __getattr__ = lazy_exports(
     {
         "RelatedIndex": "ranking",
         "RelatedWeights": "ranking",
+        "Signals": "ranking",
         "pick_related": "ranking",
         "pick_related_per_story": "ranking",
     },
@@ -32,6 +34,7 @@ __getattr__ = lazy_exports(
 __all__ = [
     "RelatedIndex",
     "RelatedWeights",
+    "Signals",
     "pick_related",
     "pick_related_per_story",
 ]

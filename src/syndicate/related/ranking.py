@@ -66,6 +66,21 @@ class RelatedWeights:
     near_duplicate: float = 0.8
 
 
+@dataclass(frozen=True, slots=True)
+class Signals:
+    """The parts of a score, each a (stories × pool) matrix; see ``combined``."""
+
+    text: FloatArray
+    section: FloatArray
+    tag: FloatArray
+    author: FloatArray
+    decay: FloatArray
+
+    def combined(self) -> FloatArray:
+        """The score: the additive signals, times the age decay."""
+        return np.asarray((self.text + self.section + self.tag + self.author) * self.decay)
+
+
 def article_text(article: Article) -> str:
     """The words ranked: title twice, dek, and the body without markup."""
     body = html.unescape(_TAG_RE.sub(" ", article.body_html))
@@ -139,12 +154,18 @@ class RelatedIndex:
             return sparse.csr_matrix((len(stories), self.matrix.shape[1]), dtype=np.float32)
         return sparse.csr_matrix(self._vectorizer.transform([article_text(s) for s in stories]))
 
-    def scores(self, stories: Sequence[Article], reference: datetime | None = None) -> FloatArray:
-        """A (stories × pool) matrix of boosted, age-decayed scores."""
+    def signals(self, stories: Sequence[Article], reference: datetime | None = None) -> Signals:
+        """Each signal's (stories × pool) matrix, before they are combined.
+
+        The contract :func:`explain` and the CLI build on: ``text`` (lexical
+        similarity), ``section``, ``tag``, ``author`` (each already multiplied by its
+        weight) and ``decay`` (the age multiplier, 1 for a new article).
+        """
         w = self.weights
         n = len(self.articles)
         if not stories or not n:
-            return np.zeros((len(stories), n))
+            empty = np.zeros((len(stories), n))
+            return Signals(empty, empty, empty, empty, np.ones((len(stories), n)))
         cosine = (self._vectors(stories) @ self.matrix.T).toarray().astype(np.float64)
         codes = np.array([self._section_code.get(s.section.casefold(), -1) for s in stories])
         same_section = (codes[:, None] == self._sections[None, :]).astype(np.float64)
@@ -152,15 +173,20 @@ class RelatedIndex:
         shared_tags = (story_tags.multiply(self._tag_weight[None, :]) @ self._tags.T).toarray()
         story_authors = _label_matrix([_authors(s) for s in stories], self._author_vocab)
         shared_authors = (story_authors @ self._authors.T).toarray() > 0
-        boosted = (
-            cosine
-            + w.section * same_section
-            + w.tag * np.minimum(shared_tags, w.tag_cap)
-            + w.author * shared_authors
-        )
         ref = reference or max(s.published_at for s in stories)
         age_days = np.maximum(0.0, (ref.timestamp() - self._published) / 86400.0)
-        return np.asarray(boosted * 0.5 ** (age_days / w.half_life_days)[None, :])
+        decay = np.broadcast_to(0.5 ** (age_days / w.half_life_days), cosine.shape)
+        return Signals(
+            text=cosine,
+            section=w.section * same_section,
+            tag=w.tag * np.minimum(shared_tags, w.tag_cap),
+            author=w.author * shared_authors.astype(np.float64),
+            decay=np.asarray(decay),
+        )
+
+    def scores(self, stories: Sequence[Article], reference: datetime | None = None) -> FloatArray:
+        """A (stories × pool) matrix of boosted, age-decayed scores."""
+        return self.signals(stories, reference).combined()
 
     def pick(
         self,
@@ -172,8 +198,10 @@ class RelatedIndex:
     ) -> tuple[Article, ...]:
         """k items related to the edition as a whole (lead first in weight).
 
-        Never a story of the edition, nor an id in ``exclude`` (e.g. the items of the
-        channel's last editions), nor a near-copy of a story or of another pick.
+        Never a story of the edition or a member of a story's cluster, never an id in
+        ``exclude`` (e.g. the items of the channel's last editions) nor an article marked
+        ``related_exclude``, never two members of one cluster, never a near-copy of a
+        story or of another pick. The stories' pinned picks (lead first) come first.
         """
         if not stories or k <= 0:
             return ()
@@ -181,8 +209,8 @@ class RelatedIndex:
         weights = np.full(len(stories), self.weights.other_weight)
         weights[0] = self.weights.lead_weight
         relevance = (scores * weights[:, None]).max(axis=0)
-        banned = set(exclude) | {s.id for s in stories}
-        return self._diversify(relevance, banned, k, self._vectors(stories))
+        pins = [pin for s in stories for pin in s.related_pins]
+        return self._diversify(relevance, set(exclude), stories, k, self._vectors(stories), pins)
 
     def pick_per_story(
         self,
@@ -196,34 +224,72 @@ class RelatedIndex:
         if not stories or k <= 0:
             return {s.id: () for s in stories}
         scores = self.scores(stories, reference)
-        banned = set(exclude) | {s.id for s in stories}
+        banned = set(exclude)
         vectors = self._vectors(stories)
         return {
-            s.id: self._diversify(scores[n], banned, k, vectors[n]) for n, s in enumerate(stories)
+            s.id: self._diversify(scores[n], banned, stories, k, vectors[n], list(s.related_pins))
+            for n, s in enumerate(stories)
         }
 
+    def refusal(self, candidate: Article, stories: Sequence[Article], banned: set[str]) -> str:
+        """Why ``candidate`` may never be a pick for ``stories`` ("" when it may).
+
+        ``story`` (it is one), ``cluster`` (same story as one), ``excluded`` (marked
+        ``related_exclude``) or ``ban`` (in the caller's exclusions, e.g. already sent).
+        """
+        if candidate.id in {s.id for s in stories}:
+            return "story"
+        if candidate.story_key in {s.story_key for s in stories}:
+            return "cluster"
+        if candidate.related_exclude:
+            return "excluded"
+        if candidate.id in banned:
+            return "ban"
+        return ""
+
     def _diversify(
-        self, relevance: FloatArray, banned: set[str], k: int, stories: sparse.csr_matrix
+        self,
+        relevance: FloatArray,
+        banned: set[str],
+        stories: Sequence[Article],
+        k: int,
+        vectors: sparse.csr_matrix,
+        pins: Sequence[str] = (),
     ) -> tuple[Article, ...]:
-        """The k most relevant allowed candidates, passing over near-copies."""
-        allowed = np.ones(len(self.articles), dtype=bool)
-        for article_id in banned:
-            if article_id in self._position:
-                allowed[self._position[article_id]] = False
+        """Pins first, then the most relevant allowed candidates, one per story cluster,
+        passing over near-copies."""
+        story_ids = {s.id for s in stories}
+        clusters = {s.story_key for s in stories}
+        allowed = np.array(
+            [
+                not (a.related_exclude or a.id in banned or a.id in story_ids)
+                and a.story_key not in clusters
+                for a in self.articles
+            ],
+            dtype=bool,
+        )
         candidates = np.flatnonzero(allowed)
         # Highest relevance first, ties in id order (the pool is sorted by id and the sort
         # is stable).
         order = candidates[np.argsort(-relevance[candidates], kind="stable")]
+        pinned = [self._position[p] for p in dict.fromkeys(pins) if p in self._position]
         limit = self.weights.near_duplicate
         picked: list[int] = []
-        for position in order:
-            vector = self.matrix[int(position)]
-            # A copy of a story, or of an earlier pick, tells the reader nothing new.
-            if stories.shape[0] and (vector @ stories.T).max() >= limit:
+        taken: set[str] = set()
+        for position in [*(p for p in pinned if allowed[p]), *order]:
+            position = int(position)
+            article = self.articles[position]
+            if position in picked or article.story_key in taken:
                 continue
-            if picked and (vector @ self.matrix[picked].T).max() >= limit:
-                continue
-            picked.append(int(position))
+            if position not in pinned:
+                vector = self.matrix[position]
+                # A copy of a story, or of an earlier pick, tells the reader nothing new.
+                if vectors.shape[0] and (vector @ vectors.T).max() >= limit:
+                    continue
+                if picked and (vector @ self.matrix[picked].T).max() >= limit:
+                    continue
+            picked.append(position)
+            taken.add(article.story_key)
             if len(picked) == k:
                 break
         return tuple(self.articles[p] for p in picked)
