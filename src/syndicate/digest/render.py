@@ -24,10 +24,12 @@ import mjml
 
 from syndicate.config import ChannelConfig, Settings
 from syndicate.digest.compose import Edition, local_date
+from syndicate.digest.deks import one_line_dek
 from syndicate.digest.errors import RenderLimitError, TemplateError
 from syndicate.digest.links import edition_url, with_utm
 from syndicate.digest.personalise import Markers, shown_length
 from syndicate.digest.templates import DigestTemplates
+from syndicate.digest.thumbs import Thumbnail, thumbnail
 from syndicate.models import Article, Author, Image
 
 TEXT_MAX_COLUMNS = 78  # RFC 5322 §2.1.1 SHOULD
@@ -100,6 +102,7 @@ class StoryView:
     date: str
     authors: tuple[Author, ...]
     image: Image | None
+    dek_line: str = ""  # one sentence, at most ~140 characters (digest/deks.py)
 
     @property
     def byline(self) -> str:
@@ -119,6 +122,10 @@ class StoryView:
         if self.image and self.image.width and self.image.height:
             return max(1, round(width * self.image.height / self.image.width))
         return round(width * 9 / 16)
+
+    def thumbnail(self, width: int, height: int) -> Thumbnail:
+        """How the image fills a ``width`` × ``height`` box, cropped (digest/thumbs.py)."""
+        return thumbnail(self.image, width, height)
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +149,7 @@ def story_view(article: Article, utm: dict[str, str], timezone: str) -> StoryVie
         date=local_date(article.published_at, timezone),
         authors=article.authors,
         image=article.image,
+        dek_line=one_line_dek(article.dek, article.body_html),
     )
 
 
