@@ -14,7 +14,7 @@ from syndicate.digest.links import PlaceholderLinks, Recipient
 from syndicate.digest.personalise import Personaliser
 from syndicate.digest.render import RenderedEdition, render_edition
 from syndicate.digest.templates import DigestTemplates
-from syndicate.models import Author
+from syndicate.models import Author, Image
 from tests.digest.factory import article, channel, edition, settings
 
 GOLDEN = Path(__file__).parent / "digest" / "golden"
@@ -252,3 +252,53 @@ def test_utm_parameters_on_article_links_only() -> None:
     for href in hrefs:
         if "%%syn:" in href or "/archive/" in href:
             assert "utm_" not in href
+
+
+def test_more_from_picks_share_one_tinted_box_with_text_for_a_missing_image() -> None:
+    """The reference page's shape: each pick an image (or a tinted box), a title and a
+    one-line dek; the box is the same for every pick (the browser test measures it)."""
+    long_dek = "A sentence about the harbour, the cranes and the ships that wait " * 3
+    related = [
+        article(
+            10,
+            image=Image(
+                url="https://news.example/img/w.jpg",
+                alt="",
+                caption="Cranes at dusk",
+                width=1600,
+                height=900,
+            ),
+        ),
+        article(11, image=Image(url="https://news.example/img/t.jpg", width=600, height=900)),
+        article(12, image=None, title="No picture & no alt"),
+        article(13, dek=f"{long_dek.strip()}. Second sentence."),
+    ]
+    config = settings()
+    done = render_edition(
+        edition([article(1)], related), config, channel(), DigestTemplates(config)
+    )
+    page = Tags(done.html)
+    boxes = [a for a in page.all("div") if a.get("class") == "thumb"]
+    assert len(boxes) == 4
+    assert {b["style"] for b in boxes} == {
+        "width:252px;height:168px;overflow:hidden;background-color:#e9e3d8;"
+    }
+    thumbs = {i["src"].rsplit("/", 1)[1]: i for i in page.all("img")}
+    # alt: the image's alt, else its caption, else the pick's title.
+    assert thumbs["w.jpg"]["alt"] == "Cranes at dusk"
+    assert thumbs["t.jpg"]["alt"] == "Story number 11"
+    # Scaled from the stored size to cover the box, centred; attributes fit inside it.
+    assert (
+        "width:299px;height:168px;margin:0px 0 0 -23px;object-fit:cover" in thumbs["w.jpg"]["style"]
+    )
+    assert (thumbs["w.jpg"]["width"], thumbs["w.jpg"]["height"]) == ("252", "142")
+    assert "width:252px;height:378px;margin:-105px 0 0 0px" in thumbs["t.jpg"]["style"]
+    # No image: the box holds the title, hidden from screen readers (the heading says it).
+    (filler,) = [d for d in page.all("div") if d.get("aria-hidden") == "true"]
+    assert "No picture &amp; no alt</div>" in done.html.split('aria-hidden="true"', 1)[1][:200]
+    assert "color:#4f4f4f" in filler["style"] and "font-size:14px" in filler["style"]
+    # The dek: its first sentence, cut at a word to at most 140 characters.
+    line = long_dek[:140].rsplit(" ", 1)[0].rstrip() + "…"
+    assert line in done.html and "Second sentence" not in done.html
+    assert " ".join(line.split()) in " ".join(done.text.split())
+    assert "@supports (object-fit: cover)" in done.html
