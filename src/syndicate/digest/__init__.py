@@ -8,6 +8,8 @@ parts) that delivery sends unchanged.
 * :mod:`.cadence` — a channel's schedules (its own and round-ups), what is due now;
 * :mod:`.compose` — an edition's stories and related items (reads only);
 * :mod:`.render` — Jinja → MJML → HTML with inlined CSS, and the text part;
+* :mod:`.deks` — a "More from" pick's one-line dek (first sentence, ~140 characters);
+* :mod:`.thumbs` — how a pick's image covers the template's fixed thumbnail box;
 * :mod:`.personalise` — per-recipient values without recompiling;
 * :mod:`.build` — compose, render, then save.
 
