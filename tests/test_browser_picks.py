@@ -177,11 +177,21 @@ def shade(page: Any, pick_index: int) -> dict[str, float]:
 
 
 def shot(page: Any, name: str) -> None:
+    """The whole page, and the "More from" block alone (heading to last pick)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / name), full_page=True)
-    page.locator(".more-from-item").first.locator("xpath=../../../../..").screenshot(
-        path=str(ARTIFACTS / name.replace(".png", "-block.png"))
+    block = page.evaluate(
+        """(() => {
+          const parts = [...document.querySelectorAll('.more-from, .more-from-item')]
+            .map(e => e.getBoundingClientRect());
+          const top = Math.min(...parts.map(r => r.top)) + window.scrollY;
+          const bottom = Math.max(...parts.map(r => r.bottom)) + window.scrollY;
+          return {x: 0, y: top, width: document.documentElement.clientWidth,
+                  height: bottom - top};
+        })()"""
     )
+    block_name = name.replace(".png", "-block.png")
+    page.screenshot(path=str(ARTIFACTS / block_name), full_page=True, clip=block)
 
 
 @pytest.mark.parametrize("width", [600, 375])

@@ -302,3 +302,17 @@ def test_more_from_picks_share_one_tinted_box_with_text_for_a_missing_image() ->
     assert line in done.html and "Second sentence" not in done.html
     assert " ".join(line.split()) in " ".join(done.text.split())
     assert "@supports (object-fit: cover)" in done.html
+
+
+def test_a_pick_image_of_unknown_size_keeps_its_proportions_in_the_box() -> None:
+    picture = Image(url="https://news.example/img/u.jpg", alt="Unknown size")
+    config = settings()
+    done = render_edition(
+        edition([article(1)], [article(10, image=picture)]),
+        config,
+        channel(),
+        DigestTemplates(config),
+    )
+    (img,) = [i for i in Tags(done.html).all("img") if i["src"].endswith("/u.jpg")]
+    assert (img["width"], img["height"]) == ("252", "168")
+    assert "width:252px;height:auto;margin:0px 0 0 0px;object-fit:cover" in img["style"]
