@@ -17,10 +17,11 @@ editions' id lists are read once per edition and kept (they never change once st
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Select, and_, or_, select
 
 from syndicate.store.core import Store
 from syndicate.store.delivery_schema import deliveries
@@ -61,17 +62,10 @@ class Ledger:
         return found
 
     def _rows(self, ids: list[int], since: datetime) -> list[tuple[int, int, int, int | None]]:
-        d = deliveries.c
-        counted = or_(
-            and_(d.status == "sent", d.sent_at >= since),
-            and_(d.status.in_(IN_FLIGHT), d.picks.is_not(None)),
-        )
         rows: list[tuple[int, int, int, int | None]] = []
         with self.engine.connect() as conn:
             for start in range(0, len(ids), _CHUNK):
-                query = select(d.id, d.subscriber_id, d.edition_id, d.picks).where(
-                    d.subscriber_id.in_(ids[start : start + _CHUNK]), counted
-                )
+                query = received_query(ids[start : start + _CHUNK], since)
                 rows += [(r[0], r[1], r[2], r[3]) for r in conn.execute(query)]
         return rows
 
@@ -89,3 +83,17 @@ class Ledger:
                 )
                 for row in conn.execute(query):
                     self._editions[int(row[0])] = (tuple(row[1]), tuple(row[2]))
+
+
+def received_query(subscriber_ids: Sequence[int], since: datetime) -> Select[Any]:
+    """(delivery id, subscriber id, edition id, picks) of the deliveries the ledger
+    counts for ``subscriber_ids`` (module docstring); it reads the index
+    ``ix_deliveries_subscriber_sent``."""
+    d = deliveries.c
+    counted = or_(
+        and_(d.status == "sent", d.sent_at >= since),
+        and_(d.status.in_(IN_FLIGHT), d.picks.is_not(None)),
+    )
+    return select(d.id, d.subscriber_id, d.edition_id, d.picks).where(
+        d.subscriber_id.in_(list(subscriber_ids)), counted
+    )
