@@ -189,8 +189,9 @@ class EditionMessages:
                 continue
             by_window[self._memory_days(item.channel)].add(item.subscriber_id)
         skip = [c.id for c in claimed]
+        among = {a for c in claimed if c.id in templates for a in self._articles(c.edition_id)[1]}
         ledgers = {
-            days: self.ledger.received(ids, now - timedelta(days=days), skip=skip)
+            days: self.ledger.received(ids, now - timedelta(days=days), skip=skip, among=among)
             for days, ids in by_window.items()
             if days > 0
         }

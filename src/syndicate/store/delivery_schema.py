@@ -92,7 +92,9 @@ deliveries = Table(
     UniqueConstraint("edition_id", "subscriber_id", name="uq_deliveries_edition_subscriber"),
     Index("ix_deliveries_status_next", "status", "next_attempt_at"),
     # The ledger: what did these subscribers receive since T (store/ledger.py).
-    Index("ix_deliveries_subscriber_sent", "subscriber_id", "sent_at"),
+    Index(
+        "ix_deliveries_subscriber_sent", "subscriber_id", "status", "sent_at", "edition_id", "picks"
+    ),
 )
 
 channel_pauses = Table(

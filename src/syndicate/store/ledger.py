@@ -40,25 +40,44 @@ class Ledger:
         self._editions: dict[int, tuple[tuple[str, ...], tuple[str, ...]]] = {}
 
     def received(
-        self, subscriber_ids: Collection[int], since: datetime, *, skip: Collection[int] = ()
+        self,
+        subscriber_ids: Collection[int],
+        since: datetime,
+        *,
+        skip: Collection[int] = (),
+        among: Collection[str] | None = None,
     ) -> dict[int, set[str]]:
         """The article ids each of ``subscriber_ids`` received since ``since`` (stories
         and picks), leaving out the deliveries ``skip`` (the ones being built). Every
-        subscriber asked about has an entry, empty when they received nothing."""
+        subscriber asked about has an entry, empty when they received nothing.
+
+        ``among`` narrows the answer to those ids (a sender only asks about an edition's
+        candidates): each edition is then matched against them once, not per reader.
+        """
         found: dict[int, set[str]] = {sid: set() for sid in subscriber_ids}
         rows = self._rows(list(found), since)
         self._load({row[2] for row in rows})
+        wanted = None if among is None else set(among)
+        hits: dict[int, tuple[tuple[str, ...], tuple[tuple[int, str], ...]]] = {}
         skipped = set(skip)
         for delivery_id, subscriber_id, edition_id, picks in rows:
             if delivery_id in skipped:
                 continue
-            stories, candidates = self._editions.get(edition_id, ((), ()))
+            hit = hits.get(edition_id)
+            if hit is None:
+                stories, candidates = self._editions.get(edition_id, ((), ()))
+                if wanted is not None:
+                    stories = tuple(a for a in stories if a in wanted)
+                ranked = tuple(
+                    (n, c) for n, c in enumerate(candidates) if wanted is None or c in wanted
+                )
+                hit = hits[edition_id] = (stories, ranked)
+            stories, ranked = hit
+            if not stories and not ranked:
+                continue
             got = found[subscriber_id]
             got.update(stories)
-            if picks is None:
-                got.update(candidates)
-            else:
-                got.update(c for n, c in enumerate(candidates) if picks >> n & 1)
+            got.update(c for n, c in ranked if picks is None or picks >> n & 1)
         return found
 
     def _rows(self, ids: list[int], since: datetime) -> list[tuple[int, int, int, int | None]]:

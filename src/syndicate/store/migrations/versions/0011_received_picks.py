@@ -24,7 +24,11 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("deliveries") as batch:
         batch.add_column(sa.Column("picks", sa.BigInteger(), nullable=True))
-    op.create_index("ix_deliveries_subscriber_sent", "deliveries", ["subscriber_id", "sent_at"])
+    op.create_index(
+        "ix_deliveries_subscriber_sent",
+        "deliveries",
+        ["subscriber_id", "status", "sent_at", "edition_id", "picks"],
+    )
 
 
 def downgrade() -> None:
