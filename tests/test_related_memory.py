@@ -220,7 +220,7 @@ def test_a_retry_carries_the_picks_of_the_first_attempt(store: Store) -> None:
 
     # Meanwhile the reader gets an arts edition whose story is world's first pick: had
     # the retry chosen again, it would leave that pick out.
-    meanwhile = SLOT + timedelta(minutes=5)
+    meanwhile = SLOT + timedelta(minutes=1)  # before the retry is due (backoff 240 s+)
     arts_edition = save(store, config, arts, meanwhile, [A[2]], A[20:24])
     send(store, config, [world, arts], arts_edition, meanwhile)
 
