@@ -7,18 +7,21 @@ from __future__ import annotations
 import logging
 import quopri
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from syndicate.delivery.message import EncodedBody
+from syndicate.digest.build import build_edition
 from syndicate.digest.errors import RenderLimitError, TemplateError
 from syndicate.digest.personalise import Personaliser
 from syndicate.digest.picks import Layout, ranks, to_mask
 from syndicate.digest.render import render_edition
 from syndicate.digest.templates import DEFAULT_DIR, DigestTemplates
 from syndicate.errors import MessageError
-from tests.digest.factory import article, channel, edition, settings
+from syndicate.store import Store
+from tests.digest.factory import T0, article, channel, edition, settings, store_articles
 
 VALUES = {"name": "Ann", "email": "ann@example.org", "unsubscribe_url": "u", "preferences_url": "p"}
 STORIES = [article(n) for n in range(3)]
@@ -171,3 +174,18 @@ def test_the_size_limit_holds_for_the_largest_copy_a_reader_can_get() -> None:
     limit = default_size + 2000
     with pytest.raises(RenderLimitError):
         render_edition(made, config, channel(max_html_bytes=limit), DigestTemplates(config))
+
+
+def test_an_edition_stores_the_candidates_its_parts_hold(store: Store, tmp_path: Path) -> None:
+    store_articles(store, 30)
+    slot = T0 + timedelta(hours=31)
+    daily = channel(first_lookback_hours=2)
+    built = build_edition(store, settings(), daily, slot)
+    assert built is not None and built.record is not None
+    assert len(built.record.related_ids) == 12  # related_k 4 and 8 spares
+    legacy = settings(templates_dir=_legacy(tmp_path / "templates"))
+    store_articles(store, 2, start=40)
+    old = build_edition(store, legacy, daily, slot + timedelta(hours=12))
+    assert old is not None and old.record is not None
+    assert len(old.record.related_ids) == 4  # all the parts hold, all every reader gets
+    assert old.rendered.related_ids == old.record.related_ids
