@@ -138,9 +138,10 @@ def test_related_items_skip_the_last_editions(store: Store) -> None:
         at = T0 + timedelta(hours=n + 1)
         built = build_edition(store, config, daily, at)
         assert built is not None and built.record is not None
-        related = {a.id for a in built.edition.related}
+        # 4 shown by default, and 8 spares for readers who received some of those.
+        assert len(built.edition.related) == 12
+        related = {a.id for a in built.edition.related[:4]}
         stories = {a.id for a in built.edition.articles}
-        assert len(related) == 4
         assert not related & stories
         assert not related & seen, "a related item repeated within the last 3 editions"
         seen |= related | stories

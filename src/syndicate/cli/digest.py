@@ -96,10 +96,14 @@ def preview(
         channel_title=channel.title,
     )
     edition = built.edition
-    size = len(built.rendered.html.encode("utf-8"))
+    # The preview shows the first related_k candidates: what a reader who received
+    # none of them gets (the others are spares for those who did).
+    shown = min(channel.digest.related_k, len(edition.related))
+    spares = f" (of {len(edition.related)} candidates)" if len(edition.related) > shown else ""
+    size = files.html.stat().st_size
     console.print(
         f"{channel.name} @ {slot.isoformat()}: {plural(len(edition.articles), 'story')}, "
-        f"{len(edition.related)} related, HTML {size:,} bytes",
+        f"{shown} related{spares}, HTML {size:,} bytes",
         highlight=False,
     )
     console.print(cell(f"subject: {built.rendered.subject}"), highlight=False)

@@ -62,6 +62,12 @@ class DigestSettings(Section):
     )
     preheader: str = Field("", description="Preheader template; empty for the default.")
     related_k: int = Field(4, ge=0, le=12, description="'More from' items; 0 turns it off.")
+    related_memory_days: int = Field(
+        60,
+        ge=0,
+        description="Never offer a reader a 'More from' pick they received (as a story or a "
+        "pick, in any channel or cadence) in this many days; 0 turns the memory off.",
+    )
     related_pool: Literal["channel", "site"] = Field(
         "site", description="Related items come from the whole site or the channel's archive."
     )

@@ -4,6 +4,12 @@
 per edition it encodes the stored parts and the message headers once (a
 :class:`MessageTemplate`); per recipient it signs the subscription tokens and renders
 the bytes.
+
+Per-reader memory: an edition holds more "More from" candidates than a reader sees.
+:meth:`EditionMessages.choose` reads, for a whole batch at once, what its readers
+received in the last ``related_memory_days`` (:class:`~syndicate.store.ledger.Ledger`)
+and picks each reader's first ``related_k`` unseen candidates; the dispatcher records
+that choice on the delivery before the first send, and every retry shows it again.
 """
 
 from __future__ import annotations
@@ -11,18 +17,22 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-from datetime import datetime
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
-from syndicate.config import ChannelConfig, Settings, read_secret
+from syndicate.config import ChannelConfig, DigestSettings, Settings, read_secret
 from syndicate.delivery.dkim import DKIMSigner
 from syndicate.delivery.message import MessageTemplate, Recipient, Sender
 from syndicate.delivery.tokens import TokenSigner
+from syndicate.digest.picks import ranks
 from syndicate.errors import ConfigError, MessageError
 from syndicate.models import OutboundMessage
 from syndicate.store import Store
 from syndicate.store.editions import EditionRecord, get_edition_by_id
+from syndicate.store.ledger import Ledger
 from syndicate.store.outbox import Claimed
 
 log = logging.getLogger(__name__)
@@ -106,7 +116,10 @@ class EditionMessages:
         self.signer = signer if signer is not None else dkim_signer(settings)
         self.tokens = tokens or token_signer(settings)
         self.sender = sender(settings)
+        self.ledger = Ledger(store)
         self._cache: dict[tuple[int, tuple[str, ...]], MessageTemplate] = {}
+        # Each edition's (story ids, related ids): what a reader of it receives.
+        self._ids: dict[int, tuple[tuple[str, ...], tuple[str, ...]]] = {}
 
     def _edition(self, edition_id: int, sections: tuple[str, ...] = ()) -> MessageTemplate:
         """The edition's message template; for subscribers who chose sections, the
@@ -116,9 +129,7 @@ class EditionMessages:
         segment = tuple(sorted({s.casefold() for s in sections}))
         key = (edition_id, segment)
         if key not in self._cache:
-            record = get_edition_by_id(self.store, edition_id)
-            if record is None:
-                raise MessageError(f"edition {edition_id} does not exist")
+            record = self._record(edition_id)
             channel = self.channels.get(record.channel)
             title = channel.title if channel else record.channel
             subject, html, text = record.subject, record.html, record.text
@@ -140,6 +151,65 @@ class EditionMessages:
                 self._cache.clear()
             self._cache[key] = template
         return self._cache[key]
+
+    def _record(self, edition_id: int) -> EditionRecord:
+        record = get_edition_by_id(self.store, edition_id)
+        if record is None:
+            raise MessageError(f"edition {edition_id} does not exist")
+        if len(self._ids) >= 1024:
+            self._ids.clear()
+        self._ids[edition_id] = (record.article_ids, record.related_ids)
+        return record
+
+    def _articles(self, edition_id: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """(story ids, related ids) of an edition."""
+        if edition_id not in self._ids:
+            self._record(edition_id)
+        return self._ids[edition_id]
+
+    def _memory_days(self, channel: str) -> int:
+        config = self.channels.get(channel)
+        digest = config.digest if config is not None else DigestSettings()
+        return digest.related_memory_days
+
+    def choose(self, claimed: Sequence[Claimed], now: datetime) -> dict[int, int]:
+        """The "More from" picks for each of ``claimed`` ({delivery id: mask}): the first
+        ``related_k`` candidates its reader has not received in the last
+        ``related_memory_days`` of its channel (every candidate counts as unseen when
+        that is 0). What the batch's readers received is read in one query per distinct
+        window; a reader with two deliveries in the batch has the first one counted for
+        the second. Deliveries whose edition is gone are left out (building their
+        message reports it)."""
+        templates: dict[int, MessageTemplate] = {}
+        by_window: dict[int, set[int]] = defaultdict(set)
+        for item in claimed:
+            try:
+                templates[item.id] = self._edition(item.edition_id, item.sections)
+            except MessageError:
+                continue
+            by_window[self._memory_days(item.channel)].add(item.subscriber_id)
+        skip = [c.id for c in claimed]
+        among = {a for c in claimed if c.id in templates for a in self._articles(c.edition_id)[1]}
+        ledgers = {
+            days: self.ledger.received(ids, now - timedelta(days=days), skip=skip, among=among)
+            for days, ids in by_window.items()
+            if days > 0
+        }
+        in_batch: dict[int, set[str]] = defaultdict(set)
+        chosen: dict[int, int] = {}
+        for item in claimed:
+            template = templates.get(item.id)
+            if template is None:
+                continue
+            stories, candidates = self._articles(item.edition_id)
+            days = self._memory_days(item.channel)
+            seen = ledgers[days][item.subscriber_id] | in_batch[item.subscriber_id] if days else ()
+            mask = chosen[item.id] = template.choose(candidates, seen)
+            in_batch[item.subscriber_id].update(stories)
+            in_batch[item.subscriber_id].update(
+                candidates[n] for n in ranks(mask) if n < len(candidates)
+            )
+        return chosen
 
     def _segment(
         self, record: EditionRecord, channel: ChannelConfig, sections: tuple[str, ...]
@@ -178,6 +248,10 @@ class EditionMessages:
         )
 
     def message(self, claimed: Claimed, now: datetime) -> OutboundMessage:
-        """The personalised, signed message for one claimed delivery."""
+        """The personalised, signed message for one claimed delivery, with the picks
+        recorded for it (``claimed.picks``), else those :meth:`choose` gives."""
         template = self._edition(claimed.edition_id, claimed.sections)
-        return template.render(self.recipient(claimed), now)
+        picks = claimed.picks
+        if picks is None:
+            picks = self.choose([claimed], now).get(claimed.id)
+        return template.render(self.recipient(claimed), now, picks)

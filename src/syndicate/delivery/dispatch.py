@@ -26,7 +26,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -47,8 +47,14 @@ log = logging.getLogger(__name__)
 class MessageSource(Protocol):
     """Builds the message for a claimed delivery (see ``syndicate.delivery.compose``)."""
 
+    def choose(self, claimed: Sequence[Claimed], now: datetime) -> dict[int, int]:
+        """The "More from" picks (a mask) for each of ``claimed``, by delivery id, chosen
+        for a whole batch at once; deliveries left out get the default."""
+        ...
+
     def message(self, claimed: Claimed, now: datetime) -> OutboundMessage:
-        """The personalised message; raises MessageError if it cannot be built."""
+        """The personalised message, showing ``claimed.picks``; raises MessageError if it
+        cannot be built."""
         ...
 
 
@@ -281,12 +287,15 @@ class Dispatcher:
         """Check suppression just before sending, and build the messages."""
         now = self.clock()
         batch = _Batch(claimed={c.id: c for c in claimed}, now=now)
+        picks = self._picks([c for c in claimed if not c.blocked], now)
         for item in claimed:
             if item.blocked:
                 batch.outcomes.append(
                     Outcome(item.id, "suppressed", error="suppressed before sending")
                 )
                 continue
+            if item.picks is None and item.id in picks:
+                item = replace(item, picks=picks[item.id])
             try:
                 batch.messages.append(self.messages.message(item, now))
             except MessageError as err:
@@ -294,6 +303,17 @@ class Dispatcher:
                     Outcome(item.id, "failed", error=f"cannot build message: {err}")
                 )
         return batch
+
+    def _picks(self, claimed: Sequence[Claimed], now: datetime) -> dict[int, int]:
+        """The "More from" picks of the deliveries that have none recorded: chosen for the
+        batch at once and recorded before anything is sent, so that a retry (after a
+        deferral, or a crash between the provider's acceptance and our commit) shows the
+        same picks as the first attempt. Where another sender recorded first, its
+        choice is the one returned."""
+        fresh = [c for c in claimed if c.picks is None]
+        if not fresh:
+            return {}
+        return self.outbox.record_picks(self.messages.choose(fresh, now))
 
     def _without_paused(self, batch: _Batch) -> _Batch:
         paused = set(self.outbox.paused())

@@ -22,6 +22,7 @@ from __future__ import annotations
 import binascii
 import hashlib
 import re
+from collections.abc import Container, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email.header import Header
@@ -29,7 +30,9 @@ from email.utils import format_datetime, formataddr
 from html import escape as html_escape
 
 from syndicate.delivery.dkim import DKIMSigner
-from syndicate.digest.personalise import PLACEHOLDERS, split_placeholders
+from syndicate.digest.errors import TemplateError
+from syndicate.digest.personalise import PLACEHOLDERS
+from syndicate.digest.picks import Layout, same_picks
 from syndicate.errors import MessageError
 from syndicate.models import OutboundMessage
 
@@ -79,37 +82,76 @@ class EncodedBody:
     """A body with recipient placeholders (``%%syn:key%%``), encoded once per edition.
     Escaped percent signs (``%%syn:percent%%``) are restored into the literal pieces here.
 
+    Every literal piece, "More from" candidates included (:mod:`syndicate.digest.picks`),
+    is encoded once; a choice of picks joins its pieces (each ends in a line break, so
+    any order of them is valid quoted-printable and canonicalises piece by piece).
     :meth:`fill` returns the recipient's text, its quoted-printable bytes, and the
     relaxed-canonical bytes of those for the DKIM body hash. HTML bodies get their
     values HTML-escaped, as :class:`~syndicate.digest.personalise.Personaliser` does.
     """
 
     def __init__(self, source: str, *, html: bool) -> None:
-        self.literals, self.keys = split_placeholders(source)
-        unknown = sorted(set(self.keys) - set(PLACEHOLDERS))
+        try:
+            self.layout = Layout(source, "html part" if html else "text part")
+        except TemplateError as err:
+            raise MessageError(str(err)) from err
+        unknown = sorted(self.layout.value_keys() - set(PLACEHOLDERS))
         if unknown:
             raise MessageError(f"unknown recipient placeholder(s): {', '.join(unknown)}")
         self.html = html
-        last = len(self.literals) - 1
-        self.encoded = [_qp_piece(t, last=i == last) for i, t in enumerate(self.literals)]
+        pieces = self.layout.pieces
+        last = len(pieces) - 1
+        self.encoded = [_qp_piece(t, last=i == last) for i, t in enumerate(pieces)]
         self.canonical = [relaxed_body(e) for e in self.encoded]
+        self._plans: dict[int, _Plan] = {}
 
-    def fill(self, values: dict[str, str]) -> tuple[str, list[bytes], list[bytes]]:
-        """(text, encoded pieces, canonical pieces) for one recipient's ``values``."""
+    def _plan(self, mask: int) -> _Plan:
+        found = self._plans.get(mask)
+        if found is None:
+            sequence = self.layout.sequence(mask)
+            text, encoded, canonical = [], [], []
+            for token in sequence:
+                if isinstance(token, int):
+                    piece = (self.layout.pieces[token], self.encoded[token], self.canonical[token])
+                else:
+                    piece = ("", b"", b"")
+                text.append(piece[0])
+                encoded.append(piece[1])
+                canonical.append(piece[2])
+            slots = [(i, t) for i, t in enumerate(sequence) if isinstance(t, str)]
+            if len(self._plans) >= 512:  # readers' choices vary; keep the memory bounded
+                self._plans.clear()
+            found = self._plans[mask] = _Plan(text, encoded, canonical, slots)
+        return found
+
+    def fill(
+        self, values: dict[str, str], picks: int | None = None
+    ) -> tuple[str, list[bytes], list[bytes]]:
+        """(text, encoded pieces, canonical pieces) for one recipient's ``values``, with
+        the "More from" picks in the mask ``picks`` (default: the first ``related_k``)."""
         if self.html:
             values = {k: html_escape(v, quote=True) for k, v in values.items()}
-        text_parts = [self.literals[0]]
-        encoded = [self.encoded[0]]
-        canonical = [self.canonical[0]]
-        for key, literal, enc, canon in zip(
-            self.keys, self.literals[1:], self.encoded[1:], self.canonical[1:], strict=True
-        ):
+        plan = self._plan(self.layout.default if picks is None else picks)
+        text_parts = plan.text.copy()
+        encoded = plan.encoded.copy()
+        canonical = plan.canonical.copy()
+        for index, key in plan.slots:
             value = values[key]
             piece = _qp_piece(value, last=False) if value else b""
-            text_parts += (value, literal)
-            encoded += (piece, enc)
-            canonical += (relaxed_body(piece), canon)
+            text_parts[index] = value
+            encoded[index] = piece
+            canonical[index] = relaxed_body(piece)
         return "".join(text_parts), encoded, canonical
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """One choice of picks: the body's pieces in order, with a slot per recipient value."""
+
+    text: list[str]
+    encoded: list[bytes]
+    canonical: list[bytes]
+    slots: list[tuple[int, str]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,6 +299,10 @@ class MessageTemplate:
         self.subject = check_header_value("Subject", subject)
         self.html_body = EncodedBody(html, html=True)
         self.text_body = EncodedBody(text, html=False)
+        try:
+            same_picks(self.html_body.layout, self.text_body.layout)
+        except TemplateError as err:
+            raise MessageError(str(err)) from err
         self.signer = signer
         # Distinguishes two instances sending from one domain (Message-ID uniqueness).
         self._mid_tag = hashlib.sha256(f"{instance_key}|{channel}".encode()).hexdigest()[:10]
@@ -336,16 +382,27 @@ class MessageTemplate:
         items[-1] = items[-1].rstrip(",")
         return items
 
-    def render(self, recipient: Recipient, now: datetime) -> OutboundMessage:
-        """One recipient's message; :class:`MessageError` if a header would be unsafe."""
+    def choose(self, candidates: Sequence[str], received: Container[str]) -> int:
+        """The "More from" picks for a reader who received ``received`` (a mask over the
+        edition's related ids ``candidates``): the first ``related_k`` unseen ones."""
+        return self.html_body.layout.choose(candidates, received)
+
+    def render(
+        self, recipient: Recipient, now: datetime, picks: int | None = None
+    ) -> OutboundMessage:
+        """One recipient's message, showing the "More from" picks in the mask ``picks``
+        (default: the first ``related_k``); :class:`MessageError` if a header would be
+        unsafe."""
         values = {
             "name": recipient.name,
             "email": recipient.email,
             "unsubscribe_url": recipient.unsubscribe_url,
             "preferences_url": recipient.preferences_url,
         }
-        text, text_qp, text_canon = self.text_body.fill(values)
-        html, html_qp, html_canon = self.html_body.fill(values)
+        if picks is None:
+            picks = self.html_body.layout.default
+        text, text_qp, text_canon = self.text_body.fill(values, picks)
+        html, html_qp, html_canon = self.html_body.fill(values, picks)
         to = _address(recipient.name, recipient.email)
         message_id = self.message_id(recipient.subscriber_id)
         unsubscribe_items = self.list_unsubscribe(recipient)

@@ -53,8 +53,9 @@ def build_edition(
         return None
     if edition.record is not None:
         if not rerender:
+            record = edition.record
             stored = RenderedEdition(
-                edition.subject, edition.preheader, edition.record.html, edition.record.text
+                edition.subject, edition.preheader, record.html, record.text, record.related_ids
             )
             return BuiltEdition(edition, stored, edition.record, created=False)
         rendered = render_edition(edition, settings, channel, templates)
@@ -68,7 +69,9 @@ def build_edition(
             channel=channel.name,
             slot=slot,
             article_ids=tuple(a.id for a in edition.articles),
-            related_ids=tuple(a.id for a in edition.related),
+            # The candidates the parts hold (a template without the "More from" markers
+            # holds only the first related_k; see render_edition).
+            related_ids=rendered.related_ids,
             subject=rendered.subject,
             preheader=rendered.preheader,
             html=rendered.html,

@@ -16,7 +16,11 @@ candidate pool: every article in the store (``related_pool = "site"``, the defau
 block is "More from <Publication>", and a small channel whose whole archive fits in one
 edition would otherwise have nothing to offer) or only the channel's archive
 (``"channel"``); either way published before the slot, minus the edition's stories and
-every story and related item of the channel's last ``exclude_last_editions`` editions.
+every story and shown related item (the first ``related_k``) of the channel's last
+``exclude_last_editions`` editions.
+With ``related_memory_days`` on, the edition carries ``related_k`` × (1 + :data:`SPARE_PER_PICK`)
+candidates in rank order, so that each reader can be shown the first ``related_k`` they
+have not received (:mod:`syndicate.digest.picks`).
 
 Composing reads the store and writes nothing; :mod:`syndicate.digest.build` saves.
 """
@@ -29,7 +33,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from syndicate.config import ChannelConfig, Settings
+from syndicate.config import ChannelConfig, DigestSettings, Settings
 from syndicate.digest.templates import DigestTemplates
 from syndicate.models import Article
 from syndicate.related import RelatedIndex
@@ -42,6 +46,10 @@ from syndicate.store.editions import (
     get_edition,
     recent_editions,
 )
+
+# Spare "More from" candidates per pick shown: a reader who received up to twice
+# related_k of the best candidates still gets a full block.
+SPARE_PER_PICK = 2
 
 DEFAULT_SUBJECT = "{{ lead.title }} — {{ date }}"
 DEFAULT_PREHEADER = (
@@ -68,6 +76,13 @@ class Edition:
     def lead(self) -> Article:
         """The first story."""
         return self.articles[0]
+
+
+def candidate_count(digest: DigestSettings) -> int:
+    """How many "More from" candidates an edition carries: ``related_k``, plus spares
+    for per-reader memory when ``related_memory_days`` is on."""
+    spare = digest.related_k * SPARE_PER_PICK if digest.related_memory_days else 0
+    return digest.related_k + spare
 
 
 def local_date(slot: datetime, timezone: str) -> str:
@@ -121,7 +136,9 @@ def compose_edition(
         )
     sent: set[str] = set()
     for record in recent[: digest.exclude_last_editions]:
-        sent.update(record.article_ids, record.related_ids)
+        # The picks every reader without a memory hit got; the spares went only to some,
+        # and per-reader memory keeps those from coming back to them.
+        sent.update(record.article_ids, record.related_ids[: digest.related_k])
     fresh = [a for a in window if a.id not in sent]
     if len(fresh) < digest.min_items:
         return None
@@ -129,7 +146,7 @@ def compose_edition(
     related: tuple[Article, ...] = ()
     if digest.related_k:
         index = RelatedIndex(list(related_pool(store, settings, channel, until=slot)))
-        related = index.pick(stories, digest.related_k, exclude=sent, reference=slot)
+        related = index.pick(stories, candidate_count(digest), exclude=sent, reference=slot)
     subject, preheader = describe(settings, channel, slot, stories, templates)
     return Edition(channel.name, slot, tuple(stories), related, subject, preheader, cadence=cadence)
 

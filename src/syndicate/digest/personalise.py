@@ -13,6 +13,10 @@ templates' placeholders are tokens with a random nonce no article can know
 run of two or more ``%`` (the only way text can start or end a marker) becomes
 ``%%syn:percent%%`` markers, which fill back to a literal ``%``, and only then do the
 tokens become placeholders. So text that looks like a placeholder is shown as written.
+
+The "More from" block is marked the same way (:mod:`syndicate.digest.picks`): every
+candidate pick is compiled once, and each recipient's copy joins the pieces of the picks
+chosen for them (a bit mask; by default the first ``related_k``).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from dataclasses import dataclass
 
 from syndicate.digest.errors import TemplateError
 from syndicate.digest.links import Recipient, SubscriberLinks
+from syndicate.digest.picks import Layout, is_structural, same_picks
 
 PLACEHOLDERS = ("name", "email", "unsubscribe_url", "preferences_url")
 MARKER = re.compile(r"%%syn:([A-Za-z0-9_]*)%%")
@@ -34,8 +39,9 @@ _PERCENT_RUN = re.compile(r"%{2,}")
 
 
 def placeholder(key: str) -> str:
-    """The marker a compiled part holds for the recipient value ``key``."""
-    if key not in PLACEHOLDERS:
+    """The marker a compiled part holds for the recipient value ``key`` (or for a marker
+    of the "More from" block, :mod:`syndicate.digest.picks`)."""
+    if key not in PLACEHOLDERS and not is_structural(key):
         raise KeyError(key)
     return f"%%syn:{key}%%"
 
@@ -47,8 +53,10 @@ def escape_percents(text: str) -> str:
 
 
 def shown_length(line: str) -> int:
-    """The length of ``line`` once its escaped percent signs are restored."""
-    return len(line) - line.count(ESCAPED_PERCENT) * (len(ESCAPED_PERCENT) - 1)
+    """The length of ``line`` once its escaped percent signs are restored and the markers
+    of the "More from" block are taken out."""
+    hidden = sum(len(m.group()) for m in MARKER.finditer(line) if is_structural(m.group(1)))
+    return len(line) - hidden - line.count(ESCAPED_PERCENT) * (len(ESCAPED_PERCENT) - 1)
 
 
 class Markers:
@@ -56,11 +64,12 @@ class Markers:
 
     def __init__(self) -> None:
         self._nonce = secrets.token_hex(16)
-        self._token = re.compile(rf"%%syn{self._nonce}:([a-z_]+)%%")
+        self._token = re.compile(rf"%%syn{self._nonce}:([a-z0-9_]+)%%")
 
     def token(self, key: str) -> str:
-        """What a template prints for the recipient value ``key`` during this render."""
-        if key not in PLACEHOLDERS:
+        """What a template prints for the recipient value ``key`` (or a block marker)
+        during this render."""
+        if key not in PLACEHOLDERS and not is_structural(key):
             raise KeyError(key)
         return f"%%syn{self._nonce}:{key}%%"
 
@@ -98,43 +107,72 @@ class Personalised:
     text: str
 
 
-class _Compiled:
-    """A text split at its placeholders: ``len(literals) == len(keys) + 1``."""
+class _Part:
+    """A compiled part split at its markers, joined per choice of picks.
 
-    __slots__ = ("keys", "literals")
+    Each choice's plan (the literal pieces in order, with a slot per recipient value) is
+    made once and kept, so a recipient costs one list copy, the values and a join.
+    """
+
+    __slots__ = ("_plans", "layout")
 
     def __init__(self, source: str, origin: str) -> None:
-        self.literals, self.keys = split_placeholders(source)
-        unknown = sorted({key for key in self.keys if key not in PLACEHOLDERS})
+        self.layout = Layout(source, origin)
+        unknown = sorted(key for key in self.layout.value_keys() if key not in PLACEHOLDERS)
         if unknown:
             raise TemplateError(
                 f"unknown recipient placeholder(s) {', '.join(unknown)}; "
                 f"known: {', '.join(PLACEHOLDERS)}",
                 template=origin,
             )
+        self._plans: dict[int, tuple[list[str], list[tuple[int, str]]]] = {}
 
-    def fill(self, values: dict[str, str]) -> str:
-        parts = [self.literals[0]]
-        for key, literal in zip(self.keys, self.literals[1:], strict=True):
-            parts += (values[key], literal)
-        return "".join(parts)
+    def plan(self, mask: int) -> tuple[list[str], list[tuple[int, str]]]:
+        found = self._plans.get(mask)
+        if found is None:
+            pieces = self.layout.pieces
+            sequence = self.layout.sequence(mask)
+            strings = [pieces[t] if isinstance(t, int) else "" for t in sequence]
+            slots = [(i, t) for i, t in enumerate(sequence) if isinstance(t, str)]
+            if len(self._plans) >= 512:  # readers' choices vary; keep the memory bounded
+                self._plans.clear()
+            found = self._plans[mask] = (strings, slots)
+        return found
+
+    def fill(self, values: dict[str, str], mask: int) -> str:
+        strings, slots = self.plan(mask)
+        out = strings.copy()
+        for index, key in slots:
+            out[index] = values[key]
+        return "".join(out)
 
 
 class Personaliser:
     """An edition's compiled HTML and text, ready to be filled in per recipient."""
 
     def __init__(self, html_part: str, text_part: str, *, origin: str = "digest") -> None:
-        self._html = _Compiled(html_part, f"{origin} (HTML part)")
-        self._text = _Compiled(text_part, f"{origin} (text part)")
+        self._html = _Part(html_part, f"{origin} (HTML part)")
+        self._text = _Part(text_part, f"{origin} (text part)")
+        same_picks(self._html.layout, self._text.layout)
 
-    def fill(self, values: dict[str, str]) -> Personalised:
-        """Fill in raw ``values`` (every key of :data:`PLACEHOLDERS`); HTML gets them escaped."""
+    @property
+    def layout(self) -> Layout:
+        """The HTML part's layout: its "More from" candidates and how many are shown."""
+        return self._html.layout
+
+    def fill(self, values: dict[str, str], picks: int | None = None) -> Personalised:
+        """Fill in raw ``values`` (every key of :data:`PLACEHOLDERS`); HTML gets them
+        escaped. ``picks`` is the mask of "More from" candidates shown (default: the
+        first ``related_k``, what a reader who received none of them sees)."""
+        mask = self._html.layout.default if picks is None else picks
         escaped = {key: html.escape(value, quote=True) for key, value in values.items()}
-        return Personalised(html=self._html.fill(escaped), text=self._text.fill(values))
+        return Personalised(html=self._html.fill(escaped, mask), text=self._text.fill(values, mask))
 
-    def for_recipient(self, recipient: Recipient, links: SubscriberLinks) -> Personalised:
-        """The copy for ``recipient`` with its subscription links."""
-        return self.fill(recipient_values(recipient, links))
+    def for_recipient(
+        self, recipient: Recipient, links: SubscriberLinks, picks: int | None = None
+    ) -> Personalised:
+        """The copy for ``recipient`` with its subscription links (and ``picks``)."""
+        return self.fill(recipient_values(recipient, links), picks)
 
 
 def recipient_values(recipient: Recipient, links: SubscriberLinks) -> dict[str, str]:

@@ -12,8 +12,9 @@ leaving every other ``<style>`` (media queries, dark mode) in the head as writte
 
 from __future__ import annotations
 
+import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from html import escape
 from typing import Any
@@ -28,9 +29,12 @@ from syndicate.digest.deks import one_line_dek
 from syndicate.digest.errors import RenderLimitError, TemplateError
 from syndicate.digest.links import edition_url, with_utm
 from syndicate.digest.personalise import Markers, shown_length
+from syndicate.digest.picks import Layout, PickMarks, same_picks
 from syndicate.digest.templates import DigestTemplates
 from syndicate.digest.thumbs import Thumbnail, thumbnail
 from syndicate.models import Article, Author, Image
+
+log = logging.getLogger(__name__)
 
 TEXT_MAX_COLUMNS = 78  # RFC 5322 §2.1.1 SHOULD
 _RTL = {"ar", "dv", "fa", "he", "ku", "ps", "sd", "ug", "ur", "yi"}
@@ -130,12 +134,14 @@ class StoryView:
 
 @dataclass(frozen=True, slots=True)
 class RenderedEdition:
-    """The compiled parts of an edition, placeholders still in them."""
+    """The compiled parts of an edition, placeholders still in them; ``related_ids`` are
+    the "More from" candidates the parts hold, by rank (what the edition stores)."""
 
     subject: str
     preheader: str
     html: str
     text: str
+    related_ids: tuple[str, ...] = ()
 
 
 def story_view(article: Article, utm: dict[str, str], timezone: str) -> StoryView:
@@ -189,6 +195,7 @@ def render_context(
         "lead": views[0],
         "stories": views[1:],
         "related": [story_view(a, utm, tz) for a in edition.related],
+        "picks": PickMarks(markers, channel.digest.related_k, candidate_ids(edition)),
         "more_from": f"More from {settings.site.name}",
         "recipient": {key: markers.token(key) for key in ("name", "email")},
         "links": {
@@ -200,21 +207,54 @@ def render_context(
     }
 
 
+def candidate_ids(edition: Edition) -> tuple[str, ...]:
+    """The edition's "More from" candidates by rank: a stored edition's related ids (an
+    article deleted since keeps its rank, and is never shown), else its related items."""
+    if edition.record is not None:
+        return edition.record.related_ids
+    return tuple(a.id for a in edition.related)
+
+
 def render_edition(
     edition: Edition, settings: Settings, channel: ChannelConfig, templates: DigestTemplates
 ) -> RenderedEdition:
-    """Compile ``edition`` with the channel's template; raise on any error or limit."""
+    """Compile ``edition`` with the channel's template; raise on any error or limit.
+
+    Every related item is a candidate, marked for per-reader splicing
+    (:mod:`syndicate.digest.picks`). A template that marks no block (one written before
+    per-reader memory) would show every candidate to everyone: it is rendered with the
+    first ``related_k`` only, which every reader then gets, and a warning says so.
+    """
     markers = Markers()
     context = render_context(edition, settings, channel, markers)
     name = channel.digest.template
     html_name, text_name = f"{name}.mjml.j2", f"{name}.txt.j2"
+    html_origin, text_origin = templates.path(html_name), templates.path(text_name)
     source = templates.render(html_name, context)
-    html = compile_mjml(source, origin=templates.path(html_name), language=context["language"])
+    html = compile_mjml(source, origin=html_origin, language=context["language"])
     html = markers.seal(html)
-    check_size(html, channel.digest.max_html_bytes, origin=templates.path(html_name))
     text = markers.seal(templates.render(text_name, context))
-    text = tidy_text(text, origin=templates.path(text_name))
-    return RenderedEdition(edition.subject, edition.preheader, html, text)
+    text = tidy_text(text, origin=text_origin)
+    html_layout, text_layout = Layout(html, html_origin), Layout(text, text_origin)
+    same_picks(html_layout, text_layout)
+    k = channel.digest.related_k
+    if not html_layout.has_block and len(edition.related) > k:
+        log.warning(
+            '%s marks no "More from" block (picks.begin, picks.item, picks.end): every '
+            "reader gets the same %d picks, whatever they received before (docs/digests.md)",
+            html_origin,
+            k,
+        )
+        return render_edition(
+            replace(edition, related=edition.related[:k]), settings, channel, templates
+        )
+    # What a reader can get at most: the related_k candidates with the most markup.
+    largest = html_layout.text(html_layout.largest())
+    check_size(largest, channel.digest.max_html_bytes, origin=html_origin)
+    related = (
+        candidate_ids(edition) if html_layout.has_block else tuple(a.id for a in edition.related)
+    )
+    return RenderedEdition(edition.subject, edition.preheader, html, text, related)
 
 
 def compile_mjml(source: str, *, origin: str, language: str = "en") -> str:

@@ -1,13 +1,15 @@
 """Tables of subscribers, suppressions and the outbox (deliveries).
 
 Defined on the same ``metadata`` as :mod:`syndicate.store.schema`; migration 0003
-creates the first four, migration 0007 ``rate_limits``.
+creates the first four, migration 0007 ``rate_limits``, migration 0011 the record of
+the "More from" picks each delivery carried and the index the ledger reads it by.
 """
 
 from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Column,
     Float,
     ForeignKey,
@@ -82,8 +84,17 @@ deliveries = Table(
     Column("last_error", Text, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("sent_at", UTCDateTime, nullable=True),
+    # The "More from" candidates this delivery shows, a bit mask over the edition's
+    # related_ids (bit n: the n-th). Set once, before the first send, and reused by every
+    # retry, so a resend carries the same picks; NULL until then (and for deliveries made
+    # before migration 0011, which showed all of related_ids).
+    Column("picks", BigInteger, nullable=True),
     UniqueConstraint("edition_id", "subscriber_id", name="uq_deliveries_edition_subscriber"),
     Index("ix_deliveries_status_next", "status", "next_attempt_at"),
+    # The ledger: what did these subscribers receive since T (store/ledger.py).
+    Index(
+        "ix_deliveries_subscriber_sent", "subscriber_id", "status", "sent_at", "edition_id", "picks"
+    ),
 )
 
 channel_pauses = Table(

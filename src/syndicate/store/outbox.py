@@ -27,7 +27,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, case, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    and_,
+    bindparam,
+    case,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from syndicate.store.core import Store
@@ -61,6 +71,7 @@ class Claimed:
     suppressed: bool
     sections: tuple[str, ...] = ()  # the subscriber's chosen sections (empty: all)
     subscribed: bool = True  # still subscribed to the edition's channel
+    picks: int | None = None  # the "More from" picks chosen at the first attempt (a mask)
 
     @property
     def blocked(self) -> bool:
@@ -156,6 +167,7 @@ class Outbox(DeliveryResults):
                     suppressions.c.email.is_not(None),
                     subscriptions.c.sections,
                     subscriptions.c.channel.is_not(None),
+                    deliveries.c.picks,
                 )
                 .join(editions, editions.c.id == deliveries.c.edition_id)
                 .join(subscribers, subscribers.c.id == deliveries.c.subscriber_id)
@@ -189,9 +201,31 @@ class Outbox(DeliveryResults):
                 bool(row[9]),
                 tuple(row[10] or ()),
                 bool(row[11]),
+                row[12],
             )
             for row in rows
         ]
+
+    def record_picks(self, choices: dict[int, int]) -> dict[int, int]:
+        """Record the "More from" picks chosen for deliveries ``{id: mask}`` where none is
+        recorded yet, and return what each row holds afterwards.
+
+        The first choice recorded wins: written before the first send, it is what every
+        retry of the delivery shows (a sender that lost its lease meanwhile gets the
+        choice already recorded back, not its own).
+        """
+        if not choices:
+            return {}
+        d = deliveries.c
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(deliveries)
+                .where(d.id == bindparam("b_id"), d.picks.is_(None))
+                .values(picks=bindparam("b_picks")),
+                [{"b_id": key, "b_picks": mask} for key, mask in choices.items()],
+            )
+            rows = conn.execute(select(d.id, d.picks).where(d.id.in_(list(choices))))
+            return {int(row[0]): int(row[1]) for row in rows if row[1] is not None}
 
     def reserve(
         self,
