@@ -154,7 +154,7 @@ def test_small_or_empty_pools() -> None:
 
 def test_the_index_answers_many_questions(pool: list[Article]) -> None:
     index = RelatedIndex(pool)
-    assert index.matrix.shape[0] == len(pool)
+    assert index.pool.matrix.shape[0] == len(pool)
     assert index.pick([pool[0]], 2) == pick_related([pool[0]], pool, 2)
     assert index.pick_per_story([pool[0]], 2)[pool[0].id] == index.pick([pool[0]], 2)
 
