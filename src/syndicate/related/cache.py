@@ -30,7 +30,13 @@ from syndicate.related.ranking import Embed, RelatedIndex, RelatedWeights, Vecto
 from syndicate.related.sync import sync_terms
 from syndicate.related.terms import Candidate, Terms
 from syndicate.store import Store
-from syndicate.store.related_terms import TermsRow, iter_terms, terms_count, terms_ids
+from syndicate.store.related_terms import (
+    TermsRow,
+    iter_terms,
+    terms_count,
+    terms_ids,
+    terms_state,
+)
 
 # Rows are re-read this far behind the watermark: a transaction that started earlier
 # may commit rows stamped before the newest one already seen.
@@ -67,12 +73,16 @@ class StoredIndex:
         self.pool: Pool | None = None
         self.watermark: datetime | None = None
         self._stamps: dict[str, datetime] = {}
+        self._state: tuple[int, datetime | None] = (0, None)
         self._lock = threading.Lock()
 
     def refresh(self, store: Store) -> Pool:
         """The up-to-date pool: articles without a row get one first (``sync_terms``)."""
         sync_terms(store)
         with self._lock:
+            state = terms_state(store)
+            if self.pool is not None and state == self._state:
+                return self.pool  # nothing written or removed since the last look
             since = None if self.watermark is None else self.watermark - OVERLAP
             rows = [
                 r for r in iter_terms(store, since=since) if self._stamps.get(r.id) != r.indexed_at
@@ -82,7 +92,7 @@ class StoredIndex:
                 pool = self._merge(rows)
             if len(pool) != terms_count(store):  # rows were deleted
                 pool = self._keep(terms_ids(store))
-            self.pool = pool
+            self.pool, self._state = pool, state
             return pool
 
     def _merge(self, rows: Sequence[TermsRow]) -> Pool:

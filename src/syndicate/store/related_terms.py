@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, delete, func, insert, or_, select
@@ -117,6 +117,18 @@ def terms_ids(store: Store) -> set[str]:
     """Every id in the table."""
     with store.engine.connect() as conn:
         return set(conn.execute(select(related_terms.c.id)).scalars())
+
+
+def terms_state(store: Store) -> tuple[int, datetime | None]:
+    """How many rows the table holds and when the newest was written: when neither moved,
+    nothing was added, changed or removed."""
+    t = related_terms
+    with store.engine.connect() as conn:
+        row = conn.execute(select(func.count(), func.max(t.c.indexed_at))).one()
+    newest = row[1]
+    if newest is not None and newest.tzinfo is None:  # SQLite keeps no zone: UTC
+        newest = newest.replace(tzinfo=UTC)
+    return int(row[0]), newest
 
 
 def terms_count(store: Store) -> int:
