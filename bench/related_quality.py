@@ -130,14 +130,16 @@ def short(article: Article) -> Article:
 
 
 def project(articles: Sequence[Article], queries: Sequence[int]) -> list[list[int]]:
-    """The project's default ranking (``RelatedIndex.pick_per_story``)."""
+    """The project's default ranking (``RelatedIndex.pick_per_story``), one story at a
+    time: asked together, stories are never each other's picks (an edition's contract),
+    which would take every other query out of each query's pool."""
     index = RelatedIndex(articles)
     position = {a.id: n for n, a in enumerate(articles)}
     out = []
-    for start in range(0, len(queries), 200):
-        batch = [articles[q] for q in queries[start : start + 200]]
-        picks = index.pick_per_story(batch, K, reference=T0)
-        out.extend([position[p.id] for p in picks[s.id]] for s in batch)
+    for q in queries:
+        story = articles[q]
+        picks = index.pick_per_story([story], K, reference=T0)[story.id]
+        out.append([position[p.id] for p in picks])
     return out
 
 

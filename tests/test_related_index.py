@@ -108,6 +108,7 @@ def test_a_warm_cache_sees_new_changed_and_deleted_articles(store: Store) -> Non
         ],
         now=T0 + timedelta(days=1),
     )
+    sync_terms(store)  # as ingest does after saving (the edit kept updated_at)
     got = picks(store, story)
     assert new.id not in got
     assert got == fresh_picks(store, story)
@@ -179,3 +180,20 @@ def test_embeddings_add_a_semantic_signal_and_embed_covers_new_stories() -> None
     assert near_half.tolist() == pytest.approx([0.5, 0.0])
     without = RelatedIndex([near, far, bare]).signals([story], reference=T0)
     assert not without.semantic.any()
+
+
+def test_a_warm_ranking_with_nothing_changed_does_not_sync(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import syndicate.related.cache as cache
+
+    save(store, *(entry(n, list(TOPICS)[n % 3]) for n in range(6)))
+    story = store.list_articles()[0]
+    calls: list[int] = []
+    monkeypatch.setattr(cache, "sync_terms", lambda s: calls.append(sync_terms(s)))
+    picks(store, story)  # cold: the first look syncs
+    picks(store, story)  # warm, nothing written: no stale-row query
+    assert len(calls) == 1
+    (new,) = save(store, entry(30, "harbour"))  # a new article: the next look syncs
+    assert new.id in picks(store, story, k=5)
+    assert len(calls) == 2

@@ -24,14 +24,14 @@ import numpy.typing as npt
 from scipy import sparse
 
 from syndicate.config import ChannelConfig, Settings
-from syndicate.related.lexical import term_matrix
-from syndicate.related.pool import Pool, folded
+from syndicate.related.pool import Pool, TermRows, folded
 from syndicate.related.ranking import Embed, RelatedIndex, RelatedWeights, Vectors
 from syndicate.related.sync import sync_terms
 from syndicate.related.terms import Candidate, Terms
 from syndicate.store import Store
 from syndicate.store.related_terms import (
     TermsRow,
+    articles_state,
     iter_terms,
     terms_count,
     terms_ids,
@@ -74,62 +74,93 @@ class StoredIndex:
         self.watermark: datetime | None = None
         self._stamps: dict[str, datetime] = {}
         self._state: tuple[int, datetime | None] = (0, None)
+        self._articles: tuple[int, datetime | None, datetime | None] = (0, None, None)
         self._lock = threading.Lock()
 
     def refresh(self, store: Store) -> Pool:
-        """The up-to-date pool: articles without a row get one first (``sync_terms``)."""
-        sync_terms(store)
+        """The up-to-date pool.
+
+        The first look in a process syncs the table (``sync_terms``: articles without a
+        row get one); later looks sync again only when the articles' count or newest
+        stamps moved, so a warm ranking asks the store for three aggregates and nothing
+        else when nothing changed.
+        """
         with self._lock:
+            seen = articles_state(store)
+            if self.pool is None or seen != self._articles:
+                sync_terms(store)
+            self._articles = seen
             state = terms_state(store)
             if self.pool is not None and state == self._state:
                 return self.pool  # nothing written or removed since the last look
             since = None if self.watermark is None else self.watermark - OVERLAP
-            rows = [
+            rows = (
                 r for r in iter_terms(store, since=since) if self._stamps.get(r.id) != r.indexed_at
-            ]
-            pool = self.pool
-            if pool is None or rows:
-                pool = self._merge(rows)
-            if len(pool) != terms_count(store):  # rows were deleted
-                pool = self._keep(terms_ids(store))
-            self.pool, self._state = pool, state
-            return pool
+            )
+            if self.pool is None:
+                self.pool = self._merge(rows)
+            else:
+                changed = list(rows)  # rows written since the watermark: few
+                if changed:
+                    self.pool = self._merge(changed)
+            if len(self.pool) != terms_count(store):  # rows were deleted
+                self.pool = self._keep(terms_ids(store))
+            self._state = state
+            return self.pool
 
-    def _merge(self, rows: Sequence[TermsRow]) -> Pool:
+    def _merge(self, rows: Iterable[TermsRow]) -> Pool:
+        """The pool with ``rows`` added or replaced: kept rows stay where they are and
+        the rest are appended (no re-sort, so no second copy of the pool's arrays)."""
+        candidates: list[Candidate] = []
+        parts: list[TermRows] = []
+        block: list[Terms] = []
         for row in rows:
             self._stamps[row.id] = row.indexed_at
             if self.watermark is None or row.indexed_at > self.watermark:
                 self.watermark = row.indexed_at
-        fresh = {r.id for r in rows}
+            candidates.append(_candidate(row))
+            block.append(_terms(row))
+            if len(block) == _BLOCK:  # rows become compact arrays as they arrive
+                parts.append(TermRows.of(block))
+                block = []
+        parts.append(TermRows.of(block))
+        fresh = _concat(parts)
         old = self.pool
-        keep = [] if old is None else [n for n, c in enumerate(old.candidates) if c.id not in fresh]
-        candidates = (
-            [*(old.candidates[n] for n in keep), *(_candidate(r) for r in rows)]
-            if old
-            else [_candidate(r) for r in rows]
-        )
-        terms = [_terms(r) for r in rows]
-        parts = [term_matrix(terms)]
-        lengths = [np.array([t.length for t in terms], dtype=np.float64)]
-        if old is not None:
-            parts.insert(0, old.raw[keep])
-            lengths.insert(0, old.lengths[keep])
-        return _sorted_pool(candidates, sparse.vstack(parts, format="csr"), np.concatenate(lengths))
+        if old is None:
+            return Pool(candidates, fresh)
+        ids = {c.id for c in candidates}
+        keep = np.array([c.id not in ids for c in old.candidates], dtype=bool)
+        kept = [c for c, k in zip(old.candidates, keep, strict=True) if k]
+        self.pool = None  # the old weights go before the new ones are computed
+        old_rows = old.rows
+        del old
+        merged = (old_rows if keep.all() else old_rows.keep(keep)).then(fresh)
+        del old_rows
+        return Pool([*kept, *candidates], merged)
 
     def _keep(self, ids: set[str]) -> Pool:
         old = self.pool
         assert old is not None
-        keep = [n for n, c in enumerate(old.candidates) if c.id in ids]
+        keep = np.array([c.id in ids for c in old.candidates], dtype=bool)
         for gone in {c.id for c in old.candidates} - ids:
             self._stamps.pop(gone, None)
-        return Pool([old.candidates[n] for n in keep], old.raw[keep], old.lengths[keep])
+        candidates = [c for c, k in zip(old.candidates, keep, strict=True) if k]
+        self.pool = None
+        old_rows = old.rows
+        del old
+        kept = old_rows.keep(keep)
+        del old_rows
+        return Pool(candidates, kept)
 
 
-def _sorted_pool(
-    candidates: list[Candidate], raw: sparse.csr_matrix, lengths: npt.NDArray[np.float64]
-) -> Pool:
-    order = sorted(range(len(candidates)), key=lambda n: candidates[n].id)
-    return Pool([candidates[n] for n in order], raw[order], lengths[order])
+_BLOCK = 5000
+
+
+def _concat(parts: Sequence[TermRows]) -> TermRows:
+    out = parts[0]
+    for part in parts[1:]:
+        out = out.then(part)
+    return out
 
 
 _CACHES: dict[str, StoredIndex] = {}

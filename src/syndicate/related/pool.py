@@ -2,19 +2,22 @@
 
 Built either from full articles (:meth:`Pool.of_articles`, e.g. for a test or a one-off
 ranking) or from stored term vectors (``related/cache.py``, which never loads an
-article's text). Rows are sorted by article id, which is how every ranking tie is broken.
+article's text). Rows may come in any order (the cache appends new rows at the end
+rather than copying the pool to re-sort it); :attr:`Pool.rank` is each row's place in
+article id order, which is how every ranking tie is broken.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 from scipy import sparse
 
 from syndicate.models import Article
-from syndicate.related.lexical import LexicalSpace, term_matrix
+from syndicate.related.lexical import Counts, LexicalSpace, small_counts
 from syndicate.related.terms import Candidate, Terms, article_terms
 
 FloatArray = npt.NDArray[np.float64]
@@ -51,20 +54,63 @@ def _vocab(groups: Iterable[Sequence[str]]) -> dict[str, int]:
     return {name: n for n, name in enumerate(names)}
 
 
-class Pool:
-    """Candidates (sorted by id), their BM25 vectors, and their labels as arrays."""
+@dataclass(frozen=True, slots=True)
+class TermRows:
+    """Term vectors of a pool's rows in CSR layout: ids, whole counts, total lengths."""
 
-    def __init__(
-        self,
-        candidates: Sequence[Candidate],
-        raw: sparse.csr_matrix,
-        lengths: npt.NDArray[np.float64],
-    ) -> None:
-        """``candidates`` sorted by id; ``raw`` and ``lengths`` their term rows in order."""
+    indptr: npt.NDArray[np.int64]
+    indices: npt.NDArray[np.int32]
+    counts: Counts
+    lengths: FloatArray
+
+    @classmethod
+    def of(cls, terms: Sequence[Terms]) -> TermRows:
+        """The rows of ``terms``, in order."""
+        sizes = np.fromiter((len(t.ids) for t in terms), dtype=np.int64, count=len(terms))
+        empty = np.zeros(0, np.uint32)
+        return cls(
+            np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64),
+            np.concatenate([empty, *(t.ids for t in terms)]).astype(np.int32),
+            small_counts(np.concatenate([np.zeros(0, np.float32), *(t.counts for t in terms)])),
+            np.array([t.length for t in terms], dtype=np.float64),
+        )
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def keep(self, rows: npt.NDArray[np.bool_]) -> TermRows:
+        """Only the rows where ``rows`` is true, in order."""
+        sizes = np.diff(self.indptr)
+        per_term = np.repeat(rows, sizes)
+        return TermRows(
+            np.concatenate([[0], np.cumsum(sizes[rows])]).astype(np.int64),
+            self.indices[per_term],
+            self.counts[per_term],
+            self.lengths[rows],
+        )
+
+    def then(self, more: TermRows) -> TermRows:
+        """These rows followed by ``more``."""
+        return TermRows(
+            np.concatenate([self.indptr, more.indptr[1:] + self.indptr[-1]]),
+            np.concatenate([self.indices, more.indices]),
+            np.concatenate([self.counts, more.counts]),
+            np.concatenate([self.lengths, more.lengths]),
+        )
+
+
+class Pool:
+    """Candidates, their BM25 vectors, and their labels as arrays."""
+
+    def __init__(self, candidates: Sequence[Candidate], rows: TermRows) -> None:
+        """``candidates`` in any order; ``rows`` their term vectors in the same order."""
         self.candidates = list(candidates)
         self.position = {c.id: n for n, c in enumerate(self.candidates)}
-        self.raw, self.lengths = raw, lengths
-        self.space = LexicalSpace(raw, lengths)
+        order = sorted(range(len(self.candidates)), key=lambda n: self.candidates[n].id)
+        self.rank = np.empty(len(order), dtype=np.int64)
+        self.rank[order] = np.arange(len(order))
+        self.rows = rows
+        self.space = LexicalSpace(rows.indptr, rows.indices, rows.counts, rows.lengths)
         self.matrix = self.space.matrix
         sections = [c.section.casefold() for c in self.candidates]
         names = sorted(set(sections) - {""})
@@ -98,11 +144,8 @@ class Pool:
         """The pool of ``articles`` (duplicated ids count once)."""
         unique = {a.id: a for a in articles}
         ordered = [unique[i] for i in sorted(unique)]
-        terms: list[Terms] = [article_terms(a) for a in ordered]
         return cls(
-            [Candidate.of(a) for a in ordered],
-            term_matrix(terms),
-            np.array([t.length for t in terms], dtype=np.float64),
+            [Candidate.of(a) for a in ordered], TermRows.of([article_terms(a) for a in ordered])
         )
 
     def __len__(self) -> int:

@@ -25,8 +25,9 @@ copy of something the reader already has. Diversity beyond that comes from story
 clusters (one pick per cluster), not from a penalty: measured on labelled news text,
 maximal marginal relevance traded 5–17 points of precision for it.
 
-Determinism: pool rows are sorted by id and every ordering breaks ties by id, so the
-same input gives the same picks whatever order it came in.
+Determinism: every ordering breaks ties by article id (``Pool.rank``), so the same
+input gives the same picks whatever order it came in, and a cached pool grown row by
+row picks what a fresh one would.
 """
 
 from __future__ import annotations
@@ -166,7 +167,7 @@ class RelatedIndex:
 
     def _text(self, stories: Sequence[Article], vectors: sparse.csr_matrix) -> FloatArray:
         """Cosine with each story's vector, widened by its nearest pool members."""
-        cosine: FloatArray = (vectors @ self.pool.matrix.T).toarray().astype(np.float64)
+        cosine = _cosines(self.pool.matrix, vectors)
         w = self.weights
         depth = min(w.feedback_depth, int(self.members.sum()) - 1)
         if w.feedback <= 0 or depth < 1:
@@ -186,7 +187,7 @@ class RelatedIndex:
         sizes = np.sqrt(np.asarray(widened.multiply(widened).sum(axis=1)).ravel())
         sizes[sizes == 0] = 1.0
         widened = sparse.csr_matrix(sparse.diags(1 / sizes) @ widened)
-        return np.asarray((widened @ self.pool.matrix.T).toarray(), dtype=np.float64)
+        return _cosines(self.pool.matrix, widened)
 
     def _semantic(self, stories: Sequence[Article]) -> FloatArray:
         shape = (len(stories), len(self.pool))
@@ -342,7 +343,8 @@ class RelatedIndex:
         limit, matrix = self.weights.near_duplicate, self.pool.matrix
         picked: list[int] = []
         taken: set[int] = set()
-        for place in [*(p for p in pinned if allowed[p]), *_ranked(relevance, allowed, k)]:
+        ranked = _ranked(relevance, allowed, k, self.pool.rank)
+        for place in [*(p for p in pinned if allowed[p]), *ranked]:
             cluster = int(self.pool.stories[place])
             if place in picked or cluster in taken:
                 continue
@@ -360,8 +362,16 @@ class RelatedIndex:
         return picked
 
 
-def _ranked(relevance: FloatArray, allowed: npt.NDArray[np.bool_], k: int) -> Iterable[int]:
-    """Allowed positions, most relevant first, ties in id (position) order.
+def _cosines(matrix: sparse.csr_matrix, vectors: sparse.csr_matrix) -> FloatArray:
+    """(stories × pool) dot products of unit rows: the pool's CSR rows times the few
+    story vectors (never the transpose of the whole pool, which would copy it)."""
+    return np.asarray((matrix @ vectors.T).T.toarray(), dtype=np.float64)
+
+
+def _ranked(
+    relevance: FloatArray, allowed: npt.NDArray[np.bool_], k: int, rank: npt.NDArray[np.int64]
+) -> Iterable[int]:
+    """Allowed positions, most relevant first, ties in id order (``rank``).
 
     The best few are sorted first (a pool of 100,000 is rarely walked past its top 64);
     the rest only if the walk gets that far.
@@ -377,7 +387,7 @@ def _ranked(relevance: FloatArray, allowed: npt.NDArray[np.bool_], k: int) -> It
         first = np.ones(len(candidates), dtype=bool)
     for part in (first, ~first):
         chosen, scores = candidates[part], values[part]
-        for place in chosen[np.lexsort((chosen, -scores))]:
+        for place in chosen[np.lexsort((rank[chosen], -scores))]:
             yield int(place)
 
 

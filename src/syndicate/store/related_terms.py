@@ -125,10 +125,28 @@ def terms_state(store: Store) -> tuple[int, datetime | None]:
     t = related_terms
     with store.engine.connect() as conn:
         row = conn.execute(select(func.count(), func.max(t.c.indexed_at))).one()
-    newest = row[1]
-    if newest is not None and newest.tzinfo is None:  # SQLite keeps no zone: UTC
-        newest = newest.replace(tzinfo=UTC)
-    return int(row[0]), newest
+    return int(row[0]), _utc(row[1])
+
+
+def articles_state(store: Store) -> tuple[int, datetime | None, datetime | None]:
+    """How many articles are stored, the newest first-seen and the newest updated time:
+    a cheap sign (two indexed maxima and a count) that ``related_terms`` may need a sync.
+
+    Ingest and ``db upgrade`` sync the table themselves; this catches articles written by
+    other means (a content edit that keeps ``updated_at`` below the newest may go
+    unnoticed until the next ingest's sync)."""
+    a = articles
+    with store.engine.connect() as conn:
+        row = conn.execute(
+            select(func.count(), func.max(a.c.first_seen_at), func.max(a.c.updated_at))
+        ).one()
+    return int(row[0]), _utc(row[1]), _utc(row[2])
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:  # SQLite keeps no zone: UTC
+        return value.replace(tzinfo=UTC)
+    return value
 
 
 def terms_count(store: Store) -> int:
