@@ -41,7 +41,6 @@ bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/feeds.py
 	$(BIN)/python bench/related.py
-	mkdir -p bench/out/20ng && $(BIN)/python bench/related_quality.py --data bench/out/20ng
 	$(BIN)/python bench/render.py
 	$(BIN)/python bench/fanout.py
 

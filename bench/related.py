@@ -1,29 +1,36 @@
-"""Benchmark of "More from" picks: precision@4 by section, and time to pick at 100,000.
+"""Benchmark of "More from" picks: quality on labelled text, and time and memory at scale.
+
+One invocation prints two tables:
+
+- quality (``bench/related_quality.py``): the project's ranking beside plain TF-IDF
+  cosine and BM25 top-4 (and the ``semantic`` rankers of ``bench/semantic_ranker.py``
+  where available): precision@4, nDCG@4, near-duplicate share and coarse precision@4,
+  for full text and title + first 40 words, with and without sections, on 20 Newsgroups
+  (test split, and the train split as a held-out check) and the generated set below;
+- scale (``bench/related_scale.py``): build, load, per-edition pick time (median) and
+  peak memory (tracemalloc and RSS) of the persistent index at 2,000, 20,000 and
+  100,000 articles.
 
 The labelled set is generated: each section has its own topic words, tags and authors,
 mixed into a large shared vocabulary. A story is only ~5% words of its own topic and
 ~2.5% of the neighbouring section's, and 10% of stories carry another section's tags,
 so neither text nor tags give the answer alone.
-Precision@4 counts picks of the story's own section, measured twice: with every signal
-(the default weights) and with text alone (section/tag/author boosts off), which shows
-what TF-IDF contributes by itself.
 
-Run: ``.venv/bin/python bench/related.py [--archive 100000] [--labelled 8000]``
+Run: ``.venv/bin/python bench/related.py [--quick] [--sizes 2000,20000] [--no-scale]``
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
-import tracemalloc
-from collections import defaultdict
+import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 
 from syndicate.models import Article, Author
-from syndicate.related.ranking import RelatedIndex, RelatedWeights
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 SECTIONS = ["World", "Economy", "Science", "Technology", "Culture", "Sport", "Health", "Climate"]
 T0 = datetime(2026, 11, 25, 7, 0, tzinfo=UTC)
@@ -81,86 +88,36 @@ def generate(count: int, seed: int = 1, signal: float = 0.05) -> list[Article]:
     return out
 
 
-def precision_by_section(
-    articles: list[Article], queries: int, weights: RelatedWeights
-) -> dict[str, float]:
-    """Mean share of the 4 picks in the story's own section, per section."""
-    index = RelatedIndex(articles, weights)
-    hits: dict[str, list[float]] = defaultdict(list)
-    for story in articles[:queries]:
-        picks = index.pick_per_story([story], 4, reference=T0)[story.id]
-        hits[story.section].append(sum(p.section == story.section for p in picks) / 4)
-    return {s: statistics.fmean(v) for s, v in sorted(hits.items())}
-
-
-def timing(archive: list[Article], edition_size: int, repeat: int) -> dict[str, float]:
-    """Seconds to build the index and to pick for one edition (median of ``repeat``)."""
-    builds, picks, per_story = [], [], []
-    stories = archive[:edition_size]
-    for _ in range(repeat):
-        start = time.perf_counter()
-        index = RelatedIndex(archive)
-        builds.append(time.perf_counter() - start)
-        start = time.perf_counter()
-        index.pick(stories, 4, reference=T0)
-        picks.append(time.perf_counter() - start)
-        start = time.perf_counter()
-        index.pick_per_story(stories, 4, reference=T0)
-        per_story.append(time.perf_counter() - start)
-    return {
-        "build": statistics.median(builds),
-        "pick": statistics.median(picks),
-        "per_story": statistics.median(per_story),
-    }
-
-
-def peak_memory(archive: list[Article], edition_size: int) -> float:
-    """Peak traced allocation (MiB) of building the index and picking once."""
-    tracemalloc.start()
-    index = RelatedIndex(archive)
-    index.pick(archive[:edition_size], 4, reference=T0)
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    return peak / 2**20
-
-
 def main() -> None:
-    """Print precision@4 by section and timings for the archive size asked."""
+    """Print the quality table, then the scale table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--archive", type=int, default=100_000)
-    parser.add_argument("--labelled", type=int, default=8_000)
-    parser.add_argument("--queries", type=int, default=800)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--data", type=Path, default=Path(__file__).parent / "out/20ng", help="20NG folder"
+    )
+    parser.add_argument("--queries", type=int, default=1000, help="stories ranked per set")
+    parser.add_argument("--generated", type=int, default=8000, help="size of the generated set")
+    parser.add_argument("--sizes", default="2000,20000,100000", help="archive sizes to time")
+    parser.add_argument("--repeat", type=int, default=5, help="edition picks per size")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="200 queries, no 20NG train split, a 4,000-article generated set, sizes 2000,20000",
+    )
+    parser.add_argument("--no-quality", action="store_true", help="only the scale table")
+    parser.add_argument("--no-scale", action="store_true", help="only the quality table")
     args = parser.parse_args()
+    if args.quick:
+        args.queries, args.generated = min(args.queries, 200), min(args.generated, 4000)
+        if args.sizes == parser.get_default("sizes"):
+            args.sizes = "2000,20000"
+    from related_quality import quality  # they import this module's generator
+    from related_scale import scale
 
-    labelled = generate(args.labelled, seed=2)
-    full = precision_by_section(labelled, args.queries, RelatedWeights())
-    no_section = precision_by_section(labelled, args.queries, RelatedWeights(section=0.0))
-    text_only = precision_by_section(
-        labelled, args.queries, RelatedWeights(section=0.0, tag=0.0, author=0.0)
-    )
-    print(f"precision@4 by section ({args.labelled:,} generated articles, {args.queries} stories)")
-    print(f"{'section':<12}{'all signals':>13}{'no section':>12}{'text only':>11}")
-    for section in full:
-        print(
-            f"{section:<12}{full[section]:>13.3f}{no_section[section]:>12.3f}"
-            f"{text_only[section]:>11.3f}"
-        )
-    means = [statistics.fmean(d.values()) for d in (full, no_section, text_only)]
-    print(f"{'mean':<12}{means[0]:>13.3f}{means[1]:>12.3f}{means[2]:>11.3f}")
-    print("(chance is 0.125; 'no section' = tags, authors and text, without the section boost)")
-
-    start = time.perf_counter()
-    archive = generate(args.archive, seed=3)
-    print(
-        f"\narchive of {args.archive:,} articles generated in {time.perf_counter() - start:.1f} s"
-    )
-    times = timing(archive, 10, args.repeat)
-    print(f"index build (TF-IDF fit + labels), median of {args.repeat}: {times['build']:.2f} s")
-    print(f"pick 4 for a 10-story edition:            {times['pick'] * 1000:.1f} ms")
-    print(f"pick 4 per story for 10 stories:          {times['per_story'] * 1000:.1f} ms")
-    print(f"time to pick (build + edition pick):      {times['build'] + times['pick']:.2f} s")
-    print(f"peak traced memory (build + pick):        {peak_memory(archive, 10):.0f} MiB")
+    if not args.no_quality:
+        quality(args.data, args.queries, args.generated, quick=args.quick)
+    if not args.no_scale:
+        print()
+        scale([int(s) for s in args.sizes.split(",")], args.repeat)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,10 @@ A pick set has a near-duplicate pair when two picks (or a pick and its story) ha
 TF-IDF cosine of 0.8 or more; "near-dup" is the share of picks in such a pair, and
 "P@4 new" is precision@4 by fine label counting such a pick as a miss.
 
-Run: ``.venv/bin/python bench/related_quality.py --data /tmp/20ng [--queries 1000]``
+Run on its own: ``.venv/bin/python bench/related_quality.py --data /tmp/20ng [--queries
+1000]``; ``bench/related.py`` runs it together with the scale table. Where
+``bench/semantic_ranker.py`` exists and its ``available()`` says the ``semantic`` extra
+is installed, its rankers join the table.
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from related import generate
 from syndicate.models import Article
-from syndicate.related.ranking import RelatedIndex, article_text
+from syndicate.related.ranking import RelatedIndex
 
 T0 = datetime(2026, 11, 25, 7, 0, tzinfo=UTC)
 K = 4
@@ -102,7 +105,8 @@ def read_20ng(data: Path, split: str = "20news-bydate-test") -> Labelled:
             )
             fine.append(group.name)
             coarse.append(top)
-    return Labelled("20 Newsgroups (test split)", articles, np.array(fine), np.array(coarse))
+    name = f"20 Newsgroups ({split.rsplit('-', 1)[-1]} split)"
+    return Labelled(name, articles, np.array(fine), np.array(coarse))
 
 
 def generated(count: int) -> Labelled:
@@ -111,6 +115,12 @@ def generated(count: int) -> Labelled:
     labels = np.array([a.section for a in articles])
     plain = [replace(a, section="", tags=(), authors=()) for a in articles]
     return Labelled("generated sections", plain, labels, labels)
+
+
+def baseline_text(article: Article) -> str:
+    """The baselines' text: title twice, dek and body, as the issue's figures measured."""
+    body = html.unescape(re.sub(r"<[^>]+>", " ", article.body_html))
+    return " ".join(f"{article.title}. {article.title}. {article.dek}. {body}".split())
 
 
 def short(article: Article) -> Article:
@@ -123,14 +133,16 @@ def short(article: Article) -> Article:
 
 
 def project(articles: Sequence[Article], queries: Sequence[int]) -> list[list[int]]:
-    """The project's default ranking (``RelatedIndex.pick_per_story``)."""
+    """The project's default ranking (``RelatedIndex.pick_per_story``), one story at a
+    time: asked together, stories are never each other's picks (an edition's contract),
+    which would take every other query out of each query's pool."""
     index = RelatedIndex(articles)
     position = {a.id: n for n, a in enumerate(articles)}
     out = []
-    for start in range(0, len(queries), 200):
-        batch = [articles[q] for q in queries[start : start + 200]]
-        picks = index.pick_per_story(batch, K, reference=T0)
-        out.extend([position[p.id] for p in picks[s.id]] for s in batch)
+    for q in queries:
+        story = articles[q]
+        picks = index.pick_per_story([story], K, reference=T0)[story.id]
+        out.append([position[p.id] for p in picks])
     return out
 
 
@@ -144,7 +156,7 @@ def _top_k(scores: np.ndarray, queries: Sequence[int]) -> list[list[int]]:
 def tfidf(articles: Sequence[Article], queries: Sequence[int]) -> list[list[int]]:
     """Plain TF-IDF cosine top-k (scikit-learn defaults, English stop words)."""
     matrix = TfidfVectorizer(stop_words="english").fit_transform(
-        [article_text(a) for a in articles]
+        [baseline_text(a) for a in articles]
     )
     out: list[list[int]] = []
     for start in range(0, len(queries), 500):
@@ -158,7 +170,7 @@ def bm25(
 ) -> list[list[int]]:
     """Okapi BM25 top-k, the query being the story's distinct terms."""
     counts = sparse.csr_matrix(
-        CountVectorizer(stop_words="english").fit_transform([article_text(a) for a in articles]),
+        CountVectorizer(stop_words="english").fit_transform([baseline_text(a) for a in articles]),
         dtype=np.float64,
     )
     n_docs = counts.shape[0]
@@ -179,6 +191,13 @@ def bm25(
 
 
 RANKERS: dict[str, Ranker] = {"project": project, "tf-idf": tfidf, "bm25": bm25}
+
+try:  # the ``semantic`` extra's rankers, where bench/semantic_ranker.py and its model exist
+    import semantic_ranker  # type: ignore[import-not-found, unused-ignore]
+except ImportError:
+    semantic_ranker = None
+if semantic_ranker is not None and semantic_ranker.available():
+    RANKERS.update(semantic_ranker.RANKERS)
 
 
 # --- measures ---------------------------------------------------------------------------
@@ -239,7 +258,7 @@ def evaluate(data: Labelled, queries: Sequence[int], with_sections: bool) -> Non
                 replace(a, section=str(c)) for a, c in zip(articles, data.coarse, strict=True)
             ]
         plain = TfidfVectorizer(stop_words="english").fit_transform(
-            [article_text(a) for a in articles]
+            [baseline_text(a) for a in articles]
         )
         for name, ranker in RANKERS.items():
             start = time.perf_counter()
@@ -252,8 +271,43 @@ def evaluate(data: Labelled, queries: Sequence[int], with_sections: bool) -> Non
                 f"{ndcg(picks, queries, data.fine):>8.3f}"
                 f"{precision(picks, queries, data.coarse):>8.3f}"
                 f"{precision_new(picks, queries, data.fine, copies):>8.3f}"
-                f"{near_duplicate_share(copies):>9.3f}{seconds:>8.1f}"
+                f"{near_duplicate_share(copies):>9.3f}{seconds:>8.1f}",
+                flush=True,
             )
+
+
+def unpack(data: Path) -> None:
+    """Unpack the shared 20NG archive into ``data`` unless already there."""
+    if not any(data.rglob("20news-bydate-test")):
+        tar = Path(__file__).resolve().parents[2] / "shared/datasets/20news-bydate.tar.gz"
+        if tar.is_file():
+            data.mkdir(parents=True, exist_ok=True)
+            with tarfile.open(tar) as archive:
+                archive.extractall(data, filter="data")
+
+
+def quality(data: Path, queries: int, generated_size: int, quick: bool = False) -> None:
+    """Print the quality table: every set, form, section setting and ranker."""
+    unpack(data)
+    sets = [read_20ng(data)]
+    if not quick:
+        sets.append(read_20ng(data, "20news-bydate-train"))
+    sets.append(generated(generated_size))
+    print(
+        f"{'set':<27}{'text':<6}{'sections':<9}{'ranker':<9}"
+        f"{'P@4':>8}{'nDCG@4':>8}{'P@4 crs':>8}{'P@4 new':>8}{'near-dup':>9}{'s':>8}",
+        flush=True,
+    )
+    for data_set in sets:
+        rng = np.random.default_rng(7)
+        size = min(queries, len(data_set.articles))
+        chosen = sorted(rng.choice(len(data_set.articles), size=size, replace=False).tolist())
+        for with_sections in (False, True):
+            if with_sections and data_set.name.startswith("generated"):
+                continue  # there the section is the label itself
+            evaluate(data_set, chosen, with_sections)
+    print("P@4 and nDCG@4 by fine label; 'P@4 crs' by coarse label (20NG hierarchies);")
+    print("'P@4 new' by fine label, a near-copy of the story or of another pick a miss.")
 
 
 def main() -> None:
@@ -263,25 +317,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=1000, help="stories ranked per set")
     parser.add_argument("--generated", type=int, default=8000, help="size of the generated set")
     args = parser.parse_args()
-    if not any(args.data.rglob("20news-bydate-test")):
-        tar = Path(__file__).resolve().parents[2] / "shared/datasets/20news-bydate.tar.gz"
-        if tar.is_file():
-            with tarfile.open(tar) as archive:
-                archive.extractall(args.data, filter="data")
-    sets = [read_20ng(args.data), generated(args.generated)]
-    print(
-        f"{'set':<27}{'text':<6}{'sections':<9}{'ranker':<9}"
-        f"{'P@4':>8}{'nDCG@4':>8}{'P@4 crs':>8}{'P@4 new':>8}{'near-dup':>9}{'s':>8}"
-    )
-    for data in sets:
-        rng = np.random.default_rng(7)
-        queries = sorted(rng.choice(len(data.articles), size=args.queries, replace=False).tolist())
-        for with_sections in (False, True):
-            if with_sections and data.name.startswith("generated"):
-                continue  # there the section is the label itself
-            evaluate(data, queries, with_sections)
-    print("P@4 and nDCG@4 by fine label; 'P@4 crs' by coarse label (20NG hierarchies);")
-    print("'P@4 new' by fine label, a near-copy of the story or of another pick a miss.")
+    quality(args.data, args.queries, args.generated)
 
 
 if __name__ == "__main__":

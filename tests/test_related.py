@@ -154,7 +154,7 @@ def test_small_or_empty_pools() -> None:
 
 def test_the_index_answers_many_questions(pool: list[Article]) -> None:
     index = RelatedIndex(pool)
-    assert index.matrix.shape[0] == len(pool)
+    assert index.pool.matrix.shape[0] == len(pool)
     assert index.pick([pool[0]], 2) == pick_related([pool[0]], pool, 2)
     assert index.pick_per_story([pool[0]], 2)[pool[0].id] == index.pick([pool[0]], 2)
 
@@ -202,3 +202,47 @@ def test_pins_come_first_and_a_related_exclude_article_is_never_a_pick(
     assert index.refusal(banned, [story], set()) == "excluded"
     per_story = index.pick_per_story([story], 4)[story.id]
     assert per_story[0].id == pool[20].id and banned.id not in {p.id for p in per_story}
+
+
+def test_age_reorders_close_candidates_but_never_buries_a_relevant_one() -> None:
+    story = topical(400, "glacier melt survey", "", (), days_old=0)
+    old = topical(401, "glacier melt survey", "", (), days_old=3650)
+    fresh = article(
+        402, title="Survey of shoppers", dek="", body_html="<p>shoppers prices</p>", section=""
+    )
+    assert pick_related([story], [old, fresh], 1, reference=T0) == (old,)
+    twin = replace(old, id="tag:news.example,2026:desk/twin", published_at=T0 - timedelta(days=1))
+    assert pick_related([story], [old, twin], 1, reference=T0) == (twin,)
+
+
+def test_a_section_most_of_the_pool_shares_earns_less_than_a_rare_one() -> None:
+    story = topical(500, "budget vote", "Politics", (), days_old=0)
+    common = [topical(510 + i, f"topic{i} things", "News", (), days_old=1) for i in range(6)]
+    rare = topical(520, "river ferry", "Politics", (), days_old=1)
+    index = RelatedIndex([*common, rare])
+    signals = index.signals([replace(story, section="News")], reference=T0)
+    news_boost = signals.section[0].max()
+    rare_boost = index.signals([story], reference=T0).section[0].max()
+    assert 0 < news_boost < rare_boost
+
+
+def test_feedback_finds_an_article_on_the_topic_that_shares_no_word_with_the_story() -> None:
+    story = article(600, title="Reef", dek="", body_html="<p>coral bleaching</p>", section="")
+    bridge = [
+        article(
+            601 + i,
+            title=f"Reef {i}",
+            dek="",
+            body_html=f"<p>coral bleaching algae lagoon note{i}</p>",
+            section="",
+        )
+        for i in range(4)
+    ]
+    unseen = article(610, title="Lagoon", dek="", body_html="<p>algae lagoon</p>", section="")
+    other = article(611, title="Tariffs", dek="", body_html="<p>steel tariffs</p>", section="")
+    index = RelatedIndex([*bridge, unseen, other])
+    ids = [c.id for c in index.candidates]
+    text = dict(zip(ids, index.signals([story]).text[0], strict=True))
+    assert text[unseen.id] > 0 == text[other.id]
+    plain = RelatedIndex([*bridge, unseen, other], RelatedWeights(feedback=0))
+    assert not plain.signals([story]).text[0][plain.pool.position[unseen.id]]

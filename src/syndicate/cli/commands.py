@@ -17,7 +17,7 @@ from syndicate.config import find_config, load_channels
 from syndicate.errors import ConfigError
 from syndicate.ingest import SourceReport, ingest
 from syndicate.models import Article
-from syndicate.store import current_revision, head_revision
+from syndicate.store import Store, current_revision, head_revision
 
 # --- ingest ------------------------------------------------------------------------------
 
@@ -47,6 +47,7 @@ def ingest_cmd(
     names = list(sources) or [s.name for s in settings.sources if s.enabled]
     with _progress(len(names)) as advance:
         reports = ingest(store, settings, only=sources or None, force=not due, on_progress=advance)
+    _index_terms(store)
     _print_ingest(reports)
     if any(r.failed for r in reports):
         sys.exit(1)
@@ -259,6 +260,31 @@ def db_upgrade(app: AppContext) -> None:
         console.print(f"store migrated from {before or 'empty'} to {head}")
     else:
         console.print(f"store already at {head}")
+    indexed = _index_terms(store)
+    if indexed:
+        console.print(f"related index: {plural(indexed, 'article')} indexed")
+
+
+def _index_terms(store: Store) -> int:
+    """Fill the related index's term vectors (syndicate.related.sync) with a progress bar."""
+    from syndicate.related.sync import sync_terms  # numpy: load on use
+
+    progress = Progress(
+        TextColumn("[bold]related index"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+        disable=not err_console.is_terminal,
+    )
+    with progress:
+        task = progress.add_task("", total=None)
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        return sync_terms(store, on_progress=advance)
 
 
 @db.command("status")

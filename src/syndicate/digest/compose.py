@@ -11,7 +11,8 @@ the articles published in ``[slot - first_lookback_hours, slot)``. Items of the 
 The lead is the newest ``featured`` article, else the newest; the rest follow newest
 first, capped at ``max_items``. Fewer than ``min_items`` new articles → no edition.
 
-Related items come from one :class:`~syndicate.related.ranking.RelatedIndex` built over the
+Related items come from the store's persistent related index (``related/cache.py``: term
+vectors computed once per article, kept in memory per process) restricted to the
 candidate pool: every article in the store (``related_pool = "site"``, the default: the
 block is "More from <Publication>", and a small channel whose whole archive fits in one
 edition would otherwise have nothing to offer) or only the channel's archive
@@ -36,9 +37,9 @@ from zoneinfo import ZoneInfo
 from syndicate.config import ChannelConfig, DigestSettings, Settings
 from syndicate.digest.templates import DigestTemplates
 from syndicate.models import Article
-from syndicate.related import RelatedIndex
+from syndicate.related import related_index
 from syndicate.store import Store
-from syndicate.store.channels import iter_channel_articles, related_pool
+from syndicate.store.channels import iter_channel_articles
 from syndicate.store.editions import (
     OWN,
     EditionRecord,
@@ -145,7 +146,7 @@ def compose_edition(
     stories = order_stories(fresh, digest.max_items)
     related: tuple[Article, ...] = ()
     if digest.related_k:
-        index = RelatedIndex(list(related_pool(store, settings, channel, until=slot)))
+        index = related_index(store, settings, channel, until=slot)
         related = index.pick(stories, candidate_count(digest), exclude=sent, reference=slot)
     subject, preheader = describe(settings, channel, slot, stories, templates)
     return Edition(channel.name, slot, tuple(stories), related, subject, preheader, cadence=cadence)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import filelock
 
@@ -45,7 +46,10 @@ from syndicate.feeds.websub import Ping, PingReport, publish
 from syndicate.feeds.writer import Writer, json_bytes
 from syndicate.models import Article
 from syndicate.store import Store
-from syndicate.store.channels import iter_channel_articles, matches, related_pool
+from syndicate.store.channels import iter_channel_articles, matches
+
+if TYPE_CHECKING:
+    from syndicate.related import RelatedIndex
 
 __all__ = ["BuildReport", "ChannelReport", "Ping", "PingReport", "build", "manifest_bytes"]
 
@@ -248,10 +252,12 @@ def _build_channel(
     pages = len(keys) // channel.items if channel.archives else 0
     report.total, report.items, report.archive_pages = len(keys), len(newest), pages
 
-    def pool() -> Iterable[Article]:
-        return related_pool(run.store, run.settings, channel)
+    def index() -> RelatedIndex:
+        from syndicate.related.cache import related_index  # numpy/scipy: load on use
 
-    related_for = RelatedLinker(channel, pool)
+        return related_index(run.store, run.settings, channel)
+
+    related_for = RelatedLinker(channel, index)
 
     doc = document(
         run.settings, channel, newest, page=None, pages=pages, related=related_for(newest)

@@ -7,7 +7,7 @@ folder, so the self link of every document equals the URL it is served at (RSS-6
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from syndicate.config import ChannelConfig, Settings
@@ -112,9 +112,9 @@ class RelatedLinker:
     without the switch pay nothing. Deterministic: same archive, same links.
     """
 
-    def __init__(self, channel: ChannelConfig, pool: Callable[[], Iterable[Article]]) -> None:
+    def __init__(self, channel: ChannelConfig, index: Callable[[], RelatedIndex]) -> None:
         self.channel = channel
-        self.pool = pool
+        self.index = index
         self._index: RelatedIndex | None = None
 
     def __call__(self, articles: Sequence[Article]) -> Related:
@@ -122,9 +122,7 @@ class RelatedLinker:
         if not related_active(self.channel) or not articles:
             return {}
         if self._index is None:
-            from syndicate.related.ranking import RelatedIndex  # numpy/scikit-learn: load on use
-
-            self._index = RelatedIndex(list(self.pool()))
+            self._index = self.index()  # numpy/scipy and the stored vectors: load on use
         k = self.channel.digest.related_k or 4
         links: dict[str, list[RelatedLink]] = {}
         for article in articles:  # one at a time: only the item itself is excluded

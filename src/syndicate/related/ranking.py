@@ -1,36 +1,38 @@
-"""Pure ranking of "More from <Publication>" picks: (stories, candidates, k) → articles.
+"""Ranking of "More from <Publication>" picks: (stories, candidates, k) → articles.
 
-No I/O: the caller loads the candidate pool and the ids to exclude. The score of a
-candidate ``c`` for a story ``s`` is::
+No I/O: the caller gives the pool (articles, or a stored :class:`~.pool.Pool` from
+``related/cache.py``) and the ids to exclude. The score of a candidate ``c`` for a story
+``s`` is::
 
-    (cosine(tfidf(s), tfidf(c)) + section·[same, non-empty section]
-     + tag·min(Σ idf-weighted shared tags, tag_cap) + author·[shared author])
-    · 0.5 ** (age(c) / half_life)
+    (text(s, c) + section·rarity·[same, non-empty section]
+     + tag·min(Σ rarity of shared tags, tag_cap) + author·[shared author]
+     + semantic·cosine(embedding(s), embedding(c)))
+    · decay(age(c))
 
-with TF-IDF over title (counted twice: it carries the topic), dek and body text, and
-``age`` measured from the reference time (the edition's slot, or the newest story). A
-shared tag counts by how rare it is (1 for a tag on one article in the pool, near 0 for a
-tag on most of them), so a tag like "usa" on two thirds of the archive adds nothing. For
-an edition the relevance of a candidate is its best score over the stories, the lead
-weighted above the rest.
+``text`` is the cosine of BM25 weight vectors (``related/lexical.py``), the story's
+vector first widened by its ``feedback_depth`` nearest neighbours in the pool (Rocchio
+pseudo-relevance feedback: words the story's topic uses but the story happens not to
+carry count too). A section or a tag counts by how rare it is in the pool: a section
+holding most of the archive, or a tag like "usa" on two thirds of it, adds next to
+nothing. ``decay`` is gentle: an old article loses at most ``recency`` of its score, so
+age reorders close candidates but never buries a relevant one under a newer off-topic
+one. For an edition, a candidate's relevance is its best score over the stories, the
+lead weighted above the rest.
 
-The picks are the k most relevant candidates, except that a candidate whose TF-IDF
-cosine with a story or with an earlier pick reaches ``near_duplicate`` is passed over:
-it is a copy of something the reader already has. An earlier version penalised picks
-for resembling each other at all (maximal marginal relevance); measured on labelled
-news text (``bench/related_quality.py``) that traded 5–17 points of precision for
-diversity, swapping relevant picks for off-topic ones that shared one rare word.
+The picks are the k most relevant candidates, except that a candidate whose text cosine
+with a story or with an earlier pick reaches ``near_duplicate`` is passed over: it is a
+copy of something the reader already has. Diversity beyond that comes from story
+clusters (one pick per cluster), not from a penalty: measured on labelled news text,
+maximal marginal relevance traded 5–17 points of precision for it.
 
-Determinism: the pool is de-duplicated and sorted by id before the index is built and
-every sort breaks ties by id, so the same input gives the same picks whatever order it
-came in.
+Determinism: every ordering breaks ties by article id (``Pool.rank``), so the same
+input gives the same picks whatever order it came in, and a cached pool grown row by
+row picks what a fresh one would.
 """
 
 from __future__ import annotations
 
-import html
-import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -39,31 +41,38 @@ import numpy.typing as npt
 from scipy import sparse
 
 from syndicate.models import Article
+from syndicate.related.pool import Pool, folded, label_matrix
+from syndicate.related.terms import Candidate, article_terms
 
 FloatArray = npt.NDArray[np.float64]
-
-_TAG_RE = re.compile(r"<[^>]+>")
-_SPACE_RE = re.compile(r"\s+")
+Vectors = npt.NDArray[np.float32]
+Embed = Callable[[Sequence[Article]], Vectors]
+Loader = Callable[[Sequence[str]], Sequence[Article]]
 
 
 @dataclass(frozen=True, slots=True)
 class RelatedWeights:
     """How much each signal counts.
 
-    Cosine similarities of short news texts sit mostly between 0.02 and 0.4, so a shared
-    section (0.15) or two shared rare tags (0.2) outweigh a merely newer, unrelated item.
-    ``near_duplicate`` is the TF-IDF cosine at which a candidate counts as a copy of a
-    story or of another pick (``bench/related_quality.py`` measures both choices).
+    Text cosines of related news sit mostly between 0.05 and 0.5, so a shared rare
+    section (up to 0.15) or two shared rare tags (0.2) lift a related item above a
+    merely similar one. ``semantic`` multiplies the cosine of sentence embeddings when
+    they are given. ``near_duplicate`` is the text cosine at which a candidate counts as
+    a copy of a story or of another pick. ``bench/related.py`` measures each choice.
     """
 
     section: float = 0.15
     tag: float = 0.1
     tag_cap: int = 3
     author: float = 0.1
+    semantic: float = 1.0
     half_life_days: float = 365.0
+    recency: float = 0.2
+    feedback: float = 1.0
+    feedback_depth: int = 10
     lead_weight: float = 1.0
     other_weight: float = 0.85
-    near_duplicate: float = 0.8
+    near_duplicate: float = 0.6
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,118 +84,170 @@ class Signals:
     tag: FloatArray
     author: FloatArray
     decay: FloatArray
+    semantic: FloatArray
 
     def combined(self) -> FloatArray:
         """The score: the additive signals, times the age decay."""
-        return np.asarray((self.text + self.section + self.tag + self.author) * self.decay)
+        total = self.text + self.section + self.tag + self.author + self.semantic
+        return np.asarray(total * self.decay)
 
 
-def article_text(article: Article) -> str:
-    """The words ranked: title twice, dek, and the body without markup."""
-    body = html.unescape(_TAG_RE.sub(" ", article.body_html))
-    return _SPACE_RE.sub(" ", f"{article.title}. {article.title}. {article.dek}. {body}").strip()
-
-
-def _folded(values: Iterable[str]) -> list[str]:
-    return sorted({v.casefold() for v in values if v.strip()})
-
-
-def _label_matrix(labels: list[list[str]], vocab: dict[str, int]) -> sparse.csr_matrix:
-    rows, cols = [], []
-    for row, names in enumerate(labels):
-        for name in names:
-            if name in vocab:
-                rows.append(row)
-                cols.append(vocab[name])
-    data = np.ones(len(rows), dtype=np.float32)
-    return sparse.csr_matrix((data, (rows, cols)), shape=(len(labels), max(len(vocab), 1)))
+def _authors(article: Article | Candidate) -> list[str]:
+    names = article.authors if isinstance(article, Candidate) else [a.name for a in article.authors]
+    return folded(names)
 
 
 class RelatedIndex:
-    """TF-IDF vectors and section/tag/author labels of a candidate pool, built once.
+    """A candidate pool's vectors and labels, built once, asked many questions.
 
-    Build one per run and ask it for an edition's picks and for per-story picks; each
-    question costs one sparse product over the pool, not a rebuild.
+    ``RelatedIndex(articles)`` indexes the articles given. ``embeddings`` are unit
+    vectors by article id (a pool article without one gets no semantic part); ``embed``
+    computes unit vectors for stories that have none there. :meth:`over` wraps a stored
+    pool (``related/cache.py``) instead, loading full articles only for the picks.
     """
 
-    def __init__(self, pool: Sequence[Article], weights: RelatedWeights | None = None) -> None:
+    def __init__(
+        self,
+        pool: Sequence[Article],
+        weights: RelatedWeights | None = None,
+        *,
+        embeddings: Mapping[str, Vectors] | None = None,
+        embed: Embed | None = None,
+    ) -> None:
+        by_id = {a.id: a for a in pool}
+        self._setup(Pool.of_articles(by_id.values()), weights, None, embeddings, embed)
+        self._load: Loader = lambda ids: [by_id[i] for i in ids]
+
+    @classmethod
+    def over(
+        cls,
+        pool: Pool,
+        load: Loader,
+        weights: RelatedWeights | None = None,
+        *,
+        members: npt.NDArray[np.bool_] | None = None,
+        embeddings: Mapping[str, Vectors] | None = None,
+        embed: Embed | None = None,
+    ) -> RelatedIndex:
+        """An index over a prepared ``pool``, of which only ``members`` may be picked.
+
+        ``load`` gives the full articles of the picked ids, in the order asked.
+        """
+        index = cls.__new__(cls)
+        index._setup(pool, weights, members, embeddings, embed)
+        index._load = load
+        return index
+
+    def _setup(
+        self,
+        pool: Pool,
+        weights: RelatedWeights | None,
+        members: npt.NDArray[np.bool_] | None,
+        embeddings: Mapping[str, Vectors] | None,
+        embed: Embed | None,
+    ) -> None:
         self.weights = weights or RelatedWeights()
-        unique = {a.id: a for a in pool}
-        self.articles: list[Article] = [unique[i] for i in sorted(unique)]
-        self._position = {a.id: n for n, a in enumerate(self.articles)}
-        # min_df=2 on big pools drops one-off tokens (typos, numbers): a smaller vocabulary
-        # and less memory, with no effect on which items rank high.
-        # Imported here: scikit-learn takes most of a second to import, and every CLI
-        # command that merely might compose an edition would pay for it.
-        from sklearn.feature_extraction.text import TfidfVectorizer
+        self.pool = pool
+        self.candidates: list[Candidate] = pool.candidates
+        self.members = np.ones(len(pool), dtype=bool) if members is None else members
+        self._embeddings = embeddings
+        self._embed = embed
+        self._pool_embeddings: Vectors | None = None
 
-        self._vectorizer = TfidfVectorizer(
-            stop_words="english",
-            sublinear_tf=True,
-            min_df=2 if len(self.articles) >= 1000 else 1,
-            dtype=np.float32,
-        )
-        self.matrix = self._fit([article_text(a) for a in self.articles])
-        # An empty section is no section: it must not earn every unlabelled pair the boost.
-        sections = sorted({a.section.casefold() for a in self.articles} - {""})
-        self._section_code = {s: n for n, s in enumerate(sections)}
-        self._sections = np.array(
-            [self._section_code.get(a.section.casefold(), -2) for a in self.articles],
-            dtype=np.int64,
-        )
-        self._tag_vocab = _vocab(_folded(a.tags) for a in self.articles)
-        self._tags = _label_matrix([_folded(a.tags) for a in self.articles], self._tag_vocab)
-        self._tag_weight = _rarity(self._tags)
-        self._author_vocab = _vocab(_authors(a) for a in self.articles)
-        self._authors = _label_matrix([_authors(a) for a in self.articles], self._author_vocab)
-        self._published = np.array([a.published_at.timestamp() for a in self.articles])
+    @property
+    def articles(self) -> list[Candidate]:
+        """The pool's rows, in column order of :meth:`signals` (an alias of
+        :attr:`candidates`: each row carries the fields ranking reads, not the text)."""
+        return self.candidates
 
-    def _fit(self, texts: list[str]) -> sparse.csr_matrix:
-        if not texts:
-            return sparse.csr_matrix((0, 1), dtype=np.float32)
-        try:
-            return sparse.csr_matrix(self._vectorizer.fit_transform(texts))
-        except ValueError:  # empty vocabulary: every text was empty or stop words
-            return sparse.csr_matrix((len(texts), 1), dtype=np.float32)
+    # --- signals ---------------------------------------------------------------------------
 
     def _vectors(self, stories: Sequence[Article]) -> sparse.csr_matrix:
-        if not hasattr(self._vectorizer, "vocabulary_"):
-            return sparse.csr_matrix((len(stories), self.matrix.shape[1]), dtype=np.float32)
-        return sparse.csr_matrix(self._vectorizer.transform([article_text(s) for s in stories]))
+        return self.pool.space.vectors([article_terms(s) for s in stories])
+
+    def _text(self, stories: Sequence[Article], vectors: sparse.csr_matrix) -> FloatArray:
+        """Cosine with each story's vector, widened by its nearest pool members."""
+        cosine = _cosines(self.pool.matrix, vectors)
+        w = self.weights
+        depth = min(w.feedback_depth, int(self.members.sum()) - 1)
+        if w.feedback <= 0 or depth < 1:
+            return cosine
+        near = np.where(self.members[None, :], cosine, 0.0)
+        for row, story in enumerate(stories):  # the story itself is not its own neighbour
+            if story.id in self.pool.position:
+                near[row, self.pool.position[story.id]] = 0.0
+        top = np.argpartition(-near, depth - 1, axis=1)[:, :depth]
+        chosen = np.take_along_axis(near, top, axis=1) > 0  # only neighbours sharing a word
+        rows = np.repeat(np.arange(len(stories)), depth)[chosen.ravel()]
+        feedback = sparse.csr_matrix(
+            (np.full(len(rows), w.feedback / depth), (rows, top.ravel()[chosen.ravel()])),
+            shape=(len(stories), len(self.pool)),
+        )
+        widened = sparse.csr_matrix(vectors + feedback @ self.pool.matrix)
+        sizes = np.sqrt(np.asarray(widened.multiply(widened).sum(axis=1)).ravel())
+        sizes[sizes == 0] = 1.0
+        widened = sparse.csr_matrix(sparse.diags(1 / sizes) @ widened)
+        return _cosines(self.pool.matrix, widened)
+
+    def _semantic(self, stories: Sequence[Article]) -> FloatArray:
+        shape = (len(stories), len(self.pool))
+        if not self._embeddings or self.weights.semantic == 0:
+            return np.zeros(shape)
+        if self._pool_embeddings is None:
+            dims = len(next(iter(self._embeddings.values())))
+            matrix = np.zeros((len(self.pool), dims), dtype=np.float32)
+            for n, c in enumerate(self.candidates):
+                if c.id in self._embeddings:
+                    matrix[n] = self._embeddings[c.id]
+            self._pool_embeddings = matrix
+        story_vectors = np.zeros((len(stories), self._pool_embeddings.shape[1]), np.float32)
+        missing = [n for n, s in enumerate(stories) if s.id not in self._embeddings]
+        for n, s in enumerate(stories):
+            if s.id in self._embeddings:
+                story_vectors[n] = self._embeddings[s.id]
+        if missing and self._embed is not None:
+            story_vectors[missing] = self._embed([stories[n] for n in missing])
+        return self.weights.semantic * (story_vectors @ self._pool_embeddings.T).astype(np.float64)
 
     def signals(self, stories: Sequence[Article], reference: datetime | None = None) -> Signals:
         """Each signal's (stories × pool) matrix, before they are combined.
 
         The contract :func:`explain` and the CLI build on: ``text`` (lexical
-        similarity), ``section``, ``tag``, ``author`` (each already multiplied by its
-        weight) and ``decay`` (the age multiplier, 1 for a new article).
+        similarity), ``section``, ``tag``, ``author``, ``semantic`` (each already
+        multiplied by its weight) and ``decay`` (the age multiplier, 1 for a new
+        article). Columns follow :attr:`candidates`.
         """
-        w = self.weights
-        n = len(self.articles)
+        w, pool = self.weights, self.pool
+        n = len(pool)
         if not stories or not n:
             empty = np.zeros((len(stories), n))
-            return Signals(empty, empty, empty, empty, np.ones((len(stories), n)))
-        cosine = (self._vectors(stories) @ self.matrix.T).toarray().astype(np.float64)
-        codes = np.array([self._section_code.get(s.section.casefold(), -1) for s in stories])
-        same_section = (codes[:, None] == self._sections[None, :]).astype(np.float64)
-        story_tags = _label_matrix([_folded(s.tags) for s in stories], self._tag_vocab)
-        shared_tags = (story_tags.multiply(self._tag_weight[None, :]) @ self._tags.T).toarray()
-        story_authors = _label_matrix([_authors(s) for s in stories], self._author_vocab)
-        shared_authors = (story_authors @ self._authors.T).toarray() > 0
+            return Signals(empty, empty, empty, empty, np.ones((len(stories), n)), empty)
+        text = self._text(stories, self._vectors(stories))
+        codes = np.array([pool.section_code.get(s.section.casefold(), -1) for s in stories])
+        same = codes[:, None] == pool.sections[None, :]
+        informative = np.append(pool.section_weight, 0.0)  # code -1 (unknown) → nothing
+        section = np.where(same, informative[codes][:, None], 0.0)
+        story_tags = label_matrix([folded(s.tags) for s in stories], pool.tag_vocab)
+        shared_tags = (story_tags.multiply(pool.tag_weight[None, :]) @ pool.tags.T).toarray()
+        story_authors = label_matrix([_authors(s) for s in stories], pool.author_vocab)
+        shared_authors = (story_authors @ pool.authors.T).toarray() > 0
         ref = reference or max(s.published_at for s in stories)
-        age_days = np.maximum(0.0, (ref.timestamp() - self._published) / 86400.0)
-        decay = np.broadcast_to(0.5 ** (age_days / w.half_life_days), cosine.shape)
+        age_days = np.maximum(0.0, (ref.timestamp() - pool.published) / 86400.0)
+        decay = 1.0 - w.recency + w.recency * 0.5 ** (age_days / w.half_life_days)
         return Signals(
-            text=cosine,
-            section=w.section * same_section,
+            text=text,
+            section=w.section * section,
             tag=w.tag * np.minimum(shared_tags, w.tag_cap),
             author=w.author * shared_authors.astype(np.float64),
-            decay=np.asarray(decay),
+            decay=np.asarray(np.broadcast_to(decay, text.shape)),
+            semantic=self._semantic(stories),
         )
 
     def scores(self, stories: Sequence[Article], reference: datetime | None = None) -> FloatArray:
         """A (stories × pool) matrix of boosted, age-decayed scores."""
         return self.signals(stories, reference).combined()
+
+    # --- picks -----------------------------------------------------------------------------
 
     def pick(
         self,
@@ -210,7 +271,8 @@ class RelatedIndex:
         weights[0] = self.weights.lead_weight
         relevance = (scores * weights[:, None]).max(axis=0)
         pins = [pin for s in stories for pin in s.related_pins]
-        return self._diversify(relevance, set(exclude), stories, k, self._vectors(stories), pins)
+        chosen = self._diversify(relevance, set(exclude), stories, k, self._vectors(stories), pins)
+        return self._articles(chosen)
 
     def pick_per_story(
         self,
@@ -226,12 +288,18 @@ class RelatedIndex:
         scores = self.scores(stories, reference)
         banned = set(exclude)
         vectors = self._vectors(stories)
-        return {
+        chosen = {
             s.id: self._diversify(scores[n], banned, stories, k, vectors[n], list(s.related_pins))
             for n, s in enumerate(stories)
         }
+        return {sid: self._articles(ids) for sid, ids in chosen.items()}
 
-    def refusal(self, candidate: Article, stories: Sequence[Article], banned: set[str]) -> str:
+    def _articles(self, positions: Sequence[int]) -> tuple[Article, ...]:
+        return tuple(self._load([self.candidates[p].id for p in positions]))
+
+    def refusal(
+        self, candidate: Article | Candidate, stories: Sequence[Article], banned: set[str]
+    ) -> str:
         """Why ``candidate`` may never be a pick for ``stories`` ("" when it may).
 
         ``story`` (it is one), ``cluster`` (same story as one), ``excluded`` (marked
@@ -247,6 +315,17 @@ class RelatedIndex:
             return "ban"
         return ""
 
+    def _allowed(self, banned: set[str], stories: Sequence[Article]) -> npt.NDArray[np.bool_]:
+        pool = self.pool
+        allowed: npt.NDArray[np.bool_] = self.members & ~pool.excluded
+        clusters = [pool.story_code[s.story_key] for s in stories if s.story_key in pool.story_code]
+        if clusters:
+            allowed &= ~np.isin(pool.stories, clusters)
+        for article_id in banned | {s.id for s in stories}:
+            if article_id in pool.position:
+                allowed[pool.position[article_id]] = False
+        return allowed
+
     def _diversify(
         self,
         relevance: FloatArray,
@@ -255,62 +334,61 @@ class RelatedIndex:
         k: int,
         vectors: sparse.csr_matrix,
         pins: Sequence[str] = (),
-    ) -> tuple[Article, ...]:
+    ) -> list[int]:
         """Pins first, then the most relevant allowed candidates, one per story cluster,
         passing over near-copies."""
-        story_ids = {s.id for s in stories}
-        clusters = {s.story_key for s in stories}
-        allowed = np.array(
-            [
-                not (a.related_exclude or a.id in banned or a.id in story_ids)
-                and a.story_key not in clusters
-                for a in self.articles
-            ],
-            dtype=bool,
-        )
-        candidates = np.flatnonzero(allowed)
-        # Highest relevance first, ties in id order (the pool is sorted by id and the sort
-        # is stable).
-        order = candidates[np.argsort(-relevance[candidates], kind="stable")]
-        pinned = [self._position[p] for p in dict.fromkeys(pins) if p in self._position]
-        limit = self.weights.near_duplicate
+        allowed = self._allowed(banned, stories)
+        position = self.pool.position
+        pinned = [position[p] for p in dict.fromkeys(pins) if p in position]
+        limit, matrix = self.weights.near_duplicate, self.pool.matrix
         picked: list[int] = []
-        taken: set[str] = set()
-        for position in [*(p for p in pinned if allowed[p]), *order]:
-            position = int(position)
-            article = self.articles[position]
-            if position in picked or article.story_key in taken:
+        taken: set[int] = set()
+        ranked = _ranked(relevance, allowed, k, self.pool.rank)
+        for place in [*(p for p in pinned if allowed[p]), *ranked]:
+            cluster = int(self.pool.stories[place])
+            if place in picked or cluster in taken:
                 continue
-            if position not in pinned:
-                vector = self.matrix[position]
+            if place not in pinned:
+                vector = matrix[place]
                 # A copy of a story, or of an earlier pick, tells the reader nothing new.
                 if vectors.shape[0] and (vector @ vectors.T).max() >= limit:
                     continue
-                if picked and (vector @ self.matrix[picked].T).max() >= limit:
+                if picked and (vector @ matrix[picked].T).max() >= limit:
                     continue
-            picked.append(position)
-            taken.add(article.story_key)
+            picked.append(place)
+            taken.add(cluster)
             if len(picked) == k:
                 break
-        return tuple(self.articles[p] for p in picked)
+        return picked
 
 
-def _rarity(labels: sparse.csr_matrix) -> FloatArray:
-    """Each label's weight by how few articles carry it: 1 when one does, → 0 when all do."""
-    rows = labels.shape[0]
-    if rows < 2:
-        return np.ones(labels.shape[1])
-    counts = np.asarray((labels > 0).sum(axis=0)).ravel().astype(np.float64)
-    return np.asarray(np.log(rows / np.maximum(counts, 1.0)) / np.log(rows))
+def _cosines(matrix: sparse.csr_matrix, vectors: sparse.csr_matrix) -> FloatArray:
+    """(stories × pool) dot products of unit rows: the pool's CSR rows times the few
+    story vectors (never the transpose of the whole pool, which would copy it)."""
+    return np.asarray((matrix @ vectors.T).T.toarray(), dtype=np.float64)
 
 
-def _vocab(groups: Iterable[list[str]]) -> dict[str, int]:
-    names = sorted({name for group in groups for name in group})
-    return {name: n for n, name in enumerate(names)}
+def _ranked(
+    relevance: FloatArray, allowed: npt.NDArray[np.bool_], k: int, rank: npt.NDArray[np.int64]
+) -> Iterable[int]:
+    """Allowed positions, most relevant first, ties in id order (``rank``).
 
-
-def _authors(article: Article) -> list[str]:
-    return _folded(a.name for a in article.authors)
+    The best few are sorted first (a pool of 100,000 is rarely walked past its top 64);
+    the rest only if the walk gets that far.
+    """
+    candidates = np.flatnonzero(allowed)
+    values = relevance[candidates]
+    head = min(len(candidates), 16 * k + 48)
+    if head and head < len(candidates):
+        # Everything tied with the head's last value comes in too, so ties stay in id order.
+        threshold = np.partition(values, len(values) - head)[len(values) - head]
+        first = values >= threshold
+    else:
+        first = np.ones(len(candidates), dtype=bool)
+    for part in (first, ~first):
+        chosen, scores = candidates[part], values[part]
+        for place in chosen[np.lexsort((rank[chosen], -scores))]:
+            yield int(place)
 
 
 def pick_related(

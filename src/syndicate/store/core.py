@@ -186,6 +186,15 @@ class Store:
             row = conn.execute(select(articles).where(articles.c.id == article_id)).first()
         return _article(row) if row is not None else None
 
+    def get_articles(self, ids: Sequence[str]) -> list[Article]:
+        """The articles with these ids, in the order given; ids not stored are skipped."""
+        found: dict[str, Article] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(list(dict.fromkeys(ids)), _CHUNK):
+                for row in conn.execute(select(articles).where(articles.c.id.in_(chunk))):
+                    found[row.id] = _article(row)
+        return [found[i] for i in ids if i in found]
+
     def count_articles(self) -> int:
         """How many articles the store holds."""
         with self.engine.connect() as conn:

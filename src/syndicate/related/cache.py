@@ -1,0 +1,238 @@
+"""The persistent related index: each process keeps the store's term vectors in memory.
+
+The first ranking in a process reads ``related_terms`` once (no article text, no
+re-vectorising); every later one asks the store only for rows written since its
+watermark (and, when the row count says some went, which ids remain), merges them, and
+recomputes the pool statistics in one vectorised pass. Several processes on one
+PostgreSQL store (the Celery deployment) each keep their own copy, refreshed from the
+shared table: nothing to rebuild, nothing to coordinate.
+
+:func:`related_index` is what compose and the feed builder call: the index of the
+"More from" pool of a channel (``related_pool`` semantics: the site's or the channel's
+articles, sources allowed as picks, published before ``until``) over the cached vectors.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+
+import numpy as np
+import numpy.typing as npt
+from scipy import sparse
+
+from syndicate.config import ChannelConfig, Settings
+from syndicate.related.pool import Pool, TermRows, folded
+from syndicate.related.ranking import Embed, RelatedIndex, RelatedWeights, Vectors
+from syndicate.related.sync import sync_terms
+from syndicate.related.terms import Candidate, Terms
+from syndicate.store import Store
+from syndicate.store.related_terms import (
+    TermsRow,
+    articles_state,
+    iter_terms,
+    terms_count,
+    terms_ids,
+    terms_state,
+)
+
+# Rows are re-read this far behind the watermark: a transaction that started earlier
+# may commit rows stamped before the newest one already seen.
+OVERLAP = timedelta(minutes=2)
+
+
+def _candidate(row: TermsRow) -> Candidate:
+    # Interned: a section, a source or a tag is one string however many rows carry it.
+    intern = sys.intern
+    return Candidate(
+        id=row.id,
+        source=intern(row.source),
+        section=intern(row.section),
+        tags=tuple(intern(t) for t in row.tags),
+        authors=tuple(intern(a) for a in row.authors),
+        published_at=row.published_at,
+        story=row.story,
+        related_exclude=row.related_exclude,
+    )
+
+
+def _terms(row: TermsRow) -> Terms:
+    return Terms(
+        np.frombuffer(row.term_ids, dtype="<u4"),
+        np.frombuffer(row.term_counts, dtype="<f4"),
+        row.length,
+    )
+
+
+class StoredIndex:
+    """One store's pool of term vectors, loaded once and refreshed from what changed."""
+
+    def __init__(self) -> None:
+        self.pool: Pool | None = None
+        self.watermark: datetime | None = None
+        self._stamps: dict[str, datetime] = {}
+        self._state: tuple[int, datetime | None] = (0, None)
+        self._articles: tuple[int, datetime | None, datetime | None] = (0, None, None)
+        self._lock = threading.Lock()
+
+    def refresh(self, store: Store) -> Pool:
+        """The up-to-date pool.
+
+        The first look in a process syncs the table (``sync_terms``: articles without a
+        row get one); later looks sync again only when the articles' count or newest
+        stamps moved, so a warm ranking asks the store for three aggregates and nothing
+        else when nothing changed.
+        """
+        with self._lock:
+            seen = articles_state(store)
+            if self.pool is None or seen != self._articles:
+                sync_terms(store)
+            self._articles = seen
+            state = terms_state(store)
+            if self.pool is not None and state == self._state:
+                return self.pool  # nothing written or removed since the last look
+            since = None if self.watermark is None else self.watermark - OVERLAP
+            rows = (
+                r for r in iter_terms(store, since=since) if self._stamps.get(r.id) != r.indexed_at
+            )
+            if self.pool is None:
+                self.pool = self._merge(rows)
+            else:
+                changed = list(rows)  # rows written since the watermark: few
+                if changed:
+                    self.pool = self._merge(changed)
+            if len(self.pool) != terms_count(store):  # rows were deleted
+                self.pool = self._keep(terms_ids(store))
+            self._state = state
+            return self.pool
+
+    def _merge(self, rows: Iterable[TermsRow]) -> Pool:
+        """The pool with ``rows`` added or replaced: kept rows stay where they are and
+        the rest are appended (no re-sort, so no second copy of the pool's arrays)."""
+        candidates: list[Candidate] = []
+        parts: list[TermRows] = []
+        block: list[Terms] = []
+        for row in rows:
+            self._stamps[row.id] = row.indexed_at
+            if self.watermark is None or row.indexed_at > self.watermark:
+                self.watermark = row.indexed_at
+            candidates.append(_candidate(row))
+            block.append(_terms(row))
+            if len(block) == _BLOCK:  # rows become compact arrays as they arrive
+                parts.append(TermRows.of(block))
+                block = []
+        parts.append(TermRows.of(block))
+        fresh = _concat(parts)
+        old = self.pool
+        if old is None:
+            return Pool(candidates, fresh)
+        ids = {c.id for c in candidates}
+        keep = np.array([c.id not in ids for c in old.candidates], dtype=bool)
+        kept = [c for c, k in zip(old.candidates, keep, strict=True) if k]
+        self.pool = None  # the old weights go before the new ones are computed
+        old_rows = old.rows
+        del old
+        merged = (old_rows if keep.all() else old_rows.keep(keep)).then(fresh)
+        del old_rows
+        return Pool([*kept, *candidates], merged)
+
+    def _keep(self, ids: set[str]) -> Pool:
+        old = self.pool
+        assert old is not None
+        keep = np.array([c.id in ids for c in old.candidates], dtype=bool)
+        for gone in {c.id for c in old.candidates} - ids:
+            self._stamps.pop(gone, None)
+        candidates = [c for c, k in zip(old.candidates, keep, strict=True) if k]
+        self.pool = None
+        old_rows = old.rows
+        del old
+        kept = old_rows.keep(keep)
+        del old_rows
+        return Pool(candidates, kept)
+
+
+_BLOCK = 5000
+
+
+def _concat(parts: Sequence[TermRows]) -> TermRows:
+    out = parts[0]
+    for part in parts[1:]:
+        out = out.then(part)
+    return out
+
+
+_CACHES: dict[str, StoredIndex] = {}
+_CACHES_LOCK = threading.Lock()
+
+
+def stored_index(store: Store) -> StoredIndex:
+    """This process's cache of ``store``'s term vectors (one per store URL)."""
+    key = store.engine.url.render_as_string(hide_password=True)
+    with _CACHES_LOCK:
+        return _CACHES.setdefault(key, StoredIndex())
+
+
+def forget_stored_indexes() -> None:
+    """Drop every cache (the next ranking loads from the store again)."""
+    with _CACHES_LOCK:
+        _CACHES.clear()
+
+
+def pool_members(
+    pool: Pool, settings: Settings, channel: ChannelConfig, until: datetime | None = None
+) -> npt.NDArray[np.bool_]:
+    """Which rows are "More from" candidates of ``channel`` (see ``store.channels.related_pool``):
+    the site's or the channel's articles (filters case-insensitive, each non-empty one
+    must match), not of a source whose articles may not be picks, published before
+    ``until``."""
+    members = np.ones(len(pool), dtype=bool)
+    if until is not None:
+        members &= pool.published < until.timestamp()
+    banned = [pool.source_code[s] for s in settings.not_related_sources() if s in pool.source_code]
+    members &= ~np.isin(pool.sources, banned)
+    if channel.digest.related_pool == "site":
+        return members
+    filters = channel.filters
+    if filters.sections:
+        wanted = [pool.section_code.get(s, -3) for s in folded(filters.sections)]
+        members &= np.isin(pool.sections, wanted)
+    if filters.sources:
+        members &= np.isin(pool.sources, [pool.source_code.get(s, -3) for s in filters.sources])
+    if filters.tags:
+        members &= _has_any(pool.tags, pool.tag_vocab, filters.tags)
+    if filters.authors:
+        members &= _has_any(pool.authors, pool.author_vocab, filters.authors)
+    return members
+
+
+def _has_any(
+    labels: sparse.csr_matrix, vocab: dict[str, int], wanted: Iterable[str]
+) -> npt.NDArray[np.bool_]:
+    columns = [vocab[name] for name in folded(wanted) if name in vocab]
+    if not columns:
+        return np.zeros(labels.shape[0], dtype=bool)
+    return np.asarray(labels[:, columns].sum(axis=1)).ravel() > 0
+
+
+def related_index(
+    store: Store,
+    settings: Settings,
+    channel: ChannelConfig,
+    until: datetime | None = None,
+    *,
+    weights: RelatedWeights | None = None,
+    embeddings: Mapping[str, Vectors] | None = None,
+    embed: Embed | None = None,
+) -> RelatedIndex:
+    """The index of ``channel``'s "More from" pool before ``until``, from the cache."""
+    pool = stored_index(store).refresh(store)
+    return RelatedIndex.over(
+        pool,
+        store.get_articles,
+        weights,
+        members=pool_members(pool, settings, channel, until),
+        embeddings=embeddings,
+        embed=embed,
+    )

@@ -1,0 +1,174 @@
+"""Task-shaped queries over ``related_terms``: the stored term vectors of articles.
+
+``syndicate.related.sync`` keeps the table in step with ``articles``;
+``syndicate.related.cache`` reads it. Rows carry bytes and plain fields only: what they
+mean (hashing, weights) is ``related/``'s business.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, delete, func, insert, or_, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from syndicate.errors import StoreError
+from syndicate.store.core import Store
+from syndicate.store.related_schema import related_terms
+from syndicate.store.schema import articles
+
+_CHUNK = 500
+
+# Article fields copied into a terms row: when one differs, the row is recomputed.
+# ``story`` and ``related_exclude`` join the comparison as soon as ``articles`` stores them.
+_COPIED = ("content_hash", "published_at", "source", "section", "story", "related_exclude")
+
+
+@dataclass(frozen=True, slots=True)
+class TermsRow:
+    """One article's stored term vector and the fields ranking reads besides."""
+
+    id: str
+    source: str
+    section: str
+    tags: tuple[str, ...]
+    authors: tuple[str, ...]
+    published_at: datetime
+    story: str
+    related_exclude: bool
+    content_hash: str
+    version: int
+    length: float
+    term_ids: bytes
+    term_counts: bytes
+    indexed_at: datetime
+
+
+def stale_article_ids(store: Store, version: int, limit: int | None = None) -> list[str]:
+    """Ids of articles whose terms row is missing, of another ``version``, or out of
+    date (an article field it copies has changed), in id order."""
+    t = related_terms
+    differs: list[ColumnElement[bool]] = [t.c.id.is_(None), t.c.version != version]
+    differs += [t.c[name] != articles.c[name] for name in _COPIED if name in articles.c]
+    query = (
+        select(articles.c.id)
+        .select_from(articles.outerjoin(t, t.c.id == articles.c.id))
+        .where(or_(*differs))
+        .order_by(articles.c.id)
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    with store.engine.connect() as conn:
+        return list(conn.execute(query).scalars())
+
+
+def delete_orphan_terms(store: Store) -> int:
+    """Remove the rows of articles that are no longer stored; how many went."""
+    with store.engine.begin() as conn:
+        gone = conn.execute(
+            delete(related_terms).where(related_terms.c.id.not_in(select(articles.c.id)))
+        )
+    return int(gone.rowcount or 0)
+
+
+def write_terms(store: Store, rows: Sequence[TermsRow]) -> None:
+    """Insert or replace ``rows`` (by id), in one transaction."""
+    values: list[dict[str, Any]] = [
+        {
+            **{name: getattr(row, name) for name in TermsRow.__slots__},
+            "tags": list(row.tags),
+            "authors": list(row.authors),
+        }
+        for row in rows
+    ]
+    try:
+        with store.engine.begin() as conn:
+            for start in range(0, len(values), _CHUNK):
+                chunk = values[start : start + _CHUNK]
+                ids = [v["id"] for v in chunk]
+                conn.execute(delete(related_terms).where(related_terms.c.id.in_(ids)))
+                conn.execute(insert(related_terms), chunk)
+    except SQLAlchemyError as err:
+        raise StoreError(f"saving related terms failed: {err}") from err
+
+
+def iter_terms(
+    store: Store, *, since: datetime | None = None, batch: int = 2000
+) -> Iterator[TermsRow]:
+    """Rows written at or after ``since`` (all when ``None``), in id order, in batches."""
+    query = select(related_terms).order_by(related_terms.c.id)
+    if since is not None:
+        query = query.where(related_terms.c.indexed_at >= since)
+    last = ""
+    while True:
+        with store.engine.connect() as conn:
+            rows = conn.execute(query.where(related_terms.c.id > last).limit(batch)).all()
+        for row in rows:
+            yield _row(row)
+        if len(rows) < batch:
+            return
+        last = rows[-1].id
+
+
+def terms_ids(store: Store) -> set[str]:
+    """Every id in the table."""
+    with store.engine.connect() as conn:
+        return set(conn.execute(select(related_terms.c.id)).scalars())
+
+
+def terms_state(store: Store) -> tuple[int, datetime | None]:
+    """How many rows the table holds and when the newest was written: when neither moved,
+    nothing was added, changed or removed."""
+    t = related_terms
+    with store.engine.connect() as conn:
+        row = conn.execute(select(func.count(), func.max(t.c.indexed_at))).one()
+    return int(row[0]), _utc(row[1])
+
+
+def articles_state(store: Store) -> tuple[int, datetime | None, datetime | None]:
+    """How many articles are stored, the newest first-seen and the newest updated time:
+    a cheap sign (two indexed maxima and a count) that ``related_terms`` may need a sync.
+
+    Ingest and ``db upgrade`` sync the table themselves; this catches articles written by
+    other means (a content edit that keeps ``updated_at`` below the newest may go
+    unnoticed until the next ingest's sync)."""
+    a = articles
+    with store.engine.connect() as conn:
+        row = conn.execute(
+            select(func.count(), func.max(a.c.first_seen_at), func.max(a.c.updated_at))
+        ).one()
+    return int(row[0]), _utc(row[1]), _utc(row[2])
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:  # SQLite keeps no zone: UTC
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def terms_count(store: Store) -> int:
+    """How many rows the table holds."""
+    with store.engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(related_terms)).scalar_one())
+
+
+def _row(row: Any) -> TermsRow:
+    return TermsRow(
+        id=row.id,
+        source=row.source,
+        section=row.section,
+        tags=tuple(row.tags),
+        authors=tuple(row.authors),
+        published_at=row.published_at,
+        story=row.story,
+        related_exclude=bool(row.related_exclude),
+        content_hash=row.content_hash,
+        version=row.version,
+        length=float(row.length),
+        term_ids=bytes(row.term_ids),
+        term_counts=bytes(row.term_counts),
+        indexed_at=row.indexed_at,
+    )
