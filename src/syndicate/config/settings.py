@@ -22,6 +22,7 @@ from syndicate.config.site import (
     SecuritySettings,
     SiteSettings,
     StoreSettings,
+    StorySettings,
 )
 from syndicate.config.webhooks import WebhookSettings
 from syndicate.errors import ConfigError
@@ -73,6 +74,7 @@ class Settings(BaseSettings):
     store: StoreSettings = StoreSettings()
     output: OutputSettings = OutputSettings()
     fetch: FetchSettings = FetchSettings()
+    stories: StorySettings = StorySettings()
     security: SecuritySettings = SecuritySettings()
     delivery: DeliverySettings = DeliverySettings()
     dispatch: DispatchSettings = DispatchSettings()
