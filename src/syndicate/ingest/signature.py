@@ -28,7 +28,7 @@ LEAD_WORDS = 60  # words of body (or dek) after the title
 MIN_FEATURES = 8  # fewer distinct words than this: too little text to judge a copy
 
 _TAG = re.compile(r"<[^>]+>")
-_WORD = re.compile(r"\w+(?:[.,]\d+)*")  # "4.75" and "1,200" stay one word
+_WORD = re.compile(r"\w+(?:[.,]\d\w*)*")  # "4.75bn" and "1,200" stay one word
 
 # Function words and the words of news reporting itself ("said", "told"): they say
 # nothing about which story it is.
