@@ -24,6 +24,9 @@ import html
 import re
 from array import array
 
+import numpy as np
+import numpy.typing as npt
+
 LEAD_WORDS = 60  # words of body (or dek) after the title
 MIN_FEATURES = 8  # fewer distinct words than this: too little text to judge a copy
 
@@ -98,6 +101,12 @@ def features(stored: bytes) -> frozenset[int]:
     if not _LITTLE:  # pragma: no cover - big-endian hosts only
         packed.byteswap()
     return frozenset(packed)
+
+
+def feature_array(stored: bytes) -> npt.NDArray[np.uint32]:
+    """The word hashes of a stored signature, as a sorted array."""
+    usable = len(stored) - len(stored) % 4
+    return np.frombuffer(stored[:usable], dtype="<u4").astype(np.uint32)
 
 
 def similarity(one: frozenset[int], other: frozenset[int]) -> float:

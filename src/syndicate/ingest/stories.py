@@ -32,11 +32,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from syndicate.ingest.canonical import url_key
-from syndicate.ingest.signature import features, signature
+from syndicate.ingest.signature import feature_array, signature
 from syndicate.models import Article, CleanEntry
 
 if TYPE_CHECKING:
+    from scipy import sparse
+
     from syndicate.config import StorySettings
     from syndicate.store import Store
     from syndicate.store.stories import StoryPeer
@@ -71,95 +75,81 @@ class Newcomer:
     published_at: datetime
 
 
-@dataclass(slots=True)
-class _Member:
-    id: str
-    source: str
-    cluster: str
-    url_key: str
-    words: frozenset[int]
-    published: float
-
-
-class _ClusterIndex:
-    """Candidates by link key and by shared words (an inverted index), in memory."""
-
-    def __init__(self, rules: StoryRules) -> None:
-        self.rules = rules
-        self.members: list[_Member] = []
-        self.by_url: dict[str, list[int]] = {}
-        self.by_word: dict[int, list[int]] = {}
-
-    def add(self, member: _Member) -> None:
-        position = len(self.members)
-        self.members.append(member)
-        if member.url_key:
-            self.by_url.setdefault(member.url_key, []).append(position)
-        for word in member.words:
-            self.by_word.setdefault(word, []).append(position)
-
-    def cluster_for(self, newcomer: _Member) -> str:
-        """The cluster ``newcomer`` joins: its best match's, or its own id."""
-        others = [
-            self.members[p] for p in self.by_url.get(newcomer.url_key, ()) if newcomer.url_key
-        ]
-        same_page = [m for m in others if m.source != newcomer.source]
-        if same_page:
-            return min(same_page, key=lambda m: (m.published, m.id)).cluster
-        shared: dict[int, int] = {}
-        for word in newcomer.words:
-            for position in self.by_word.get(word, ()):
-                shared[position] = shared.get(position, 0) + 1
-        window = self.rules.window.total_seconds()
-        best: tuple[float, float, str] | None = None  # (-similarity, published, id)
-        cluster = newcomer.id
-        for position, count in shared.items():
-            member = self.members[position]
-            if member.source == newcomer.source:
-                continue
-            if abs(member.published - newcomer.published) > window:
-                continue
-            score = count / (len(member.words) + len(newcomer.words) - count)
-            rank = (-score, member.published, member.id)
-            if score >= self.rules.similarity and (best is None or rank < best):
-                best, cluster = rank, member.cluster
-        return cluster
-
-
 def assign_stories(
-    newcomers: Sequence[Newcomer], peers: Iterable[StoryPeer], rules: StoryRules
+    newcomers: Sequence[Newcomer], peers: Sequence[StoryPeer], rules: StoryRules
 ) -> dict[str, str]:
     """Each newcomer's cluster id (its own id when it matches nothing).
 
     Pure. Newcomers are placed oldest first (then by id), each after the ones before
     it, so the first of a story to arrive names the cluster, in one run as across runs.
+    Shared words are counted for every (newcomer, candidate) pair at once, as one sparse
+    product over the window: exact, and milliseconds for thousands of candidates.
     """
-    index = _ClusterIndex(rules)
-    for peer in peers:
-        index.add(
-            _Member(
-                peer.id,
-                peer.source,
-                peer.story_key,
-                peer.url_key,
-                features(peer.signature),
-                peer.published_at.timestamp(),
-            )
-        )
+    ordered = sorted(newcomers, key=lambda n: (n.published_at, n.id))
+    ids = [p.id for p in peers] + [n.id for n in ordered]
+    sources = [p.source for p in peers] + [n.source for n in ordered]
+    clusters = [p.story_key for p in peers] + [n.id for n in ordered]
+    url_keys = [p.url_key for p in peers] + [n.url_key for n in ordered]
+    times = [p.published_at for p in peers] + [n.published_at for n in ordered]
+    published = np.array([t.timestamp() for t in times], dtype=np.float64)
+    source_code = {name: n for n, name in enumerate(sorted(set(sources)))}
+    codes = np.array([source_code[name] for name in sources], dtype=np.int64)
+    signatures = [p.signature for p in peers] + [n.signature for n in ordered]
+    sizes = np.array([len(s) // 4 for s in signatures], dtype=np.float64)
+    shared = _shared_words(signatures, len(peers))
+    by_url: dict[str, list[int]] = {}
+    for position, key in enumerate(url_keys[: len(peers)]):
+        if key:
+            by_url.setdefault(key, []).append(position)
+    window = rules.window.total_seconds()
     placed: dict[str, str] = {}
-    for newcomer in sorted(newcomers, key=lambda n: (n.published_at, n.id)):
-        member = _Member(
-            newcomer.id,
-            newcomer.source,
-            newcomer.id,
-            newcomer.url_key,
-            features(newcomer.signature),
-            newcomer.published_at.timestamp(),
-        )
-        member.cluster = index.cluster_for(member)
-        placed[newcomer.id] = member.cluster
-        index.add(member)
+    for row, newcomer in enumerate(ordered):
+        position = len(peers) + row
+        same_page = [p for p in by_url.get(newcomer.url_key, ()) if sources[p] != newcomer.source]
+        if newcomer.url_key and same_page:
+            best = min(same_page, key=lambda p: (published[p], ids[p]))
+            clusters[position] = clusters[best]
+        else:
+            start, stop = shared.indptr[row], shared.indptr[row + 1]
+            others, counts = shared.indices[start:stop], shared.data[start:stop]
+            scores = counts / (sizes[others] + sizes[position] - counts)
+            fit = (
+                (others < position)  # stored, or placed earlier in this run
+                & (codes[others] != codes[position])
+                & (np.abs(published[others] - published[position]) <= window)
+                & (scores >= rules.similarity)
+            )
+            if fit.any():
+                found = others[fit].tolist()
+                score = dict(zip(found, scores[fit].tolist(), strict=True))
+                best = min(found, key=lambda p: (-score[p], published[p], ids[p]))
+                clusters[position] = clusters[best]
+        if newcomer.url_key:
+            by_url.setdefault(newcomer.url_key, []).append(position)
+        placed[newcomer.id] = clusters[position]
     return placed
+
+
+def _shared_words(signatures: list[bytes], first: int) -> sparse.csr_matrix:
+    """How many words each of ``signatures[first:]`` shares with every signature: a
+    sparse (newcomers × all) matrix. Only the newcomers' words are counted, so a poll
+    that brings five articles costs little however full the window is."""
+    from scipy import sparse
+
+    sizes = [len(s) // 4 for s in signatures]
+    shape = (len(signatures) - first, len(signatures))
+    values = feature_array(b"".join(signatures))
+    rows = np.repeat(np.arange(len(signatures)), sizes)
+    wanted = values[rows >= first]
+    if not len(wanted):
+        return sparse.csr_matrix(shape, dtype=np.float64)
+    keep = np.isin(values, wanted)
+    _, columns = np.unique(values[keep], return_inverse=True)
+    members = sparse.csr_matrix(
+        (np.ones(int(keep.sum()), dtype=np.float64), (rows[keep], columns.ravel())),
+        shape=(len(signatures), int(columns.max()) + 1),
+    )
+    return sparse.csr_matrix(members[first:] @ members.T)
 
 
 def _spans(times: Iterable[datetime], window: timedelta) -> list[tuple[datetime, datetime]]:
