@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from syndicate.ingest.canonical import TRACKING_PARAMS, canonical_form, is_tracking, url_key
+from syndicate.ingest.content import clean_entry
+from syndicate.ingest.sources.feed import parse_feed
 
 PAGE = "https://news.example/world/2026/11/harbour-strike"
 
@@ -102,3 +104,39 @@ def test_the_documented_list_is_what_is_dropped() -> None:
 def test_the_key_is_short_whatever_the_url() -> None:
     key = url_key("https://news.example/" + "very-long-slug/" * 300)
     assert len(key) == 32 and int(key, 16) >= 0
+
+
+def test_feed_items_name_their_page() -> None:
+    atom = b"""<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom"><title>Wire</title><id>urn:wire</id>
+<updated>2026-11-20T09:00:00Z</updated>
+<entry><id>urn:wire:1</id><title>Harbour strike</title><updated>2026-11-20T09:00:00Z</updated>
+<link rel="alternate" href="https://wire.example/r/abc?utm_source=atom"/>
+<link rel="canonical" href="https://www.news.example/world/2026/11/harbour-strike/"/>
+</entry></feed>"""
+    rss = b"""<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0" xmlns:feedburner="http://rssnamespace.org/feedburner/ext/1.0"><channel>
+<title>Wire</title><link>https://wire.example/</link><description>d</description>
+<item><guid isPermaLink="false">w-2</guid><title>Harbour strike</title>
+<link>https://feedproxy.example/~r/wire/~3/xyz/</link>
+<feedburner:origLink>https://news.example/world/2026/11/harbour-strike?ref=fb</feedburner:origLink>
+</item>
+<item><guid isPermaLink="false">w-3</guid><title>Other</title>
+<link>https://wire.example/other</link></item>
+</channel></rss>"""
+    entries = [
+        *parse_feed(atom, url="https://wire.example/atom").entries,
+        *parse_feed(rss, url="https://wire.example/rss").entries,
+    ]
+    assert [e.canonical_url for e in entries] == [
+        "https://www.news.example/world/2026/11/harbour-strike/",
+        "https://news.example/world/2026/11/harbour-strike?ref=fb",
+        "",
+    ]
+    cleaned = [
+        clean_entry(e, source="wire", authority="x.example,2026", site_url="https://x.example")
+        for e in entries
+    ]
+    assert cleaned[0].url == "https://wire.example/r/abc?utm_source=atom"  # public link kept
+    assert cleaned[0].url_key == cleaned[1].url_key == url_key(PAGE)
+    assert cleaned[2].url_key == url_key("https://wire.example/other")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from syndicate.config import SourceConfig
 from syndicate.ingest.content import clean_entry
 from syndicate.ingest.signature import (
     MIN_FEATURES,
@@ -238,3 +239,11 @@ def test_an_edition_keeps_the_publishers_own_member_else_the_newest() -> None:
     # Order is kept; articles without a cluster are all kept.
     singles = [article(n) for n in range(5, 9)]
     assert one_per_story(singles, {"desk"}) == singles
+
+
+def test_only_a_folder_is_the_publishers_own_unless_said_otherwise() -> None:
+    assert SourceConfig(name="a", kind="folder").is_own
+    assert not SourceConfig(name="b", kind="feed").is_own
+    assert not SourceConfig(name="c", kind="page").is_own
+    assert SourceConfig(name="d", kind="feed", own=True).is_own
+    assert not SourceConfig(name="e", kind="folder", own=False).is_own

@@ -188,7 +188,9 @@ def place_stories(
         for e in fresh.values()
     ]
     spans = _spans((n.published_at for n in newcomers if n.signature), rules.window)
-    peers = story_peers(store, (n.url_key for n in newcomers), spans)
+    sources = {n.source for n in newcomers}
+    only = next(iter(sources)) if len(sources) == 1 else None
+    peers = story_peers(store, (n.url_key for n in newcomers), spans, other_than=only)
     return assign_stories(newcomers, peers, rules)
 
 

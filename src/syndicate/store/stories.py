@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, or_, select, true, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from syndicate.errors import StoreError
@@ -75,22 +75,29 @@ def existing_ids(store: Store, ids: Iterable[str]) -> set[str]:
 
 
 def story_peers(
-    store: Store, url_keys: Iterable[str], spans: Sequence[tuple[datetime, datetime]]
+    store: Store,
+    url_keys: Iterable[str],
+    spans: Sequence[tuple[datetime, datetime]],
+    other_than: str | None = None,
 ) -> list[StoryPeer]:
     """Stored articles with one of ``url_keys``, or published within one of ``spans``
-    (inclusive) with a signature; each once, in id order."""
+    (inclusive) with a signature; each once, in id order. ``other_than`` leaves out that
+    source's articles (they are never a match for its own)."""
     keys = sorted({k for k in url_keys if k})
     found: dict[str, StoryPeer] = {}
+    others = articles.c.source != other_than if other_than is not None else true()
     with store.engine.connect() as conn:
         for start in range(0, len(keys), _CHUNK):
             query = select(*_PEER_COLUMNS).where(
-                articles.c.url_key.in_(keys[start : start + _CHUNK])
+                articles.c.url_key.in_(keys[start : start + _CHUNK]), others
             )
             found.update((row.id, _peer(row)) for row in conn.execute(query))
         for start in range(0, len(spans), _CHUNK // 2):
             chunk = spans[start : start + _CHUNK // 2]
             within = or_(*(articles.c.published_at.between(low, high) for low, high in chunk))
-            query = select(*_PEER_COLUMNS).where(and_(within, articles.c.signature.is_not(None)))
+            query = select(*_PEER_COLUMNS).where(
+                and_(within, articles.c.signature.is_not(None), others)
+            )
             found.update((row.id, _peer(row)) for row in conn.execute(query))
     return [found[i] for i in sorted(found)]
 
@@ -107,12 +114,16 @@ class UnkeyedArticle:
 
 
 def unkeyed_articles(store: Store, limit: int) -> list[UnkeyedArticle]:
-    """Up to ``limit`` articles without story keys, newest first."""
+    """Up to ``limit`` articles without story keys, newest first.
+
+    Asked on every ingest run, so it reads the ``url_key`` index (NULL only on rows
+    stored before 0009; ingest stores "" when a link has no key), never the table.
+    """
     query = (
         select(
             articles.c.id, articles.c.url, articles.c.title, articles.c.dek, articles.c.body_html
         )
-        .where(articles.c.signature.is_(None))
+        .where(articles.c.url_key.is_(None))
         .order_by(articles.c.published_at.desc(), articles.c.id)
         .limit(limit)
     )
