@@ -32,13 +32,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from syndicate.ingest.canonical import url_key
-from syndicate.ingest.signature import feature_array, signature
+from syndicate.ingest.signature import signature
 from syndicate.models import Article, CleanEntry
 
 if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
     from scipy import sparse
 
     from syndicate.config import StorySettings
@@ -86,6 +86,11 @@ def assign_stories(
     product over the window: exact, and milliseconds for thousands of candidates.
     """
     ordered = sorted(newcomers, key=lambda n: (n.published_at, n.id))
+    if not peers and len({n.source for n in ordered}) < 2:
+        return {n.id: n.id for n in ordered}  # one source's articles never match each other
+    # numpy and scipy are imported when there is something to compare (as ranking does).
+    import numpy as np
+
     ids = [p.id for p in peers] + [n.id for n in ordered]
     sources = [p.source for p in peers] + [n.source for n in ordered]
     clusters = [p.story_key for p in peers] + [n.id for n in ordered]
@@ -134,6 +139,7 @@ def _shared_words(signatures: list[bytes], first: int) -> sparse.csr_matrix:
     """How many words each of ``signatures[first:]`` shares with every signature: a
     sparse (newcomers × all) matrix. Only the newcomers' words are counted, so a poll
     that brings five articles costs little however full the window is."""
+    import numpy as np
     from scipy import sparse
 
     sizes = [len(s) // 4 for s in signatures]
@@ -150,6 +156,14 @@ def _shared_words(signatures: list[bytes], first: int) -> sparse.csr_matrix:
         shape=(len(signatures), int(columns.max()) + 1),
     )
     return sparse.csr_matrix(members[first:] @ members.T)
+
+
+def feature_array(stored: bytes) -> npt.NDArray[np.uint32]:
+    """The word hashes of stored signatures (concatenated), as one array."""
+    import numpy as np
+
+    usable = len(stored) - len(stored) % 4
+    return np.frombuffer(stored[:usable], dtype="<u4").astype(np.uint32)
 
 
 def _spans(times: Iterable[datetime], window: timedelta) -> list[tuple[datetime, datetime]]:
