@@ -56,7 +56,7 @@ def words(text: str) -> list[str]:
     for word in _WORD.findall(text.casefold()):
         if word in STOP_WORDS or (len(word) < 2 and not word.isdigit()):
             continue
-        if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        if len(word) > 3 and word[-1] == "s" and word[-2] != "s":
             word = word[:-1]
         found.append(word)
     return found
@@ -74,10 +74,10 @@ def signature(title: str, dek: str, body_html: str) -> bytes:
 
     Empty when the text has fewer than :data:`MIN_FEATURES` distinct words.
     """
-    hashes = sorted({_hash(w) for w in words(lead_text(title, dek, body_html))})
-    if len(hashes) < MIN_FEATURES:
+    distinct = set(words(lead_text(title, dek, body_html)))
+    if len(distinct) < MIN_FEATURES:
         return b""
-    packed = array("I", hashes)
+    packed = array("I", sorted({_hash(w) for w in distinct}))
     if packed.itemsize != 4:  # pragma: no cover - every platform we run on has 4-byte "I"
         raise RuntimeError("unsigned int is not 32 bits here")
     return packed.tobytes() if _LITTLE else _swapped(packed)
