@@ -41,6 +41,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/feeds.py
 	$(BIN)/python bench/related.py
+	mkdir -p bench/out/20ng && $(BIN)/python bench/dedup.py --data bench/out/20ng
 	$(BIN)/python bench/render.py
 	$(BIN)/python bench/fanout.py
 

@@ -27,6 +27,7 @@ from syndicate.config import (
     SiteSettings,
     SourceConfig,
     StoreSettings,
+    StorySettings,
     SubscribeSettings,
     WebhookSettings,
 )
@@ -42,6 +43,7 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
         StoreSettings,
         OutputSettings,
         FetchSettings,
+        StorySettings,
         SecuritySettings,
         DeliverySettings,
         DispatchSettings,

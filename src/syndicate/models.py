@@ -66,11 +66,16 @@ class Entry:
     origin: str = ""  # where it came from (path or URL), for error messages
     related_pins: tuple[str, ...] = ()  # "More from" picks chosen by the editor, first
     related_exclude: bool = False  # never offered as a "More from" pick
+    canonical_url: str = ""  # a <link rel=canonical> the source saw, when not ``url``
 
 
 @dataclass(frozen=True, slots=True)
 class CleanEntry:
-    """An entry after cleaning, with its id and hash; dates still as the source gave them."""
+    """An entry after cleaning, with its id and hash; dates still as the source gave them.
+
+    ``url_key`` and ``signature`` are what story clusters compare: the link without
+    tracking and host aliases (hashed), and the words of title and lead (hashed).
+    """
 
     id: str
     source: str
@@ -88,6 +93,8 @@ class CleanEntry:
     content_hash: str
     related_pins: tuple[str, ...] = ()
     related_exclude: bool = False
+    url_key: str = ""  # the link's comparison key (syndicate.ingest.canonical)
+    signature: bytes = b""  # the title and lead's words (syndicate.ingest.signature)
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,6 +35,7 @@ from syndicate.config.site import (
     SecuritySettings,
     SiteSettings,
     StoreSettings,
+    StorySettings,
 )
 from syndicate.config.webhooks import (
     MailgunWebhookSettings,
@@ -67,6 +68,7 @@ __all__ = [
     "SiteSettings",
     "SourceConfig",
     "StoreSettings",
+    "StorySettings",
     "SubscribeSettings",
     "WebhookSettings",
     "describe_errors",

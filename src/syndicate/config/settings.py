@@ -22,6 +22,7 @@ from syndicate.config.site import (
     SecuritySettings,
     SiteSettings,
     StoreSettings,
+    StorySettings,
 )
 from syndicate.config.webhooks import WebhookSettings
 from syndicate.errors import ConfigError
@@ -51,6 +52,19 @@ class SourceConfig(Section):
         ),
     )
 
+    own: bool | None = Field(
+        None,
+        description=(
+            "Whether its articles are the publisher's own: of one story from several "
+            "sources, an edition carries the own one. Unset: yes for a folder source."
+        ),
+    )
+
+    @property
+    def is_own(self) -> bool:
+        """``own`` as set, else the kind's default: only a content folder is ours."""
+        return self.own if self.own is not None else self.kind == "folder"
+
     @property
     def related_allowed(self) -> bool:
         """``related`` as set, else the kind's default: only a content folder is ours."""
@@ -73,6 +87,7 @@ class Settings(BaseSettings):
     store: StoreSettings = StoreSettings()
     output: OutputSettings = OutputSettings()
     fetch: FetchSettings = FetchSettings()
+    stories: StorySettings = StorySettings()
     security: SecuritySettings = SecuritySettings()
     delivery: DeliverySettings = DeliverySettings()
     dispatch: DispatchSettings = DispatchSettings()
@@ -109,6 +124,10 @@ class Settings(BaseSettings):
     def secret_key(self) -> str | None:
         """The signing key from the environment/TOML, or from ``secret_key_file``."""
         return read_secret(self.security.secret_key, self.security.secret_key_file, self)
+
+    def own_sources(self) -> frozenset[str]:
+        """Names of the configured sources that carry the publisher's own articles."""
+        return frozenset(src.name for src in self.sources if src.is_own)
 
     def not_related_sources(self) -> frozenset[str]:
         """Names of the configured sources whose articles are never "More from" picks."""

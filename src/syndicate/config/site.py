@@ -1,4 +1,5 @@
-"""The ``[site]``, ``[store]``, ``[output]``, ``[fetch]`` and ``[security]`` sections."""
+"""The ``[site]``, ``[store]``, ``[output]``, ``[fetch]``, ``[stories]`` and ``[security]``
+sections."""
 
 from __future__ import annotations
 
@@ -86,6 +87,27 @@ class FetchSettings(Section):
     user_agent: str = Field(
         "syndicate/0.1 (+https://github.com/syndicate-rss/syndicate)",
         description="User-Agent sent with every request.",
+    )
+
+
+class StorySettings(Section):
+    """How ingest groups one story arriving from several sources (``docs/sources.md``)."""
+
+    enabled: bool = Field(True, description="Group copies of a story into clusters at ingest.")
+    similarity: float = Field(
+        0.35,
+        ge=0.05,
+        le=1.0,
+        description=(
+            "Share of title-and-lead words two articles must have in common (Jaccard) to "
+            "be one story; measured in bench/dedup.py."
+        ),
+    )
+    window_days: float = Field(
+        3.0,
+        gt=0,
+        le=60,
+        description="Copies of a story are published at most this many days apart.",
     )
 
 

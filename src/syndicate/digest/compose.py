@@ -7,7 +7,8 @@ article polled after the previous edition went out is in the next one, not lost 
 the two — and were published at most ``first_lookback_hours`` before the previous slot
 (a newly added source's old archive is not news). The channel's first edition carries
 the articles published in ``[slot - first_lookback_hours, slot)``. Items of the last
-``exclude_last_editions`` editions are never repeated.
+``exclude_last_editions`` editions are never repeated, and of several articles of one
+story cluster (the same story from several sources) only one is carried.
 The lead is the newest ``featured`` article, else the newest; the rest follow newest
 first, capped at ``max_items``. Fewer than ``min_items`` new articles → no edition.
 
@@ -36,6 +37,7 @@ from zoneinfo import ZoneInfo
 
 from syndicate.config import ChannelConfig, DigestSettings, Settings
 from syndicate.digest.templates import DigestTemplates
+from syndicate.ingest.stories import one_per_story
 from syndicate.models import Article
 from syndicate.related import related_index
 from syndicate.store import Store
@@ -140,7 +142,8 @@ def compose_edition(
         # The picks every reader without a memory hit got; the spares went only to some,
         # and per-reader memory keeps those from coming back to them.
         sent.update(record.article_ids, record.related_ids[: digest.related_k])
-    fresh = [a for a in window if a.id not in sent]
+    # One member per story cluster: the publisher's own, else the newest (ingest/stories.py).
+    fresh = one_per_story((a for a in window if a.id not in sent), settings.own_sources())
     if len(fresh) < digest.min_items:
         return None
     stories = order_stories(fresh, digest.max_items)

@@ -7,6 +7,8 @@ is a warning on its report, never a stopped run.
 
 * :mod:`.run` — :func:`ingest`: poll each due source, clean, save, record its state;
 * :mod:`.content` — cleaning (sanitised HTML, plain text, images, authors) and ids;
+* :mod:`.stories` — story clusters: one story from several sources, found by
+  :mod:`.canonical` link keys and :mod:`.signature` word sets;
 * :mod:`.sources` — one module per kind (folder, feed, page), the guarded HTTP fetcher
   and the registry that finds a kind by name.
 """

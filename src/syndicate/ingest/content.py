@@ -29,6 +29,8 @@ from urllib.parse import quote, urljoin, urlsplit
 
 import nh3
 
+from syndicate.ingest.canonical import url_key
+from syndicate.ingest.signature import signature
 from syndicate.models import Author, CleanEntry, Entry, Image
 
 # Longest text kept per field, in characters (docs/sources.md, "Size caps"). Generous for
@@ -225,8 +227,13 @@ def article_id(authority: str, source: str, key: str) -> str:
 
 
 def content_hash(entry: CleanEntry) -> str:
-    """SHA-256 over everything a reader sees except the URL and dates."""
-    fields = {
+    """SHA-256 over everything a reader sees except the URL and dates.
+
+    The editor's "More from" pins and ban count when set: with ``related_in_content`` a
+    feed item shows its picks, so changing them is an edit (and only an edit reaches the
+    store). Unset, they are left out, so articles without them keep the hash they had.
+    """
+    fields: dict[str, object] = {
         "title": entry.title,
         "dek": entry.dek,
         "body_html": entry.body_html,
@@ -236,6 +243,10 @@ def content_hash(entry: CleanEntry) -> str:
         "image": _image_list(entry.image),
         "featured": entry.featured,
     }
+    if entry.related_pins:
+        fields["related_pins"] = list(entry.related_pins)
+    if entry.related_exclude:
+        fields["related_exclude"] = True
     encoded = json.dumps(fields, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(encoded.encode("utf-8")).hexdigest()
 
@@ -306,7 +317,8 @@ def _tags(tags: tuple[str, ...]) -> tuple[str, ...]:
 def clean_entry(
     entry: Entry, *, source: str, authority: str, site_url: str, default_section: str = ""
 ) -> CleanEntry:
-    """Clean one entry and give it its id and content hash. Pure: no I/O, no clock."""
+    """Clean one entry and give it its id, content hash and story keys (the link's
+    comparison key and the signature). Pure: no I/O, no clock."""
     base = absolute_url(entry.base_url, site_url) or site_url
     url = absolute_url(entry.url, base) or absolute_url(entry.url, site_url)
     authors = tuple(a for a in (clean_author(x, base) for x in entry.authors) if a is not None)
@@ -325,8 +337,15 @@ def clean_entry(
         updated_at=_utc(entry.updated_at),
         featured=entry.featured,
         content_hash="",
+        related_pins=tuple(dict.fromkeys(p.strip() for p in entry.related_pins if p.strip())),
+        related_exclude=entry.related_exclude,
     )
-    return _with_hash(draft)
+    canonical = absolute_url(entry.canonical_url, url or base) if entry.canonical_url else ""
+    return replace(
+        _with_hash(draft),
+        url_key=url_key(url, canonical),
+        signature=signature(draft.title, draft.dek, draft.body_html),
+    )
 
 
 def _with_hash(draft: CleanEntry) -> CleanEntry:

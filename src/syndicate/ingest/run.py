@@ -20,7 +20,8 @@ from syndicate.errors import HTTPStatusError, SourceError
 from syndicate.ingest.content import clean_entry, plausible_dates
 from syndicate.ingest.sources.base import Source, SourceContext
 from syndicate.ingest.sources.registry import source_class
-from syndicate.models import FetchResult, SourceState, utc_now
+from syndicate.ingest.stories import StoryRules, backfill, place_stories
+from syndicate.models import Entry, FetchResult, SourceState, utc_now
 from syndicate.store import SaveCounts, Store
 
 log = logging.getLogger(__name__)
@@ -177,6 +178,7 @@ def ingest_source(
     ``force`` polls even if the next poll time has not come; ``full`` also ignores the
     stored validators and caches, so everything is fetched and read again.
     """
+    backfill(store)
     return _record(store, _fetch(store, source, now, force, full), settings)
 
 
@@ -208,13 +210,34 @@ def _save(
                 report.warnings.append(
                     f"{entry.origin or entry.key}: skipped: {type(err).__name__}: {err}"
                 )
-        counts = store.save_entries(cleaned, now)
+        stories = place_stories(store, cleaned, now, StoryRules.from_settings(settings.stories))
+        counts = store.save_entries(cleaned, now, stories)
         new, updated, unchanged = (
             new + counts.new,
             updated + counts.updated,
             unchanged + counts.unchanged,
         )
+    # Once every slice is saved, so a pin may name an article further down the folder.
+    report.warnings.extend(_unknown_pins(store, entries))
     return SaveCounts(new, updated, unchanged)
+
+
+def _unknown_pins(store: Store, entries: list[Entry]) -> list[str]:
+    """A warning for each pinned "More from" pick that is no stored article: it is kept
+    (the article may come later) and ignored when picking until then."""
+    from syndicate.store.stories import existing_ids
+
+    pins = {pin.strip() for entry in entries for pin in entry.related_pins}
+    if not pins:
+        return []
+    known = existing_ids(store, pins)
+    return [
+        f"{entry.origin or entry.key}: related: {pin!r} is no known article; "
+        "kept, and ignored until it exists"
+        for entry in entries
+        for pin in dict.fromkeys(p.strip() for p in entry.related_pins)
+        if pin and pin not in known
+    ]
 
 
 def _describe(error: SourceError) -> str:
@@ -242,6 +265,7 @@ def ingest(
     daemon's mode); the CLI forces by default. ``full`` re-reads everything, ignoring
     stored validators and file caches.
     """
+    backfill(store)
     wanted = set(only) if only is not None else None
     configs = [
         c for c in settings.sources if (c.name in wanted if wanted is not None else c.enabled)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -60,14 +60,24 @@ class Store:
 
     # --- articles ----------------------------------------------------------------------
 
-    def save_entries(self, entries: Sequence[CleanEntry], now: datetime) -> SaveCounts:
+    def save_entries(
+        self,
+        entries: Sequence[CleanEntry],
+        now: datetime,
+        stories: Mapping[str, str] | None = None,
+    ) -> SaveCounts:
         """Insert new articles and update changed ones, in one transaction.
 
         Unchanged content changes nothing. A content edit updates the row in place and
         moves ``updated_at`` (to the source's updated time if later, else ``now``). A URL
-        change alone updates the URL and keeps ``updated_at``. Entries repeating an id
-        already in ``entries`` are ignored (the first wins).
+        change alone updates the URL and keeps ``updated_at``; so does a change of the
+        story keys alone (``url_key``, ``signature``). Entries repeating an id already in
+        ``entries`` are ignored (the first wins).
+
+        ``stories`` gives a new article's story cluster (by id; absent: its own). An
+        article already stored keeps its cluster: clusters never change once made.
         """
+        stories = stories or {}
         unique: dict[str, CleanEntry] = {}
         for entry in entries:
             unique.setdefault(entry.id, entry)
@@ -84,6 +94,8 @@ class Store:
                             articles.c.content_hash,
                             articles.c.published_at,
                             articles.c.updated_at,
+                            articles.c.url_key,
+                            articles.c.signature,
                         ).where(articles.c.id.in_(chunk))
                     )
                 }
@@ -91,7 +103,7 @@ class Store:
                 for entry in unique.values():
                     old = existing.get(entry.id)
                     if old is None:
-                        inserts.append(_new_row(entry, now))
+                        inserts.append(_new_row(entry, now, stories.get(entry.id, "")))
                         new += 1
                         continue
                     changes = _changes(entry, old, now)
@@ -254,10 +266,17 @@ def _content_values(entry: CleanEntry) -> dict[str, Any]:
         "image": _image_dict(entry.image),
         "featured": entry.featured,
         "content_hash": entry.content_hash,
+        "related_pins": list(entry.related_pins),
+        "related_exclude": entry.related_exclude,
+        **_key_values(entry),
     }
 
 
-def _new_row(entry: CleanEntry, now: datetime) -> dict[str, Any]:
+def _key_values(entry: CleanEntry) -> dict[str, Any]:
+    return {"url_key": entry.url_key, "signature": entry.signature}
+
+
+def _new_row(entry: CleanEntry, now: datetime, story: str) -> dict[str, Any]:
     published = entry.published_at or now
     updated = entry.updated_at if entry.updated_at and entry.updated_at > published else published
     return {
@@ -266,6 +285,7 @@ def _new_row(entry: CleanEntry, now: datetime) -> dict[str, Any]:
         "published_at": published,
         "updated_at": updated,
         "first_seen_at": now,
+        "story": story if story != entry.id else "",
         **_content_values(entry),
     }
 
@@ -276,8 +296,11 @@ def _changes(entry: CleanEntry, old: Any, now: datetime) -> dict[str, Any]:
         changes = _content_values(entry)
         later = entry.updated_at is not None and entry.updated_at > old.updated_at
         changes["updated_at"] = entry.updated_at if later else max(now, old.updated_at)
-    elif entry.url and entry.url != old.url:
-        changes["url"] = entry.url
+    else:
+        if entry.url and entry.url != old.url:
+            changes["url"] = entry.url
+        if entry.url_key != old.url_key or entry.signature != old.signature:
+            changes.update(_key_values(entry))
     if entry.published_at is not None and entry.published_at != old.published_at:
         changes["published_at"] = entry.published_at
     return changes
@@ -313,6 +336,9 @@ def _article(row: Row[Any]) -> Article:
         updated_at=row.updated_at,
         content_hash=row.content_hash,
         featured=row.featured,
+        story=row.story,
+        related_pins=tuple(row.related_pins or ()),
+        related_exclude=bool(row.related_exclude),
     )
 
 

@@ -14,11 +14,13 @@ from sqlalchemy import (
     Dialect,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.types import TypeDecorator
 
@@ -71,9 +73,21 @@ articles = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     Column("content_hash", String(64), nullable=False),
     Column("first_seen_at", UTCDateTime, nullable=False),
+    # Story clusters (migration 0009). ``url_key`` and ``signature`` are what a newer
+    # article is compared with (NULL: not computed yet, for rows older than 0009);
+    # ``story`` is the id of the cluster's first article, "" when alone. A cluster never
+    # changes its id: later articles join it.
+    Column("url_key", String(32), nullable=True),
+    Column("signature", LargeBinary, nullable=True),
+    Column("story", String(512), nullable=False, server_default=""),
+    # The editor's "More from" choices (front matter ``related`` and ``related_exclude``).
+    Column("related_pins", JSON, nullable=False, server_default="[]"),
+    Column("related_exclude", Boolean, nullable=False, server_default=false()),
     Index("ix_articles_published_at", "published_at"),
     Index("ix_articles_section", "section"),
     Index("ix_articles_source", "source"),
+    Index("ix_articles_url_key", "url_key"),
+    Index("ix_articles_story", "story"),
 )
 
 source_state = Table(

@@ -12,6 +12,9 @@ plus a warning naming the problem; a document that is no feed at all is a
 warning and is skipped. A numeric character reference to a character XML forbids
 (``&#xD800;``, ``&#0;``, ``&#x110000;``) is dropped before parsing: it costs that
 character, not the feed. A date that cannot be read is unknown, with a warning.
+
+An item's ``<link rel="canonical">`` (Atom) or ``<feedburner:origLink>`` is kept as its
+canonical URL: story clusters compare it instead of the link, which stays public as is.
 Entries come back raw: cleaning happens in :func:`syndicate.ingest.content.clean_entry`.
 """
 
@@ -245,7 +248,20 @@ def _entry(
         image=_image(item, _item_base(item, feed_url), alts),
         base_url=feed_url,
         origin=origin,
+        canonical_url=_canonical(item),
     )
+
+
+def _canonical(item: Any) -> str:
+    """The page the item stands for when its link is a redirector or a copy: an Atom
+    ``<link rel="canonical">``, else FeedBurner's ``<feedburner:origLink>``."""
+    links = [
+        link.get("href") or "" for link in item.get("links") or () if link.get("rel") == "canonical"
+    ]
+    for candidate in (*links, item.get("feedburner_origlink") or ""):
+        if is_http_url(candidate.strip()):
+            return candidate.strip()
+    return ""
 
 
 def _item_base(item: Any, feed_url: str) -> str:

@@ -4,7 +4,13 @@ Front matter keys (all but ``title`` optional)::
 
     id, slug, title, dek, section, tags, authors: [{name, bio, url}],
     image: {url, alt, credit, caption, width, height}, published, updated,
-    featured, url (canonical), draft
+    featured, url (canonical), draft, related: [ids or slugs], related_exclude
+
+``related`` pins "More from" picks, first, in that order: an article's ``id`` or slug
+(its key) names the article of that key in the same source, a full ``tag:`` id any
+article. A pin that names no stored article is kept (it may arrive later), ignored when
+picking, and reported by ingest with the file's name. ``related_exclude: true`` keeps
+the article out of every pick list.
 
 The key of an article is ``id``, else ``slug``, else the file name stem, so moving a
 file or changing the site's host never changes its id. A file with bad front matter is
@@ -26,9 +32,19 @@ import frontmatter
 import yaml
 from frontmatter.default_handlers import YAMLHandler
 from markdown_it import MarkdownIt
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    field_validator,
+)
 
 from syndicate.errors import ContentError
+from syndicate.ingest.content import article_id
 from syndicate.ingest.sources.base import Source
 from syndicate.models import Author, Entry, FetchResult, Image, SourceState
 
@@ -87,6 +103,8 @@ class FrontMatter(BaseModel):
     featured: bool = False
     draft: bool = False
     url: str | None = None
+    related: list[StrictStr | StrictInt] = []
+    related_exclude: StrictBool = False
 
     @field_validator("published", "updated", mode="before")
     @classmethod
@@ -95,6 +113,11 @@ class FrontMatter(BaseModel):
         if isinstance(value, date) and not isinstance(value, datetime):
             return datetime(value.year, value.month, value.day, tzinfo=UTC)
         return value
+
+    @field_validator("related", mode="before")
+    @classmethod
+    def _no_null(cls, value: Any) -> Any:
+        return [] if value is None else value
 
     @field_validator("tags", mode="before")
     @classmethod
@@ -238,7 +261,17 @@ class FolderSource(Source):
             updated_at=meta.updated,
             featured=meta.featured,
             origin=str(path.relative_to(folder)),
+            related_pins=tuple(self._pin(str(p)) for p in meta.related if str(p).strip()),
+            related_exclude=meta.related_exclude,
         )
+
+    def _pin(self, value: str) -> str:
+        """A pinned pick's article id: a ``tag:`` id as given, else the id of the
+        article with that key in this source."""
+        value = value.strip()
+        if value.startswith("tag:"):
+            return value
+        return article_id(self.context.site.tag_authority, self.name, value)
 
 
 def part_matches(name: str, patterns: tuple[str, ...]) -> bool:
