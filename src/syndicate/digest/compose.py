@@ -33,6 +33,7 @@ from syndicate.config import ChannelConfig, Settings
 from syndicate.digest.templates import DigestTemplates
 from syndicate.models import Article
 from syndicate.related import RelatedIndex
+from syndicate.related.semantic import index_inputs
 from syndicate.store import Store
 from syndicate.store.channels import iter_channel_articles, related_pool
 from syndicate.store.editions import (
@@ -128,7 +129,8 @@ def compose_edition(
     stories = order_stories(fresh, digest.max_items)
     related: tuple[Article, ...] = ()
     if digest.related_k:
-        index = RelatedIndex(list(related_pool(store, settings, channel, until=slot)))
+        pool = list(related_pool(store, settings, channel, until=slot))
+        index = RelatedIndex(pool, **index_inputs(store, settings, pool, stories))
         related = index.pick(stories, digest.related_k, exclude=sent, reference=slot)
     subject, preheader = describe(settings, channel, slot, stories, templates)
     return Edition(channel.name, slot, tuple(stories), related, subject, preheader, cadence=cadence)

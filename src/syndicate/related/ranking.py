@@ -4,11 +4,14 @@ No I/O: the caller loads the candidate pool and the ids to exclude. The score of
 candidate ``c`` for a story ``s`` is::
 
     (cosine(tfidf(s), tfidf(c)) + section·[same, non-empty section]
-     + tag·min(Σ idf-weighted shared tags, tag_cap) + author·[shared author])
+     + tag·min(Σ idf-weighted shared tags, tag_cap) + author·[shared author]
+     + semantic·cosine(embedding(s), embedding(c)))
     · 0.5 ** (age(c) / half_life)
 
 with TF-IDF over title (counted twice: it carries the topic), dek and body text, and
-``age`` measured from the reference time (the edition's slot, or the newest story). A
+the embedding term only when the index is given sentence embeddings
+(``[related] semantic``, :mod:`syndicate.related.semantic`), and ``age`` measured from the
+reference time (the edition's slot, or the newest story). A
 shared tag counts by how rare it is (1 for a tag on one article in the pool, near 0 for a
 tag on most of them), so a tag like "usa" on two thirds of the archive adds nothing. For
 an edition the relevance of a candidate is its best score over the stories, the lead
@@ -30,7 +33,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -41,6 +44,7 @@ from scipy import sparse
 from syndicate.models import Article
 
 FloatArray = npt.NDArray[np.float64]
+Embed = Callable[[Sequence[Article]], npt.NDArray[np.float32]]
 
 _TAG_RE = re.compile(r"<[^>]+>")
 _SPACE_RE = re.compile(r"\s+")
@@ -64,6 +68,7 @@ class RelatedWeights:
     lead_weight: float = 1.0
     other_weight: float = 0.85
     near_duplicate: float = 0.8
+    semantic: float = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,10 +80,14 @@ class Signals:
     tag: FloatArray
     author: FloatArray
     decay: FloatArray
+    semantic: FloatArray | None = None  # weight × embedding cosine, when there are any
 
     def combined(self) -> FloatArray:
         """The score: the additive signals, times the age decay."""
-        return np.asarray((self.text + self.section + self.tag + self.author) * self.decay)
+        total = self.text + self.section + self.tag + self.author
+        if self.semantic is not None:
+            total = total + self.semantic
+        return np.asarray(total * self.decay)
 
 
 def article_text(article: Article) -> str:
@@ -107,13 +116,30 @@ class RelatedIndex:
 
     Build one per run and ask it for an edition's picks and for per-story picks; each
     question costs one sparse product over the pool, not a rebuild.
+
+    With ``embeddings`` (unit rows by article id, e.g. stored ones) or ``embed`` (a
+    model: articles → unit rows), the score gains ``semantic × cosine`` of the
+    sentence embeddings. ``embed`` fills in the pool's articles and stories that
+    ``embeddings`` lacks; without it they have no semantic signal (0).
     """
 
-    def __init__(self, pool: Sequence[Article], weights: RelatedWeights | None = None) -> None:
+    def __init__(
+        self,
+        pool: Sequence[Article],
+        weights: RelatedWeights | None = None,
+        *,
+        embeddings: Mapping[str, npt.NDArray[np.float32]] | None = None,
+        embed: Embed | None = None,
+    ) -> None:
         self.weights = weights or RelatedWeights()
         unique = {a.id: a for a in pool}
         self.articles: list[Article] = [unique[i] for i in sorted(unique)]
         self._position = {a.id: n for n, a in enumerate(self.articles)}
+        self._embeddings = embeddings
+        self._embed = embed
+        self._dense = (
+            self._embedded(self.articles) if embeddings is not None or embed is not None else None
+        )
         # min_df=2 on big pools drops one-off tokens (typos, numbers): a smaller vocabulary
         # and less memory, with no effect on which items rank high.
         # Imported here: scikit-learn takes most of a second to import, and every CLI
@@ -154,6 +180,25 @@ class RelatedIndex:
             return sparse.csr_matrix((len(stories), self.matrix.shape[1]), dtype=np.float32)
         return sparse.csr_matrix(self._vectorizer.transform([article_text(s) for s in stories]))
 
+    def _embedded(self, articles: Sequence[Article]) -> npt.NDArray[np.float32] | None:
+        """Unit rows for ``articles``: stored ones, the rest from ``embed`` (or zeros)."""
+        known = self._embeddings or {}
+        missing = [a for a in articles if a.id not in known]
+        made = self._embed(missing) if missing and self._embed is not None else None
+        width = next((len(v) for v in known.values()), None)
+        if made is not None and len(made):
+            width = made.shape[1]
+        if width is None:
+            return None
+        rows = np.zeros((len(articles), width), dtype=np.float32)
+        fresh = {a.id: n for n, a in enumerate(missing)}
+        for n, article in enumerate(articles):
+            if article.id in known:
+                rows[n] = known[article.id]
+            elif made is not None:
+                rows[n] = made[fresh[article.id]]
+        return rows
+
     def signals(self, stories: Sequence[Article], reference: datetime | None = None) -> Signals:
         """Each signal's (stories × pool) matrix, before they are combined.
 
@@ -176,13 +221,26 @@ class RelatedIndex:
         ref = reference or max(s.published_at for s in stories)
         age_days = np.maximum(0.0, (ref.timestamp() - self._published) / 86400.0)
         decay = np.broadcast_to(0.5 ** (age_days / w.half_life_days), cosine.shape)
+        semantic = None
+        if self._dense is not None:
+            known = {a.id: self._dense[n] for a, n in self._position_of(stories)}
+            others = [s for s in stories if s.id not in known]
+            rows = self._embedded(others) if others else None
+            blank = np.zeros(self._dense.shape[1], dtype=np.float32)
+            made = {s.id: rows[n] for n, s in enumerate(others)} if rows is not None else {}
+            vectors = np.stack([known.get(s.id, made.get(s.id, blank)) for s in stories])
+            semantic = w.semantic * (vectors @ self._dense.T).astype(np.float64)
         return Signals(
             text=cosine,
             section=w.section * same_section,
             tag=w.tag * np.minimum(shared_tags, w.tag_cap),
             author=w.author * shared_authors.astype(np.float64),
             decay=np.asarray(decay),
+            semantic=semantic,
         )
+
+    def _position_of(self, stories: Sequence[Article]) -> list[tuple[Article, int]]:
+        return [(s, self._position[s.id]) for s in stories if s.id in self._position]
 
     def scores(self, stories: Sequence[Article], reference: datetime | None = None) -> FloatArray:
         """A (stories × pool) matrix of boosted, age-decayed scores."""
