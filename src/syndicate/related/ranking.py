@@ -58,6 +58,8 @@ class RelatedWeights:
     section (0.15) or two shared rare tags (0.2) outweigh a merely newer, unrelated item.
     ``near_duplicate`` is the TF-IDF cosine at which a candidate counts as a copy of a
     story or of another pick (``bench/related_quality.py`` measures both choices).
+    ``semantic`` weighs the sentence-embedding cosine when the index has embeddings:
+    1.0 measured best beside the defaults (``bench/semantic_ranker.py``, docs/related.md).
     """
 
     section: float = 0.15
@@ -68,7 +70,7 @@ class RelatedWeights:
     lead_weight: float = 1.0
     other_weight: float = 0.85
     near_duplicate: float = 0.8
-    semantic: float = 0.5
+    semantic: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)
