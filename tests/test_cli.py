@@ -120,6 +120,8 @@ def test_config_check(instance: Path) -> None:
         ["digest", "send"],
         ["subscribers", "import"],
         ["deliveries", "status"],
+        ["related"],
+        ["related", "reindex"],
     ],
 )
 def test_help_everywhere(tmp_path: Path, command: list[str]) -> None:
@@ -138,6 +140,7 @@ COMMANDS = [
     "dispatch",
     "editions",
     "ingest",
+    "related",
     "run",
     "serve",
     "sources",

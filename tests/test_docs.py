@@ -20,6 +20,7 @@ from syndicate.config import (
     MailgunWebhookSettings,
     OutputSettings,
     PostmarkWebhookSettings,
+    RelatedSettings,
     SecuritySettings,
     SendGridWebhookSettings,
     SESWebhookSettings,
@@ -58,6 +59,7 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
         MailgunWebhookSettings,
         SESWebhookSettings,
         SubscribeSettings,
+        RelatedSettings,
     ],
 )
 def test_every_key_is_in_the_configuration_reference(model: type[BaseModel]) -> None:

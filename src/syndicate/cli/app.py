@@ -53,6 +53,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "syndicate.cli.commands:ingest_cmd",
         "Read new and changed articles from the configured sources.",
     ),
+    "related": (
+        "syndicate.cli.related:related",
+        'Show an article\'s "More from" picks and why; embed articles (reindex).',
+    ),
     "run": (
         "syndicate.cli.run:run_cmd",
         "Run the scheduler: poll sources, rebuild feeds, send digests on their schedules.",

@@ -17,6 +17,7 @@ from syndicate.config import find_config, load_channels
 from syndicate.errors import ConfigError
 from syndicate.ingest import SourceReport, ingest
 from syndicate.models import Article
+from syndicate.related.semantic import for_settings
 from syndicate.store import Store, current_revision, head_revision
 
 # --- ingest ------------------------------------------------------------------------------
@@ -46,7 +47,14 @@ def ingest_cmd(
     store = app.store(create=create)
     names = list(sources) or [s.name for s in settings.sources if s.enabled]
     with _progress(len(names)) as advance:
-        reports = ingest(store, settings, only=sources or None, force=not due, on_progress=advance)
+        reports = ingest(
+            store,
+            settings,
+            only=sources or None,
+            force=not due,
+            on_progress=advance,
+            embedder=for_settings(settings),
+        )
     _index_terms(store)
     _print_ingest(reports)
     if any(r.failed for r in reports):

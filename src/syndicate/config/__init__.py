@@ -11,7 +11,8 @@ A bad file raises :class:`~syndicate.errors.ConfigError` whose problems name the
 Takes ``syndicate.toml``, ``feeds/*.toml`` and the environment; gives typed, frozen
 :class:`Settings` and :class:`ChannelConfig` values. One module per group of sections:
 
-* :mod:`.site`, :mod:`.delivery`, :mod:`.webhooks`, :mod:`.service` — the sections;
+* :mod:`.site`, :mod:`.delivery`, :mod:`.webhooks`, :mod:`.service`, :mod:`.related` —
+  the sections;
 * :mod:`.settings` — :class:`Settings` (every section, ``[[sources]]``, precedence);
 * :mod:`.loader` — find, parse and validate the file, and describe what is wrong;
 * :mod:`.channels` — :class:`ChannelConfig` and :func:`load_channels`.
@@ -21,6 +22,7 @@ from syndicate.config.base import CONFIG_ENV, CONFIG_FILENAME, ENV_PREFIX, Secti
 from syndicate.config.channels import ChannelConfig, ChannelFilters, DigestSettings, load_channels
 from syndicate.config.delivery import CelerySettings, DeliverySettings, DispatchSettings
 from syndicate.config.loader import describe_errors, find_config, load_settings, read_toml
+from syndicate.config.related import RelatedSettings
 from syndicate.config.service import SchedulerSettings, SubscribeSettings
 from syndicate.config.settings import (
     Settings,
@@ -59,6 +61,7 @@ __all__ = [
     "MailgunWebhookSettings",
     "OutputSettings",
     "PostmarkWebhookSettings",
+    "RelatedSettings",
     "SESWebhookSettings",
     "SchedulerSettings",
     "Section",

@@ -40,6 +40,7 @@ from syndicate.digest.templates import DigestTemplates
 from syndicate.ingest.stories import one_per_story
 from syndicate.models import Article
 from syndicate.related import related_index
+from syndicate.related.semantic import index_inputs
 from syndicate.store import Store
 from syndicate.store.channels import iter_channel_articles
 from syndicate.store.editions import (
@@ -150,6 +151,10 @@ def compose_edition(
     related: tuple[Article, ...] = ()
     if digest.related_k:
         index = related_index(store, settings, channel, until=slot)
+        # With [related] semantic, the same pool again with its stored embeddings.
+        semantic = index_inputs(store, settings, index.member_ids(), stories)
+        if semantic:
+            index = related_index(store, settings, channel, until=slot, **semantic)
         related = index.pick(stories, candidate_count(digest), exclude=sent, reference=slot)
     subject, preheader = describe(settings, channel, slot, stories, templates)
     return Edition(channel.name, slot, tuple(stories), related, subject, preheader, cadence=cadence)

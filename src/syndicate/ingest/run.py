@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from syndicate.config import Settings, SourceConfig
 from syndicate.errors import HTTPStatusError, SourceError
 from syndicate.ingest.content import clean_entry, plausible_dates
+from syndicate.ingest.embeddings import ArticleEmbedder, refresh
 from syndicate.ingest.sources.base import Source, SourceContext
 from syndicate.ingest.sources.registry import source_class
 from syndicate.ingest.stories import StoryRules, backfill, place_stories
@@ -116,7 +117,12 @@ def _check_dates(result: FetchResult, now: datetime) -> None:
             result.warnings.append(warning)
 
 
-def _record(store: Store, fetched: _Fetched, settings: Settings) -> SourceReport:
+def _record(
+    store: Store,
+    fetched: _Fetched,
+    settings: Settings,
+    embedder: ArticleEmbedder | None = None,
+) -> SourceReport:
     """Save a fetch's articles and the source's new state (the store's single writer)."""
     source, state, now, result = fetched.source, fetched.state, fetched.now, fetched.result
     config = source.config
@@ -128,7 +134,7 @@ def _record(store: Store, fetched: _Fetched, settings: Settings) -> SourceReport
     report.warnings = list(result.warnings)
     report.not_modified = result.not_modified
     if result.error is None:
-        counts = _save(store, source, settings, result, now, report)
+        counts = _save(store, source, settings, result, now, report, embedder)
         report.new, report.updated, report.unchanged = counts.new, counts.updated, counts.unchanged
     report.unchanged += result.skipped
 
@@ -189,6 +195,7 @@ def _save(
     result: FetchResult,
     now: datetime,
     report: SourceReport,
+    embedder: ArticleEmbedder | None = None,
 ) -> SaveCounts:
     # Clean and save in slices so a 10,000-article folder never holds three copies.
     new = updated = unchanged = 0
@@ -212,6 +219,8 @@ def _save(
                 )
         stories = place_stories(store, cleaned, now, StoryRules.from_settings(settings.stories))
         counts = store.save_entries(cleaned, now, stories)
+        if embedder is not None and counts.new + counts.updated:
+            _embed(store, embedder, [c.id for c in cleaned], report)
         new, updated, unchanged = (
             new + counts.new,
             updated + counts.updated,
@@ -240,6 +249,15 @@ def _unknown_pins(store: Store, entries: list[Entry]) -> list[str]:
     ]
 
 
+def _embed(store: Store, embedder: ArticleEmbedder, ids: list[str], report: SourceReport) -> None:
+    # Only the new and edited among the saved ids are embedded (refresh skips fresh
+    # ones). A model that fails costs the vectors, never the articles: reindex redoes it.
+    try:
+        refresh(store, embedder, ids=ids)
+    except Exception as err:
+        report.warnings.append(f"embeddings not updated: {type(err).__name__}: {err}")
+
+
 def _describe(error: SourceError) -> str:
     where = f" ({error.url})" if error.url else ""
     return f"{error}{where}"
@@ -255,6 +273,7 @@ def ingest(
     clock: Callable[[], datetime] = utc_now,
     on_progress: Callable[[SourceReport], None] | None = None,
     stop: threading.Event | None = None,
+    embedder: ArticleEmbedder | None = None,
 ) -> list[SourceReport]:
     """Ingest every enabled source (or those named in ``only``), in config order.
 
@@ -263,7 +282,8 @@ def ingest(
 
     With ``force=False`` a source whose next poll time has not come is skipped (the
     daemon's mode); the CLI forces by default. ``full`` re-reads everything, ignoring
-    stored validators and file caches.
+    stored validators and file caches. With an ``embedder`` (``[related] semantic``),
+    new and edited articles get their embedding as they are saved.
     """
     backfill(store)
     wanted = set(only) if only is not None else None
@@ -287,7 +307,7 @@ def ingest(
                     pending.cancel()
             if future.cancelled():
                 continue
-            report = _record(store, future.result(), settings)
+            report = _record(store, future.result(), settings, embedder)
             reports.append(report)
             if on_progress is not None:
                 on_progress(report)

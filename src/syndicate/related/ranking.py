@@ -154,6 +154,19 @@ class RelatedIndex:
         self._embed = embed
         self._pool_embeddings: Vectors | None = None
 
+    def load(self, ids: Sequence[str]) -> list[Article]:
+        """The full articles of pool ``ids``, in that order (one store read for a cached
+        pool)."""
+        return list(self._load(ids))
+
+    def story_vectors(self, stories: Sequence[Article]) -> sparse.csr_matrix:
+        """The stories' unit text vectors (before feedback), as near-copy checks use."""
+        return self._vectors(stories)
+
+    def member_ids(self) -> list[str]:
+        """The ids of the articles that may be picked (the pool's members)."""
+        return [c.id for c, member in zip(self.candidates, self.members, strict=True) if member]
+
     @property
     def articles(self) -> list[Candidate]:
         """The pool's rows, in column order of :meth:`signals` (an alias of

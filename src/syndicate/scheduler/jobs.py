@@ -22,6 +22,7 @@ from syndicate.errors import SyndicateError
 from syndicate.feeds import BuildReport, build
 from syndicate.ingest import SourceReport, ingest
 from syndicate.models import utc_now
+from syndicate.related.semantic import for_settings
 from syndicate.store import Store
 from syndicate.store.editions import OWN
 from syndicate.store.outbox import Outbox
@@ -67,7 +68,9 @@ def poll_sources(
     stop: threading.Event | None = None,
 ) -> list[SourceReport]:
     """Ingest the sources whose next poll time has come."""
-    return ingest(store, settings, force=False, clock=clock, stop=stop)
+    return ingest(
+        store, settings, force=False, clock=clock, stop=stop, embedder=for_settings(settings)
+    )
 
 
 def changed(reports: list[SourceReport]) -> bool:

@@ -6,6 +6,7 @@ from alembic import context
 
 from syndicate.store import (  # noqa: F401  (register tables)
     delivery_schema,
+    embedding_schema,
     related_schema,
     schedule_schema,
     signup_schema,

@@ -4,7 +4,7 @@ The table starts empty; ``syndicate db upgrade`` (and every later ingest or comp
 fills it from the articles (``syndicate.related.sync``).
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0012
 Create Date: 2026-12-09
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 from syndicate.store.schema import UTCDateTime
 
 revision = "0013"
-down_revision = "0011"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,84 @@
+"""The embedding hook of RelatedIndex (runs without the semantic extra: vectors by hand)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import numpy as np
+
+from syndicate.models import Article
+from syndicate.related import RelatedIndex, RelatedWeights
+
+T0 = datetime(2026, 11, 25, 7, 0, tzinfo=UTC)
+
+
+def art(key: str, text: str) -> Article:
+    return Article(
+        id=f"tag:x.example,2026:s/{key}",
+        source="s",
+        url=f"https://x.example/{key}/",
+        title=text,
+        dek="",
+        body_html=f"<p>{text}</p>",
+        authors=(),
+        section="",
+        tags=(),
+        image=None,
+        published_at=T0,
+        updated_at=T0,
+        content_hash=key,
+    )
+
+
+def unit(*values: float) -> np.ndarray:
+    v = np.array(values, dtype=np.float32)
+    return v / np.linalg.norm(v)
+
+
+STORY = art("story", "lighthouse keepers strike")
+POOL = [
+    art("a", "lighthouse budget vote"),  # shares a word with the story
+    art("b", "coastal beacon staff walk out"),  # same topic, no shared word
+    art("c", "football cup final"),
+]
+VECTORS = {
+    STORY.id: unit(1, 0, 0),
+    POOL[0].id: unit(0, 1, 0),
+    POOL[1].id: unit(1, 0.1, 0),
+    POOL[2].id: unit(0, 0, 1),
+}
+
+
+def test_without_embeddings_the_lexical_match_leads_and_semantic_is_zero() -> None:
+    index = RelatedIndex([STORY, *POOL])
+    assert not index.signals([STORY], T0).semantic.any()
+    assert index.pick([STORY], 1, reference=T0)[0].id == POOL[0].id
+
+
+def test_embeddings_add_weight_times_cosine_and_can_change_the_pick() -> None:
+    weights = RelatedWeights(semantic=1.0)
+    index = RelatedIndex([STORY, *POOL], weights, embeddings=VECTORS)
+    signals = index.signals([STORY], T0)
+    assert signals.semantic is not None
+    position = {a.id: n for n, a in enumerate(index.articles)}
+    cosine = float(VECTORS[STORY.id] @ VECTORS[POOL[1].id])
+    assert np.isclose(signals.semantic[0, position[POOL[1].id]], cosine)
+    total = signals.text + signals.section + signals.tag + signals.author + signals.semantic
+    assert np.allclose(signals.combined(), total * signals.decay)
+    assert index.pick([STORY], 1, reference=T0)[0].id == POOL[1].id
+
+
+def test_embed_fills_in_what_the_stored_vectors_lack() -> None:
+    asked: list[str] = []
+
+    def embed(articles: object) -> np.ndarray:
+        items = list(articles)  # type: ignore[call-overload]
+        asked.extend(a.id for a in items)
+        return np.stack([VECTORS[a.id] for a in items])
+
+    stored = {k: v for k, v in VECTORS.items() if k != POOL[1].id}
+    story_elsewhere = art("new", "lighthouse keepers strike")  # not in the pool
+    VECTORS[story_elsewhere.id] = unit(1, 0, 0)
+    index = RelatedIndex(POOL, RelatedWeights(semantic=1.0), embeddings=stored, embed=embed)
+    assert index.pick([story_elsewhere], 1, reference=T0)[0].id == POOL[1].id
+    assert sorted(asked) == sorted([POOL[1].id, story_elsewhere.id])
