@@ -6,6 +6,7 @@ from alembic import context
 
 from syndicate.store import (  # noqa: F401  (register tables)
     delivery_schema,
+    feedpicks_schema,
     schedule_schema,
     signup_schema,
     webhook_schema,
