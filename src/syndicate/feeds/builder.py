@@ -1,8 +1,10 @@
 """Build the published feed files, then tell the WebSub hubs.
 
-For each channel: read its articles (newest first, :mod:`syndicate.store.channels`), render
-the subscription document (the newest ``items``) in every configured format and the
-RFC 5005 archive pages of the rest (:mod:`.archives`), write each file and a gzip copy
+For each channel: read its articles (newest first, :mod:`syndicate.store.channels`), with
+``related_in_content`` its items' stored "More from" picks (:mod:`.picks`: chosen once,
+for new or changed items only), render the subscription document (the newest ``items``)
+in every configured format and the RFC 5005 archive pages of the rest
+(:mod:`.archives`), write each file and a gzip copy
 only when the bytes change, atomically (:mod:`.writer`); then ping the channel's hubs
 for every subscription document that changed (:mod:`.websub`).
 
@@ -15,8 +17,9 @@ Layout under ``output.dir``::
     .syndicate/pages/<channel>.json   fingerprints of archive pages
     .syndicate/build.lock       one build at a time
 
-Nothing here reads the clock: document dates come from articles and gzip copies carry
-no timestamp (HT-4), so an unchanged input leaves every file, and its mtime, alone.
+No file's bytes come from the clock: document dates come from articles and gzip copies
+carry no timestamp (HT-4), so an unchanged input leaves every file, and its mtime, alone
+(the clock only stamps when stored picks were chosen).
 """
 
 from __future__ import annotations
@@ -34,18 +37,19 @@ from syndicate.feeds.documents import (
     MANIFEST,
     STATE_DIR,
     WEBSUB_STATE,
-    RelatedLinker,
     document,
     feed_path,
     render,
     site_url,
 )
+from syndicate.feeds.picks import channel_picks
 from syndicate.feeds.render import FORMATS
 from syndicate.feeds.websub import Ping, PingReport, publish
 from syndicate.feeds.writer import Writer, json_bytes
-from syndicate.models import Article
+from syndicate.models import Article, utc_now
 from syndicate.store import Store
-from syndicate.store.channels import iter_channel_articles, matches, related_pool
+from syndicate.store.channels import iter_channel_articles, matches
+from syndicate.store.feedpicks import forget_other_channels
 
 __all__ = ["BuildReport", "ChannelReport", "Ping", "PingReport", "build", "manifest_bytes"]
 
@@ -133,6 +137,8 @@ def build(
         run = _Build(store, settings, Writer(output))
         run.writer.write(MANIFEST, manifest_bytes(settings, channels), gz=False)
         reports = []
+        if not only:  # stored feed picks of channels no longer configured
+            forget_other_channels(store, known)
         scanned = _scan(run.store, selected)
         for channel in selected:
             reports.append(_channel_or_error(run, channel, *scanned[channel.name]))
@@ -248,20 +254,17 @@ def _build_channel(
     pages = len(keys) // channel.items if channel.archives else 0
     report.total, report.items, report.archive_pages = len(keys), len(newest), pages
 
-    def pool() -> Iterable[Article]:
-        return related_pool(run.store, run.settings, channel)
-
-    related_for = RelatedLinker(channel, pool)
-
+    # Every item's stored "More from" links (chosen now only for new or changed items).
+    picks = channel_picks(run.store, run.settings, channel, keys, utc_now())
     doc = document(
-        run.settings, channel, newest, page=None, pages=pages, related=related_for(newest)
+        run.settings, channel, newest, page=None, pages=pages, related=picks.related_for(newest)
     )
     for fmt, data in render(doc, channel.formats).items():
         written = run.writer.write(feed_path(channel.name, fmt), data)
         report.formats[fmt] = "written" if written else "unchanged"
         if written:
             report.changed_urls.append(site_url(run.settings, feed_path(channel.name, fmt)))
-    job = ArchiveJob(run.store, run.settings, run.writer, channel, related_for)
+    job = ArchiveJob(run.store, run.settings, run.writer, channel, picks)
     report.archives_written = build_archives(job, keys, pages)
     run.writer.commit()  # in place before the next channel, so a disk error is this one's
     return report
