@@ -8,8 +8,9 @@ pages; the previous newest page changes once, when it gains its ``next-archive``
 An article published with an older date than existing pages shifts the pages after it;
 they are rebuilt, and readers re-walk them by id.
 
-Each page has a fingerprint: its items' ids, URLs, content hashes and dates, the
-channel's and site's settings, whether a newer page exists, and a hash of the
+Each page has a fingerprint: its items' ids, URLs, content hashes and dates, their
+stored "More from" links (:mod:`.picks`; chosen once per item, so newer articles never
+change them), the channel's and site's settings, whether a newer page exists, and a hash of the
 renderer's source. Fingerprints are kept in ``<output>/.syndicate/pages/<channel>.json``;
 a page whose fingerprint and files are unchanged is not read from the store or
 rendered, which makes an incremental build cheap on a large archive.
