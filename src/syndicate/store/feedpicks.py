@@ -11,7 +11,7 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, insert, literal, select
+from sqlalchemy import Text, delete, insert, literal, select
 
 from syndicate.models import Article
 from syndicate.store.core import Store, _article, _chunks
@@ -107,7 +107,7 @@ def articles_by_id(store: Store, ids: Iterable[str], *, bodies: bool = True) -> 
         if bodies
         else [
             *(c for c in articles.c if c.name != "body_html"),
-            literal("").label("body_html"),
+            literal("", Text).label("body_html"),
         ]
     )
     found: dict[str, Article] = {}
