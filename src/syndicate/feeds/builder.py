@@ -65,6 +65,8 @@ class ChannelReport:
     ``formats`` maps each format to ``written`` or ``unchanged`` (the subscription
     document); ``items`` is how many it holds, ``total`` how many the channel has.
     ``changed_urls`` are the subscription URLs rewritten (the ones hubs hear about).
+    ``picks_chosen`` is how many items got their "More from" picks chosen in this build
+    (``related_in_content``: new or changed items only, see :mod:`.picks`).
     """
 
     name: str
@@ -75,6 +77,7 @@ class ChannelReport:
     archives_written: int = 0
     error: str | None = None
     changed_urls: list[str] = field(default_factory=list)
+    picks_chosen: int = 0
 
 
 @dataclass
@@ -256,6 +259,7 @@ def _build_channel(
 
     # Every item's stored "More from" links (chosen now only for new or changed items).
     picks = channel_picks(run.store, run.settings, channel, keys, utc_now())
+    report.picks_chosen = picks.computed.total()
     doc = document(
         run.settings, channel, newest, page=None, pages=pages, related=picks.related_for(newest)
     )
