@@ -11,7 +11,8 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Text, delete, insert, literal, select
+from sqlalchemy import Text, delete, literal, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from syndicate.models import Article
 from syndicate.store.core import Store, _article, _chunks
@@ -61,16 +62,18 @@ def save_picks(store: Store, channel: str, picks: Mapping[str, StoredPicks], now
         for article_id, stored in picks.items()
     ]
     with store.engine.begin() as conn:
-        # Delete, then insert: portable across SQLite and PostgreSQL, and one build at
-        # a time holds the build lock, so no other writer races for these rows.
-        for chunk in _chunks(list(picks), _CHUNK):
-            conn.execute(
-                delete(feed_item_picks).where(
-                    feed_item_picks.c.channel == channel,
-                    feed_item_picks.c.article_id.in_(chunk),
-                )
-            )
-        conn.execute(insert(feed_item_picks), rows)
+        # An upsert: two builds sharing one store (two machines, each with its own output
+        # folder and build lock) may choose the same new item's picks at once.
+        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+        stmt = dialect.insert(feed_item_picks)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["channel", "article_id"],
+            set_={
+                name: stmt.excluded[name]
+                for name in ("pick_ids", "item_hash", "settings", "computed_at")
+            },
+        )
+        conn.execute(stmt, rows)
 
 
 def forget_picks(store: Store, channel: str, article_ids: Iterable[str]) -> None:
