@@ -28,7 +28,7 @@ from syndicate.feeds.picks import item_hash, settings_key, stale_reason
 from syndicate.ingest.content import clean_entry
 from syndicate.models import Article, Entry
 from syndicate.store import Store, open_store
-from syndicate.store.feedpicks import StoredPicks, load_picks
+from syndicate.store.feedpicks import StoredPicks, load_picks, save_picks
 from syndicate.store.schema import metadata
 from tests.feeds.fixtures import AUTHORITY, BASE, T0, article, make_instance
 
@@ -312,3 +312,27 @@ def test_the_migration_creates_the_table_as_the_schema_says(store: Store) -> Non
         diffs = compare_metadata(MigrationContext.configure(conn), metadata)
     assert [d for d in diffs if "feed_item_picks" in repr(d)] == []
     assert load_picks(store, "a") == {}
+
+
+def test_build_repick_chooses_kept_picks_again(instance: Path) -> None:
+    from syndicate.config import load_settings
+    from tests.test_cli import run
+
+    assert run(instance, "ingest").returncode == 0
+    assert run(instance, "build").returncode == 0
+    world = instance / "public/feeds/world.json"
+    first = world.read_bytes()
+    settings = load_settings(instance / "syndicate.toml")
+    store = open_store(settings.store_url)
+    kept = load_picks(store, "world")
+    newest = json.loads(first)["items"][0]["id"]
+    assert len(kept[newest].pick_ids) > 1
+    # As if chosen by an older ranking: the same picks in another order.
+    older = replace(kept[newest], pick_ids=kept[newest].pick_ids[::-1])
+    save_picks(store, "world", {newest: older}, T0)
+    store.close()
+    assert run(instance, "build").returncode == 0
+    assert world.read_bytes() != first  # the stored picks are what is shown...
+    done = run(instance, "build", "--repick")
+    assert done.returncode == 0, done.stderr
+    assert world.read_bytes() == first  # ...until they are chosen again

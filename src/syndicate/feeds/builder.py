@@ -98,6 +98,7 @@ class _Build:
     store: Store
     settings: Settings
     writer: Writer
+    repick: bool = False
     warned: set[str] = field(default_factory=set)
 
     def warn_once(self, key: str, message: str) -> None:
@@ -112,8 +113,12 @@ def build(
     *,
     only: Sequence[str] = (),
     on_channel: Callable[[ChannelReport], None] | None = None,
+    repick: bool = False,
 ) -> BuildReport:
     """Build every channel (or those named in ``only``), then send the WebSub pings.
+
+    With ``repick``, every ``related_in_content`` item's "More from" picks are chosen
+    anew (after a ranking upgrade, say); otherwise only new or changed items' are.
 
     Raises :class:`ConfigError` for an unknown channel name, :class:`SyndicateError`
     when another build holds the lock for :data:`LOCK_TIMEOUT` seconds. A channel that
@@ -137,7 +142,7 @@ def build(
     except filelock.Timeout as err:
         raise SyndicateError(f"another build still holds {lock.lock_file}") from err
     try:
-        run = _Build(store, settings, Writer(output))
+        run = _Build(store, settings, Writer(output), repick)
         run.writer.write(MANIFEST, manifest_bytes(settings, channels), gz=False)
         reports = []
         if not only:  # stored feed picks of channels no longer configured
@@ -258,7 +263,7 @@ def _build_channel(
     report.total, report.items, report.archive_pages = len(keys), len(newest), pages
 
     # Every item's stored "More from" links (chosen now only for new or changed items).
-    picks = channel_picks(run.store, run.settings, channel, keys, utc_now())
+    picks = channel_picks(run.store, run.settings, channel, keys, utc_now(), repick=run.repick)
     report.picks_chosen = picks.computed.total()
     doc = document(
         run.settings, channel, newest, page=None, pages=pages, related=picks.related_for(newest)

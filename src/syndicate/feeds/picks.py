@@ -138,9 +138,12 @@ def channel_picks(
     channel: ChannelConfig,
     items: Sequence[ArticleKey],
     now: datetime,
+    *,
+    repick: bool = False,
 ) -> ChannelPicks:
     """The links of every item of ``channel`` (``items``), choosing and storing the
-    picks of items that have none or whose picks no longer stand.
+    picks of items that have none or whose picks no longer stand (every item's, with
+    ``repick``: the operator's ``syndicate build --repick``).
 
     Nothing is read or chosen for a channel without ``related_in_content``. Rows of
     items the channel no longer carries are removed.
@@ -154,7 +157,8 @@ def channel_picks(
     result = ChannelPicks()
     stale: dict[str, ArticleKey] = {}
     for item in items:
-        reason = stale_reason(item, stored.get(item.id), settings_fp, targets, allowed)
+        reason = "repick" if repick else ""
+        reason = reason or stale_reason(item, stored.get(item.id), settings_fp, targets, allowed)
         if reason:
             stale[item.id] = item
             result.computed[reason] += 1
