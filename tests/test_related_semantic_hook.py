@@ -68,7 +68,7 @@ def test_embeddings_add_weight_times_cosine_and_can_change_the_pick() -> None:
     assert index.pick([STORY], 1, reference=T0)[0].id == POOL[1].id
 
 
-def test_embed_fills_in_what_the_stored_vectors_lack() -> None:
+def test_embed_covers_stories_only_and_a_pool_article_without_a_vector_gets_none() -> None:
     asked: list[str] = []
 
     def embed(articles: object) -> np.ndarray:
@@ -80,5 +80,9 @@ def test_embed_fills_in_what_the_stored_vectors_lack() -> None:
     story_elsewhere = art("new", "lighthouse keepers strike")  # not in the pool
     VECTORS[story_elsewhere.id] = unit(1, 0, 0)
     index = RelatedIndex(POOL, RelatedWeights(semantic=1.0), embeddings=stored, embed=embed)
-    assert index.pick([story_elsewhere], 1, reference=T0)[0].id == POOL[1].id
-    assert sorted(asked) == sorted([POOL[1].id, story_elsewhere.id])
+    # Embedding the archive is `related reindex`'s job, never a compose's: only the story
+    # is embedded, and b (no stored vector) loses its semantic lead to the lexical match.
+    assert index.pick([story_elsewhere], 1, reference=T0)[0].id == POOL[0].id
+    assert asked == [story_elsewhere.id]
+    with_b = RelatedIndex(POOL, RelatedWeights(semantic=1.0), embeddings=VECTORS, embed=embed)
+    assert with_b.pick([story_elsewhere], 1, reference=T0)[0].id == POOL[1].id

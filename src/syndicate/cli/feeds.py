@@ -25,20 +25,26 @@ PROGRESS_FROM = 3  # channels; fewer finish before a bar would be worth drawing
 @click.option(
     "--channel", "channels", multiple=True, metavar="NAME", help="Only this channel (repeatable)."
 )
+@click.option(
+    "--repick",
+    is_flag=True,
+    help='Choose every item\'s embedded "More from" picks anew (related_in_content).',
+)
 @pass_app
-def build_cmd(app: AppContext, channels: tuple[str, ...]) -> None:
+def build_cmd(app: AppContext, channels: tuple[str, ...], repick: bool) -> None:
     """Write every channel's feeds (RSS, Atom, JSON Feed), archives and gzip copies.
 
     Files are rewritten only when their bytes change. Afterwards each changed feed's
     WebSub hubs are pinged; a hub that fails is retried on the next build and never
     fails this one. Prints a summary per channel and format; exits 1 if a channel
-    could not be built.
+    could not be built. An item's "More from" picks are chosen once and kept; --repick
+    chooses them all again (their items, and archive pages, change).
     """
     settings = app.settings
     store = app.store()
     count = len(channels) or len(load_channels(settings))
     with _progress(count) as advance:
-        report = build(store, settings, only=channels, on_channel=advance)
+        report = build(store, settings, only=channels, on_channel=advance, repick=repick)
     _print_build(report)
     if report.failed:
         sys.exit(1)

@@ -11,6 +11,7 @@ feedgen.
 * :mod:`.items` — what every format says of an item: text, summary, content, dates;
 * :mod:`.documents` — which articles make which document, paths and ids;
 * :mod:`.archives` — RFC 5005 archive pages, immutable once full;
+* :mod:`.picks` — items' "More from" picks, chosen once from older articles and stored;
 * :mod:`.websub` — hub pings, retried on the next build;
 * :mod:`.writer` — atomic writes with gzip copies, only when the bytes change.
 """

@@ -8,8 +8,9 @@ pages; the previous newest page changes once, when it gains its ``next-archive``
 An article published with an older date than existing pages shifts the pages after it;
 they are rebuilt, and readers re-walk them by id.
 
-Each page has a fingerprint: its items' ids, URLs, content hashes and dates, the
-channel's and site's settings, whether a newer page exists, and a hash of the
+Each page has a fingerprint: its items' ids, URLs, content hashes and dates, their
+stored "More from" links (:mod:`.picks`; chosen once per item, so newer articles never
+change them), the channel's and site's settings, whether a newer page exists, and a hash of the
 renderer's source. Fingerprints are kept in ``<output>/.syndicate/pages/<channel>.json``;
 a page whose fingerprint and files are unchanged is not read from the store or
 rendered, which makes an incremental build cheap on a large archive.
@@ -19,23 +20,25 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from importlib.metadata import version
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from syndicate.config import ChannelConfig, Settings
 from syndicate.feeds import documents, items, jsonfeed
 from syndicate.feeds import render as rendering
-from syndicate.feeds.documents import Related, archive_path, document, render
+from syndicate.feeds.documents import archive_path, document, render
 from syndicate.feeds.render import FORMATS
 from syndicate.feeds.writer import Writer, json_bytes, read_json
 from syndicate.models import Article
 from syndicate.store import Store
 from syndicate.store.channels import iter_channel_articles
 
-RelatedFor = Callable[[Sequence[Article]], Related]
+if TYPE_CHECKING:
+    from syndicate.feeds.picks import ChannelPicks
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,12 +50,20 @@ class ArticleKey:
     content_hash: str
     published_at: datetime
     updated_at: datetime
+    story_key: str = ""  # for the stored picks' rules (feeds.picks), not the fingerprint
+    pins: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, article: Article) -> ArticleKey:
         """The key of ``article``."""
         return cls(
-            article.id, article.url, article.content_hash, article.published_at, article.updated_at
+            article.id,
+            article.url,
+            article.content_hash,
+            article.published_at,
+            article.updated_at,
+            article.story_key,
+            article.related_pins,
         )
 
     def parts(self) -> list[str]:
@@ -68,13 +79,13 @@ class ArticleKey:
 
 @dataclass(frozen=True)
 class ArchiveJob:
-    """One channel's archive build: where, what, and how to find related links."""
+    """One channel's archive build: where, what, and its items' "More from" links."""
 
     store: Store
     settings: Settings
     writer: Writer
     channel: ChannelConfig
-    related_for: RelatedFor
+    picks: ChannelPicks
 
     def state_file(self) -> str:
         """The fingerprint file, relative to the output folder."""
@@ -102,12 +113,7 @@ def build_archives(job: ArchiveJob, keys: Sequence[ArticleKey], pages: int) -> i
             (job.writer.root / archive_path(channel.name, page, f)).exists()
             for f in channel.formats
         )
-        # With related links on, a page also depends on other articles: always render.
-        if (
-            documents.related_active(channel)
-            or not present
-            or old.get(str(page)) != prints[str(page)]
-        ):
+        if not present or old.get(str(page)) != prints[str(page)]:
             dirty.append(page)
     written = 0
     complete: set[int] = set()
@@ -120,7 +126,7 @@ def build_archives(job: ArchiveJob, keys: Sequence[ArticleKey], pages: int) -> i
             articles,
             page=page,
             pages=pages,
-            related=job.related_for(articles),
+            related=job.picks.related_for(articles),
         )
         changed = [
             job.writer.write(archive_path(channel.name, page, fmt), data)
@@ -144,6 +150,8 @@ def _fingerprint(job: ArchiveJob, page: int, pages: int, members: Sequence[Artic
         page,
         page < pages,
         [key.parts() for key in members],
+        # The items' stored "More from" links (empty without related_in_content).
+        [job.picks.parts(key.id) for key in members],
     ]
     encoded = json.dumps(material, sort_keys=True, ensure_ascii=False).encode("utf-8")
     return hashlib.sha256(encoded).hexdigest()

@@ -1,8 +1,10 @@
 """Build the published feed files, then tell the WebSub hubs.
 
-For each channel: read its articles (newest first, :mod:`syndicate.store.channels`), render
-the subscription document (the newest ``items``) in every configured format and the
-RFC 5005 archive pages of the rest (:mod:`.archives`), write each file and a gzip copy
+For each channel: read its articles (newest first, :mod:`syndicate.store.channels`), with
+``related_in_content`` its items' stored "More from" picks (:mod:`.picks`: chosen once,
+for new or changed items only), render the subscription document (the newest ``items``)
+in every configured format and the RFC 5005 archive pages of the rest
+(:mod:`.archives`), write each file and a gzip copy
 only when the bytes change, atomically (:mod:`.writer`); then ping the channel's hubs
 for every subscription document that changed (:mod:`.websub`).
 
@@ -15,8 +17,9 @@ Layout under ``output.dir``::
     .syndicate/pages/<channel>.json   fingerprints of archive pages
     .syndicate/build.lock       one build at a time
 
-Nothing here reads the clock: document dates come from articles and gzip copies carry
-no timestamp (HT-4), so an unchanged input leaves every file, and its mtime, alone.
+No file's bytes come from the clock: document dates come from articles and gzip copies
+carry no timestamp (HT-4), so an unchanged input leaves every file, and its mtime, alone
+(the clock only stamps when stored picks were chosen).
 """
 
 from __future__ import annotations
@@ -24,7 +27,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import filelock
 
@@ -35,21 +37,19 @@ from syndicate.feeds.documents import (
     MANIFEST,
     STATE_DIR,
     WEBSUB_STATE,
-    RelatedLinker,
     document,
     feed_path,
     render,
     site_url,
 )
+from syndicate.feeds.picks import channel_picks
 from syndicate.feeds.render import FORMATS
 from syndicate.feeds.websub import Ping, PingReport, publish
 from syndicate.feeds.writer import Writer, json_bytes
-from syndicate.models import Article
+from syndicate.models import Article, utc_now
 from syndicate.store import Store
 from syndicate.store.channels import iter_channel_articles, matches
-
-if TYPE_CHECKING:
-    from syndicate.related import RelatedIndex
+from syndicate.store.feedpicks import forget_other_channels
 
 __all__ = ["BuildReport", "ChannelReport", "Ping", "PingReport", "build", "manifest_bytes"]
 
@@ -65,6 +65,8 @@ class ChannelReport:
     ``formats`` maps each format to ``written`` or ``unchanged`` (the subscription
     document); ``items`` is how many it holds, ``total`` how many the channel has.
     ``changed_urls`` are the subscription URLs rewritten (the ones hubs hear about).
+    ``picks_chosen`` is how many items got their "More from" picks chosen in this build
+    (``related_in_content``: new or changed items only, see :mod:`.picks`).
     """
 
     name: str
@@ -75,6 +77,7 @@ class ChannelReport:
     archives_written: int = 0
     error: str | None = None
     changed_urls: list[str] = field(default_factory=list)
+    picks_chosen: int = 0
 
 
 @dataclass
@@ -95,6 +98,7 @@ class _Build:
     store: Store
     settings: Settings
     writer: Writer
+    repick: bool = False
     warned: set[str] = field(default_factory=set)
 
     def warn_once(self, key: str, message: str) -> None:
@@ -109,8 +113,12 @@ def build(
     *,
     only: Sequence[str] = (),
     on_channel: Callable[[ChannelReport], None] | None = None,
+    repick: bool = False,
 ) -> BuildReport:
     """Build every channel (or those named in ``only``), then send the WebSub pings.
+
+    With ``repick``, every ``related_in_content`` item's "More from" picks are chosen
+    anew (after a ranking upgrade, say); otherwise only new or changed items' are.
 
     Raises :class:`ConfigError` for an unknown channel name, :class:`SyndicateError`
     when another build holds the lock for :data:`LOCK_TIMEOUT` seconds. A channel that
@@ -134,9 +142,11 @@ def build(
     except filelock.Timeout as err:
         raise SyndicateError(f"another build still holds {lock.lock_file}") from err
     try:
-        run = _Build(store, settings, Writer(output))
+        run = _Build(store, settings, Writer(output), repick)
         run.writer.write(MANIFEST, manifest_bytes(settings, channels), gz=False)
         reports = []
+        if not only:  # stored feed picks of channels no longer configured
+            forget_other_channels(store, known)
         scanned = _scan(run.store, selected)
         for channel in selected:
             reports.append(_channel_or_error(run, channel, *scanned[channel.name]))
@@ -252,22 +262,18 @@ def _build_channel(
     pages = len(keys) // channel.items if channel.archives else 0
     report.total, report.items, report.archive_pages = len(keys), len(newest), pages
 
-    def index() -> RelatedIndex:
-        from syndicate.related.cache import related_index  # numpy/scipy: load on use
-
-        return related_index(run.store, run.settings, channel)
-
-    related_for = RelatedLinker(channel, index)
-
+    # Every item's stored "More from" links (chosen now only for new or changed items).
+    picks = channel_picks(run.store, run.settings, channel, keys, utc_now(), repick=run.repick)
+    report.picks_chosen = picks.computed.total()
     doc = document(
-        run.settings, channel, newest, page=None, pages=pages, related=related_for(newest)
+        run.settings, channel, newest, page=None, pages=pages, related=picks.related_for(newest)
     )
     for fmt, data in render(doc, channel.formats).items():
         written = run.writer.write(feed_path(channel.name, fmt), data)
         report.formats[fmt] = "written" if written else "unchanged"
         if written:
             report.changed_urls.append(site_url(run.settings, feed_path(channel.name, fmt)))
-    job = ArchiveJob(run.store, run.settings, run.writer, channel, related_for)
+    job = ArchiveJob(run.store, run.settings, run.writer, channel, picks)
     report.archives_written = build_archives(job, keys, pages)
     run.writer.commit()  # in place before the next channel, so a disk error is this one's
     return report

@@ -7,16 +7,12 @@ folder, so the self link of every document equals the URL it is served at (RSS-6
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
 
 from syndicate.config import ChannelConfig, Settings
 from syndicate.feeds.jsonfeed import render_json
 from syndicate.feeds.render import FORMATS, DocumentLinks, FeedDocument, RelatedLink, render_xml
 from syndicate.models import Article
-
-if TYPE_CHECKING:
-    from syndicate.related import RelatedIndex
 
 log = logging.getLogger(__name__)
 
@@ -102,30 +98,3 @@ def render(doc: FeedDocument, formats: Sequence[str]) -> dict[str, bytes]:
 def related_active(channel: ChannelConfig) -> bool:
     """True when the channel asks for "More from" lists (full-content channels only)."""
     return channel.related_in_content and channel.content == "full"
-
-
-class RelatedLinker:
-    """ "More from <publication>" lists per article, for channels with
-    ``related_in_content``: each item's picks among the channel's archive, ranked by
-    :mod:`syndicate.related.ranking` (the digest's ranking), never another item of the same
-    document. The index is built once per channel per build, on first use, so channels
-    without the switch pay nothing. Deterministic: same archive, same links.
-    """
-
-    def __init__(self, channel: ChannelConfig, index: Callable[[], RelatedIndex]) -> None:
-        self.channel = channel
-        self.index = index
-        self._index: RelatedIndex | None = None
-
-    def __call__(self, articles: Sequence[Article]) -> Related:
-        """``{article.id: [RelatedLink, ...]}`` for ``articles`` (empty when off)."""
-        if not related_active(self.channel) or not articles:
-            return {}
-        if self._index is None:
-            self._index = self.index()  # numpy/scipy and the stored vectors: load on use
-        k = self.channel.digest.related_k or 4
-        links: dict[str, list[RelatedLink]] = {}
-        for article in articles:  # one at a time: only the item itself is excluded
-            (chosen,) = self._index.pick_per_story([article], k).values()
-            links[article.id] = [RelatedLink(p.title, p.url) for p in chosen if p.url]
-        return links

@@ -7,6 +7,7 @@ from alembic import context
 from syndicate.store import (  # noqa: F401  (register tables)
     delivery_schema,
     embedding_schema,
+    feedpicks_schema,
     related_schema,
     schedule_schema,
     signup_schema,

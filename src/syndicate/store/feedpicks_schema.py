@@ -1,0 +1,27 @@
+"""The table of feed items' stored "More from" picks (``related_in_content``).
+
+Defined on the same ``metadata`` as :mod:`syndicate.store.schema`; migration 0010
+creates exactly this.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import JSON, Column, String, Table
+
+from syndicate.store.schema import UTCDateTime, metadata
+
+# One row per (channel, feed item): the ids of the articles its "More from" list links
+# to, in order, chosen once from the articles published before the item. ``item_hash``
+# (the item's content hash, and its pins) and ``settings`` (the channel's k and pool)
+# say what the picks were computed for: while both still match and every pick is still
+# allowed, the item keeps them, so its bytes never change because newer articles arrived.
+feed_item_picks = Table(
+    "feed_item_picks",
+    metadata,
+    Column("channel", String(64), primary_key=True),
+    Column("article_id", String(512), primary_key=True),
+    Column("pick_ids", JSON, nullable=False),
+    Column("item_hash", String(64), nullable=False),
+    Column("settings", String(64), nullable=False),
+    Column("computed_at", UTCDateTime, nullable=False),
+)
