@@ -242,3 +242,34 @@ def test_migration_gives_existing_editions_distinct_salts(tmp_path: Path) -> Non
         diffs = compare_metadata(MigrationContext.configure(conn), metadata)
     assert [d for d in diffs if "editions" in repr(d)] == []
     engine.dispose()
+
+
+def test_another_sources_copy_of_a_story_already_sent_stays_out_of_the_next_edition(
+    store: Store,
+) -> None:
+    from syndicate.ingest.content import clean_entry
+    from syndicate.models import Entry
+
+    ids = store_articles(store, 4)  # published T0 .. T0+3h
+    config = settings()
+    daily = channel(first_lookback_hours=2)
+    first = build_edition(store, config, daily, T0 + timedelta(hours=4))
+    assert first is not None and ids[3] in {a.id for a in first.edition.articles}
+    # The wire's copy of story 3 arrives after the edition went out; so does a new story.
+    copy = clean_entry(
+        Entry(
+            key="wire-3",
+            url="https://wire.example/3",
+            title="Story number 3, from the wire",
+            body_html="<p>Body of story 3 about harbours.</p>",
+            published_at=T0 + timedelta(hours=4, minutes=30),
+        ),
+        source="wire",
+        authority="news.example,2026",
+        site_url="https://wire.example",
+    )
+    store.save_entries([copy], now=T0 + timedelta(hours=4, minutes=30), stories={copy.id: ids[3]})
+    (new_story,) = store_articles(store, 1, start=5)  # T0+5h
+    second = build_edition(store, config, daily, T0 + timedelta(hours=6))
+    assert second is not None
+    assert [a.id for a in second.edition.articles] == [new_story]

@@ -139,12 +139,19 @@ def compose_edition(
             store, channel, since=previous - lookback, arrived_since=previous, arrived_until=slot
         )
     sent: set[str] = set()
+    told: set[str] = set()  # ids of the stories those editions carried
     for record in recent[: digest.exclude_last_editions]:
         # The picks every reader without a memory hit got; the spares went only to some,
         # and per-reader memory keeps those from coming back to them.
         sent.update(record.article_ids, record.related_ids[: digest.related_k])
+        told.update(record.article_ids)
+    # Another source's copy of a story already told is not news either.
+    told_stories = {a.story_key for a in articles_by_ids(store, sorted(told))}
     # One member per story cluster: the publisher's own, else the newest (ingest/stories.py).
-    fresh = one_per_story((a for a in window if a.id not in sent), settings.own_sources())
+    fresh = one_per_story(
+        (a for a in window if a.id not in sent and a.story_key not in told_stories),
+        settings.own_sources(),
+    )
     if len(fresh) < digest.min_items:
         return None
     stories = order_stories(fresh, digest.max_items)
