@@ -78,3 +78,25 @@ def test_unknown_article_and_channel_are_clear_errors(instance: Path) -> None:
     assert bad.returncode == 2 and "no channel 'nope'" in bad.stderr
     ok = run(instance, "related", STORY, "--channel", "world", "--json")
     assert ok.returncode == 0 and json.loads(ok.stdout)["channel"] == "world"
+
+
+def test_a_subscriber_s_memory_keeps_what_they_received_out_of_the_picks(instance: Path) -> None:
+    assert run(instance, "ingest").returncode == 0
+    (instance / "readers.csv").write_text(
+        "email,name,channels\nana.ruiz@example.com,Ana Ruiz,all\n", encoding="utf-8"
+    )
+    assert run(instance, "subscribers", "import", "readers.csv").returncode == 0
+    sent = run(instance, "digest", "send", "all")
+    assert sent.returncode == 0, sent.stderr
+    # Ranked over the whole site with no channel's bans: only her memory differs.
+    plain = json.loads(run(instance, "related", STORY, "--json").stdout)
+    done = run(instance, "related", STORY, "--json", "--subscriber", "ana.ruiz@example.com")
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    remembered = {r["id"] for r in data["excluded"] if r["reason"] == "memory"}
+    # Some of the plain picks were in the edition Ana received: they are refused for
+    # her, and her picks are others.
+    assert remembered & {p["id"] for p in plain["picks"]}
+    assert not remembered & {p["id"] for p in data["picks"]}
+    unknown = run(instance, "related", STORY, "--subscriber", "nobody@example.com")
+    assert unknown.returncode == 2 and "no subscriber" in unknown.stderr

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 from typing import Any
 
 import click
@@ -36,7 +37,7 @@ def related() -> None:
 
     \b
     syndicate related ARTICLE [--json] [--channel NAME]   its picks, each signal's part,
-                                                          and the refused candidates
+                      [--subscriber EMAIL]                and the refused candidates
     syndicate related --all --json                        every article's, one per line
     syndicate related reindex [--all]                     embed what is missing or stale
     """
@@ -48,6 +49,11 @@ def related() -> None:
 @click.option("--json", "as_json", is_flag=True, help="JSON: one object per article.")
 @click.option("--channel", metavar="NAME", help="Rank as NAME's digest does (pool and bans).")
 @click.option("-k", "k", type=click.IntRange(1, 12), help="Picks [default: the digest's, 4].")
+@click.option(
+    "--subscriber",
+    metavar="EMAIL",
+    help="Leave out what EMAIL already received (per-reader memory; reason 'memory').",
+)
 @pass_app
 def show(
     app: AppContext,
@@ -56,6 +62,7 @@ def show(
     as_json: bool,
     channel: str | None,
     k: int | None,
+    subscriber: str | None,
 ) -> None:
     """ARTICLE's picks (by id, URL or slug), each signal's part, and why the
     best-scoring refused candidates were refused."""
@@ -73,6 +80,7 @@ def show(
     config = _channel(app, channel) if channel else None
     now = utc_now()
     pool, banned = audit_pool(store, settings, config, now)
+    remembered = _remembered(app, subscriber, config, now) if subscriber else frozenset()
     if every:
         stories = sorted(pool, key=lambda a: a.id)
     else:
@@ -91,6 +99,7 @@ def show(
         picks,
         banned=banned,
         not_related_sources=settings.not_related_sources(),
+        remembered=remembered,
         reference=now,
         channel=channel,
     )
@@ -102,6 +111,24 @@ def show(
         return
     for explanation in explanations:
         _print(explanation.to_json())
+
+
+def _remembered(
+    app: AppContext, email: str, config: ChannelConfig | None, now: datetime
+) -> frozenset[str]:
+    """What ``email`` received within the memory window (the channel's, else 60 days)."""
+    from syndicate.store.ledger import Ledger
+    from syndicate.store.subscribers import SubscriberStore
+
+    store = app.store()
+    found = SubscriberStore(store).get(email)
+    if found is None:
+        raise click.BadParameter(f"no subscriber {email!r}", param_hint="--subscriber")
+    days = config.digest.related_memory_days if config else 60
+    if days <= 0:
+        return frozenset()
+    received = Ledger(store).received([found.id], now - timedelta(days=days))
+    return frozenset(received[found.id])
 
 
 def _channel(app: AppContext, name: str) -> ChannelConfig:

@@ -98,6 +98,7 @@ def explain(
     *,
     banned: frozenset[str] = frozenset(),
     not_related_sources: frozenset[str] = frozenset(),
+    remembered: frozenset[str] = frozenset(),
     reference: datetime | None = None,
     refused: int = 5,
     channel: str | None = None,
@@ -107,11 +108,12 @@ def explain(
 
     ``index`` may hold articles of sources in ``not_related_sources``: they are never
     picks (reason ``source``), as in a digest, where they are not even candidates.
+    ``remembered`` are the articles one reader already received (reason ``memory``:
+    per-reader memory, ``related_memory_days``).
     """
     by_source = frozenset(a.id for a in index.articles if a.source in not_related_sources)
-    picks = index.pick_per_story([article], k, exclude=banned | by_source, reference=reference)[
-        article.id
-    ]
+    exclude = banned | by_source | remembered
+    picks = index.pick_per_story([article], k, exclude=exclude, reference=reference)[article.id]
     signals = index.signals([article], reference)
     position = {a.id: n for n, a in enumerate(index.articles)}
     scored = [
@@ -120,7 +122,11 @@ def explain(
     ]
     picked = {p.id for p in picks}
     context = _Context(
-        banned, by_source, {p.story_key for p in picks}, [position[p.id] for p in picks]
+        banned,
+        by_source,
+        remembered,
+        {p.story_key for p in picks},
+        [position[p.id] for p in picks],
     )
     turned_away: list[tuple[int, str]] = []
     for n in np.argsort(-signals.combined()[0], kind="stable"):
@@ -146,6 +152,7 @@ def explain(
 class _Context:
     banned: frozenset[str]
     by_source: frozenset[str]
+    remembered: frozenset[str]
     pick_clusters: set[str]
     pick_rows: list[int]
 
@@ -160,6 +167,8 @@ def _reason(
     if candidate.id in context.by_source:
         return "source"
     why = index.refusal(candidate, [story], set(context.banned))
+    if not why and candidate.id in context.remembered:
+        return "memory"
     if why:
         return why
     if candidate.story_key in context.pick_clusters:
