@@ -157,10 +157,7 @@ _BLOCK = 5000
 
 
 def _concat(parts: Sequence[TermRows]) -> TermRows:
-    out = parts[0]
-    for part in parts[1:]:
-        out = out.then(part)
-    return out
+    return TermRows.join(parts)
 
 
 _CACHES: dict[str, StoredIndex] = {}

@@ -17,7 +17,7 @@ import numpy.typing as npt
 from scipy import sparse
 
 from syndicate.models import Article
-from syndicate.related.lexical import Counts, LexicalSpace, small_counts
+from syndicate.related.lexical import Counts, LexicalSpace, compact_ids, small_counts
 from syndicate.related.terms import Candidate, Terms, article_terms
 
 FloatArray = npt.NDArray[np.float64]
@@ -56,12 +56,17 @@ def _vocab(groups: Iterable[Sequence[str]]) -> dict[str, int]:
 
 @dataclass(frozen=True, slots=True)
 class TermRows:
-    """Term vectors of a pool's rows in CSR layout: ids, whole counts, total lengths."""
+    """Term vectors of a pool's rows in CSR layout: ids, whole counts, total lengths.
+
+    ``indices`` are hashed feature ids when ``features`` is ``None``, else positions in
+    ``features`` (the sorted hashed ids in use: see ``related/lexical.py``).
+    """
 
     indptr: npt.NDArray[np.int64]
     indices: npt.NDArray[np.int32]
     counts: Counts
     lengths: FloatArray
+    features: npt.NDArray[np.int32] | None = None
 
     @classmethod
     def of(cls, terms: Sequence[Terms]) -> TermRows:
@@ -75,8 +80,32 @@ class TermRows:
             np.array([t.length for t in terms], dtype=np.float64),
         )
 
+    @classmethod
+    def join(cls, parts: Sequence[TermRows]) -> TermRows:
+        """The rows of hashed ``parts``, in order, copied once."""
+        assert all(p.features is None for p in parts)
+        if len(parts) == 1:
+            return parts[0]
+        ends = np.cumsum([0] + [int(p.indptr[-1]) for p in parts[:-1]])
+        return TermRows(
+            np.concatenate(
+                [parts[0].indptr[:1], *(p.indptr[1:] + e for p, e in zip(parts, ends, strict=True))]
+            ),
+            np.concatenate([p.indices for p in parts]),
+            np.concatenate([p.counts for p in parts]),
+            np.concatenate([p.lengths for p in parts]),
+        )
+
     def __len__(self) -> int:
         return len(self.lengths)
+
+    def compacted(self) -> TermRows:
+        """These rows with compact ids. The ids are renumbered in place: use the result
+        only, not ``self``."""
+        if self.features is not None:
+            return self
+        features = compact_ids(self.indices)
+        return TermRows(self.indptr, self.indices, self.counts, self.lengths, features)
 
     def keep(self, rows: npt.NDArray[np.bool_]) -> TermRows:
         """Only the rows where ``rows`` is true, in order."""
@@ -87,16 +116,33 @@ class TermRows:
             self.indices[per_term],
             self.counts[per_term],
             self.lengths[rows],
+            self.features,
         )
 
     def then(self, more: TermRows) -> TermRows:
-        """These rows followed by ``more``."""
+        """These rows followed by ``more``, numbered by the union of their features."""
+        mine = self.features if self.features is not None else np.unique(self.indices)
+        theirs = more.features if more.features is not None else np.unique(more.indices)
+        features = np.union1d(mine, theirs).astype(np.int32)
+        indices = np.empty(len(self.indices) + len(more.indices), dtype=np.int32)
+        self._renumber(features, indices[: len(self.indices)])
+        more._renumber(features, indices[len(self.indices) :])
         return TermRows(
             np.concatenate([self.indptr, more.indptr[1:] + self.indptr[-1]]),
-            np.concatenate([self.indices, more.indices]),
+            indices,
             np.concatenate([self.counts, more.counts]),
             np.concatenate([self.lengths, more.lengths]),
+            features,
         )
+
+    def _renumber(self, features: npt.NDArray[np.int32], out: npt.NDArray[np.int32]) -> None:
+        """Write this block's ids as positions in ``features`` (a superset) to ``out``."""
+        if self.features is None:
+            out[:] = np.searchsorted(features, self.indices)
+            return
+        moved = np.searchsorted(features, self.features).astype(np.int32)
+        for lo in range(0, len(self.indices), 1 << 20):
+            np.take(moved, self.indices[lo : lo + (1 << 20)], out=out[lo : lo + (1 << 20)])
 
 
 class Pool:
@@ -109,8 +155,11 @@ class Pool:
         order = sorted(range(len(self.candidates)), key=lambda n: self.candidates[n].id)
         self.rank = np.empty(len(order), dtype=np.int64)
         self.rank[order] = np.arange(len(order))
-        self.rows = rows
-        self.space = LexicalSpace(rows.indptr, rows.indices, rows.counts, rows.lengths)
+        self.rows = rows = rows.compacted()
+        assert rows.features is not None
+        self.space = LexicalSpace(
+            rows.indptr, rows.indices, rows.counts, rows.lengths, rows.features
+        )
         self.matrix = self.space.matrix
         sections = [c.section.casefold() for c in self.candidates]
         names = sorted(set(sections) - {""})

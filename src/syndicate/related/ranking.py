@@ -167,7 +167,8 @@ class RelatedIndex:
 
     def _text(self, stories: Sequence[Article], vectors: sparse.csr_matrix) -> FloatArray:
         """Cosine with each story's vector, widened by its nearest pool members."""
-        cosine = _cosines(self.pool.matrix, vectors)
+        space = self.pool.space
+        cosine = space.cosines(vectors)
         w = self.weights
         depth = min(w.feedback_depth, int(self.members.sum()) - 1)
         if w.feedback <= 0 or depth < 1:
@@ -183,11 +184,11 @@ class RelatedIndex:
             (np.full(len(rows), w.feedback / depth), (rows, top.ravel()[chosen.ravel()])),
             shape=(len(stories), len(self.pool)),
         )
-        widened = sparse.csr_matrix(vectors + feedback @ self.pool.matrix)
+        widened = sparse.csr_matrix(vectors + space.hashed(feedback @ self.pool.matrix))
         sizes = np.sqrt(np.asarray(widened.multiply(widened).sum(axis=1)).ravel())
         sizes[sizes == 0] = 1.0
         widened = sparse.csr_matrix(sparse.diags(1 / sizes) @ widened)
-        return _cosines(self.pool.matrix, widened)
+        return space.cosines(widened)
 
     def _semantic(self, stories: Sequence[Article]) -> FloatArray:
         shape = (len(stories), len(self.pool))
@@ -341,6 +342,7 @@ class RelatedIndex:
         position = self.pool.position
         pinned = [position[p] for p in dict.fromkeys(pins) if p in position]
         limit, matrix = self.weights.near_duplicate, self.pool.matrix
+        vectors = self.pool.space.compact(vectors)
         picked: list[int] = []
         taken: set[int] = set()
         ranked = _ranked(relevance, allowed, k, self.pool.rank)
@@ -360,12 +362,6 @@ class RelatedIndex:
             if len(picked) == k:
                 break
         return picked
-
-
-def _cosines(matrix: sparse.csr_matrix, vectors: sparse.csr_matrix) -> FloatArray:
-    """(stories × pool) dot products of unit rows: the pool's CSR rows times the few
-    story vectors (never the transpose of the whole pool, which would copy it)."""
-    return np.asarray((matrix @ vectors.T).T.toarray(), dtype=np.float64)
 
 
 def _ranked(
