@@ -32,6 +32,7 @@ row picks what a fresh one would.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -346,7 +347,8 @@ class RelatedIndex:
         picked: list[int] = []
         taken: set[int] = set()
         ranked = _ranked(relevance, allowed, k, self.pool.rank)
-        for place in [*(p for p in pinned if allowed[p]), *ranked]:
+        # A chain, not a list: the ranking is walked only as far as the picks need.
+        for place in itertools.chain((p for p in pinned if allowed[p]), ranked):
             cluster = int(self.pool.stories[place])
             if place in picked or cluster in taken:
                 continue
