@@ -28,11 +28,11 @@ from syndicate.related.ranking import RelatedIndex
 def picks(size: int, editions: int) -> dict[str, list[str]]:
     """Picks by edition and by story over a generated pool of ``size`` articles."""
     articles = generate(size, seed=5)
-    # Clusters of three, an excluded article in fifty, a pin in a hundred.
+    # Clusters (some named after a member), an excluded article in fifty, a pin in a hundred.
     articles = [
         replace(
             a,
-            story=f"story-{n // 3}" if n % 7 == 0 else "",
+            story=f"story-{n // 3}" if n % 7 == 0 else articles[n - 1].id if n % 11 == 0 else "",
             related_exclude=n % 50 == 1,
             related_pins=(articles[(n * 31) % size].id,) if n % 100 == 2 else (),
         )

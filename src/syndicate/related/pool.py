@@ -9,8 +9,11 @@ article id order, which is how every ranking tie is broken.
 
 from __future__ import annotations
 
+import itertools
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import numpy.typing as npt
@@ -81,20 +84,27 @@ class TermRows:
         )
 
     @classmethod
-    def join(cls, parts: Sequence[TermRows]) -> TermRows:
-        """The rows of hashed ``parts``, in order, copied once."""
+    def join(cls, parts: list[TermRows]) -> TermRows:
+        """The rows of hashed ``parts``, in order. ``parts`` is emptied as it is copied,
+        so the pass holds the result and one part, not two copies of everything."""
         assert all(p.features is None for p in parts)
-        if len(parts) == 1:
-            return parts[0]
-        ends = np.cumsum([0] + [int(p.indptr[-1]) for p in parts[:-1]])
-        return TermRows(
-            np.concatenate(
-                [parts[0].indptr[:1], *(p.indptr[1:] + e for p, e in zip(parts, ends, strict=True))]
-            ),
-            np.concatenate([p.indices for p in parts]),
-            np.concatenate([p.counts for p in parts]),
-            np.concatenate([p.lengths for p in parts]),
-        )
+        sizes = [len(p.indices) for p in parts]
+        rows = [len(p) for p in parts]
+        indptr = np.zeros(sum(rows) + 1, dtype=np.int64)
+        indices = np.empty(sum(sizes), dtype=np.int32)
+        counts = np.empty(sum(sizes), dtype=np.uint8)
+        lengths = np.empty(sum(rows), dtype=np.float64)
+        row = term = 0
+        while parts:
+            part = parts.pop(0)
+            n, m = len(part), len(part.indices)
+            indptr[row + 1 : row + n + 1] = part.indptr[1:] + term
+            indices[term : term + m] = part.indices
+            counts[term : term + m] = part.counts
+            lengths[row : row + n] = part.lengths
+            row, term = row + n, term + m
+            del part
+        return TermRows(indptr, indices, counts, lengths)
 
     def __len__(self) -> int:
         return len(self.lengths)
@@ -145,57 +155,260 @@ class TermRows:
             np.take(moved, self.indices[lo : lo + (1 << 20)], out=out[lo : lo + (1 << 20)])
 
 
-class Pool:
-    """Candidates, their BM25 vectors, and their labels as arrays."""
+def micros(moment: datetime) -> int:
+    """Microseconds since the epoch (exact, unlike a float of seconds)."""
+    return (moment - _EPOCH) // timedelta(microseconds=1)
 
-    def __init__(self, candidates: Sequence[Candidate], rows: TermRows) -> None:
-        """``candidates`` in any order; ``rows`` their term vectors in the same order."""
-        self.candidates = list(candidates)
-        self.position = {c.id: n for n, c in enumerate(self.candidates)}
-        order = sorted(range(len(self.candidates)), key=lambda n: self.candidates[n].id)
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """What ranking reads of each row besides its words, as columns, not one object per
+    row: ids, interned source and section names, case-folded tags and authors (flat,
+    with row offsets), publication times, story clusters, exclusion flags, and when the
+    row was stored (``stamps``, microseconds; the cache's change check)."""
+
+    ids: list[str]
+    sources: list[str]
+    sections: list[str]
+    tag_offsets: npt.NDArray[np.int64]
+    tags: list[str]
+    author_offsets: npt.NDArray[np.int64]
+    authors: list[str]
+    published: FloatArray
+    stories: list[str]
+    excluded: npt.NDArray[np.bool_]
+    stamps: npt.NDArray[np.int64]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def keep(self, rows: npt.NDArray[np.bool_]) -> Facts:
+        """Only the rows where ``rows`` is true, in order."""
+        flags = rows.tolist()
+
+        def labels(
+            offsets: npt.NDArray[np.int64], names: list[str]
+        ) -> tuple[npt.NDArray[np.int64], list[str]]:
+            sizes = np.diff(offsets)
+            per_label = np.repeat(rows, sizes).tolist()
+            kept = np.concatenate([[0], np.cumsum(sizes[rows])]).astype(np.int64)
+            return kept, list(itertools.compress(names, per_label))
+
+        tag_offsets, tags = labels(self.tag_offsets, self.tags)
+        author_offsets, authors = labels(self.author_offsets, self.authors)
+        return Facts(
+            list(itertools.compress(self.ids, flags)),
+            list(itertools.compress(self.sources, flags)),
+            list(itertools.compress(self.sections, flags)),
+            tag_offsets,
+            tags,
+            author_offsets,
+            authors,
+            self.published[rows],
+            list(itertools.compress(self.stories, flags)),
+            self.excluded[rows],
+            self.stamps[rows],
+        )
+
+    def then(self, more: Facts) -> Facts:
+        """These rows followed by ``more``."""
+        return Facts(
+            self.ids + more.ids,
+            self.sources + more.sources,
+            self.sections + more.sections,
+            np.concatenate([self.tag_offsets, more.tag_offsets[1:] + self.tag_offsets[-1]]),
+            self.tags + more.tags,
+            np.concatenate(
+                [self.author_offsets, more.author_offsets[1:] + self.author_offsets[-1]]
+            ),
+            self.authors + more.authors,
+            np.concatenate([self.published, more.published]),
+            self.stories + more.stories,
+            np.concatenate([self.excluded, more.excluded]),
+            np.concatenate([self.stamps, more.stamps]),
+        )
+
+
+class FactsBuilder:
+    """Collects :class:`Facts` a row at a time (strings interned: a source, section,
+    tag or author is one string however many rows carry it)."""
+
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+        self.sources: list[str] = []
+        self.sections: list[str] = []
+        self.tag_sizes: list[int] = []
+        self.tags: list[str] = []
+        self.author_sizes: list[int] = []
+        self.authors: list[str] = []
+        self.published: list[float] = []
+        self.stories: list[str] = []
+        self.excluded: list[bool] = []
+        self.stamps: list[int] = []
+
+    def add(
+        self,
+        id: str,
+        source: str,
+        section: str,
+        tags: Iterable[str],
+        authors: Iterable[str],
+        published_at: datetime,
+        story: str,
+        related_exclude: bool,
+        stamp: datetime | None = None,
+    ) -> None:
+        """One row."""
+        intern = sys.intern
+        self.ids.append(id)
+        self.sources.append(intern(source))
+        self.sections.append(intern(section))
+        names = folded(tags)
+        self.tag_sizes.append(len(names))
+        self.tags.extend(intern(t) for t in names)
+        names = folded(authors)
+        self.author_sizes.append(len(names))
+        self.authors.extend(intern(a) for a in names)
+        self.published.append(published_at.timestamp())
+        self.stories.append(intern(story) if story else "")
+        self.excluded.append(related_exclude)
+        self.stamps.append(micros(stamp) if stamp is not None else 0)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def build(self) -> Facts:
+        """The rows added so far."""
+
+        def offsets(sizes: list[int]) -> npt.NDArray[np.int64]:
+            return np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)]).astype(np.int64)
+
+        return Facts(
+            self.ids,
+            self.sources,
+            self.sections,
+            offsets(self.tag_sizes),
+            self.tags,
+            offsets(self.author_sizes),
+            self.authors,
+            np.array(self.published, dtype=np.float64),
+            self.stories,
+            np.array(self.excluded, dtype=bool),
+            np.array(self.stamps, dtype=np.int64),
+        )
+
+
+def _labels(
+    offsets: npt.NDArray[np.int64], names: list[str]
+) -> tuple[dict[str, int], sparse.csr_matrix]:
+    """The sorted vocabulary of ``names`` and the 0/1 (rows × vocab) matrix."""
+    vocab = {name: n for n, name in enumerate(sorted(set(names)))}
+    codes = np.fromiter((vocab[n] for n in names), dtype=np.int32, count=len(names))
+    data = np.ones(len(names), dtype=np.float32)
+    shape = (len(offsets) - 1, max(len(vocab), 1))
+    return vocab, sparse.csr_matrix((data, codes, offsets), shape=shape)
+
+
+class Pool:
+    """Candidates' BM25 vectors and labels as arrays (no object per article)."""
+
+    def __init__(self, facts: Facts, rows: TermRows) -> None:
+        """``facts`` of rows in any order; ``rows`` their term vectors in the same order."""
+        self.facts = facts
+        self.ids = facts.ids
+        self.position = {i: n for n, i in enumerate(self.ids)}
+        order = sorted(range(len(self.ids)), key=self.ids.__getitem__)
         self.rank = np.empty(len(order), dtype=np.int64)
         self.rank[order] = np.arange(len(order))
+        del order
         self.rows = rows = rows.compacted()
         assert rows.features is not None
         self.space = LexicalSpace(
             rows.indptr, rows.indices, rows.counts, rows.lengths, rows.features
         )
         self.matrix = self.space.matrix
-        sections = [c.section.casefold() for c in self.candidates]
-        names = sorted(set(sections) - {""})
+        folded_sections = {s: s.casefold() for s in set(facts.sections)}
+        names = sorted(set(folded_sections.values()) - {""})
         self.section_code = {s: n for n, s in enumerate(names)}
         # An empty section is no section: it never earns the boost (code -2 matches nothing).
-        self.sections = np.array([self.section_code.get(s, -2) for s in sections], dtype=np.int64)
+        by_name = {s: self.section_code.get(f, -2) for s, f in folded_sections.items()}
+        self.sections = np.fromiter(
+            (by_name[s] for s in facts.sections), dtype=np.int64, count=len(facts)
+        )
         # A section shared by most of the pool says little: the boost is scaled by the
         # share of the pool *outside* the section (1 − share).
         counts = np.bincount(self.sections[self.sections >= 0], minlength=len(names))
-        self.section_weight = 1.0 - counts / max(len(self.candidates), 1)
-        tags = [folded(c.tags) for c in self.candidates]
-        self.tag_vocab = _vocab(tags)
-        self.tags = label_matrix(tags, self.tag_vocab)
+        self.section_weight = 1.0 - counts / max(len(facts), 1)
+        self.tag_vocab, self.tags = _labels(facts.tag_offsets, facts.tags)
         self.tag_weight = rarity(self.tags)
-        authors = [folded(c.authors) for c in self.candidates]
-        self.author_vocab = _vocab(authors)
-        self.authors = label_matrix(authors, self.author_vocab)
-        self.published = np.array([c.published_at.timestamp() for c in self.candidates])
-        keys = sorted({c.story_key for c in self.candidates})
-        self.story_code = {k: n for n, k in enumerate(keys)}
-        self.stories = np.array(
-            [self.story_code[c.story_key] for c in self.candidates], dtype=np.int64
+        self.author_vocab, self.authors = _labels(facts.author_offsets, facts.authors)
+        self.published = facts.published
+        # Named clusters get codes 0..C-1; an article of its own story gets C + its row,
+        # unless some cluster is named after it (the story's first article).
+        named = sorted({s for s in facts.stories if s})
+        self.story_code = {k: n for n, k in enumerate(named)}
+        base = len(named)
+        self.stories = np.fromiter(
+            (
+                self.story_code[s] if s else self.story_code.get(i, base + n)
+                for n, (i, s) in enumerate(zip(self.ids, facts.stories, strict=True))
+            ),
+            dtype=np.int64,
+            count=len(facts),
         )
-        names = sorted({c.source for c in self.candidates})
+        names = sorted(set(facts.sources))
         self.source_code = {s: n for n, s in enumerate(names)}
-        self.sources = np.array([self.source_code[c.source] for c in self.candidates], np.int64)
-        self.excluded = np.array([c.related_exclude for c in self.candidates], dtype=bool)
+        self.sources = np.fromiter(
+            (self.source_code[s] for s in facts.sources), dtype=np.int64, count=len(facts)
+        )
+        self.excluded = facts.excluded
+
+    def cluster(self, key: str) -> int | None:
+        """The code of story cluster ``key`` (a ``story_key``), ``None`` if no row has it."""
+        if key in self.story_code:
+            return self.story_code[key]
+        row = self.position.get(key)
+        if row is not None and not self.facts.stories[row]:
+            return int(self.stories[row])
+        return None
+
+    def candidate(self, row: int) -> Candidate:
+        """Row ``row`` as a :class:`Candidate` (labels case-folded)."""
+        f = self.facts
+        tags = f.tags[f.tag_offsets[row] : f.tag_offsets[row + 1]]
+        authors = f.authors[f.author_offsets[row] : f.author_offsets[row + 1]]
+        return Candidate(
+            id=f.ids[row],
+            source=f.sources[row],
+            section=f.sections[row],
+            tags=tuple(tags),
+            authors=tuple(authors),
+            published_at=datetime.fromtimestamp(float(f.published[row]), UTC),
+            story=f.stories[row],
+            related_exclude=bool(f.excluded[row]),
+        )
 
     @classmethod
     def of_articles(cls, articles: Iterable[Article]) -> Pool:
         """The pool of ``articles`` (duplicated ids count once)."""
         unique = {a.id: a for a in articles}
         ordered = [unique[i] for i in sorted(unique)]
-        return cls(
-            [Candidate.of(a) for a in ordered], TermRows.of([article_terms(a) for a in ordered])
-        )
+        facts = FactsBuilder()
+        for a in ordered:
+            facts.add(
+                a.id,
+                a.source,
+                a.section,
+                a.tags,
+                [author.name for author in a.authors],
+                a.published_at,
+                a.story,
+                a.related_exclude,
+            )
+        return cls(facts.build(), TermRows.of([article_terms(a) for a in ordered]))
 
     def __len__(self) -> int:
-        return len(self.candidates)
+        return len(self.ids)

@@ -149,16 +149,21 @@ class RelatedIndex:
     ) -> None:
         self.weights = weights or RelatedWeights()
         self.pool = pool
-        self.candidates: list[Candidate] = pool.candidates
         self.members = np.ones(len(pool), dtype=bool) if members is None else members
         self._embeddings = embeddings
         self._embed = embed
         self._pool_embeddings: Vectors | None = None
 
     @property
+    def candidates(self) -> list[Candidate]:
+        """The pool's rows, in column order of :meth:`signals`, made on demand (the pool
+        keeps columns, not an object per article)."""
+        return [self.pool.candidate(n) for n in range(len(self.pool))]
+
+    @property
     def articles(self) -> list[Candidate]:
-        """The pool's rows, in column order of :meth:`signals` (an alias of
-        :attr:`candidates`: each row carries the fields ranking reads, not the text)."""
+        """An alias of :attr:`candidates`: each row carries the fields ranking reads,
+        not the text."""
         return self.candidates
 
     # --- signals ---------------------------------------------------------------------------
@@ -198,9 +203,9 @@ class RelatedIndex:
         if self._pool_embeddings is None:
             dims = len(next(iter(self._embeddings.values())))
             matrix = np.zeros((len(self.pool), dims), dtype=np.float32)
-            for n, c in enumerate(self.candidates):
-                if c.id in self._embeddings:
-                    matrix[n] = self._embeddings[c.id]
+            for n, article_id in enumerate(self.pool.ids):
+                if article_id in self._embeddings:
+                    matrix[n] = self._embeddings[article_id]
             self._pool_embeddings = matrix
         story_vectors = np.zeros((len(stories), self._pool_embeddings.shape[1]), np.float32)
         missing = [n for n, s in enumerate(stories) if s.id not in self._embeddings]
@@ -297,7 +302,7 @@ class RelatedIndex:
         return {sid: self._articles(ids) for sid, ids in chosen.items()}
 
     def _articles(self, positions: Sequence[int]) -> tuple[Article, ...]:
-        return tuple(self._load([self.candidates[p].id for p in positions]))
+        return tuple(self._load([self.pool.ids[p] for p in positions]))
 
     def refusal(
         self, candidate: Article | Candidate, stories: Sequence[Article], banned: set[str]
@@ -320,7 +325,7 @@ class RelatedIndex:
     def _allowed(self, banned: set[str], stories: Sequence[Article]) -> npt.NDArray[np.bool_]:
         pool = self.pool
         allowed: npt.NDArray[np.bool_] = self.members & ~pool.excluded
-        clusters = [pool.story_code[s.story_key] for s in stories if s.story_key in pool.story_code]
+        clusters = [c for s in stories if (c := pool.cluster(s.story_key)) is not None]
         if clusters:
             allowed &= ~np.isin(pool.stories, clusters)
         for article_id in banned | {s.id for s in stories}:
