@@ -186,11 +186,18 @@ class RelatedIndex:
         top = np.argpartition(-near, depth - 1, axis=1)[:, :depth]
         chosen = np.take_along_axis(near, top, axis=1) > 0  # only neighbours sharing a word
         rows = np.repeat(np.arange(len(stories)), depth)[chosen.ravel()]
+        # Only the neighbours' rows take part: a product with the whole pool would have
+        # scipy copy the pool's term ids to wider integers (100 MB at 100,000 articles).
+        neighbours = top.ravel()[chosen.ravel()]
+        near_rows = np.unique(neighbours)
         feedback = sparse.csr_matrix(
-            (np.full(len(rows), w.feedback / depth), (rows, top.ravel()[chosen.ravel()])),
-            shape=(len(stories), len(self.pool)),
+            (
+                np.full(len(rows), w.feedback / depth),
+                (rows, np.searchsorted(near_rows, neighbours)),
+            ),
+            shape=(len(stories), len(near_rows)),
         )
-        widened = sparse.csr_matrix(vectors + space.hashed(feedback @ self.pool.matrix))
+        widened = sparse.csr_matrix(vectors + space.hashed(feedback @ self.pool.matrix[near_rows]))
         sizes = np.sqrt(np.asarray(widened.multiply(widened).sum(axis=1)).ravel())
         sizes[sizes == 0] = 1.0
         widened = sparse.csr_matrix(sparse.diags(1 / sizes) @ widened)
