@@ -23,10 +23,9 @@ import numpy.typing as npt
 from scipy import sparse
 
 from syndicate.config import ChannelConfig, Settings
-from syndicate.related.pool import FactsBuilder, Pool, TermRows, folded, micros
+from syndicate.related.pool import FactsBuilder, Pool, TermRowsBuilder, folded, micros
 from syndicate.related.ranking import Embed, RelatedIndex, RelatedWeights, Vectors
 from syndicate.related.sync import sync_terms
-from syndicate.related.terms import Terms
 from syndicate.store import Store
 from syndicate.store.related_terms import (
     TermsRow,
@@ -34,6 +33,7 @@ from syndicate.store.related_terms import (
     iter_terms,
     terms_count,
     terms_ids,
+    terms_size,
     terms_state,
 )
 
@@ -53,14 +53,6 @@ def _add(facts: FactsBuilder, row: TermsRow) -> None:
         row.story,
         row.related_exclude,
         row.indexed_at,
-    )
-
-
-def _terms(row: TermsRow) -> Terms:
-    return Terms(
-        np.frombuffer(row.term_ids, dtype="<u4"),
-        np.frombuffer(row.term_counts, dtype="<f4"),
-        row.length,
     )
 
 
@@ -99,33 +91,29 @@ class StoredIndex:
             since = None if self.watermark is None else self.watermark - OVERLAP
             rows = (r for r in iter_terms(store, since=since) if self._changed(r))
             if self.pool is None:
-                self.pool = self._merge(rows)
+                count, size = terms_size(store)
+                self.pool = self._merge(rows, TermRowsBuilder(count, size // 4))
             else:
                 changed = list(rows)  # rows written since the watermark: few
                 if changed:
-                    self.pool = self._merge(changed)
+                    size = sum(len(r.term_ids) for r in changed)
+                    self.pool = self._merge(changed, TermRowsBuilder(len(changed), size // 4))
             if len(self.pool) != terms_count(store):  # rows were deleted
                 self.pool = self._keep(terms_ids(store))
             self._state = state
             return self.pool
 
-    def _merge(self, rows: Iterable[TermsRow]) -> Pool:
+    def _merge(self, rows: Iterable[TermsRow], terms: TermRowsBuilder) -> Pool:
         """The pool with ``rows`` added or replaced: kept rows stay where they are and
         the rest are appended (no re-sort, so no second copy of the pool's arrays)."""
         facts = FactsBuilder()
-        parts: list[TermRows] = []
-        block: list[Terms] = []
         for row in rows:
             if self.watermark is None or row.indexed_at > self.watermark:
                 self.watermark = row.indexed_at
             _add(facts, row)
-            block.append(_terms(row))
-            if len(block) == _BLOCK:  # rows become compact arrays as they arrive
-                parts.append(TermRows.of(block))
-                block = []
-        parts.append(TermRows.of(block))
-        del block
-        fresh = TermRows.join(parts)  # empties ``parts`` as it copies
+            terms.add(row.term_ids, row.term_counts, row.length)
+        fresh = terms.build()
+        del terms
         new_facts = facts.build()
         del facts
         old = self.pool
@@ -151,9 +139,6 @@ class StoredIndex:
         kept = old_rows.keep(keep)
         del old_rows
         return Pool(old_facts.keep(keep), kept)
-
-
-_BLOCK = 5000
 
 
 _CACHES: dict[str, StoredIndex] = {}

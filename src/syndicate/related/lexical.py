@@ -36,7 +36,7 @@ from syndicate.related.terms import N_FEATURES, Terms
 K1 = 2.0
 B = 0.75
 MAX_COUNT = 255  # counts are kept as uint8
-_BLOCK = 8192  # rows weighted at a time
+_BLOCK = 2048  # rows weighted at a time (the pass's temporaries stay ~10 MB)
 
 Counts = npt.NDArray[np.uint8]
 
@@ -100,11 +100,14 @@ class LexicalSpace:
     ) -> None:
         count = len(indptr) - 1
         self.features = features
-        df = np.zeros(N_FEATURES, dtype=np.int64)
-        df[features] = np.bincount(indices, minlength=len(features))
-        self.idf = np.log1p((count - df + 0.5) / (df + 0.5)).astype(np.float32)
-        del df
-        used_idf = self.idf[features]
+        # The idf of the used features, and (last) that of a feature no row has, which
+        # every other hashed feature gets: no float64 temporaries over all 2^20.
+        df = np.append(np.bincount(indices, minlength=len(features)), 0)
+        idf = np.log1p((count - df + 0.5) / (df + 0.5)).astype(np.float32)
+        self.idf = np.full(N_FEATURES, idf[-1], dtype=np.float32)
+        used_idf = idf[:-1]
+        self.idf[features] = used_idf
+        del df, idf
         self.mean_length = float(lengths.mean()) if count and lengths.mean() > 0 else 1.0
         data = np.empty(len(indices), dtype=np.float32)
         for start in range(0, count, _BLOCK):

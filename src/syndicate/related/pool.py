@@ -14,6 +14,7 @@ import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -24,6 +25,7 @@ from syndicate.related.lexical import Counts, LexicalSpace, compact_ids, small_c
 from syndicate.related.terms import Candidate, Terms, article_terms
 
 FloatArray = npt.NDArray[np.float64]
+_T = TypeVar("_T", bound=np.generic)
 
 
 def folded(values: Iterable[str]) -> list[str]:
@@ -83,29 +85,6 @@ class TermRows:
             np.array([t.length for t in terms], dtype=np.float64),
         )
 
-    @classmethod
-    def join(cls, parts: list[TermRows]) -> TermRows:
-        """The rows of hashed ``parts``, in order. ``parts`` is emptied as it is copied,
-        so the pass holds the result and one part, not two copies of everything."""
-        assert all(p.features is None for p in parts)
-        sizes = [len(p.indices) for p in parts]
-        rows = [len(p) for p in parts]
-        indptr = np.zeros(sum(rows) + 1, dtype=np.int64)
-        indices = np.empty(sum(sizes), dtype=np.int32)
-        counts = np.empty(sum(sizes), dtype=np.uint8)
-        lengths = np.empty(sum(rows), dtype=np.float64)
-        row = term = 0
-        while parts:
-            part = parts.pop(0)
-            n, m = len(part), len(part.indices)
-            indptr[row + 1 : row + n + 1] = part.indptr[1:] + term
-            indices[term : term + m] = part.indices
-            counts[term : term + m] = part.counts
-            lengths[row : row + n] = part.lengths
-            row, term = row + n, term + m
-            del part
-        return TermRows(indptr, indices, counts, lengths)
-
     def __len__(self) -> int:
         return len(self.lengths)
 
@@ -153,6 +132,59 @@ class TermRows:
         moved = np.searchsorted(features, self.features).astype(np.int32)
         for lo in range(0, len(self.indices), 1 << 20):
             np.take(moved, self.indices[lo : lo + (1 << 20)], out=out[lo : lo + (1 << 20)])
+
+
+class TermRowsBuilder:
+    """Collects hashed term vectors a row at a time straight into arrays of the expected
+    size (given by the caller, e.g. from the table's totals), so a load holds one copy of
+    the pool's terms, never blocks of them plus their join. Grows if more rows come."""
+
+    def __init__(self, rows: int = 0, terms: int = 0) -> None:
+        self._indptr = np.zeros(rows + 1, dtype=np.int64)
+        self._indices = np.empty(terms, dtype=np.int32)
+        self._counts = np.empty(terms, dtype=np.uint8)
+        self._lengths = np.empty(rows, dtype=np.float64)
+        self._rows = self._terms = self._flushed = 0
+        self._ids = bytearray()  # the block not yet in the arrays: uint32 little-endian
+        self._weights = bytearray()  # float32 little-endian
+
+    def add(self, ids: bytes, counts: bytes, length: float) -> None:
+        """One row: its term ids (``<u4``) and weighted counts (``<f4``) as stored."""
+        self._ids += ids
+        self._weights += counts
+        if self._rows == len(self._lengths):
+            self._lengths = _grown(self._lengths, self._rows + 1)
+            self._indptr = _grown(self._indptr, self._rows + 2)
+        self._terms += len(ids) // 4
+        self._rows += 1
+        self._indptr[self._rows] = self._terms
+        self._lengths[self._rows - 1] = length
+        if len(self._ids) >= 1 << 22:
+            self._flush()
+
+    def _flush(self) -> None:
+        lo, hi = self._flushed, self._terms
+        if hi > len(self._indices):
+            self._indices = _grown(self._indices, hi)
+            self._counts = _grown(self._counts, hi)
+        self._indices[lo:hi] = np.frombuffer(self._ids, dtype="<u4")
+        self._counts[lo:hi] = small_counts(np.frombuffer(self._weights, dtype="<f4"))
+        self._ids, self._weights, self._flushed = bytearray(), bytearray(), hi
+
+    def build(self) -> TermRows:
+        """The rows added (the builder is spent)."""
+        self._flush()
+        n, t = self._rows, self._terms
+        return TermRows(
+            self._indptr[: n + 1], self._indices[:t], self._counts[:t], self._lengths[:n]
+        )
+
+
+def _grown(values: npt.NDArray[_T], size: int) -> npt.NDArray[_T]:
+    """``values`` in an array of at least ``size`` (half as large again: few copies)."""
+    out = np.empty(max(size, len(values) * 3 // 2 + 16), dtype=values.dtype)
+    out[: len(values)] = values
+    return out
 
 
 def micros(moment: datetime) -> int:

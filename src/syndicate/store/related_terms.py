@@ -151,6 +151,15 @@ def _utc(value: datetime | None) -> datetime | None:
     return value
 
 
+def terms_size(store: Store) -> tuple[int, int]:
+    """How many rows the table holds, and their term ids' total bytes (what a reader
+    allocates for the whole table)."""
+    t = related_terms
+    with store.engine.connect() as conn:
+        row = conn.execute(select(func.count(), func.sum(func.length(t.c.term_ids)))).one()
+    return int(row[0]), int(row[1] or 0)
+
+
 def terms_count(store: Store) -> int:
     """How many rows the table holds."""
     with store.engine.connect() as conn:
