@@ -377,6 +377,9 @@ class Pool:
         self.tag_vocab, self.tags = _labels(facts.tag_offsets, facts.tags)
         self.tag_weight = rarity(self.tags)
         self.author_vocab, self.authors = _labels(facts.author_offsets, facts.authors)
+        # Their transposes, as a product with the stories' labels wants them.
+        self.tags_t = self.tags.T.tocsr()
+        self.authors_t = self.authors.T.tocsr()
         self.published = facts.published
         # Named clusters get codes 0..C-1; an article of its own story gets C + its row,
         # unless some cluster is named after it (the story's first article).

@@ -89,8 +89,14 @@ class Signals:
 
     def combined(self) -> FloatArray:
         """The score: the additive signals, times the age decay."""
-        total = self.text + self.section + self.tag + self.author + self.semantic
-        return np.asarray(total * self.decay)
+        # In place, in the same order as the sum written out: one (stories × pool)
+        # temporary instead of five.
+        total = self.text + self.section
+        total += self.tag
+        total += self.author
+        total += self.semantic
+        total *= self.decay
+        return total
 
 
 def _authors(article: Article | Candidate) -> list[str]:
@@ -179,7 +185,8 @@ class RelatedIndex:
         depth = min(w.feedback_depth, int(self.members.sum()) - 1)
         if w.feedback <= 0 or depth < 1:
             return cosine
-        near = np.where(self.members[None, :], cosine, 0.0)
+        # ``cosine`` is not returned from here on: when every row is a member it serves.
+        near = cosine if self.members.all() else np.where(self.members[None, :], cosine, 0.0)
         for row, story in enumerate(stories):  # the story itself is not its own neighbour
             if story.id in self.pool.position:
                 near[row, self.pool.position[story.id]] = 0.0
@@ -231,20 +238,29 @@ class RelatedIndex:
         multiplied by its weight) and ``decay`` (the age multiplier, 1 for a new
         article). Columns follow :attr:`candidates`.
         """
+        return self._signals(stories, reference, None)
+
+    def _signals(
+        self,
+        stories: Sequence[Article],
+        reference: datetime | None,
+        vectors: sparse.csr_matrix | None,
+    ) -> Signals:
+        """:meth:`signals`, reusing the stories' ``vectors`` when the caller has them."""
         w, pool = self.weights, self.pool
         n = len(pool)
         if not stories or not n:
             empty = np.zeros((len(stories), n))
             return Signals(empty, empty, empty, empty, np.ones((len(stories), n)), empty)
-        text = self._text(stories, self._vectors(stories))
+        text = self._text(stories, self._vectors(stories) if vectors is None else vectors)
         codes = np.array([pool.section_code.get(s.section.casefold(), -1) for s in stories])
         same = codes[:, None] == pool.sections[None, :]
         informative = np.append(pool.section_weight, 0.0)  # code -1 (unknown) → nothing
         section = np.where(same, informative[codes][:, None], 0.0)
         story_tags = label_matrix([folded(s.tags) for s in stories], pool.tag_vocab)
-        shared_tags = (story_tags.multiply(pool.tag_weight[None, :]) @ pool.tags.T).toarray()
+        shared_tags = (story_tags.multiply(pool.tag_weight[None, :]) @ pool.tags_t).toarray()
         story_authors = label_matrix([_authors(s) for s in stories], pool.author_vocab)
-        shared_authors = (story_authors @ pool.authors.T).toarray() > 0
+        shared_authors = (story_authors @ pool.authors_t).toarray() > 0
         ref = reference or max(s.published_at for s in stories)
         age_days = np.maximum(0.0, (ref.timestamp() - pool.published) / 86400.0)
         decay = 1.0 - w.recency + w.recency * 0.5 ** (age_days / w.half_life_days)
@@ -280,12 +296,13 @@ class RelatedIndex:
         """
         if not stories or k <= 0:
             return ()
-        scores = self.scores(stories, reference)
+        vectors = self._vectors(stories)
+        scores = self._signals(stories, reference, vectors).combined()
         weights = np.full(len(stories), self.weights.other_weight)
         weights[0] = self.weights.lead_weight
         relevance = (scores * weights[:, None]).max(axis=0)
         pins = [pin for s in stories for pin in s.related_pins]
-        chosen = self._diversify(relevance, set(exclude), stories, k, self._vectors(stories), pins)
+        chosen = self._diversify(relevance, set(exclude), stories, k, vectors, pins)
         return self._articles(chosen)
 
     def pick_per_story(
@@ -299,9 +316,9 @@ class RelatedIndex:
         """For each story, k items related to it alone (never a story of the same set)."""
         if not stories or k <= 0:
             return {s.id: () for s in stories}
-        scores = self.scores(stories, reference)
-        banned = set(exclude)
         vectors = self._vectors(stories)
+        scores = self._signals(stories, reference, vectors).combined()
+        banned = set(exclude)
         chosen = {
             s.id: self._diversify(scores[n], banned, stories, k, vectors[n], list(s.related_pins))
             for n, s in enumerate(stories)
