@@ -102,7 +102,9 @@ class LexicalSpace:
         self.features = features
         # The idf of the used features, and (last) that of a feature no row has, which
         # every other hashed feature gets: no float64 temporaries over all 2^20.
-        df = np.append(np.bincount(indices, minlength=len(features)), 0)
+        df = np.zeros(len(features) + 1, dtype=np.int64)
+        for lo in range(0, len(indices), _TERM_BLOCK):  # bincount copies its input as int64
+            df[:-1] += np.bincount(indices[lo : lo + _TERM_BLOCK], minlength=len(features))
         idf = np.log1p((count - df + 0.5) / (df + 0.5)).astype(np.float32)
         self.idf = np.full(N_FEATURES, idf[-1], dtype=np.float32)
         used_idf = idf[:-1]
