@@ -204,6 +204,7 @@ class RelatedIndex:
             ),
             shape=(len(stories), len(near_rows)),
         )
+        del near, cosine, top, chosen  # (stories × pool) arrays no longer needed
         widened = sparse.csr_matrix(vectors + space.hashed(feedback @ self.pool.matrix[near_rows]))
         sizes = np.sqrt(np.asarray(widened.multiply(widened).sum(axis=1)).ravel())
         sizes[sizes == 0] = 1.0
@@ -256,19 +257,26 @@ class RelatedIndex:
         codes = np.array([pool.section_code.get(s.section.casefold(), -1) for s in stories])
         same = codes[:, None] == pool.sections[None, :]
         informative = np.append(pool.section_weight, 0.0)  # code -1 (unknown) → nothing
-        section = np.where(same, informative[codes][:, None], 0.0)
+        # Each weight applied where the signal is built, in place: the same products,
+        # without a second (stories × pool) array per signal.
+        section = np.where(same, w.section * informative[codes][:, None], 0.0)
+        del same
         story_tags = label_matrix([folded(s.tags) for s in stories], pool.tag_vocab)
         shared_tags = (story_tags.multiply(pool.tag_weight[None, :]) @ pool.tags_t).toarray()
         story_authors = label_matrix([_authors(s) for s in stories], pool.author_vocab)
         shared_authors = (story_authors @ pool.authors_t).toarray() > 0
+        author = np.where(shared_authors, w.author * 1.0, 0.0)
+        del shared_authors
+        tag = np.minimum(shared_tags, w.tag_cap, out=shared_tags)
+        tag *= w.tag
         ref = reference or max(s.published_at for s in stories)
         age_days = np.maximum(0.0, (ref.timestamp() - pool.published) / 86400.0)
         decay = 1.0 - w.recency + w.recency * 0.5 ** (age_days / w.half_life_days)
         return Signals(
             text=text,
-            section=w.section * section,
-            tag=w.tag * np.minimum(shared_tags, w.tag_cap),
-            author=w.author * shared_authors.astype(np.float64),
+            section=section,
+            tag=tag,
+            author=author,
             decay=np.asarray(np.broadcast_to(decay, text.shape)),
             semantic=self._semantic(stories),
         )
