@@ -153,17 +153,6 @@ class LexicalSpace:
         data = self._weights(raw.indptr, raw.indices, small_counts(raw.data), lengths, self.idf)
         return sparse.csr_matrix((data, raw.indices, raw.indptr), shape=raw.shape)
 
-    def rows(self, positions: npt.NDArray[np.intp] | Sequence[int]) -> sparse.csr_matrix:
-        """The weight vectors of the pool's rows at ``positions``, over hashed features."""
-        return self.hashed(self.matrix[np.asarray(positions, dtype=np.intp)])
-
-    def hashed(self, matrix: sparse.csr_matrix) -> sparse.csr_matrix:
-        """``matrix`` (columns: used features) over all hashed features, same order."""
-        return sparse.csr_matrix(
-            (matrix.data, self.features[matrix.indices], matrix.indptr),
-            shape=(matrix.shape[0], N_FEATURES),
-        )
-
     def compact(self, vectors: sparse.csr_matrix) -> sparse.csr_matrix:
         """``vectors`` (hashed features) over the pool's used features: a feature the
         pool lacks is dropped (its product with every row is zero anyway)."""

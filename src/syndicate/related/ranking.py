@@ -205,11 +205,27 @@ class RelatedIndex:
             shape=(len(stories), len(near_rows)),
         )
         del near, cosine, top, chosen  # (stories × pool) arrays no longer needed
-        widened = sparse.csr_matrix(vectors + space.hashed(feedback @ self.pool.matrix[near_rows]))
+        fed = feedback @ self.pool.matrix[near_rows]
+        fed_ids = space.features[fed.indices]
+        # The sums below run over the columns the stories and their neighbours use, not
+        # all 2^20 (scipy's sparse sum and product set up arrays as wide as the matrix);
+        # the columns keep their order, so every sum runs in the same order.
+        columns = np.union1d(vectors.indices, fed_ids)
+
+        def narrow(m: sparse.csr_matrix, ids: npt.NDArray[np.int32]) -> sparse.csr_matrix:
+            places = np.searchsorted(columns, ids).astype(np.int32)
+            return sparse.csr_matrix((m.data, places, m.indptr), shape=(m.shape[0], len(columns)))
+
+        widened = sparse.csr_matrix(narrow(vectors, vectors.indices) + narrow(fed, fed_ids))
         sizes = np.sqrt(np.asarray(widened.multiply(widened).sum(axis=1)).ravel())
         sizes[sizes == 0] = 1.0
         widened = sparse.csr_matrix(sparse.diags(1 / sizes) @ widened)
-        return space.cosines(widened)
+        return space.cosines(
+            sparse.csr_matrix(
+                (widened.data, columns[widened.indices], widened.indptr),
+                shape=(len(stories), vectors.shape[1]),
+            )
+        )
 
     def _semantic(self, stories: Sequence[Article]) -> FloatArray:
         shape = (len(stories), len(self.pool))
