@@ -324,7 +324,8 @@ class RelatedIndex:
         scores = self._signals(stories, reference, vectors).combined()
         weights = np.full(len(stories), self.weights.other_weight)
         weights[0] = self.weights.lead_weight
-        relevance = (scores * weights[:, None]).max(axis=0)
+        scores *= weights[:, None]  # in place: the scores are this call's own
+        relevance = scores.max(axis=0)
         pins = [pin for s in stories for pin in s.related_pins]
         chosen = self._diversify(relevance, set(exclude), stories, k, vectors, pins)
         return self._articles(chosen)
