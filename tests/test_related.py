@@ -7,17 +7,20 @@ from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from syndicate.config import Settings
 from syndicate.ingest.run import ingest
 from syndicate.models import Article, Author
+from syndicate.related.pool import Facts, FactsBuilder, Pool, TermRows, TermRowsBuilder
 from syndicate.related.ranking import (
     RelatedIndex,
     RelatedWeights,
     pick_related,
     pick_related_per_story,
 )
+from syndicate.related.terms import article_terms, terms_of
 from syndicate.store import Store
 from tests.digest.factory import T0, article
 
@@ -188,6 +191,67 @@ def test_one_story_cluster_gives_at_most_one_pick_and_never_the_story_s_own(
     assert len({p.story_key for p in picks}) == len(picks)
     assert sum(p.story == "cluster-b" for p in picks) == 1
     assert index.refusal(same_story, [story], set()) == "cluster"
+
+
+def test_a_cluster_named_after_its_first_article_counts_that_article_in(
+    pool: list[Article],
+) -> None:
+    first = pool[0]  # the story's first article: its own story key, and the cluster's name
+    follow_up = replace(pool[1], story=first.id)
+    other = replace(pool[2], story=first.id)
+    index = RelatedIndex([first, follow_up, other, *pool[3:]])
+    # Asked for the follow-up, neither the first article nor the other member is a pick.
+    picks = {p.id for p in index.pick([follow_up], 4)}
+    assert not picks & {first.id, other.id}
+    assert index.refusal(first, [follow_up], set()) == "cluster"
+    # Asked for an unrelated story, the cluster gives one pick at most.
+    chosen = index.pick([pool[5]], 6)
+    assert sum(p.id in {first.id, follow_up.id, other.id} for p in chosen) == 1
+
+
+def test_a_pool_grown_from_kept_and_new_rows_scores_as_a_fresh_one(pool: list[Article]) -> None:
+    """The cache's merge (rows kept in their compact numbering, new rows with words the
+    pool never had appended) gives the same numbers as a pool built in one go."""
+    new = topical(99, "glacier melt sensors", "Science", ("ice",), days_old=1)
+    old = Pool.of_articles(pool)
+    keep = np.ones(len(pool), dtype=bool)
+    keep[[2, 7]] = False  # pool[2] goes; pool[7] is replaced
+    added = [new, pool[7]]
+    grown = Pool(
+        old.facts.keep(keep).then(facts_of(added)),
+        old.rows.keep(keep).then(TermRows.of([article_terms(a) for a in added])),
+    )
+    # The same rows in the same order (the mean length is summed in row order), built
+    # in one go: no feature of pool[2]'s left over in its numbering.
+    by_id = {a.id: a for a in [*pool, new]}
+    same_order = [by_id[i] for i in grown.ids]
+    fresh = Pool(facts_of(same_order), TermRows.of([article_terms(a) for a in same_order]))
+    assert len(fresh.space.features) < len(grown.space.features)
+    stories = [new, pool[0]]
+    for weights in (None, RelatedWeights(feedback=0)):
+        got = RelatedIndex.over(grown, lambda ids: [], weights).scores(stories, T0)
+        want = RelatedIndex.over(fresh, lambda ids: [], weights).scores(stories, T0)
+        assert np.array_equal(got, want)
+
+
+def facts_of(articles: list[Article]) -> Facts:
+    facts = FactsBuilder()
+    for a in articles:
+        authors = [x.name for x in a.authors]
+        facts.add(a.id, a.source, a.section, a.tags, authors, a.published_at, a.story, False)
+    return facts.build()
+
+
+def test_stored_terms_fill_arrays_of_any_expected_size() -> None:
+    rows = [terms_of([(f"word{n} " * (n + 1) + "common", 1.0)]) for n in range(7)]
+    want = TermRows.of(rows)
+    for expected in ((0, 0), (2, 3), (7, sum(len(t.ids) for t in rows))):
+        builder = TermRowsBuilder(*expected)
+        for t in rows:
+            builder.add(t.ids.astype("<u4").tobytes(), t.counts.astype("<f4").tobytes(), t.length)
+        got = builder.build()
+        for name in ("indptr", "indices", "counts", "lengths"):
+            assert np.array_equal(getattr(got, name), getattr(want, name)), (expected, name)
 
 
 def test_pins_come_first_and_a_related_exclude_article_is_never_a_pick(

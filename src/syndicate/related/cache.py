@@ -14,9 +14,8 @@ articles, sources allowed as picks, published before ``until``) over the cached 
 
 from __future__ import annotations
 
-import sys
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -24,10 +23,9 @@ import numpy.typing as npt
 from scipy import sparse
 
 from syndicate.config import ChannelConfig, Settings
-from syndicate.related.pool import Pool, TermRows, folded
+from syndicate.related.pool import FactsBuilder, Pool, TermRowsBuilder, folded, micros
 from syndicate.related.ranking import Embed, RelatedIndex, RelatedWeights, Vectors
 from syndicate.related.sync import sync_terms
-from syndicate.related.terms import Candidate, Terms
 from syndicate.store import Store
 from syndicate.store.related_terms import (
     TermsRow,
@@ -35,6 +33,7 @@ from syndicate.store.related_terms import (
     iter_terms,
     terms_count,
     terms_ids,
+    terms_size,
     terms_state,
 )
 
@@ -43,26 +42,17 @@ from syndicate.store.related_terms import (
 OVERLAP = timedelta(minutes=2)
 
 
-def _candidate(row: TermsRow) -> Candidate:
-    # Interned: a section, a source or a tag is one string however many rows carry it.
-    intern = sys.intern
-    return Candidate(
-        id=row.id,
-        source=intern(row.source),
-        section=intern(row.section),
-        tags=tuple(intern(t) for t in row.tags),
-        authors=tuple(intern(a) for a in row.authors),
-        published_at=row.published_at,
-        story=row.story,
-        related_exclude=row.related_exclude,
-    )
-
-
-def _terms(row: TermsRow) -> Terms:
-    return Terms(
-        np.frombuffer(row.term_ids, dtype="<u4"),
-        np.frombuffer(row.term_counts, dtype="<f4"),
-        row.length,
+def _add(facts: FactsBuilder, row: TermsRow) -> None:
+    facts.add(
+        row.id,
+        row.source,
+        row.section,
+        row.tags,
+        row.authors,
+        row.published_at,
+        row.story,
+        row.related_exclude,
+        row.indexed_at,
     )
 
 
@@ -72,18 +62,23 @@ class StoredIndex:
     def __init__(self) -> None:
         self.pool: Pool | None = None
         self.watermark: datetime | None = None
-        self._stamps: dict[str, datetime] = {}
         self._state: tuple[int, datetime | None] = (0, None)
         self._articles: tuple[int, datetime | None, datetime | None] = (0, None, None)
         self._lock = threading.Lock()
+
+    def _changed(self, row: TermsRow) -> bool:
+        """Whether ``row`` differs from the pool's copy (the overlap re-reads some)."""
+        pool = self.pool
+        at = None if pool is None else pool.position.get(row.id)
+        return at is None or int(pool.facts.stamps[at]) != micros(row.indexed_at)  # type: ignore[union-attr]
 
     def refresh(self, store: Store) -> Pool:
         """The up-to-date pool.
 
         The first look in a process syncs the table (``sync_terms``: articles without a
         row get one); later looks sync again only when the articles' count or newest
-        stamps moved, so a warm ranking asks the store for three aggregates and nothing
-        else when nothing changed.
+        stamps moved, so a warm ranking asks the store for a few aggregates (index
+        probes) and nothing else when nothing changed.
         """
         with self._lock:
             seen = articles_state(store)
@@ -94,73 +89,56 @@ class StoredIndex:
             if self.pool is not None and state == self._state:
                 return self.pool  # nothing written or removed since the last look
             since = None if self.watermark is None else self.watermark - OVERLAP
-            rows = (
-                r for r in iter_terms(store, since=since) if self._stamps.get(r.id) != r.indexed_at
-            )
+            rows = (r for r in iter_terms(store, since=since) if self._changed(r))
             if self.pool is None:
-                self.pool = self._merge(rows)
+                count, size = terms_size(store)
+                self.pool = self._merge(rows, TermRowsBuilder(count, size // 4))
             else:
                 changed = list(rows)  # rows written since the watermark: few
                 if changed:
-                    self.pool = self._merge(changed)
+                    size = sum(len(r.term_ids) for r in changed)
+                    self.pool = self._merge(changed, TermRowsBuilder(len(changed), size // 4))
             if len(self.pool) != terms_count(store):  # rows were deleted
                 self.pool = self._keep(terms_ids(store))
             self._state = state
             return self.pool
 
-    def _merge(self, rows: Iterable[TermsRow]) -> Pool:
+    def _merge(self, rows: Iterable[TermsRow], terms: TermRowsBuilder) -> Pool:
         """The pool with ``rows`` added or replaced: kept rows stay where they are and
         the rest are appended (no re-sort, so no second copy of the pool's arrays)."""
-        candidates: list[Candidate] = []
-        parts: list[TermRows] = []
-        block: list[Terms] = []
+        facts = FactsBuilder()
         for row in rows:
-            self._stamps[row.id] = row.indexed_at
             if self.watermark is None or row.indexed_at > self.watermark:
                 self.watermark = row.indexed_at
-            candidates.append(_candidate(row))
-            block.append(_terms(row))
-            if len(block) == _BLOCK:  # rows become compact arrays as they arrive
-                parts.append(TermRows.of(block))
-                block = []
-        parts.append(TermRows.of(block))
-        fresh = _concat(parts)
+            _add(facts, row)
+            terms.add(row.term_ids, row.term_counts, row.length)
+        fresh = terms.build()
+        del terms
+        new_facts = facts.build()
+        del facts
         old = self.pool
         if old is None:
-            return Pool(candidates, fresh)
-        ids = {c.id for c in candidates}
-        keep = np.array([c.id not in ids for c in old.candidates], dtype=bool)
-        kept = [c for c, k in zip(old.candidates, keep, strict=True) if k]
+            return Pool(new_facts, fresh)
+        ids = set(new_facts.ids)
+        keep = np.fromiter((i not in ids for i in old.ids), dtype=bool, count=len(old))
+        old_facts, old_rows = old.facts, old.rows
         self.pool = None  # the old weights go before the new ones are computed
-        old_rows = old.rows
         del old
+        kept_facts = old_facts if keep.all() else old_facts.keep(keep)
         merged = (old_rows if keep.all() else old_rows.keep(keep)).then(fresh)
-        del old_rows
-        return Pool([*kept, *candidates], merged)
+        del old_rows, fresh
+        return Pool(kept_facts.then(new_facts), merged)
 
     def _keep(self, ids: set[str]) -> Pool:
         old = self.pool
         assert old is not None
-        keep = np.array([c.id in ids for c in old.candidates], dtype=bool)
-        for gone in {c.id for c in old.candidates} - ids:
-            self._stamps.pop(gone, None)
-        candidates = [c for c, k in zip(old.candidates, keep, strict=True) if k]
+        keep = np.fromiter((i in ids for i in old.ids), dtype=bool, count=len(old))
+        old_facts, old_rows = old.facts, old.rows
         self.pool = None
-        old_rows = old.rows
         del old
         kept = old_rows.keep(keep)
         del old_rows
-        return Pool(candidates, kept)
-
-
-_BLOCK = 5000
-
-
-def _concat(parts: Sequence[TermRows]) -> TermRows:
-    out = parts[0]
-    for part in parts[1:]:
-        out = out.then(part)
-    return out
+        return Pool(old_facts.keep(keep), kept)
 
 
 _CACHES: dict[str, StoredIndex] = {}

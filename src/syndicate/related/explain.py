@@ -111,11 +111,12 @@ def explain(
     ``remembered`` are the articles one reader already received (reason ``memory``:
     per-reader memory, ``related_memory_days``).
     """
-    by_source = frozenset(a.id for a in index.articles if a.source in not_related_sources)
+    rows = index.articles  # made on demand from the pool's columns: once per explanation
+    by_source = frozenset(a.id for a in rows if a.source in not_related_sources)
     exclude = banned | by_source | remembered
     picks = index.pick_per_story([article], k, exclude=exclude, reference=reference)[article.id]
     signals = index.signals([article], reference)
-    position = {a.id: n for n, a in enumerate(index.articles)}
+    position = {a.id: n for n, a in enumerate(rows)}
     scored = [
         Scored(p, _parts(signals, position[p.id]), pinned=p.id in article.related_pins)
         for p in picks
@@ -132,7 +133,7 @@ def explain(
     for n in np.argsort(-signals.combined()[0], kind="stable"):
         if len(turned_away) >= refused:
             break
-        candidate = index.articles[int(n)]
+        candidate = rows[int(n)]
         if candidate.id in picked or candidate.id == article.id:
             continue
         reason = _reason(index, candidate, article, context, int(n))
@@ -140,7 +141,7 @@ def explain(
             turned_away.append((int(n), reason))
     # The pool keeps only what ranking reads: the refused ones' titles and URLs are
     # loaded here, in one read.
-    full = index.load([index.articles[n].id for n, _ in turned_away])
+    full = index.load([rows[n].id for n, _ in turned_away])
     refused_scored = [
         Scored(a, _parts(signals, n), reason)
         for a, (n, reason) in zip(full, turned_away, strict=True)

@@ -14,6 +14,13 @@ Memory: a pool keeps, per stored term, its id (4 bytes), its count (1 byte: coun
 whole numbers, and BM25 has saturated long before 255) and its weight (4 bytes); the
 weights are computed a block of rows at a time, so the pass never holds a temporary the
 size of the whole pool.
+
+Speed: the pool's term ids are *compact*: the rank of the hashed feature among the
+features the pool uses (:attr:`LexicalSpace.features`, sorted, so a row's order is the
+same in both numberings). Scoring multiplies the pool's rows by a dense (used features ×
+stories) matrix, one pass over the stored terms with no per-term lookup, instead of a
+sparse-by-sparse product against the 2^20-column feature space; the sums run over each
+row's terms in the same order as before, so the scores are the same to the bit.
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ from syndicate.related.terms import N_FEATURES, Terms
 K1 = 2.0
 B = 0.75
 MAX_COUNT = 255  # counts are kept as uint8
-_BLOCK = 8192  # rows weighted at a time
+_BLOCK = 2048  # rows weighted at a time (the pass's temporaries stay ~10 MB)
 
 Counts = npt.NDArray[np.uint8]
 
@@ -51,11 +58,36 @@ def small_counts(values: npt.ArrayLike) -> Counts:
     return np.clip(np.rint(np.asarray(values, dtype=np.float32)), 0, MAX_COUNT).astype(np.uint8)
 
 
+def compact_ids(
+    indices: npt.NDArray[np.int32], features: npt.NDArray[np.int32] | None = None
+) -> npt.NDArray[np.int32]:
+    """The sorted hashed features ``indices`` use; ``indices`` (hashed, or positions in
+    ``features`` when given) become positions in the result, in place, a block at a time
+    (so the pass holds no temporary the size of the pool)."""
+    if features is not None:  # back to hashed ids first: the used set may have shrunk
+        for lo in range(0, len(indices), _TERM_BLOCK):
+            part = indices[lo : lo + _TERM_BLOCK]
+            np.take(features, part, out=part)
+    used = np.zeros(N_FEATURES, dtype=bool)
+    for lo in range(0, len(indices), _TERM_BLOCK):
+        used[indices[lo : lo + _TERM_BLOCK]] = True
+    position = (np.cumsum(used, dtype=np.int32) - 1).astype(np.int32)
+    for lo in range(0, len(indices), _TERM_BLOCK):
+        part = indices[lo : lo + _TERM_BLOCK]
+        np.take(position, part, out=part)
+    return np.flatnonzero(used).astype(np.int32)
+
+
+_TERM_BLOCK = 1 << 20  # term ids renumbered at a time
+
+
 class LexicalSpace:
     """The BM25 statistics of a pool, and its articles' normalised weight vectors.
 
-    ``indptr``/``indices``/``counts`` are the pool's rows in CSR layout; ``matrix``
-    shares ``indptr`` and ``indices`` with them (only the weights are new memory).
+    ``indptr``/``indices``/``counts`` are the pool's rows in CSR layout, ``indices``
+    positions in ``features`` (the sorted hashed ids the pool uses); ``matrix`` shares
+    ``indptr`` and ``indices`` with them (only the weights are new memory), one column
+    per used feature.
     """
 
     def __init__(
@@ -64,20 +96,34 @@ class LexicalSpace:
         indices: npt.NDArray[np.int32],
         counts: Counts,
         lengths: npt.NDArray[np.float64],
+        features: npt.NDArray[np.int32],
     ) -> None:
         count = len(indptr) - 1
-        df = np.bincount(indices, minlength=N_FEATURES)
-        self.idf = np.log1p((count - df + 0.5) / (df + 0.5)).astype(np.float32)
+        self.features = features
+        # The idf of the used features, and (last) that of a feature no row has, which
+        # every other hashed feature gets: no float64 temporaries over all 2^20.
+        df = np.zeros(len(features) + 1, dtype=np.int64)
+        for lo in range(0, len(indices), _TERM_BLOCK):  # bincount copies its input as int64
+            df[:-1] += np.bincount(indices[lo : lo + _TERM_BLOCK], minlength=len(features))
+        idf = np.log1p((count - df + 0.5) / (df + 0.5)).astype(np.float32)
+        self.idf = np.full(N_FEATURES, idf[-1], dtype=np.float32)
+        used_idf = idf[:-1]
+        self.idf[features] = used_idf
+        del df, idf
         self.mean_length = float(lengths.mean()) if count and lengths.mean() > 0 else 1.0
         data = np.empty(len(indices), dtype=np.float32)
         for start in range(0, count, _BLOCK):
             stop = min(start + _BLOCK, count)
             lo, hi = int(indptr[start]), int(indptr[stop])
             data[lo:hi] = self._weights(
-                indptr[start : stop + 1] - lo, indices[lo:hi], counts[lo:hi], lengths[start:stop]
+                indptr[start : stop + 1] - lo,
+                indices[lo:hi],
+                counts[lo:hi],
+                lengths[start:stop],
+                used_idf,
             )
         self.matrix = sparse.csr_matrix(
-            (data, indices, indptr), shape=(count, N_FEATURES), copy=False
+            (data, indices, indptr), shape=(count, max(len(features), 1)), copy=False
         )
 
     def _weights(
@@ -86,20 +132,45 @@ class LexicalSpace:
         indices: npt.NDArray[np.int32],
         counts: npt.NDArray[np.generic],
         lengths: npt.NDArray[np.float64],
+        idf: npt.NDArray[np.float32],
     ) -> npt.NDArray[np.float32]:
-        """Unit BM25 weights of a block of rows (an empty row stays zero)."""
+        """Unit BM25 weights of a block of rows (an empty row stays zero); ``idf`` is
+        indexed as ``indices`` are."""
         rows = np.repeat(np.arange(len(lengths)), np.diff(indptr))
         norm = K1 * (1 - B + B * np.asarray(lengths, dtype=np.float32) / self.mean_length)
         tf = counts.astype(np.float32)
-        data = (tf * (K1 + 1) / (tf + norm[rows]) * self.idf[indices]).astype(np.float32)
+        data = (tf * (K1 + 1) / (tf + norm[rows]) * idf[indices]).astype(np.float32)
         sizes = np.sqrt(np.bincount(rows, weights=data * data, minlength=len(lengths)))
         sizes[sizes == 0] = 1.0
         data /= sizes[rows].astype(np.float32)
         return data
 
     def vectors(self, rows: Sequence[Terms]) -> sparse.csr_matrix:
-        """Unit weight vectors of articles (e.g. stories) under this pool's statistics."""
+        """Unit weight vectors of articles (e.g. stories) under this pool's statistics,
+        over all hashed features (a story's words the pool lacks count in its norm)."""
         raw = term_matrix(rows)
         lengths = np.array([t.length for t in rows], dtype=np.float64)
-        data = self._weights(raw.indptr, raw.indices, small_counts(raw.data), lengths)
+        data = self._weights(raw.indptr, raw.indices, small_counts(raw.data), lengths, self.idf)
         return sparse.csr_matrix((data, raw.indices, raw.indptr), shape=raw.shape)
+
+    def compact(self, vectors: sparse.csr_matrix) -> sparse.csr_matrix:
+        """``vectors`` (hashed features) over the pool's used features: a feature the
+        pool lacks is dropped (its product with every row is zero anyway)."""
+        place = np.searchsorted(self.features, vectors.indices)
+        found = place < len(self.features)
+        found[found] = self.features[place[found]] == vectors.indices[found]
+        rows = np.repeat(np.arange(vectors.shape[0]), np.diff(vectors.indptr))[found]
+        indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=vectors.shape[0]))])
+        return sparse.csr_matrix(
+            (vectors.data[found], place[found].astype(np.int32), indptr),
+            shape=(vectors.shape[0], self.matrix.shape[1]),
+        )
+
+    def cosines(self, vectors: sparse.csr_matrix) -> npt.NDArray[np.float64]:
+        """(stories × pool) dot products of the unit ``vectors`` (hashed features) with
+        the pool's rows: the rows times a dense (used features × stories) matrix."""
+        compact = self.compact(vectors)
+        dense = np.zeros((self.matrix.shape[1], vectors.shape[0]), dtype=np.float32)
+        rows = np.repeat(np.arange(vectors.shape[0]), np.diff(compact.indptr))
+        dense[compact.indices, rows] = compact.data
+        return np.asarray((self.matrix @ dense).T, dtype=np.float64)

@@ -9,18 +9,23 @@ article id order, which is how every ranking tie is broken.
 
 from __future__ import annotations
 
+import itertools
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
 from scipy import sparse
 
 from syndicate.models import Article
-from syndicate.related.lexical import Counts, LexicalSpace, small_counts
+from syndicate.related.lexical import Counts, LexicalSpace, compact_ids, small_counts
 from syndicate.related.terms import Candidate, Terms, article_terms
 
 FloatArray = npt.NDArray[np.float64]
+_T = TypeVar("_T", bound=np.generic)
 
 
 def folded(values: Iterable[str]) -> list[str]:
@@ -56,12 +61,17 @@ def _vocab(groups: Iterable[Sequence[str]]) -> dict[str, int]:
 
 @dataclass(frozen=True, slots=True)
 class TermRows:
-    """Term vectors of a pool's rows in CSR layout: ids, whole counts, total lengths."""
+    """Term vectors of a pool's rows in CSR layout: ids, whole counts, total lengths.
+
+    ``indices`` are hashed feature ids when ``features`` is ``None``, else positions in
+    ``features`` (the sorted hashed ids in use: see ``related/lexical.py``).
+    """
 
     indptr: npt.NDArray[np.int64]
     indices: npt.NDArray[np.int32]
     counts: Counts
     lengths: FloatArray
+    features: npt.NDArray[np.int32] | None = None
 
     @classmethod
     def of(cls, terms: Sequence[Terms]) -> TermRows:
@@ -78,6 +88,14 @@ class TermRows:
     def __len__(self) -> int:
         return len(self.lengths)
 
+    def compacted(self) -> TermRows:
+        """These rows with compact ids. The ids are renumbered in place: use the result
+        only, not ``self``."""
+        if self.features is not None:
+            return self
+        features = compact_ids(self.indices)
+        return TermRows(self.indptr, self.indices, self.counts, self.lengths, features)
+
     def keep(self, rows: npt.NDArray[np.bool_]) -> TermRows:
         """Only the rows where ``rows`` is true, in order."""
         sizes = np.diff(self.indptr)
@@ -87,66 +105,345 @@ class TermRows:
             self.indices[per_term],
             self.counts[per_term],
             self.lengths[rows],
+            self.features,
         )
 
     def then(self, more: TermRows) -> TermRows:
-        """These rows followed by ``more``."""
+        """These rows followed by ``more``, numbered by the union of their features."""
+        mine = self.features if self.features is not None else np.unique(self.indices)
+        theirs = more.features if more.features is not None else np.unique(more.indices)
+        features = np.union1d(mine, theirs).astype(np.int32)
+        indices = np.empty(len(self.indices) + len(more.indices), dtype=np.int32)
+        self._renumber(features, indices[: len(self.indices)])
+        more._renumber(features, indices[len(self.indices) :])
         return TermRows(
             np.concatenate([self.indptr, more.indptr[1:] + self.indptr[-1]]),
-            np.concatenate([self.indices, more.indices]),
+            indices,
             np.concatenate([self.counts, more.counts]),
             np.concatenate([self.lengths, more.lengths]),
+            features,
         )
+
+    def _renumber(self, features: npt.NDArray[np.int32], out: npt.NDArray[np.int32]) -> None:
+        """Write this block's ids as positions in ``features`` (a superset) to ``out``."""
+        if self.features is None:
+            out[:] = np.searchsorted(features, self.indices)
+            return
+        moved = np.searchsorted(features, self.features).astype(np.int32)
+        for lo in range(0, len(self.indices), 1 << 20):
+            np.take(moved, self.indices[lo : lo + (1 << 20)], out=out[lo : lo + (1 << 20)])
+
+
+class TermRowsBuilder:
+    """Collects hashed term vectors a row at a time straight into arrays of the expected
+    size (given by the caller, e.g. from the table's totals), so a load holds one copy of
+    the pool's terms, never blocks of them plus their join. Grows if more rows come."""
+
+    def __init__(self, rows: int = 0, terms: int = 0) -> None:
+        self._indptr = np.zeros(rows + 1, dtype=np.int64)
+        self._indices = np.empty(terms, dtype=np.int32)
+        self._counts = np.empty(terms, dtype=np.uint8)
+        self._lengths = np.empty(rows, dtype=np.float64)
+        self._rows = self._terms = self._flushed = 0
+        self._ids = bytearray()  # the block not yet in the arrays: uint32 little-endian
+        self._weights = bytearray()  # float32 little-endian
+
+    def add(self, ids: bytes, counts: bytes, length: float) -> None:
+        """One row: its term ids (``<u4``) and weighted counts (``<f4``) as stored."""
+        self._ids += ids
+        self._weights += counts
+        if self._rows == len(self._lengths):
+            self._lengths = _grown(self._lengths, self._rows + 1)
+            self._indptr = _grown(self._indptr, self._rows + 2)
+        self._terms += len(ids) // 4
+        self._rows += 1
+        self._indptr[self._rows] = self._terms
+        self._lengths[self._rows - 1] = length
+        if len(self._ids) >= 1 << 22:
+            self._flush()
+
+    def _flush(self) -> None:
+        lo, hi = self._flushed, self._terms
+        if hi > len(self._indices):
+            self._indices = _grown(self._indices, hi)
+            self._counts = _grown(self._counts, hi)
+        self._indices[lo:hi] = np.frombuffer(self._ids, dtype="<u4")
+        self._counts[lo:hi] = small_counts(np.frombuffer(self._weights, dtype="<f4"))
+        self._ids, self._weights, self._flushed = bytearray(), bytearray(), hi
+
+    def build(self) -> TermRows:
+        """The rows added (the builder is spent)."""
+        self._flush()
+        n, t = self._rows, self._terms
+        return TermRows(
+            self._indptr[: n + 1], self._indices[:t], self._counts[:t], self._lengths[:n]
+        )
+
+
+def _grown(values: npt.NDArray[_T], size: int) -> npt.NDArray[_T]:
+    """``values`` in an array of at least ``size`` (half as large again: few copies)."""
+    out = np.empty(max(size, len(values) * 3 // 2 + 16), dtype=values.dtype)
+    out[: len(values)] = values
+    return out
+
+
+def micros(moment: datetime) -> int:
+    """Microseconds since the epoch (exact, unlike a float of seconds)."""
+    return (moment - _EPOCH) // timedelta(microseconds=1)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """What ranking reads of each row besides its words, as columns, not one object per
+    row: ids, interned source and section names, case-folded tags and authors (flat,
+    with row offsets), publication times, story clusters, exclusion flags, and when the
+    row was stored (``stamps``, microseconds; the cache's change check)."""
+
+    ids: list[str]
+    sources: list[str]
+    sections: list[str]
+    tag_offsets: npt.NDArray[np.int64]
+    tags: list[str]
+    author_offsets: npt.NDArray[np.int64]
+    authors: list[str]
+    published: FloatArray
+    stories: list[str]
+    excluded: npt.NDArray[np.bool_]
+    stamps: npt.NDArray[np.int64]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def keep(self, rows: npt.NDArray[np.bool_]) -> Facts:
+        """Only the rows where ``rows`` is true, in order."""
+        flags = rows.tolist()
+
+        def labels(
+            offsets: npt.NDArray[np.int64], names: list[str]
+        ) -> tuple[npt.NDArray[np.int64], list[str]]:
+            sizes = np.diff(offsets)
+            per_label = np.repeat(rows, sizes).tolist()
+            kept = np.concatenate([[0], np.cumsum(sizes[rows])]).astype(np.int64)
+            return kept, list(itertools.compress(names, per_label))
+
+        tag_offsets, tags = labels(self.tag_offsets, self.tags)
+        author_offsets, authors = labels(self.author_offsets, self.authors)
+        return Facts(
+            list(itertools.compress(self.ids, flags)),
+            list(itertools.compress(self.sources, flags)),
+            list(itertools.compress(self.sections, flags)),
+            tag_offsets,
+            tags,
+            author_offsets,
+            authors,
+            self.published[rows],
+            list(itertools.compress(self.stories, flags)),
+            self.excluded[rows],
+            self.stamps[rows],
+        )
+
+    def then(self, more: Facts) -> Facts:
+        """These rows followed by ``more``."""
+        return Facts(
+            self.ids + more.ids,
+            self.sources + more.sources,
+            self.sections + more.sections,
+            np.concatenate([self.tag_offsets, more.tag_offsets[1:] + self.tag_offsets[-1]]),
+            self.tags + more.tags,
+            np.concatenate(
+                [self.author_offsets, more.author_offsets[1:] + self.author_offsets[-1]]
+            ),
+            self.authors + more.authors,
+            np.concatenate([self.published, more.published]),
+            self.stories + more.stories,
+            np.concatenate([self.excluded, more.excluded]),
+            np.concatenate([self.stamps, more.stamps]),
+        )
+
+
+class FactsBuilder:
+    """Collects :class:`Facts` a row at a time (strings interned: a source, section,
+    tag or author is one string however many rows carry it)."""
+
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+        self.sources: list[str] = []
+        self.sections: list[str] = []
+        self.tag_sizes: list[int] = []
+        self.tags: list[str] = []
+        self.author_sizes: list[int] = []
+        self.authors: list[str] = []
+        self.published: list[float] = []
+        self.stories: list[str] = []
+        self.excluded: list[bool] = []
+        self.stamps: list[int] = []
+
+    def add(
+        self,
+        id: str,
+        source: str,
+        section: str,
+        tags: Iterable[str],
+        authors: Iterable[str],
+        published_at: datetime,
+        story: str,
+        related_exclude: bool,
+        stamp: datetime | None = None,
+    ) -> None:
+        """One row."""
+        intern = sys.intern
+        self.ids.append(id)
+        self.sources.append(intern(source))
+        self.sections.append(intern(section))
+        names = folded(tags)
+        self.tag_sizes.append(len(names))
+        self.tags.extend(intern(t) for t in names)
+        names = folded(authors)
+        self.author_sizes.append(len(names))
+        self.authors.extend(intern(a) for a in names)
+        self.published.append(published_at.timestamp())
+        self.stories.append(intern(story) if story else "")
+        self.excluded.append(related_exclude)
+        self.stamps.append(micros(stamp) if stamp is not None else 0)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def build(self) -> Facts:
+        """The rows added so far."""
+
+        def offsets(sizes: list[int]) -> npt.NDArray[np.int64]:
+            return np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)]).astype(np.int64)
+
+        return Facts(
+            self.ids,
+            self.sources,
+            self.sections,
+            offsets(self.tag_sizes),
+            self.tags,
+            offsets(self.author_sizes),
+            self.authors,
+            np.array(self.published, dtype=np.float64),
+            self.stories,
+            np.array(self.excluded, dtype=bool),
+            np.array(self.stamps, dtype=np.int64),
+        )
+
+
+def _labels(
+    offsets: npt.NDArray[np.int64], names: list[str]
+) -> tuple[dict[str, int], sparse.csr_matrix]:
+    """The sorted vocabulary of ``names`` and the 0/1 (rows × vocab) matrix."""
+    vocab = {name: n for n, name in enumerate(sorted(set(names)))}
+    codes = np.fromiter((vocab[n] for n in names), dtype=np.int32, count=len(names))
+    data = np.ones(len(names), dtype=np.float32)
+    shape = (len(offsets) - 1, max(len(vocab), 1))
+    return vocab, sparse.csr_matrix((data, codes, offsets), shape=shape)
 
 
 class Pool:
-    """Candidates, their BM25 vectors, and their labels as arrays."""
+    """Candidates' BM25 vectors and labels as arrays (no object per article)."""
 
-    def __init__(self, candidates: Sequence[Candidate], rows: TermRows) -> None:
-        """``candidates`` in any order; ``rows`` their term vectors in the same order."""
-        self.candidates = list(candidates)
-        self.position = {c.id: n for n, c in enumerate(self.candidates)}
-        order = sorted(range(len(self.candidates)), key=lambda n: self.candidates[n].id)
+    def __init__(self, facts: Facts, rows: TermRows) -> None:
+        """``facts`` of rows in any order; ``rows`` their term vectors in the same order."""
+        self.facts = facts
+        self.ids = facts.ids
+        self.position = {i: n for n, i in enumerate(self.ids)}
+        order = sorted(range(len(self.ids)), key=self.ids.__getitem__)
         self.rank = np.empty(len(order), dtype=np.int64)
         self.rank[order] = np.arange(len(order))
-        self.rows = rows
-        self.space = LexicalSpace(rows.indptr, rows.indices, rows.counts, rows.lengths)
+        del order
+        self.rows = rows = rows.compacted()
+        assert rows.features is not None
+        self.space = LexicalSpace(
+            rows.indptr, rows.indices, rows.counts, rows.lengths, rows.features
+        )
         self.matrix = self.space.matrix
-        sections = [c.section.casefold() for c in self.candidates]
-        names = sorted(set(sections) - {""})
+        folded_sections = {s: s.casefold() for s in set(facts.sections)}
+        names = sorted(set(folded_sections.values()) - {""})
         self.section_code = {s: n for n, s in enumerate(names)}
         # An empty section is no section: it never earns the boost (code -2 matches nothing).
-        self.sections = np.array([self.section_code.get(s, -2) for s in sections], dtype=np.int64)
+        by_name = {s: self.section_code.get(f, -2) for s, f in folded_sections.items()}
+        self.sections = np.fromiter(
+            (by_name[s] for s in facts.sections), dtype=np.int64, count=len(facts)
+        )
         # A section shared by most of the pool says little: the boost is scaled by the
         # share of the pool *outside* the section (1 − share).
         counts = np.bincount(self.sections[self.sections >= 0], minlength=len(names))
-        self.section_weight = 1.0 - counts / max(len(self.candidates), 1)
-        tags = [folded(c.tags) for c in self.candidates]
-        self.tag_vocab = _vocab(tags)
-        self.tags = label_matrix(tags, self.tag_vocab)
+        self.section_weight = 1.0 - counts / max(len(facts), 1)
+        self.tag_vocab, self.tags = _labels(facts.tag_offsets, facts.tags)
         self.tag_weight = rarity(self.tags)
-        authors = [folded(c.authors) for c in self.candidates]
-        self.author_vocab = _vocab(authors)
-        self.authors = label_matrix(authors, self.author_vocab)
-        self.published = np.array([c.published_at.timestamp() for c in self.candidates])
-        keys = sorted({c.story_key for c in self.candidates})
-        self.story_code = {k: n for n, k in enumerate(keys)}
-        self.stories = np.array(
-            [self.story_code[c.story_key] for c in self.candidates], dtype=np.int64
+        self.author_vocab, self.authors = _labels(facts.author_offsets, facts.authors)
+        # Their transposes, as a product with the stories' labels wants them.
+        self.tags_t = self.tags.T.tocsr()
+        self.authors_t = self.authors.T.tocsr()
+        self.published = facts.published
+        # Named clusters get codes 0..C-1; an article of its own story gets C + its row,
+        # unless some cluster is named after it (the story's first article).
+        named = sorted({s for s in facts.stories if s})
+        self.story_code = {k: n for n, k in enumerate(named)}
+        base = len(named)
+        self.stories = np.fromiter(
+            (
+                self.story_code[s] if s else self.story_code.get(i, base + n)
+                for n, (i, s) in enumerate(zip(self.ids, facts.stories, strict=True))
+            ),
+            dtype=np.int64,
+            count=len(facts),
         )
-        names = sorted({c.source for c in self.candidates})
+        names = sorted(set(facts.sources))
         self.source_code = {s: n for n, s in enumerate(names)}
-        self.sources = np.array([self.source_code[c.source] for c in self.candidates], np.int64)
-        self.excluded = np.array([c.related_exclude for c in self.candidates], dtype=bool)
+        self.sources = np.fromiter(
+            (self.source_code[s] for s in facts.sources), dtype=np.int64, count=len(facts)
+        )
+        self.excluded = facts.excluded
+
+    def cluster(self, key: str) -> int | None:
+        """The code of story cluster ``key`` (a ``story_key``), ``None`` if no row has it."""
+        if key in self.story_code:
+            return self.story_code[key]
+        row = self.position.get(key)
+        if row is not None and not self.facts.stories[row]:
+            return int(self.stories[row])
+        return None
+
+    def candidate(self, row: int) -> Candidate:
+        """Row ``row`` as a :class:`Candidate` (labels case-folded)."""
+        f = self.facts
+        tags = f.tags[f.tag_offsets[row] : f.tag_offsets[row + 1]]
+        authors = f.authors[f.author_offsets[row] : f.author_offsets[row + 1]]
+        return Candidate(
+            id=f.ids[row],
+            source=f.sources[row],
+            section=f.sections[row],
+            tags=tuple(tags),
+            authors=tuple(authors),
+            published_at=datetime.fromtimestamp(float(f.published[row]), UTC),
+            story=f.stories[row],
+            related_exclude=bool(f.excluded[row]),
+        )
 
     @classmethod
     def of_articles(cls, articles: Iterable[Article]) -> Pool:
         """The pool of ``articles`` (duplicated ids count once)."""
         unique = {a.id: a for a in articles}
         ordered = [unique[i] for i in sorted(unique)]
-        return cls(
-            [Candidate.of(a) for a in ordered], TermRows.of([article_terms(a) for a in ordered])
-        )
+        facts = FactsBuilder()
+        for a in ordered:
+            facts.add(
+                a.id,
+                a.source,
+                a.section,
+                a.tags,
+                [author.name for author in a.authors],
+                a.published_at,
+                a.story,
+                a.related_exclude,
+            )
+        return cls(facts.build(), TermRows.of([article_terms(a) for a in ordered]))
 
     def __len__(self) -> int:
-        return len(self.candidates)
+        return len(self.ids)

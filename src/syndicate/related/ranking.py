@@ -32,6 +32,7 @@ row picks what a fresh one would.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -88,8 +89,14 @@ class Signals:
 
     def combined(self) -> FloatArray:
         """The score: the additive signals, times the age decay."""
-        total = self.text + self.section + self.tag + self.author + self.semantic
-        return np.asarray(total * self.decay)
+        # In place, in the same order as the sum written out: one (stories × pool)
+        # temporary instead of five.
+        total = self.text + self.section
+        total += self.tag
+        total += self.author
+        total += self.semantic
+        total *= self.decay
+        return total
 
 
 def _authors(article: Article | Candidate) -> list[str]:
@@ -148,7 +155,6 @@ class RelatedIndex:
     ) -> None:
         self.weights = weights or RelatedWeights()
         self.pool = pool
-        self.candidates: list[Candidate] = pool.candidates
         self.members = np.ones(len(pool), dtype=bool) if members is None else members
         self._embeddings = embeddings
         self._embed = embed
@@ -160,17 +166,25 @@ class RelatedIndex:
         return list(self._load(ids))
 
     def story_vectors(self, stories: Sequence[Article]) -> sparse.csr_matrix:
-        """The stories' unit text vectors (before feedback), as near-copy checks use."""
-        return self._vectors(stories)
+        """The stories' unit text vectors (before feedback) over the pool's compact
+        features, as near-copy checks use (``pool.matrix`` rows are in that space)."""
+        return self.pool.space.compact(self._vectors(stories))
 
     def member_ids(self) -> list[str]:
         """The ids of the articles that may be picked (the pool's members)."""
-        return [c.id for c, member in zip(self.candidates, self.members, strict=True) if member]
+        ids = self.pool.facts.ids
+        return [ids[n] for n in np.flatnonzero(self.members)]
+
+    @property
+    def candidates(self) -> list[Candidate]:
+        """The pool's rows, in column order of :meth:`signals`, made on demand (the pool
+        keeps columns, not an object per article)."""
+        return [self.pool.candidate(n) for n in range(len(self.pool))]
 
     @property
     def articles(self) -> list[Candidate]:
-        """The pool's rows, in column order of :meth:`signals` (an alias of
-        :attr:`candidates`: each row carries the fields ranking reads, not the text)."""
+        """An alias of :attr:`candidates`: each row carries the fields ranking reads,
+        not the text."""
         return self.candidates
 
     # --- signals ---------------------------------------------------------------------------
@@ -180,27 +194,53 @@ class RelatedIndex:
 
     def _text(self, stories: Sequence[Article], vectors: sparse.csr_matrix) -> FloatArray:
         """Cosine with each story's vector, widened by its nearest pool members."""
-        cosine = _cosines(self.pool.matrix, vectors)
+        space = self.pool.space
+        cosine = space.cosines(vectors)
         w = self.weights
         depth = min(w.feedback_depth, int(self.members.sum()) - 1)
         if w.feedback <= 0 or depth < 1:
             return cosine
-        near = np.where(self.members[None, :], cosine, 0.0)
+        # ``cosine`` is not returned from here on: when every row is a member it serves.
+        near = cosine if self.members.all() else np.where(self.members[None, :], cosine, 0.0)
         for row, story in enumerate(stories):  # the story itself is not its own neighbour
             if story.id in self.pool.position:
                 near[row, self.pool.position[story.id]] = 0.0
         top = np.argpartition(-near, depth - 1, axis=1)[:, :depth]
         chosen = np.take_along_axis(near, top, axis=1) > 0  # only neighbours sharing a word
         rows = np.repeat(np.arange(len(stories)), depth)[chosen.ravel()]
+        # Only the neighbours' rows take part: a product with the whole pool would have
+        # scipy copy the pool's term ids to wider integers (100 MB at 100,000 articles).
+        neighbours = top.ravel()[chosen.ravel()]
+        near_rows = np.unique(neighbours)
         feedback = sparse.csr_matrix(
-            (np.full(len(rows), w.feedback / depth), (rows, top.ravel()[chosen.ravel()])),
-            shape=(len(stories), len(self.pool)),
+            (
+                np.full(len(rows), w.feedback / depth),
+                (rows, np.searchsorted(near_rows, neighbours)),
+            ),
+            shape=(len(stories), len(near_rows)),
         )
-        widened = sparse.csr_matrix(vectors + feedback @ self.pool.matrix)
+        del near, cosine, top, chosen  # (stories × pool) arrays no longer needed
+        fed = feedback @ self.pool.matrix[near_rows]
+        fed_ids = space.features[fed.indices]
+        # The sums below run over the columns the stories and their neighbours use, not
+        # all 2^20 (scipy's sparse sum and product set up arrays as wide as the matrix);
+        # the columns keep their order, so every sum runs in the same order.
+        columns = np.union1d(vectors.indices, fed_ids)
+
+        def narrow(m: sparse.csr_matrix, ids: npt.NDArray[np.int32]) -> sparse.csr_matrix:
+            places = np.searchsorted(columns, ids).astype(np.int32)
+            return sparse.csr_matrix((m.data, places, m.indptr), shape=(m.shape[0], len(columns)))
+
+        widened = sparse.csr_matrix(narrow(vectors, vectors.indices) + narrow(fed, fed_ids))
         sizes = np.sqrt(np.asarray(widened.multiply(widened).sum(axis=1)).ravel())
         sizes[sizes == 0] = 1.0
         widened = sparse.csr_matrix(sparse.diags(1 / sizes) @ widened)
-        return _cosines(self.pool.matrix, widened)
+        return space.cosines(
+            sparse.csr_matrix(
+                (widened.data, columns[widened.indices], widened.indptr),
+                shape=(len(stories), vectors.shape[1]),
+            )
+        )
 
     def _semantic(self, stories: Sequence[Article]) -> FloatArray:
         shape = (len(stories), len(self.pool))
@@ -209,9 +249,9 @@ class RelatedIndex:
         if self._pool_embeddings is None:
             dims = len(next(iter(self._embeddings.values())))
             matrix = np.zeros((len(self.pool), dims), dtype=np.float32)
-            for n, c in enumerate(self.candidates):
-                if c.id in self._embeddings:
-                    matrix[n] = self._embeddings[c.id]
+            for n, article_id in enumerate(self.pool.ids):
+                if article_id in self._embeddings:
+                    matrix[n] = self._embeddings[article_id]
             self._pool_embeddings = matrix
         story_vectors = np.zeros((len(stories), self._pool_embeddings.shape[1]), np.float32)
         missing = [n for n, s in enumerate(stories) if s.id not in self._embeddings]
@@ -230,28 +270,44 @@ class RelatedIndex:
         multiplied by its weight) and ``decay`` (the age multiplier, 1 for a new
         article). Columns follow :attr:`candidates`.
         """
+        return self._signals(stories, reference, None)
+
+    def _signals(
+        self,
+        stories: Sequence[Article],
+        reference: datetime | None,
+        vectors: sparse.csr_matrix | None,
+    ) -> Signals:
+        """:meth:`signals`, reusing the stories' ``vectors`` when the caller has them."""
         w, pool = self.weights, self.pool
         n = len(pool)
         if not stories or not n:
             empty = np.zeros((len(stories), n))
             return Signals(empty, empty, empty, empty, np.ones((len(stories), n)), empty)
-        text = self._text(stories, self._vectors(stories))
+        text = self._text(stories, self._vectors(stories) if vectors is None else vectors)
         codes = np.array([pool.section_code.get(s.section.casefold(), -1) for s in stories])
         same = codes[:, None] == pool.sections[None, :]
         informative = np.append(pool.section_weight, 0.0)  # code -1 (unknown) → nothing
-        section = np.where(same, informative[codes][:, None], 0.0)
+        # Each weight applied where the signal is built, in place: the same products,
+        # without a second (stories × pool) array per signal.
+        section = np.where(same, w.section * informative[codes][:, None], 0.0)
+        del same
         story_tags = label_matrix([folded(s.tags) for s in stories], pool.tag_vocab)
-        shared_tags = (story_tags.multiply(pool.tag_weight[None, :]) @ pool.tags.T).toarray()
+        shared_tags = (story_tags.multiply(pool.tag_weight[None, :]) @ pool.tags_t).toarray()
         story_authors = label_matrix([_authors(s) for s in stories], pool.author_vocab)
-        shared_authors = (story_authors @ pool.authors.T).toarray() > 0
+        shared_authors = (story_authors @ pool.authors_t).toarray() > 0
+        author = np.where(shared_authors, w.author * 1.0, 0.0)
+        del shared_authors
+        tag = np.minimum(shared_tags, w.tag_cap, out=shared_tags)
+        tag *= w.tag
         ref = reference or max(s.published_at for s in stories)
         age_days = np.maximum(0.0, (ref.timestamp() - pool.published) / 86400.0)
         decay = 1.0 - w.recency + w.recency * 0.5 ** (age_days / w.half_life_days)
         return Signals(
             text=text,
-            section=w.section * section,
-            tag=w.tag * np.minimum(shared_tags, w.tag_cap),
-            author=w.author * shared_authors.astype(np.float64),
+            section=section,
+            tag=tag,
+            author=author,
             decay=np.asarray(np.broadcast_to(decay, text.shape)),
             semantic=self._semantic(stories),
         )
@@ -279,12 +335,14 @@ class RelatedIndex:
         """
         if not stories or k <= 0:
             return ()
-        scores = self.scores(stories, reference)
+        vectors = self._vectors(stories)
+        scores = self._signals(stories, reference, vectors).combined()
         weights = np.full(len(stories), self.weights.other_weight)
         weights[0] = self.weights.lead_weight
-        relevance = (scores * weights[:, None]).max(axis=0)
+        scores *= weights[:, None]  # in place: the scores are this call's own
+        relevance = scores.max(axis=0)
         pins = [pin for s in stories for pin in s.related_pins]
-        chosen = self._diversify(relevance, set(exclude), stories, k, self._vectors(stories), pins)
+        chosen = self._diversify(relevance, set(exclude), stories, k, vectors, pins)
         return self._articles(chosen)
 
     def pick_per_story(
@@ -298,9 +356,9 @@ class RelatedIndex:
         """For each story, k items related to it alone (never a story of the same set)."""
         if not stories or k <= 0:
             return {s.id: () for s in stories}
-        scores = self.scores(stories, reference)
-        banned = set(exclude)
         vectors = self._vectors(stories)
+        scores = self._signals(stories, reference, vectors).combined()
+        banned = set(exclude)
         chosen = {
             s.id: self._diversify(scores[n], banned, stories, k, vectors[n], list(s.related_pins))
             for n, s in enumerate(stories)
@@ -308,7 +366,7 @@ class RelatedIndex:
         return {sid: self._articles(ids) for sid, ids in chosen.items()}
 
     def _articles(self, positions: Sequence[int]) -> tuple[Article, ...]:
-        return tuple(self._load([self.candidates[p].id for p in positions]))
+        return tuple(self._load([self.pool.ids[p] for p in positions]))
 
     def refusal(
         self, candidate: Article | Candidate, stories: Sequence[Article], banned: set[str]
@@ -331,7 +389,7 @@ class RelatedIndex:
     def _allowed(self, banned: set[str], stories: Sequence[Article]) -> npt.NDArray[np.bool_]:
         pool = self.pool
         allowed: npt.NDArray[np.bool_] = self.members & ~pool.excluded
-        clusters = [pool.story_code[s.story_key] for s in stories if s.story_key in pool.story_code]
+        clusters = [c for s in stories if (c := pool.cluster(s.story_key)) is not None]
         if clusters:
             allowed &= ~np.isin(pool.stories, clusters)
         for article_id in banned | {s.id for s in stories}:
@@ -354,10 +412,12 @@ class RelatedIndex:
         position = self.pool.position
         pinned = [position[p] for p in dict.fromkeys(pins) if p in position]
         limit, matrix = self.weights.near_duplicate, self.pool.matrix
+        vectors = self.pool.space.compact(vectors)
         picked: list[int] = []
         taken: set[int] = set()
         ranked = _ranked(relevance, allowed, k, self.pool.rank)
-        for place in [*(p for p in pinned if allowed[p]), *ranked]:
+        # A chain, not a list: the ranking is walked only as far as the picks need.
+        for place in itertools.chain((p for p in pinned if allowed[p]), ranked):
             cluster = int(self.pool.stories[place])
             if place in picked or cluster in taken:
                 continue
@@ -373,12 +433,6 @@ class RelatedIndex:
             if len(picked) == k:
                 break
         return picked
-
-
-def _cosines(matrix: sparse.csr_matrix, vectors: sparse.csr_matrix) -> FloatArray:
-    """(stories × pool) dot products of unit rows: the pool's CSR rows times the few
-    story vectors (never the transpose of the whole pool, which would copy it)."""
-    return np.asarray((matrix @ vectors.T).T.toarray(), dtype=np.float64)
 
 
 def _ranked(

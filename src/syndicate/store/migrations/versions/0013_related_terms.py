@@ -41,8 +41,13 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_related_terms")),
     )
     op.create_index("ix_related_terms_indexed_at", "related_terms", ["indexed_at"])
+    # Read by every ranking (has any article changed?): probes, not table scans.
+    op.create_index("ix_articles_first_seen_at", "articles", ["first_seen_at"])
+    op.create_index("ix_articles_updated_at", "articles", ["updated_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_articles_updated_at", table_name="articles")
+    op.drop_index("ix_articles_first_seen_at", table_name="articles")
     op.drop_index("ix_related_terms_indexed_at", table_name="related_terms")
     op.drop_table("related_terms")
