@@ -20,7 +20,7 @@ from syndicate.related.ranking import (
     pick_related,
     pick_related_per_story,
 )
-from syndicate.related.terms import article_terms, terms_of
+from syndicate.related.terms import MAX_TERMS, article_terms, terms_of
 from syndicate.store import Store
 from tests.digest.factory import T0, article
 
@@ -310,3 +310,51 @@ def test_feedback_finds_an_article_on_the_topic_that_shares_no_word_with_the_sto
     assert text[unseen.id] > 0 == text[other.id]
     plain = RelatedIndex([*bridge, unseen, other], RelatedWeights(feedback=0))
     assert not plain.signals([story]).text[0][plain.pool.position[unseen.id]]
+
+
+def test_a_short_story_prefers_the_article_matching_more_of_its_words() -> None:
+    # The cosine discounts "broad" for its other words; BM25 credits it for matching
+    # all three of the story's. A short story blends in the BM25 score.
+    story = article(700, title="Reef", dek="", body_html="<p>coral bleaching</p>", section="")
+    extra = " ".join(f"survey{i}" for i in range(6))
+    broad = article(
+        701, title="Reef survey", dek="", body_html=f"<p>coral bleaching {extra}</p>", section=""
+    )
+    narrow = article(702, title="Reef", dek="", body_html="<p>reef</p>", section="")
+    filler = [
+        article(710 + i, title=f"Tariffs {i}", dek="", body_html=f"<p>steel tariffs port{i}</p>")
+        for i in range(6)
+    ]
+    pool = [broad, narrow, *filler]
+    cosine_only = RelatedWeights(feedback=0, query=0)
+    assert pick_related([story], pool, 1, weights=cosine_only) == (narrow,)
+    assert pick_related([story], pool, 1, weights=RelatedWeights(feedback=0)) == (broad,)
+
+
+def test_a_story_that_fills_its_term_budget_is_ranked_by_the_cosine_alone() -> None:
+    body = " ".join(f"word{i}" for i in range(2 * MAX_TERMS))
+    story = article(800, title="Long", dek="", body_html=f"<p>{body}</p>", section="")
+    others = [
+        article(801 + i, title=f"Part {i}", dek="", body_html=f"<p>word{i} word{i + 1}</p>")
+        for i in range(8)
+    ]
+    blended = RelatedIndex(others).signals([story]).text
+    cosine = RelatedIndex(others, RelatedWeights(query=0)).signals([story]).text
+    assert np.array_equal(blended, cosine)
+    short = replace(story, body_html="<p>word1 word2 word3</p>")
+    assert not np.array_equal(
+        RelatedIndex(others).signals([short]).text,
+        RelatedIndex(others, RelatedWeights(query=0)).signals([short]).text,
+    )
+
+
+def test_age_only_breaks_near_ties_a_few_percent_of_relevance_outweighs_two_years() -> None:
+    story = topical(900, "glacier melt survey", "", (), days_old=0)
+    old = topical(901, "glacier melt survey", "", (), days_old=730)
+    fresh = topical(902, "glacier melt survey", "", (), days_old=1)
+    # Three words more than the story shares: a few percent less similar than ``old``.
+    fresh = replace(fresh, body_html=fresh.body_html.replace("</p>", " aside1 aside2 aside3</p>"))
+    weights = RelatedWeights(feedback=0)
+    text = RelatedIndex([old, fresh], weights).signals([story], reference=T0).text[0]
+    assert 0.9 * text[0] < text[1] < text[0]
+    assert pick_related([story], [fresh, old], 1, reference=T0, weights=weights) == (old,)

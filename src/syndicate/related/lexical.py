@@ -9,11 +9,14 @@ vectors themselves never are. A term's weight in an article is Okapi BM25's::
 (saturating repeated words, and discounting long texts), and two articles' similarity
 is the cosine of their weight vectors: symmetric, in [0, 1], and measured on labelled
 news text above both plain TF-IDF cosine and BM25 ranking (``bench/related.py``).
+:meth:`LexicalSpace.query_scores` gives the plain Okapi BM25 score too (the story's
+distinct terms as the query), from the same weights and each row's kept norm: ranking
+blends it in for stories of few words (``related/ranking.py``).
 
 Memory: a pool keeps, per stored term, its id (4 bytes), its count (1 byte: counts are
 whole numbers, and BM25 has saturated long before 255) and its weight (4 bytes); the
 weights are computed a block of rows at a time, so the pass never holds a temporary the
-size of the whole pool.
+size of the whole pool; per row, the norm its weights were divided by (4 bytes).
 
 Speed: the pool's term ids are *compact*: the rank of the hashed feature among the
 features the pool uses (:attr:`LexicalSpace.features`, sorted, so a row's order is the
@@ -112,10 +115,11 @@ class LexicalSpace:
         del df, idf
         self.mean_length = float(lengths.mean()) if count and lengths.mean() > 0 else 1.0
         data = np.empty(len(indices), dtype=np.float32)
+        self.norms = np.ones(count, dtype=np.float32)  # row weights = unit weights · norm
         for start in range(0, count, _BLOCK):
             stop = min(start + _BLOCK, count)
             lo, hi = int(indptr[start]), int(indptr[stop])
-            data[lo:hi] = self._weights(
+            data[lo:hi], self.norms[start:stop] = self._weights(
                 indptr[start : stop + 1] - lo,
                 indices[lo:hi],
                 counts[lo:hi],
@@ -133,9 +137,9 @@ class LexicalSpace:
         counts: npt.NDArray[np.generic],
         lengths: npt.NDArray[np.float64],
         idf: npt.NDArray[np.float32],
-    ) -> npt.NDArray[np.float32]:
-        """Unit BM25 weights of a block of rows (an empty row stays zero); ``idf`` is
-        indexed as ``indices`` are."""
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+        """Unit BM25 weights of a block of rows (an empty row stays zero), and each row's
+        norm (1 for an empty row); ``idf`` is indexed as ``indices`` are."""
         rows = np.repeat(np.arange(len(lengths)), np.diff(indptr))
         norm = K1 * (1 - B + B * np.asarray(lengths, dtype=np.float32) / self.mean_length)
         tf = counts.astype(np.float32)
@@ -143,14 +147,14 @@ class LexicalSpace:
         sizes = np.sqrt(np.bincount(rows, weights=data * data, minlength=len(lengths)))
         sizes[sizes == 0] = 1.0
         data /= sizes[rows].astype(np.float32)
-        return data
+        return data, sizes.astype(np.float32)
 
     def vectors(self, rows: Sequence[Terms]) -> sparse.csr_matrix:
         """Unit weight vectors of articles (e.g. stories) under this pool's statistics,
         over all hashed features (a story's words the pool lacks count in its norm)."""
         raw = term_matrix(rows)
         lengths = np.array([t.length for t in rows], dtype=np.float64)
-        data = self._weights(raw.indptr, raw.indices, small_counts(raw.data), lengths, self.idf)
+        data, _ = self._weights(raw.indptr, raw.indices, small_counts(raw.data), lengths, self.idf)
         return sparse.csr_matrix((data, raw.indices, raw.indptr), shape=raw.shape)
 
     def compact(self, vectors: sparse.csr_matrix) -> sparse.csr_matrix:
@@ -174,3 +178,19 @@ class LexicalSpace:
         rows = np.repeat(np.arange(vectors.shape[0]), np.diff(compact.indptr))
         dense[compact.indices, rows] = compact.data
         return np.asarray((self.matrix @ dense).T, dtype=np.float64)
+
+    def query_scores(self, vectors: sparse.csr_matrix) -> npt.NDArray[np.float64]:
+        """(stories × pool) Okapi BM25 scores, each story's distinct terms the query.
+
+        ``Σ_{t ∈ story} idf(t) · tf·(k1 + 1) / (tf + k1·(1 − b + b·length / mean))``
+        over the row's terms: the row's unit weights (``matrix``) times its norm, summed
+        over the story's terms. Unlike the cosine, a row is not divided by its norm, so
+        an article matching more of the story's words is not discounted for also
+        carrying other rare ones.
+        """
+        compact = self.compact(vectors)
+        presence = np.zeros((self.matrix.shape[1], vectors.shape[0]), dtype=np.float32)
+        rows = np.repeat(np.arange(vectors.shape[0]), np.diff(compact.indptr))
+        presence[compact.indices, rows] = 1.0
+        dots = np.asarray((self.matrix @ presence).T, dtype=np.float64)
+        return dots * self.norms[None, :]

@@ -6,8 +6,9 @@ creates exactly this. One row per article: its hashed term ids and weighted coun
 archive never loads an article's text), and what it was computed from
 (``content_hash``, ``version``) so a changed article or a new term format is noticed.
 ``indexed_at`` is when the row was written: each process's in-memory index reads only
-rows written since its last look. Two indexes on ``articles`` (first seen, updated) make
-the per-ranking check for changed articles an index probe.
+rows written since its last look. Migration 0013 also indexes ``articles``' first-seen
+and updated times (declared in :mod:`syndicate.store.schema`): the per-ranking check
+for changed articles is an index probe.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from sqlalchemy import (
     Table,
 )
 
-from syndicate.store.schema import UTCDateTime, articles, metadata
+from syndicate.store.schema import UTCDateTime, metadata
 
 related_terms = Table(
     "related_terms",
@@ -48,5 +49,3 @@ related_terms = Table(
 
 # The cache's cheap "did articles change?" look (``articles_state``) reads these two
 # maxima on every ranking: indexed, each is one index probe instead of a table scan.
-Index("ix_articles_first_seen_at", articles.c.first_seen_at)
-Index("ix_articles_updated_at", articles.c.updated_at)

@@ -86,6 +86,9 @@ articles = Table(
     Index("ix_articles_published_at", "published_at"),
     Index("ix_articles_section", "section"),
     Index("ix_articles_source", "source"),
+    # Migration 0013: the related index's check for changed articles probes these.
+    Index("ix_articles_first_seen_at", "first_seen_at"),
+    Index("ix_articles_updated_at", "updated_at"),
     Index("ix_articles_url_key", "url_key"),
     Index("ix_articles_story", "story"),
 )
