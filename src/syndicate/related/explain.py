@@ -91,6 +91,26 @@ def _parts(signals: Signals, position: int) -> dict[str, float]:
     return {name: round(value, 4) for name, value in values.items()}
 
 
+@dataclass(frozen=True, slots=True)
+class PoolRows:
+    """The index's rows (made from its columns), their positions by id, and the ids
+    whose source may not give picks: what every explanation over one index shares."""
+
+    rows: list[Candidate]
+    position: dict[str, int]
+    by_source: frozenset[str]
+
+
+def pool_rows(index: RelatedIndex, not_related_sources: frozenset[str]) -> PoolRows:
+    """:class:`PoolRows` of ``index`` (one pass over the pool)."""
+    rows = index.articles
+    return PoolRows(
+        rows,
+        {a.id: n for n, a in enumerate(rows)},
+        frozenset(a.id for a in rows if a.source in not_related_sources),
+    )
+
+
 def explain(
     index: RelatedIndex,
     article: Article,
@@ -102,6 +122,7 @@ def explain(
     reference: datetime | None = None,
     refused: int = 5,
     channel: str | None = None,
+    pool: PoolRows | None = None,
 ) -> Explanation:
     """``article``'s k picks from ``index`` with each signal's part, and the ``refused``
     best-scoring candidates that may not be picks, each with its reason.
@@ -109,14 +130,14 @@ def explain(
     ``index`` may hold articles of sources in ``not_related_sources``: they are never
     picks (reason ``source``), as in a digest, where they are not even candidates.
     ``remembered`` are the articles one reader already received (reason ``memory``:
-    per-reader memory, ``related_memory_days``).
+    per-reader memory, ``related_memory_days``). ``pool`` is :func:`pool_rows` of the
+    index, made once when explaining many articles.
     """
-    rows = index.articles  # made on demand from the pool's columns: once per explanation
-    by_source = frozenset(a.id for a in rows if a.source in not_related_sources)
+    pool = pool or pool_rows(index, not_related_sources)
+    rows, position, by_source = pool.rows, pool.position, pool.by_source
     exclude = banned | by_source | remembered
     picks = index.pick_per_story([article], k, exclude=exclude, reference=reference)[article.id]
     signals = index.signals([article], reference)
-    position = {a.id: n for n, a in enumerate(rows)}
     scored = [
         Scored(p, _parts(signals, position[p.id]), pinned=p.id in article.related_pins)
         for p in picks
@@ -213,6 +234,8 @@ def audit_pool(
 def explain_all(
     index: RelatedIndex, articles: Sequence[Article], k: int, **options: Any
 ) -> Iterator[Explanation]:
-    """:func:`explain` for each of ``articles``, one at a time (for streaming)."""
+    """:func:`explain` for each of ``articles``, one at a time (for streaming); the
+    pool's rows are made once, not once per article."""
+    pool = pool_rows(index, options.get("not_related_sources", frozenset()))
     for article in articles:
-        yield explain(index, article, k, **options)
+        yield explain(index, article, k, pool=pool, **options)
