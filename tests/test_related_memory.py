@@ -277,3 +277,52 @@ def test_ledger_is_one_indexed_query_and_counts_stories_and_shown_picks(store: S
             compiled = query.compile(conn, compile_kwargs={"literal_binds": True})
             plan = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}").all()
         assert any("ix_deliveries_subscriber_sent" in str(row) for row in plan), plan
+
+
+def test_another_sources_copy_of_a_story_received_is_not_offered_as_a_pick(
+    store: Store,
+) -> None:
+    from syndicate.ingest.content import clean_entry
+    from syndicate.models import Entry
+    from tests.digest.factory import T0, store_articles
+
+    config = settings()
+    world, arts = channel("world"), channel("arts")
+    subscribe(store, "both@example.org", "world", "arts")
+    subscribe(store, "arts@example.org", "arts")
+    ids = store_articles(store, 20)  # "Story number 0" .. 19, as stored
+    stored = {n: store.get_article(i) for n, i in enumerate(ids)}
+    # The wire's copy of story 0, in story 0's cluster.
+    copy = clean_entry(
+        Entry(
+            key="copy-0",
+            url="https://wire.example/0",
+            title="Story number 90",
+            body_html="<p>Body of story 0 about harbours.</p>",
+            published_at=T0 + timedelta(hours=1),
+        ),
+        source="wire",
+        authority="news.example,2026",
+        site_url="https://wire.example",
+    )
+    store.save_entries([copy], now=T0 + timedelta(hours=1), stories={copy.id: ids[0]})
+    wire_copy = store.get_article(copy.id)
+    assert wire_copy is not None and wire_copy.story_key == ids[0]
+
+    first = save(
+        store, config, world, SLOT, [stored[0], stored[1]], [stored[n] for n in range(2, 14)]
+    )
+    assert picks(to(send(store, config, [world, arts], first, SLOT))["both@example.org"]) == [
+        2,
+        3,
+        4,
+        5,
+    ]
+
+    later = SLOT + timedelta(days=1)
+    candidates = [wire_copy, *(stored[n] for n in range(14, 19))]
+    second = save(store, config, arts, later, [stored[19]], candidates)
+    got = to(send(store, config, [world, arts], second, later))
+    assert picks(got["arts@example.org"]) == [90, 14, 15, 16]
+    # The reader of both got story 0 from the world edition: its copy is no pick for them.
+    assert picks(got["both@example.org"]) == [14, 15, 16, 17]

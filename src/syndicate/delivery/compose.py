@@ -18,7 +18,7 @@ import logging
 import os
 import secrets
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
@@ -34,6 +34,7 @@ from syndicate.store import Store
 from syndicate.store.editions import EditionRecord, get_edition_by_id
 from syndicate.store.ledger import Ledger
 from syndicate.store.outbox import Claimed
+from syndicate.store.stories import cluster_siblings
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +121,8 @@ class EditionMessages:
         self._cache: dict[tuple[int, tuple[str, ...]], MessageTemplate] = {}
         # Each edition's (story ids, related ids): what a reader of it receives.
         self._ids: dict[int, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+        # Each edition's candidates' story-cluster siblings (other sources' copies).
+        self._siblings: dict[int, dict[str, frozenset[str]]] = {}
 
     def _edition(self, edition_id: int, sections: tuple[str, ...] = ()) -> MessageTemplate:
         """The edition's message template; for subscribers who chose sections, the
@@ -167,6 +170,15 @@ class EditionMessages:
             self._record(edition_id)
         return self._ids[edition_id]
 
+    def _cluster_siblings(self, edition_id: int) -> dict[str, frozenset[str]]:
+        """The other members of each candidate's story cluster (absent: none)."""
+        if edition_id not in self._siblings:
+            if len(self._siblings) >= 1024:
+                self._siblings.clear()
+            candidates = self._articles(edition_id)[1]
+            self._siblings[edition_id] = cluster_siblings(self.store, candidates)
+        return self._siblings[edition_id]
+
     def _memory_days(self, channel: str) -> int:
         config = self.channels.get(channel)
         digest = config.digest if config is not None else DigestSettings()
@@ -189,7 +201,12 @@ class EditionMessages:
                 continue
             by_window[self._memory_days(item.channel)].add(item.subscriber_id)
         skip = [c.id for c in claimed]
-        among = {a for c in claimed if c.id in templates for a in self._articles(c.edition_id)[1]}
+        among: set[str] = set()
+        for c in claimed:
+            if c.id in templates:
+                among.update(self._articles(c.edition_id)[1])
+                for members in self._cluster_siblings(c.edition_id).values():
+                    among.update(members)
         ledgers = {
             days: self.ledger.received(ids, now - timedelta(days=days), skip=skip, among=among)
             for days, ids in by_window.items()
@@ -203,7 +220,12 @@ class EditionMessages:
                 continue
             stories, candidates = self._articles(item.edition_id)
             days = self._memory_days(item.channel)
-            seen = ledgers[days][item.subscriber_id] | in_batch[item.subscriber_id] if days else ()
+            seen: Collection[str] = ()
+            if days:
+                got = ledgers[days][item.subscriber_id] | in_batch[item.subscriber_id]
+                # Another source's copy of a story they received is that story.
+                siblings = self._cluster_siblings(item.edition_id)
+                seen = got | {c for c in candidates if siblings.get(c, frozenset()) & got}
             mask = chosen[item.id] = template.choose(candidates, seen)
             in_batch[item.subscriber_id].update(stories)
             in_batch[item.subscriber_id].update(

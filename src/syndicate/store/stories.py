@@ -143,3 +143,34 @@ def save_story_keys(store: Store, keys: Sequence[tuple[str, str, bytes]]) -> Non
                 )
     except SQLAlchemyError as err:
         raise StoreError(f"saving story keys failed: {err}") from err
+
+
+def cluster_siblings(store: Store, ids: Iterable[str]) -> dict[str, frozenset[str]]:
+    """For each of ``ids`` whose story cluster has other members: those members' ids.
+
+    Per-reader memory asks this of an edition's candidate picks: a reader who received
+    one source's copy of a story has received that story.
+    """
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    a = articles.c
+    with store.engine.connect() as conn:
+        keys: dict[str, str] = {}
+        for start in range(0, len(wanted), 500):
+            rows = conn.execute(select(a.id, a.story).where(a.id.in_(wanted[start : start + 500])))
+            keys.update({row.id: row.story or row.id for row in rows})
+        clusters = sorted(set(keys.values()))
+        members: dict[str, set[str]] = {}
+        for start in range(0, len(clusters), 500):
+            chunk = clusters[start : start + 500]
+            rows = conn.execute(
+                select(a.id, a.story).where(or_(a.story.in_(chunk), a.id.in_(chunk)))
+            )
+            for row in rows:
+                members.setdefault(row.story or row.id, set()).add(row.id)
+    return {
+        i: frozenset(members.get(key, set()) - {i})
+        for i, key in keys.items()
+        if len(members.get(key, set())) > 1
+    }
