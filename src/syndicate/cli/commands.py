@@ -7,11 +7,11 @@ import sys
 from typing import Any
 
 import click
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from syndicate.cli.app import AppContext, cli, console, err_console, pass_app, plural, when
+from syndicate.cli.app import AppContext, cli, console, pass_app, plural, when
 from syndicate.cli.checks import sending_problems, template_problems
+from syndicate.cli.progress import progress_bar
 from syndicate.cli.text import cell
 from syndicate.config import find_config, load_channels
 from syndicate.errors import ConfigError
@@ -67,16 +67,7 @@ def _progress(total: int) -> Any:
 
     @contextmanager
     def bar() -> Any:
-        progress = Progress(
-            TextColumn("[bold]ingest"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.description}"),
-            TimeElapsedColumn(),
-            console=err_console,
-            transient=True,
-            disable=not err_console.is_terminal,
-        )
+        progress = progress_bar("ingest", described=True)
         with progress:
             task = progress.add_task("", total=total)
 
@@ -277,15 +268,7 @@ def _index_terms(store: Store) -> int:
     """Fill the related index's term vectors (syndicate.related.sync) with a progress bar."""
     from syndicate.related.sync import sync_terms  # numpy: load on use
 
-    progress = Progress(
-        TextColumn("[bold]related index"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-        transient=True,
-        disable=not err_console.is_terminal,
-    )
+    progress = progress_bar("related index")
     with progress:
         task = progress.add_task("", total=None)
 

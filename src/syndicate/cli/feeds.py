@@ -8,10 +8,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import click
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from syndicate.cli.app import AppContext, cli, console, err_console, pass_app, plural
+from syndicate.cli.app import AppContext, cli, console, pass_app, plural
+from syndicate.cli.progress import progress_bar
 from syndicate.cli.text import cell
 from syndicate.config import load_channels
 from syndicate.feeds import BuildReport, ChannelReport, build
@@ -53,16 +53,7 @@ def build_cmd(app: AppContext, channels: tuple[str, ...], repick: bool) -> None:
 @contextmanager
 def _progress(total: int) -> Iterator[Callable[[ChannelReport], None]]:
     """A progress bar over channels, drawn only on a terminal and for several channels."""
-    progress = Progress(
-        TextColumn("[bold]build"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.description}"),
-        TimeElapsedColumn(),
-        console=err_console,
-        transient=True,
-        disable=total < PROGRESS_FROM or not err_console.is_terminal,
-    )
+    progress = progress_bar("build", described=True, shown=total >= PROGRESS_FROM)
     with progress:
         task = progress.add_task("", total=total)
 

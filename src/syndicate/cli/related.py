@@ -13,10 +13,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import click
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from syndicate.cli.app import AppContext, cli, console, err_console, pass_app, plural
+from syndicate.cli.app import AppContext, cli, console, pass_app, plural
+from syndicate.cli.progress import progress_bar
 from syndicate.cli.text import cell
 from syndicate.config import ChannelConfig, load_channels
 from syndicate.models import utc_now
@@ -167,15 +167,7 @@ def _print(data: dict[str, Any]) -> None:
 def _progress(total: int) -> Iterator[Any]:
     """A progress bar on standard error when it is a terminal (standard output stays
     the JSON lines)."""
-    progress = Progress(
-        TextColumn("[bold]related"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-        transient=True,
-        disable=not total or not err_console.is_terminal,
-    )
+    progress = progress_bar("related", shown=bool(total))
     with progress:
         task = progress.add_task("", total=total)
         yield lambda: progress.update(task, advance=1)
@@ -194,15 +186,7 @@ def reindex(app: AppContext, redo: bool) -> None:
     require()
     store = app.store()
     total = count_stale(store, MODEL_NAME, redo=redo)
-    progress = Progress(
-        TextColumn("[bold]reindex"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-        transient=True,
-        disable=not err_console.is_terminal,
-    )
+    progress = progress_bar("reindex")
     with progress:
         task = progress.add_task("", total=total)
         done = refresh(
