@@ -57,7 +57,7 @@ def lazy_exports(package: str, where: Mapping[str, str]) -> Callable[[str], Any]
 
     ``where`` maps each public name to the submodule that defines it. A name is imported
     on first use, so importing one light submodule (a slot calculation, the atomic
-    writer) never pulls in a whole stage's heavy dependencies (feedgen, scikit-learn).
+    writer) never pulls in a whole stage's heavy dependencies (feedgen, numpy and scipy).
     """
 
     def __getattr__(name: str) -> Any:

@@ -16,7 +16,7 @@ parts) that delivery sends unchanged.
 The preview (files for a sample recipient) is :mod:`syndicate.delivery.preview`: it
 builds the message bytes, which is delivery's job.
 
-Composing pulls in numpy and scikit-learn, which a process that only sends stored
+Composing pulls in numpy and scipy, which a process that only sends stored
 editions, or only needs a slot, should not pay for: names load on first use.
 """
 

@@ -101,7 +101,7 @@ def handle(store: Store, settings: Settings, due: Due, now: datetime) -> Edition
             f" ({due.passed_over} earlier slots also missed)" if due.passed_over else "",
         )
         return EditionOutcome(key, slot, "missed")
-    from syndicate.digest.build import build_edition  # numpy/scikit-learn: load on use
+    from syndicate.digest.build import build_edition  # numpy/scipy: load on use
 
     if due.passed_over:
         log.warning("schedule %s: %d missed slots coalesce into %s", key, due.passed_over, slot)

@@ -244,7 +244,7 @@ class ArchiveArea:
 
 def _local_date(slot: datetime, timezone: str) -> str:
     # The same date the edition's own header shows. Composing pulls in numpy and
-    # scikit-learn, which the server should only load once someone browses the archive.
+    # numpy and scipy, which the server should only load once someone browses the archive.
     from syndicate.digest.compose import local_date
 
     return local_date(slot, timezone)
