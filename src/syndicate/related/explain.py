@@ -196,12 +196,7 @@ def _reason(
     if candidate.story_key in context.pick_clusters:
         return "cluster"
     # The same test as picking: the text vectors before feedback.
-    limit, matrix = index.weights.near_duplicate, index.pool.matrix
-    vector = matrix[position]
-    if (vector @ index.story_vectors([story]).T).max() >= limit:
-        return "near-copy"
-    rows = context.pick_rows
-    if rows and (vector @ matrix[rows].T).max() >= limit:
+    if index.near_copy(position, index.story_vectors([story]), context.pick_rows):
         return "near-copy"
     return ""
 

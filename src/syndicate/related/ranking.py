@@ -178,6 +178,16 @@ class RelatedIndex:
         features, as near-copy checks use (``pool.matrix`` rows are in that space)."""
         return self.pool.space.compact(self._vectors(stories))
 
+    def near_copy(self, place: int, stories: sparse.csr_matrix, picked: Sequence[int]) -> bool:
+        """Whether pool row ``place`` is a near-copy (text cosine ≥ ``near_duplicate``) of
+        one of ``stories`` (unit vectors over the compact features: :meth:`story_vectors`)
+        or of the rows ``picked``."""
+        limit, matrix = self.weights.near_duplicate, self.pool.matrix
+        vector = matrix[place]
+        if stories.shape[0] and (vector @ stories.T).max() >= limit:
+            return True
+        return bool(picked) and (vector @ matrix[list(picked)].T).max() >= limit
+
     def member_ids(self) -> list[str]:
         """The ids of the articles that may be picked (the pool's members)."""
         ids = self.pool.facts.ids
@@ -453,7 +463,6 @@ class RelatedIndex:
         allowed = self._allowed(banned, stories)
         position = self.pool.position
         pinned = [position[p] for p in dict.fromkeys(pins) if p in position]
-        limit, matrix = self.weights.near_duplicate, self.pool.matrix
         vectors = self.pool.space.compact(vectors)
         picked: list[int] = []
         taken: set[int] = set()
@@ -463,13 +472,9 @@ class RelatedIndex:
             cluster = int(self.pool.stories[place])
             if place in picked or cluster in taken:
                 continue
-            if place not in pinned:
-                vector = matrix[place]
-                # A copy of a story, or of an earlier pick, tells the reader nothing new.
-                if vectors.shape[0] and (vector @ vectors.T).max() >= limit:
-                    continue
-                if picked and (vector @ matrix[picked].T).max() >= limit:
-                    continue
+            # A copy of a story, or of an earlier pick, tells the reader nothing new.
+            if place not in pinned and self.near_copy(place, vectors, picked):
+                continue
             picked.append(place)
             taken.add(cluster)
             if len(picked) == k:

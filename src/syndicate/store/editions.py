@@ -224,8 +224,7 @@ def set_edition_status(store: Store, edition_id: int, status: str) -> None:
 
 def articles_by_ids(store: Store, ids: Sequence[str]) -> list[Article]:
     """The articles with these ids, in the order given; ids no longer stored are skipped."""
-    found = (store.get_article(article_id) for article_id in ids)
-    return [article for article in found if article is not None]
+    return store.get_articles(ids)
 
 
 def _record(row: Row[Any]) -> EditionRecord:
