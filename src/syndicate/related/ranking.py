@@ -63,10 +63,12 @@ class RelatedWeights:
     Text cosines of related news sit mostly between 0.05 and 0.5, so a shared rare
     section (up to 0.15) or two shared rare tags (0.2) lift a related item above a
     merely similar one. ``semantic`` multiplies the cosine of sentence embeddings when
-    they are given. ``query`` is the share of the BM25 score blended into the text
-    signal of a one-word story (less for longer ones, none for a story that fills its
-    term budget). ``near_duplicate`` is the text cosine at which a candidate counts as
-    a copy of a story or of another pick. ``bench/related.py`` measures each choice.
+    they are given, the story's embedding first widened by ``semantic_feedback`` times
+    the centre of its ``semantic_feedback_depth`` nearest members'. ``query`` is the
+    share of the BM25 score blended into the text signal of a one-word story (less for
+    longer ones, none for a story that fills its term budget). ``near_duplicate`` is the
+    text cosine at which a candidate counts as a copy of a story or of another pick.
+    ``bench/related.py`` measures each choice.
     """
 
     section: float = 0.15
@@ -74,6 +76,8 @@ class RelatedWeights:
     tag_cap: int = 3
     author: float = 0.1
     semantic: float = 1.0
+    semantic_feedback: float = 1.0
+    semantic_feedback_depth: int = 10
     half_life_days: float = 365.0
     recency: float = 0.02
     feedback: float = 1.0
@@ -312,7 +316,44 @@ class RelatedIndex:
                 story_vectors[n] = self._embeddings[s.id]
         if missing and self._embed is not None:
             story_vectors[missing] = self._embed([stories[n] for n in missing])
-        return self.weights.semantic * (story_vectors @ self._pool_embeddings.T).astype(np.float64)
+        similarity = (story_vectors @ self._pool_embeddings.T).astype(np.float64)
+        depth = min(self.weights.semantic_feedback_depth, int(self.members.sum()) - 1)
+        if self.weights.semantic_feedback > 0 and depth >= 1:
+            similarity = self._semantic_widened(stories, story_vectors, similarity, depth)
+        return self.weights.semantic * similarity
+
+    def _semantic_widened(
+        self,
+        stories: Sequence[Article],
+        story_vectors: npt.NDArray[np.float32],
+        similarity: FloatArray,
+        depth: int,
+    ) -> FloatArray:
+        """Cosines with each story's embedding plus ``semantic_feedback`` times the mean
+        of its ``depth`` nearest members' (never the story itself), renormalised.
+
+        The embedding twin of the text signal's feedback: a story of a title and a few
+        words is a noisy point, its nearest neighbours' centre a steadier one.
+        """
+        assert self._pool_embeddings is not None
+        pool_vectors = self._pool_embeddings
+        # Neighbours: members with a vector, never the story, only the close side (a
+        # small pool's far members would pull the story off its topic).
+        has_vector = np.abs(pool_vectors).sum(axis=1) > 0
+        allowed = np.broadcast_to(self.members & has_vector, similarity.shape).copy()
+        for row, story in enumerate(stories):
+            if story.id in self.pool.position:
+                allowed[row, self.pool.position[story.id]] = False
+        near = np.where(allowed, similarity, 0.0)
+        top = np.argpartition(-near, depth - 1, axis=1)[:, :depth]
+        chosen = np.take_along_axis(near, top, axis=1) > 0
+        counts = chosen.sum(axis=1, keepdims=True)
+        summed = np.einsum("sd,sdv->sv", chosen.astype(np.float64), pool_vectors[top])
+        centre = np.divide(summed, counts, out=np.zeros_like(summed), where=counts > 0)
+        widened = story_vectors + self.weights.semantic_feedback * centre
+        sizes = np.linalg.norm(widened, axis=1, keepdims=True)
+        sizes[sizes == 0] = 1.0
+        return np.asarray((widened / sizes) @ pool_vectors.T, dtype=np.float64)
 
     def signals(self, stories: Sequence[Article], reference: datetime | None = None) -> Signals:
         """Each signal's (stories × pool) matrix, before they are combined.
