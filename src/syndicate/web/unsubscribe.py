@@ -34,7 +34,7 @@ from starlette.routing import BaseRoute, Route
 
 from syndicate.config import ChannelConfig, load_channels
 from syndicate.delivery import BadToken, TokenClaims, TokenSigner
-from syndicate.errors import StoreError
+from syndicate.errors import ConfigError, StoreError
 from syndicate.models import Subscriber, Subscription, utc_now
 from syndicate.store import Store
 from syndicate.store.subscribers import SubscriberStore
@@ -102,6 +102,13 @@ def routes(context: WebContext) -> list[BaseRoute]:
     def channels() -> dict[str, ChannelConfig]:
         return {c.name: c for c in load_channels(context.settings)}
 
+    def title_of(name: str) -> str:
+        try:
+            config = channels().get(name)
+        except ConfigError:
+            return name  # a broken channel file must not break unsubscribing
+        return config.title if config is not None else name
+
     def offers(found: TokenClaims, at: datetime) -> tuple[Subscriber | None, list[Option]]:
         """The subscriber and the "less often" choices their subscription has."""
         subscriber = SubscriberStore(store()).get_by_id(found.subscriber_id)
@@ -119,7 +126,7 @@ def routes(context: WebContext) -> list[BaseRoute]:
         action, slower = f"/u/{token}", f"/u/{token}/less"
         try:
             _, options = offers(found, utc_now())
-        except (StoreError, SQLAlchemyError):
+        except (StoreError, SQLAlchemyError, ConfigError):
             options = []  # the button must still work (and say 503 if need be)
         return page(
             "unsubscribe.html",
@@ -129,6 +136,7 @@ def routes(context: WebContext) -> list[BaseRoute]:
             action=action,
             csrf=guard().token(action),
             options=options,
+            channel_title=title_of(found.channel),
             less_action=slower,
             less_csrf=guard().token(slower),
         )
