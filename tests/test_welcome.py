@@ -45,9 +45,11 @@ def more_from(message: EmailMessage) -> list[str]:
     return TITLE.findall(text.split("MORE FROM", 1)[1].split("____", 1)[0])
 
 
-def test_confirm_sends_exactly_one_welcome_with_the_latest_edition(tmp_path: Path) -> None:
+def test_confirm_sends_exactly_one_welcome_with_the_latest_edition(
+    tmp_path: Path, store_url: str
+) -> None:
     with SMTPTestServer() as smtp:
-        settings, world = write_instance(tmp_path, smtp.port)
+        settings, world = write_instance(tmp_path, smtp.port, store_url=store_url)
         store = open_store(settings.store_url)
         store_articles(store, 30)
         built = build_edition(store, settings, world, SLOT)
@@ -165,10 +167,10 @@ def test_start_here_without_pins_ranks_the_channel(tmp_path: Path) -> None:
 
 
 def test_the_next_edition_does_not_repeat_the_welcome_stories_in_more_from(
-    tmp_path: Path,
+    tmp_path: Path, store_url: str
 ) -> None:
     with SMTPTestServer() as smtp:
-        settings, world = write_instance(tmp_path, smtp.port)
+        settings, world = write_instance(tmp_path, smtp.port, store_url=store_url)
         store = open_store(settings.store_url)
         ids = store_articles(store, 30)
         built = build_edition(store, settings, world, SLOT)

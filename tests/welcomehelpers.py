@@ -23,9 +23,10 @@ NOW = SLOT + timedelta(hours=3)  # when readers confirm
 
 
 def write_instance(
-    folder: Path, smtp_port: int, digest: str = "", dispatch: str = ""
+    folder: Path, smtp_port: int, digest: str = "", dispatch: str = "", store_url: str = ""
 ) -> tuple[Settings, ChannelConfig]:
-    """A config (SMTP backend on ``smtp_port``) with the daily channel ``world``."""
+    """A config (SMTP backend on ``smtp_port``; the store at ``store_url``, by default
+    ``var/syndicate.db``) with the daily channel ``world``."""
     (folder / "feeds").mkdir(parents=True)
     (folder / "var").mkdir()
     (folder / "feeds" / "world.toml").write_text(
