@@ -16,6 +16,7 @@ from syndicate.digest import build_edition
 from syndicate.digest.compose import Edition
 from syndicate.digest.render import render_edition
 from syndicate.digest.templates import DigestTemplates
+from syndicate.digest.welcome import by_section
 from syndicate.models import Subscription
 from syndicate.store import open_store
 from syndicate.store.archive import archived_channels
@@ -23,7 +24,7 @@ from syndicate.store.delivery_schema import deliveries
 from syndicate.store.editions import NewEdition, get_edition_by_id, save_edition
 from syndicate.store.subscribers import SubscriberStore
 from syndicate.store.welcomes import START_HERE, WELCOME
-from tests.digest.factory import store_articles
+from tests.digest.factory import article, store_articles
 from tests.smtpserver import SMTPTestServer
 from tests.subscribehelpers import parse
 from tests.welcomehelpers import NOW, SLOT, dispatch, sign_up, signups_for, write_instance
@@ -150,19 +151,32 @@ def test_start_here_sends_the_pinned_articles(tmp_path: Path) -> None:
         store.close()
 
 
-def test_start_here_without_pins_ranks_the_channel(tmp_path: Path) -> None:
+def test_start_here_without_pins_takes_the_best_of_each_section(tmp_path: Path) -> None:
     with SMTPTestServer() as smtp:
         settings, world = write_instance(tmp_path, smtp.port, 'welcome = "start_here"\n')
         store = open_store(settings.store_url)
-        store_articles(store, 20)
+        store_articles(store, 10, section="World")
+        store_articles(store, 10, start=10, section="Arts")
+        store_articles(store, 10, start=20, section="Sport")  # not in the channel
         signups = signups_for(store, settings, world)
-        signups.confirm(sign_up(signups, "new@example.org"), {}, NOW)
+        signups.confirm(sign_up(signups, "all@example.org"), {}, NOW)
+        signups.confirm(sign_up(signups, "arts@example.org", sections=("Arts",)), {}, NOW)
         dispatch(store, settings, world, NOW)
-        assert smtp.counts() == {"new@example.org": 1}
+        assert smtp.counts() == {"all@example.org": 1, "arts@example.org": 1}
         with store.engine.connect() as conn:
-            edition_id = conn.execute(select(deliveries.c.edition_id)).scalar_one()
-        record = get_edition_by_id(store, edition_id)
+            edition_ids = {r[0] for r in conn.execute(select(deliveries.c.edition_id))}
+        assert len(edition_ids) == 1
+        record = get_edition_by_id(store, edition_ids.pop())
         assert record is not None and len(record.article_ids) == 4
+        chosen = {a.id: a for a in store.get_articles(list(record.article_ids))}
+        in_order = [chosen[i] for i in record.article_ids]
+        assert {a.section for a in in_order} == {"World", "Arts"}  # each section, no Sport
+        got = {m.rcpt_tos[0]: parse(m.content) for m in smtp.messages}
+        arts = " ".join(text_of(got["arts@example.org"]).split("MORE FROM")[0].split())
+        everyone = " ".join(text_of(got["all@example.org"]).split("MORE FROM")[0].split())
+        for story in in_order:
+            assert f"{story.title} " in everyone
+            assert (f"{story.title} " in arts) == (story.section == "Arts")
         store.close()
 
 
@@ -236,3 +250,13 @@ def test_welcome_edition_is_shared_until_the_next_edition(tmp_path: Path) -> Non
         record = get_edition_by_id(store, editions_used[0][0])
         assert record is not None and record.cadence == WELCOME and record.slot == SLOT
         store.close()
+
+
+def test_by_section_takes_turns_in_rank_order() -> None:
+    w = [article(n, section="World") for n in range(3)]
+    a = [article(n, section="arts") for n in range(10, 12)]
+    ranked = [w[0], w[1], a[0], w[2], a[1]]
+    assert by_section(ranked, ("World", "Arts"), 4) == [w[0], a[0], w[1], a[1]]
+    assert by_section(ranked, ("World", "Arts"), 5) == [w[0], a[0], w[1], a[1], w[2]]
+    assert by_section(ranked, ("World",), 2) == [w[0], w[1]]  # no choice: rank order
+    assert by_section(ranked, (), 3) == ranked[:3]

@@ -5,8 +5,9 @@
   stored as an edition of cadence ``welcome`` at the same slot, so everyone who confirms
   before the next edition shares one render.
 * ``start_here``: a selection stored as cadence ``start_here`` at the day's slot (UTC
-  midnight): the channel's ``welcome_pins`` in order, else the best of the channel by
-  the "More from" ranking, taken as related to its newest stories. A subscriber who
+  midnight): the channel's ``welcome_pins`` in order, else the best of the channel's
+  own archive by the "More from" ranking, taken as related to its newest stories, in
+  turns from each of the channel's sections (:func:`by_section`). A subscriber who
   chose sections is sent only those sections' stories, as with any edition (the
   dispatcher's per-segment copy).
 * ``off``: nothing.
@@ -18,6 +19,7 @@ Building writes only the edition; queueing it for one subscriber, exactly once, 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -125,17 +127,26 @@ def _start_here(
     """The "start here" selection (module docstring), with its "More from" candidates."""
     digest = channel.digest
     stories = articles_by_ids(store, digest.welcome_pins)[: digest.max_items]
-    index = None
     if not stories:
-        index = _index(store, settings, channel, slot)
+        # Ranked within the channel's own archive, whatever its "More from" pool.
+        own = channel.model_copy(
+            update={"digest": digest.model_copy(update={"related_pool": "channel"})}
+        )
         recent = iter_channel_articles(store, channel, until=slot)  # newest first
         newest = order_stories(itertools.islice(recent, 50), ANCHOR_STORIES)
-        stories = list(index.pick(newest, digest.max_items, reference=slot)) or newest
+        sections = channel.filters.sections
+        wanted = digest.max_items * max(1, len(sections))
+        ranked = _index(store, settings, own, slot).pick(newest, wanted, reference=slot)
+        # The channel's newest stories make up for a ranking short of candidates.
+        ids = {a.id for a in ranked}
+        stories = by_section(
+            [*ranked, *(a for a in newest if a.id not in ids)], sections, digest.max_items
+        )
     if not stories:
         return None
     related: tuple[Article, ...] = ()
     if digest.related_k:
-        index = index or _index(store, settings, channel, slot)
+        index = _index(store, settings, channel, slot)
         related = index.pick(stories, candidate_count(digest), reference=slot)
     subject, preheader = describe(settings, channel, slot, stories, templates)
     return Edition(
@@ -147,6 +158,22 @@ def _start_here(
         preheader,
         cadence=START_HERE,
     )
+
+
+def by_section(ranked: Sequence[Article], sections: Sequence[str], k: int) -> list[Article]:
+    """The first ``k`` of ``ranked`` taken in turns from each of ``sections`` (in rank
+    order within each), so that every section has stories in the selection and a reader
+    of some sections finds theirs in their copy; ranked order when there is no choice
+    of sections."""
+    if len(sections) < 2:
+        return list(ranked[:k])
+    queues = [[a for a in ranked if a.section.casefold() == s.casefold()] for s in sections]
+    chosen: list[Article] = []
+    for turn in range(k):
+        for queue in queues:
+            if turn < len(queue) and len(chosen) < k:
+                chosen.append(queue[turn])
+    return chosen
 
 
 def _index(
