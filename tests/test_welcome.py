@@ -9,6 +9,7 @@ from datetime import timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from syndicate.delivery.dispatch import enqueue_edition
@@ -260,3 +261,25 @@ def test_by_section_takes_turns_in_rank_order() -> None:
     assert by_section(ranked, ("World", "Arts"), 5) == [w[0], a[0], w[1], a[1], w[2]]
     assert by_section(ranked, ("World",), 2) == [w[0], w[1]]  # no choice: rank order
     assert by_section(ranked, (), 3) == ranked[:3]
+
+
+def test_a_welcome_that_cannot_be_rendered_leaves_the_confirmation_standing(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with SMTPTestServer() as smtp:
+        settings, world = write_instance(tmp_path, smtp.port)
+        store = open_store(settings.store_url)
+        store_articles(store, 30)
+        build_edition(store, settings, world, SLOT)
+        # An instance template broken after the edition went out.
+        (tmp_path / "templates").mkdir()
+        (tmp_path / "templates" / "digest.mjml.j2").write_text("{% if %}", encoding="utf-8")
+        signups = signups_for(store, settings, world)
+        claims = sign_up(signups, "new@example.org")
+        assert signups.confirm(claims, {}, NOW) == "confirmed"
+        assert "could not queue the welcome edition of world" in caplog.text
+        people = SubscriberStore(store).get("new@example.org")
+        assert people is not None and people.status == "active"
+        with store.engine.connect() as conn:
+            assert conn.execute(select(func.count()).select_from(deliveries)).scalar_one() == 0
+        store.close()

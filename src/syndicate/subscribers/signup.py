@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from syndicate.config import ChannelConfig, Settings
 from syndicate.delivery.compose import dkim_signer, sender
 from syndicate.delivery.dkim import DKIMSigner
@@ -318,12 +320,14 @@ class Signups:
 
         try:
             edition = build_welcome(self.store, self.settings, config, now)
-        except SyndicateError:
-            log.exception("could not build the welcome edition of %s", channel)
+            if edition is None:
+                return None
+            return enqueue_welcome(self.store, subscriber_id, channel, edition.id, now)
+        except (SyndicateError, SQLAlchemyError):
+            # The confirmation is committed: a welcome that cannot be made must not
+            # turn it into an error page. Nothing was queued, so none is sent.
+            log.exception("could not queue the welcome edition of %s", channel)
             return None
-        if edition is None:
-            return None
-        return enqueue_welcome(self.store, subscriber_id, channel, edition.id, now)
 
     def preferences_url(self, subscriber_id: int, channel: str) -> str:
         """A signed link to the subscriber's preferences page."""
