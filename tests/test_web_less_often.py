@@ -145,3 +145,13 @@ def test_mails_per_week(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     assert own.describe() == "about 3 emails a week (as many as last week)"
     # A weekly channel offers nothing slower than weekly.
     assert less_often(store, world, Subscription("world", "weekly"), MONDAY) == []
+
+
+def test_every_edition_of_a_weekly_channel_is_already_weekly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SYNDICATE_SECURITY__SECRET_KEY", SECRET)
+    settings = make_instance(tmp_path, f"sqlite:///{tmp_path / 'store.db'}")
+    store = open_store(settings.store_url)
+    world = {c.name: c for c in load_channels(settings)}["world"]
+    assert less_often(store, world, Subscription("world", "edition"), MONDAY) == []

@@ -90,7 +90,9 @@ def less_often(
 ) -> list[Option]:
     """The slower cadences and narrower section choices ``sub`` can switch to."""
     options: list[Option] = []
-    current = CADENCE_RANK.get(sub.cadence, 0)
+    # "edition" on a daily channel is daily: only what is slower than that is less.
+    own = edition_cadence(channel, at)
+    current = CADENCE_RANK.get(own if sub.cadence == OWN else sub.cadence, 0)
     for cadence in cadence_choices(channel, at):
         if CADENCE_RANK.get(cadence, 0) > current:
             week = mails_per_week(
