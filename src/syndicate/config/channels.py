@@ -77,6 +77,16 @@ class DigestSettings(Section):
     max_html_bytes: int = Field(
         92160, ge=1024, description="Rendering fails above this HTML size (Gmail clips ~102 KB)."
     )
+    welcome: Literal["latest", "start_here", "off"] = Field(
+        "latest",
+        description="What a new subscriber gets on confirming: the latest edition, a "
+        "'start here' selection, or nothing until the next edition.",
+    )
+    welcome_pins: tuple[str, ...] = Field(
+        (),
+        description="Article ids a 'start here' welcome carries, in order; empty: the best "
+        "of the channel by the 'More from' ranking.",
+    )
     utm_source: str = Field("", description="utm_source on article links; empty for none.")
     utm_medium: str = Field("email", description="utm_medium, used when utm_source is set.")
     utm_campaign: str = Field(

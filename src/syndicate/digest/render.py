@@ -27,12 +27,14 @@ from syndicate.config import ChannelConfig, Settings
 from syndicate.digest.compose import Edition, local_date
 from syndicate.digest.deks import one_line_dek
 from syndicate.digest.errors import RenderLimitError, TemplateError
-from syndicate.digest.links import edition_url, with_utm
+from syndicate.digest.links import archive_path, edition_url, with_utm
 from syndicate.digest.personalise import Markers, shown_length
 from syndicate.digest.picks import Layout, PickMarks, same_picks
 from syndicate.digest.templates import DigestTemplates
 from syndicate.digest.thumbs import Thumbnail, thumbnail
 from syndicate.models import Article, Author, Image
+from syndicate.store.editions import OWN
+from syndicate.store.welcomes import WELCOME, WELCOME_CADENCES
 
 log = logging.getLogger(__name__)
 
@@ -181,6 +183,10 @@ def render_context(
     views = [story_view(a, utm, tz) for a in edition.articles]
     language = channel.language or settings.site.language
     browser_url = edition_url(settings.site.base_url, channel.name, edition.slot, edition.cadence)
+    welcome = ""
+    if edition.cadence in WELCOME_CADENCES:
+        welcome = welcome_line(settings, channel, edition.cadence)
+        browser_url = welcome_browser_url(settings, channel, edition)
     return {
         "site": settings.site,
         "channel": channel,
@@ -197,6 +203,7 @@ def render_context(
         "related": [story_view(a, utm, tz) for a in edition.related],
         "picks": PickMarks(markers, channel.digest.related_k, candidate_ids(edition)),
         "more_from": f"More from {settings.site.name}",
+        "welcome": welcome,
         "recipient": {key: markers.token(key) for key in ("name", "email")},
         "links": {
             "unsubscribe": markers.token("unsubscribe_url"),
@@ -205,6 +212,30 @@ def render_context(
             "home": with_utm(settings.site.base_url + "/", utm),
         },
     }
+
+
+def welcome_line(settings: Settings, channel: ChannelConfig, cadence: str = WELCOME) -> str:
+    """The line a welcome edition opens with (``store/welcomes.py``): what this mail
+    is, for a reader who has just confirmed and expects nothing yet."""
+    what = (
+        "here is our latest edition"
+        if cadence == WELCOME
+        else "here are a few of our stories to start with"
+    )
+    return (
+        f"Welcome to {channel.title}, and thank you for subscribing: {what}. "
+        "The next edition comes on its usual schedule."
+    )
+
+
+def welcome_browser_url(settings: Settings, channel: ChannelConfig, edition: Edition) -> str:
+    """Where a welcome's "view in your browser" link goes: the page of the edition it
+    copies (a welcome has the slot of the edition it copies), or for a "start here"
+    selection, which has no page, the channel's archive."""
+    base = settings.site.base_url
+    if edition.cadence == WELCOME:
+        return edition_url(base, channel.name, edition.slot, OWN)
+    return base + archive_path(channel.name)
 
 
 def candidate_ids(edition: Edition) -> tuple[str, ...]:

@@ -20,6 +20,7 @@ from sqlalchemy import Row, func, select
 from syndicate.store.core import Store
 from syndicate.store.editions import OWN, EditionRecord, get_edition
 from syndicate.store.schema import editions
+from syndicate.store.welcomes import WELCOME_CADENCES
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +71,7 @@ def archived_channels(store: Store) -> list[ArchivedChannel]:
             func.max(editions.c.slot).label("latest"),
             func.max(editions.c.created_at).label("updated"),
         )
+        .where(editions.c.cadence.not_in(WELCOME_CADENCES))  # sent to one reader each
         .group_by(editions.c.channel, editions.c.cadence)
         .order_by(editions.c.channel, editions.c.cadence)
     )
@@ -133,7 +135,10 @@ def edition_in_minute(
 
     Archive URLs name slots to the minute; slots are whole minutes (cron fire times, or
     ``on_new`` compositions truncated to the minute), so there is at most one.
+    Welcome editions are not archived (they copy or select archived stories).
     """
+    if cadence in WELCOME_CADENCES:
+        return None
     exact = get_edition(store, channel, minute, cadence)
     if exact is not None:
         return exact

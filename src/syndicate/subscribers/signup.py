@@ -15,11 +15,14 @@ subscribe`` and ``syndicate.web.preferences``) only turns HTTP into these calls.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from syndicate.config import ChannelConfig, Settings
 from syndicate.delivery.compose import dkim_signer, sender
@@ -39,7 +42,10 @@ from syndicate.store import Store
 from syndicate.store.editions import OWN
 from syndicate.store.signups import ConfirmOutcome, PendingRequest, SignupStore
 from syndicate.store.subscribers import SubscriberStore
+from syndicate.store.welcomes import enqueue_welcome, welcomed
 from syndicate.subscribers.roster import InvalidRow, check_timezone, normalise_email
+
+log = logging.getLogger(__name__)
 
 FormFields = Mapping[str, Sequence[str]]
 MAX_NAME = 200
@@ -287,10 +293,41 @@ class Signups:
     def confirm(
         self, claims: TokenClaims, consent: Mapping[str, Any], now: datetime
     ) -> ConfirmOutcome:
-        """The confirmation click: start the subscription the link is for."""
-        return SignupStore(self.store).confirm(
+        """The confirmation click: start the subscription the link is for, and queue
+        the channel's welcome edition (:meth:`welcome`) when this click started it."""
+        outcome = SignupStore(self.store).confirm(
             claims.subscriber_id, claims.channel, consent=consent, now=now
         )
+        if outcome == "confirmed":
+            self.welcome(claims.subscriber_id, claims.channel, now)
+        return outcome
+
+    def welcome(self, subscriber_id: int, channel: str, now: datetime) -> int | None:
+        """Queue the welcome edition of ``channel`` (``[digest] welcome``) for the
+        subscriber in the outbox, once per subscriber and channel ever; returns the
+        delivery's id, or ``None`` when none is sent (off, nothing to send yet, already
+        welcomed, or it could not be built: that is logged, and the subscription stands).
+
+        A crash between the confirmation's commit and this enqueue loses the welcome
+        (the subscription gets its next edition as usual); it never doubles it.
+        """
+        config = self.channels.get(channel)
+        if config is None or config.digest.welcome == "off":
+            return None
+        if welcomed(self.store, subscriber_id, channel):
+            return None  # the usual case of a second click: skip building
+        from syndicate.digest.welcome import build_welcome  # MJML and ranking: on use
+
+        try:
+            edition = build_welcome(self.store, self.settings, config, now)
+            if edition is None:
+                return None
+            return enqueue_welcome(self.store, subscriber_id, channel, edition.id, now)
+        except (SyndicateError, SQLAlchemyError):
+            # The confirmation is committed: a welcome that cannot be made must not
+            # turn it into an error page. Nothing was queued, so none is sent.
+            log.exception("could not queue the welcome edition of %s", channel)
+            return None
 
     def preferences_url(self, subscriber_id: int, channel: str) -> str:
         """A signed link to the subscriber's preferences page."""

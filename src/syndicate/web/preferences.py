@@ -22,6 +22,7 @@ from starlette.routing import BaseRoute, Route
 
 from syndicate.models import Subscriber, Subscription, utc_now
 from syndicate.store.signups import SignupStore
+from syndicate.subscribers.frequency import mails_per_week
 from syndicate.subscribers.signup import (
     CADENCE_LABELS,
     InvalidForm,
@@ -177,6 +178,12 @@ def _channel_items(
                 "cadence": cadence,
                 "sections": section_choices(channel) if channel else (),
                 "chosen_sections": chosen,
+                # What the saved choice means (Gmail shows readers how often we mail).
+                "per_week": (
+                    mails_per_week(services.store, channel, current[name], now).describe()
+                    if channel is not None and name in current
+                    else ""
+                ),
             }
         )
     return items

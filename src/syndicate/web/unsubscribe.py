@@ -1,7 +1,10 @@
 """``/u/<token>``: unsubscribing from the link in every digest (STANDARDS LU-3, SE-1).
 
 * GET shows a page with one button and changes nothing: link scanners and previews
-  fetch URLs from mail, and must never unsubscribe anyone.
+  fetch URLs from mail, and must never unsubscribe anyone. Above the button it offers
+  "less often" instead (``subscribers/frequency.py``): each slower cadence the channel
+  serves and each single section, one button each, posted with a form token to
+  ``/u/<token>/less``, which keeps the subscription with that choice.
 * POST unsubscribes at once — both the page's button and the RFC 8058 one-click POST
   (body ``List-Unsubscribe=One-Click``) that mailbox providers send. The answer is 200
   with a short page: no redirect, no cookie, no login. Repeating it changes nothing.
@@ -29,14 +32,22 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from syndicate.config import ChannelConfig, load_channels
 from syndicate.delivery import BadToken, TokenClaims, TokenSigner
-from syndicate.errors import StoreError
-from syndicate.models import utc_now
+from syndicate.errors import ConfigError, StoreError
+from syndicate.models import Subscriber, Subscription, utc_now
 from syndicate.store import Store
 from syndicate.store.subscribers import SubscriberStore
+from syndicate.subscribers.frequency import (
+    Option,
+    apply_less_often,
+    less_often,
+    mails_per_week,
+)
+from syndicate.subscribers.signup import CADENCE_LABELS
 from syndicate.web.context import WebContext
 from syndicate.web.csrf import FIELD, FormGuard
-from syndicate.web.forms import read_form, refused, store_unavailable, too_large
+from syndicate.web.forms import checked_form, read_form, refused, store_unavailable, too_large
 from syndicate.web.limits import BodyTooLarge
 from syndicate.web.pages import message, page
 from syndicate.web.services import open_web_store
@@ -87,12 +98,36 @@ def routes(context: WebContext) -> list[BaseRoute]:
         except BadToken:
             return None
 
+    @cache
+    def channels() -> dict[str, ChannelConfig]:
+        return {c.name: c for c in load_channels(context.settings)}
+
+    def title_of(name: str) -> str:
+        try:
+            config = channels().get(name)
+        except ConfigError:
+            return name  # a broken channel file must not break unsubscribing
+        return config.title if config is not None else name
+
+    def offers(found: TokenClaims, at: datetime) -> tuple[Subscriber | None, list[Option]]:
+        """The subscriber and the "less often" choices their subscription has."""
+        subscriber = SubscriberStore(store()).get_by_id(found.subscriber_id)
+        config = channels().get(found.channel)
+        if subscriber is None or config is None or subscriber.status != "active":
+            return subscriber, []
+        sub = next((s for s in subscriber.subscriptions if s.channel == found.channel), None)
+        return subscriber, ([] if sub is None else less_often(store(), config, sub, at))
+
     def show(request: Request) -> Response:
         token = request.path_params["token"]
         found = claims(token)
         if found is None:
             return _invalid(site)
-        action = f"/u/{token}"
+        action, slower = f"/u/{token}", f"/u/{token}/less"
+        try:
+            _, options = offers(found, utc_now())
+        except (StoreError, SQLAlchemyError, ConfigError):
+            options = []  # the button must still work (and say 503 if need be)
         return page(
             "unsubscribe.html",
             site=site,
@@ -100,6 +135,51 @@ def routes(context: WebContext) -> list[BaseRoute]:
             channel=found.channel,
             action=action,
             csrf=guard().token(action),
+            options=options,
+            channel_title=title_of(found.channel),
+            less_action=slower,
+            less_csrf=guard().token(slower),
+        )
+
+    async def less(request: Request) -> Response:
+        """One click on a "less often" button: the subscription stays, slower."""
+        found = claims(request.path_params["token"])
+        if found is None:
+            return _invalid(site)
+        form = await checked_form(request, guard(), site)
+        if isinstance(form, Response):
+            return form
+        choice = form.get("choice")
+        field, _, value = (choice if isinstance(choice, str) else "").partition(":")
+        now = utc_now()
+
+        def switch() -> Subscription | None:
+            subscriber, _ = offers(found, now)
+            config = channels().get(found.channel)
+            if subscriber is None or config is None:
+                return None
+            return apply_less_often(store(), subscriber, config, field, value, now)
+
+        new = await run_in_threadpool(switch)
+        if new is None:
+            return message(
+                site,
+                "Nothing changed",
+                "That choice is not available for this subscription any more.",
+                status=409,
+            )
+        config = channels()[found.channel]
+        week = await run_in_threadpool(mails_per_week, store(), config, new, now)
+        what = (
+            CADENCE_LABELS.get(new.cadence, new.cadence).lower()
+            if field == "cadence"
+            else f"only {value}"
+        )
+        return message(
+            site,
+            "You are still subscribed",
+            f"You will now receive {config.title}: {what}, {week.describe()}.",
+            "You can change this, or unsubscribe, from the links in any email.",
         )
 
     async def unsubscribe(request: Request) -> Response:
@@ -144,6 +224,7 @@ def routes(context: WebContext) -> list[BaseRoute]:
     return [
         Route("/u/{token}", show, methods=["GET"]),
         Route("/u/{token}", unsubscribe, methods=["POST"]),
+        Route("/u/{token}/less", less, methods=["POST"]),
     ]
 
 

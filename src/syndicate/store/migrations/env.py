@@ -12,6 +12,7 @@ from syndicate.store import (  # noqa: F401  (register tables)
     schedule_schema,
     signup_schema,
     webhook_schema,
+    welcome_schema,
 )
 from syndicate.store.schema import metadata
 
