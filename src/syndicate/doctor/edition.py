@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 
 import lxml.html
 
 from syndicate.config import ChannelConfig, Settings, load_channels
 from syndicate.digest import DigestError, RenderLimitError, next_slot, slot_for
+from syndicate.digest.links import edition_url
 from syndicate.doctor.fetch import Fetcher, NoAnswer
 from syndicate.doctor.results import CheckResult, failed, passed, warned
 from syndicate.models import utc_now
@@ -67,7 +68,14 @@ def _channel_checks(
     return [
         size_check(settings, channel.name, html),
         images_check(channel.name, html),
-        links_check(settings, channel.name, html, fetcher),
+        # The edition's own archive page appears only once it is sent.
+        links_check(
+            settings,
+            channel.name,
+            html,
+            fetcher,
+            unpublished={edition_url(settings.site.base_url, channel.name, slot)},
+        ),
     ]
 
 
@@ -110,10 +118,10 @@ def images_check(target: str, html: str) -> CheckResult:
     return passed("edition.images", target, f"{len(images)} images have dimensions and alt")
 
 
-def edition_links(settings: Settings, html: str) -> list[str]:
+def edition_links(settings: Settings, html: str, unpublished: Collection[str] = ()) -> list[str]:
     """The http(s) links and image sources of the HTML, once each, in order; the
     sample recipient's unsubscribe and preferences links are left out (the one-click
-    check covers them)."""
+    check covers them), and so are the ``unpublished`` pages."""
     base = settings.site.base_url
     personal = (f"{base}/u/", f"{base}/p/")
     seen: dict[str, None] = {}
@@ -122,18 +130,23 @@ def edition_links(settings: Settings, html: str) -> list[str]:
         (img, "src") for img in page.iter("img")
     ]:
         url = (element.get(attribute) or "").strip()
-        if url.startswith(("http://", "https://")) and not url.startswith(personal):
+        wanted = url.startswith(("http://", "https://")) and not url.startswith(personal)
+        if wanted and url not in unpublished:
             seen.setdefault(url, None)
     return list(seen)
 
 
 def links_check(
-    settings: Settings, target: str, html: str, fetcher: Callable[[], Fetcher]
+    settings: Settings,
+    target: str,
+    html: str,
+    fetcher: Callable[[], Fetcher],
+    unpublished: Collection[str] = (),
 ) -> CheckResult:
     """Every link answers below 400: HEAD, then GET when HEAD is refused; redirects
     followed up to ``max_redirects``; at most ``max_links`` links in ``links_deadline``."""
     doctor = settings.doctor
-    links = edition_links(settings, html)
+    links = edition_links(settings, html, unpublished)
     chosen = links[: doctor.max_links]
     deadline = time.monotonic() + doctor.links_deadline
     local = threading.local()
@@ -147,7 +160,7 @@ def links_check(
             local.client = fetcher()
             with lock:
                 clients.append(local.client)
-        return _broken(local.client, url)
+        return _broken(local.client, _reachable(settings, url))
 
     try:
         with ThreadPoolExecutor(LINK_WORKERS) as pool:
@@ -177,6 +190,14 @@ def links_check(
             "Raise doctor.max_links or doctor.links_deadline to check every link.",
         )
     return passed("edition.links", target, f"all {len(links)} links answer")
+
+
+def _reachable(settings: Settings, url: str) -> str:
+    """``url``, with the site's own links fetched through ``[doctor] base_url``."""
+    site, here = settings.site.base_url, settings.doctor.base_url.rstrip("/")
+    if here and (url == site or url.startswith(site + "/")):
+        return here + url[len(site) :]
+    return url
 
 
 def _broken(client: Fetcher, url: str) -> str | None:
