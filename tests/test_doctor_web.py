@@ -238,7 +238,7 @@ def test_broken_links_and_a_large_edition(site: Site) -> None:
 
     site.links.handle("/stories/1/", head_refused)
     site.links.route("/stories/2/", status=404, body=b"gone")
-    site.links.redirect("/stories/3/", site.links.url("/stories/1/"))
+    site.links.redirect("/stories/3/", site.links.url("/authors/ana"))
     report = doctor(copy(site.settings, html_margin_bytes=5_000), "edition")
     found = {r.check: r for r in report.results}
     links = found["edition.links"]
@@ -247,7 +247,7 @@ def test_broken_links_and_a_large_edition(site: Site) -> None:
     assert links.summary == f"1 of 7 links broken: {broken} (404)"
     assert found["edition.size"].status == "warn"
     assert "over the 5,000-byte margin" in found["edition.size"].summary
-    assert [r.method for r in site.links.requests_to("/stories/1/")][-2:] == ["HEAD", "GET"]
+    assert [r.method for r in site.links.requests_to("/stories/1/")] == ["HEAD", "GET"]
 
 
 def test_links_beyond_max_links_are_counted_not_checked(site: Site) -> None:
