@@ -57,8 +57,8 @@ def _channel_checks(
             passed(
                 "edition.compose",
                 channel.name,
-                f"no edition due at {slot.isoformat()}: fewer than "
-                f"{channel.digest.min_items} new articles; nothing to check",
+                f"no edition due at {slot.isoformat()}: fewer new articles than "
+                f"min_items ({channel.digest.min_items}); nothing to check",
             )
         ]
     message = preview_message(

@@ -42,7 +42,9 @@ def ptr_check(settings: Settings, resolver: Resolver) -> CheckResult:
     backend = settings.delivery.backend
     if backend != "smtp":
         return passed(
-            "dns.ptr", backend, f"not sending directly (backend {backend}): the provider's applies"
+            "dns.ptr",
+            backend,
+            f"not sending directly (backend {backend}): the sending service's PTR applies",
         )
     host = str(backend_options(settings).get("host", "localhost"))
     fix = (

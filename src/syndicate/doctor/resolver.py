@@ -34,8 +34,13 @@ class Resolver:
         self._resolver.lifetime = settings.dns_timeout
         # Each check asks fresh: a record just published must show at once.
         self._resolver.cache = None
+        self._silent: str | None = None
 
     def _ask(self, name: str, rdtype: str) -> list[dns.rdata.Rdata]:
+        if self._silent is not None:
+            # One timeout is enough to know: without this, an offline run would wait
+            # dns_timeout for every question of every check.
+            raise Unreachable(f"the resolver did not answer ({self._silent})")
         try:
             answer = self._resolver.resolve(name, rdtype, search=False)
         except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
@@ -43,6 +48,7 @@ class Resolver:
         except dns.resolver.NoNameservers as err:
             raise Unreachable(f"no DNS server answered {rdtype} {name} (SERVFAIL)") from err
         except dns.exception.Timeout as err:
+            self._silent = f"timed out asking {rdtype} {name}"
             raise Unreachable(f"DNS timed out asking {rdtype} {name}") from err
         except (dns.exception.DNSException, OSError) as err:
             raise Unreachable(f"DNS failed asking {rdtype} {name}: {err}") from err
