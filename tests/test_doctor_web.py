@@ -255,3 +255,35 @@ def test_links_beyond_max_links_are_counted_not_checked(site: Site) -> None:
     links = next(r for r in report.results if r.check == "edition.links")
     assert links.status == "warn"
     assert links.summary.startswith("2 of 7 links checked")
+
+
+@pytest.mark.parametrize("one_click", [True, False])
+def test_the_probe_token_never_touches_the_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, one_click: bool
+) -> None:
+    from starlette.testclient import TestClient
+
+    from syndicate.doctor.unsubscribe import ONE_CLICK_BODY, probe_url
+
+    monkeypatch.setenv("SYNDICATE_SECURITY__SECRET_KEY", SECRET)
+    # A store that cannot be opened: a real unsubscribe would be queued (202) or 503.
+    missing = tmp_path / "no-such-folder" / "store.db"
+    settings = make_instance(tmp_path / "i", {"desk": CHANNEL}, store_url=f"sqlite:///{missing}")
+    path = probe_url(settings, "")
+    with TestClient(create_app(settings), base_url=SITE) as client:
+        if one_click:
+            answer = client.post(
+                path,
+                content=ONE_CLICK_BODY,
+                headers={"Content-Type": "application/x-www-form-urlencoded"},
+            )
+        else:  # the page's button: the form token is checked first, as for anyone
+            page = client.get(path)
+            assert page.status_code == 200
+            token = page.text.split('name="csrf_token" value="')[1].split('"')[0]
+            answer = client.post(path, data={"csrf_token": token}, headers={"Origin": SITE})
+    assert answer.status_code == 200, answer.text
+    assert "nothing was changed" in answer.text
+    assert not missing.parent.exists()
+    pending = settings.resolve(Path("var/pending-unsubscribes"))
+    assert not pending.exists() or not any(pending.iterdir())
