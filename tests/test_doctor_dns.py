@@ -158,6 +158,30 @@ def test_broken_spf_records_fail(dns_server: DNSTestServer) -> None:
     assert "include:gone.example.net has no SPF record" in found["dns.spf_lookups"][1]
 
 
+def test_an_spf_include_loop_fails(dns_server: DNSTestServer) -> None:
+    publish_good(dns_server)
+    dns_server.clear(DOMAIN)
+    dns_server.mx(DOMAIN, 10, f"mx.{DOMAIN}")
+    dns_server.txt(DOMAIN, "v=spf1 include:sendgrid.net include:a.example.net -all")
+    dns_server.txt("a.example.net", "v=spf1 include:b.example.net ~all")
+    dns_server.txt("b.example.net", "v=spf1 include:a.example.net ~all")
+    status, summary = by_check(dns(settings_for(dns_server.port)))["dns.spf_lookups"]
+    assert status == "fail"
+    assert "include:a.example.net loops back" in summary
+
+
+def test_a_provider_include_can_be_configured(dns_server: DNSTestServer) -> None:
+    publish_good(dns_server)
+    smtp = {"backend": "smtp", "smtp": {"host": "192.0.2.1"}}
+    # The smtp backend has no known include: SPF only has to exist and be sound...
+    assert by_check(dns(settings_for(dns_server.port, **smtp)))["dns.spf"][0] == "pass"
+    # ...unless the relay's include is named.
+    relay = {"provider_include": "_spf.relay.example.net"}
+    status, summary = by_check(dns(settings_for(dns_server.port, doctor=relay, **smtp)))["dns.spf"]
+    assert status == "fail"
+    assert "does not include _spf.relay.example.net" in summary
+
+
 @pytest.mark.parametrize(
     ("record", "expected"),
     [
