@@ -238,6 +238,19 @@ def test_dmarc_policy_and_alignment(dns_server: DNSTestServer) -> None:
     assert by_check(dns(settings))["dns.dmarc_alignment"][0] == "pass"
 
 
+def test_a_subdomain_sender_falls_back_to_the_organizational_dmarc(
+    dns_server: DNSTestServer,
+) -> None:
+    publish_good(dns_server)  # DMARC at _dmarc.example.org only
+    settings = settings_for(dns_server.port, from_email=f"news@mail.{DOMAIN}")
+    results = {r.check: r for r in dns(settings).results}
+    assert (results["dns.dmarc"].status, results["dns.dmarc"].target) == (
+        "pass",
+        f"_dmarc.{DOMAIN}",
+    )
+    assert results["dns.dmarc_alignment"].status == "pass"  # d=example.org, relaxed
+
+
 def test_mx_ptr_and_bimi(dns_server: DNSTestServer) -> None:
     publish_good(dns_server)
     dns_server.txt(f"default._bimi.{DOMAIN}", "v=BIMI1; l=https://example.org/logo.svg")

@@ -193,7 +193,12 @@ def test_feed_readers_answered_with_a_challenge_page_fail(
         agent = request.headers.get("user-agent", "")
         ua_seen.append(agent)
         if "Feedly" in agent or "Inoreader" in agent:
-            return Reply(403, CHALLENGE, {"Content-Type": "text/html", "cf-mitigated": "challenge"})
+            headers = {
+                "Content-Type": "text/html",
+                "cf-mitigated": "challenge",
+                "Set-Cookie": "__cf_bm=abc; Path=/",
+            }
+            return Reply(403, CHALLENGE, headers)
         if "Miniflux" in agent:
             return Reply(429, b"slow down", {"Content-Type": "text/plain"})
         if "newsboat" in agent:  # a challenge served as 200
@@ -221,6 +226,8 @@ def test_feed_readers_answered_with_a_challenge_page_fail(
     assert "an HTML page instead of the feed" in found[("feeds.reachable", "desk.json")].summary
     assert found[("feeds.autodiscovery", "")].summary == "the home page links no feed"
     assert report.status == "fail"
+    # No cookie is kept from one answer to the next (readers send none).
+    assert not [r for r in http_server.requests if "cookie" in r.headers]
     # Each reader identified itself as itself, and nothing ran JavaScript.
     assert sorted({a.split("/")[0].split()[0] for a in ua_seen}) == [
         "Feedly",

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from syndicate.config import Settings, read_secret
 from syndicate.delivery.dkim import load_private_key
-from syndicate.doctor.domains import aligned, tags
+from syndicate.doctor.domains import aligned, org_domain, tags
 from syndicate.doctor.resolver import Resolver, Unreachable
 from syndicate.doctor.results import CheckResult, failed, passed, unchecked, warned
 from syndicate.doctor.spf import LOOKUP_LIMIT, VOID_LIMIT, SPFWalk, walk_spf
@@ -180,7 +180,13 @@ def dmarc_checks(settings: Settings, resolver: Resolver) -> list[CheckResult]:
     name = f"_dmarc.{from_domain}"
     example = f"v=DMARC1; p=none; rua=mailto:dmarc@{from_domain}"
     try:
-        records = [t for t in resolver.txt(name) if t.lower().startswith("v=dmarc1")]
+        records = _dmarc_records(resolver, name)
+        organizational = f"_dmarc.{org_domain(from_domain)}"
+        if not records and organizational != name:
+            # RFC 7489 §6.6.3: a subdomain without a record falls back to its
+            # organizational domain's policy (sp=, else p=).
+            records = _dmarc_records(resolver, organizational)
+            name = organizational if records else name
     except Unreachable as err:
         return [unchecked(c, name, str(err)) for c in ("dns.dmarc", "dns.dmarc_alignment")]
     if not records:
@@ -211,6 +217,10 @@ def dmarc_checks(settings: Settings, resolver: Resolver) -> list[CheckResult]:
     else:
         result = passed("dns.dmarc", name, f'"{records[0]}": p={policy}')
     return [result, _alignment(settings, found)]
+
+
+def _dmarc_records(resolver: Resolver, name: str) -> list[str]:
+    return [t for t in resolver.txt(name) if t.lower().startswith("v=dmarc1")]
 
 
 def _alignment(settings: Settings, found: dict[str, str]) -> CheckResult:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from http.cookiejar import DefaultCookiePolicy
 
 import requests
 
@@ -46,6 +47,9 @@ class Fetcher:
         self._session = requests.Session()
         self._session.max_redirects = settings.max_redirects
         self._session.headers["User-Agent"] = user_agent
+        # No cookies kept: feed readers and mailbox providers' one-click POSTs send
+        # none, so a CDN cookie from one answer must not let the next request through.
+        self._session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
         self._timeout = settings.http_timeout
 
     def request(
