@@ -138,6 +138,7 @@ COMMANDS = [
     "deliveries",
     "digest",
     "dispatch",
+    "doctor",
     "editions",
     "ingest",
     "related",

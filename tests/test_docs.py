@@ -16,6 +16,7 @@ from syndicate.config import (
     DeliverySettings,
     DigestSettings,
     DispatchSettings,
+    DoctorSettings,
     FetchSettings,
     MailgunWebhookSettings,
     OutputSettings,
@@ -60,6 +61,7 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
         SESWebhookSettings,
         SubscribeSettings,
         RelatedSettings,
+        DoctorSettings,
     ],
 )
 def test_every_key_is_in_the_configuration_reference(model: type[BaseModel]) -> None:

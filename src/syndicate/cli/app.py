@@ -48,6 +48,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "syndicate.cli.delivery:dispatch_cmd",
         "Send every delivery that is due (queued, or deferred and due again).",
     ),
+    "doctor": (
+        "syndicate.cli.doctor:doctor_cmd",
+        "Check DNS, one-click unsubscribe, feed reachability and the next edition.",
+    ),
     "editions": ("syndicate.cli.editions:editions", "Look at composed editions."),
     "ingest": (
         "syndicate.cli.commands:ingest_cmd",

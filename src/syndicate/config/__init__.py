@@ -11,7 +11,8 @@ A bad file raises :class:`~syndicate.errors.ConfigError` whose problems name the
 Takes ``syndicate.toml``, ``feeds/*.toml`` and the environment; gives typed, frozen
 :class:`Settings` and :class:`ChannelConfig` values. One module per group of sections:
 
-* :mod:`.site`, :mod:`.delivery`, :mod:`.webhooks`, :mod:`.service`, :mod:`.related` —
+* :mod:`.site`, :mod:`.delivery`, :mod:`.webhooks`, :mod:`.service`, :mod:`.related`,
+  :mod:`.doctor` —
   the sections;
 * :mod:`.settings` — :class:`Settings` (every section, ``[[sources]]``, precedence);
 * :mod:`.loader` — find, parse and validate the file, and describe what is wrong;
@@ -21,6 +22,7 @@ Takes ``syndicate.toml``, ``feeds/*.toml`` and the environment; gives typed, fro
 from syndicate.config.base import CONFIG_ENV, CONFIG_FILENAME, ENV_PREFIX, Section
 from syndicate.config.channels import ChannelConfig, ChannelFilters, DigestSettings, load_channels
 from syndicate.config.delivery import CelerySettings, DeliverySettings, DispatchSettings
+from syndicate.config.doctor import DoctorSettings
 from syndicate.config.loader import describe_errors, find_config, load_settings, read_toml
 from syndicate.config.related import RelatedSettings
 from syndicate.config.service import SchedulerSettings, SubscribeSettings
@@ -57,6 +59,7 @@ __all__ = [
     "DeliverySettings",
     "DigestSettings",
     "DispatchSettings",
+    "DoctorSettings",
     "FetchSettings",
     "MailgunWebhookSettings",
     "OutputSettings",

@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from syndicate.config.base import ENV_PREFIX, NAME_PATTERN, Section
 from syndicate.config.delivery import CelerySettings, DeliverySettings, DispatchSettings
+from syndicate.config.doctor import DoctorSettings
 from syndicate.config.related import RelatedSettings
 from syndicate.config.service import SchedulerSettings, SubscribeSettings
 from syndicate.config.site import (
@@ -97,6 +98,7 @@ class Settings(BaseSettings):
     scheduler: SchedulerSettings = SchedulerSettings()
     subscribe: SubscribeSettings = SubscribeSettings()
     related: RelatedSettings = RelatedSettings()
+    doctor: DoctorSettings = DoctorSettings()
     sources: tuple[SourceConfig, ...] = ()
     feeds_dir: Path = Field(Path("feeds"), description="Folder of channel definitions.")
     templates_dir: Path = Field(Path("templates"), description="Instance template overrides.")

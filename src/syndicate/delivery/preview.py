@@ -13,6 +13,7 @@ from pathlib import Path
 from syndicate.config import Settings
 from syndicate.digest import RenderedEdition
 from syndicate.digest.links import SAMPLE_RECIPIENT, PlaceholderLinks, Recipient
+from syndicate.models import OutboundMessage
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,12 +35,35 @@ def write_preview(
     channel: str = "preview",
     channel_title: str = "",
 ) -> PreviewFiles:
-    """Personalise ``rendered`` for ``recipient`` and write the three preview files.
+    """Personalise ``rendered`` for ``recipient`` and write the three preview files
+    (the message of :func:`preview_message`)."""
+    message = preview_message(
+        settings,
+        rendered,
+        date=date,
+        recipient=recipient,
+        channel=channel,
+        channel_title=channel_title,
+    )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files = PreviewFiles(out_dir / "preview.html", out_dir / "preview.txt", out_dir / "preview.eml")
+    files.html.write_text(message.html, encoding="utf-8")
+    files.text.write_text(message.text, encoding="utf-8")
+    files.eml.write_bytes(message.raw)
+    return files
 
-    ``preview.eml`` is built by the same code as the messages delivery sends
-    (:class:`~syndicate.delivery.message.MessageTemplate`, unsigned), so the preview
-    shows the real headers and encoding.
-    """
+
+def preview_message(
+    settings: Settings,
+    rendered: RenderedEdition,
+    *,
+    date: datetime,
+    recipient: Recipient = SAMPLE_RECIPIENT,
+    channel: str = "preview",
+    channel_title: str = "",
+) -> OutboundMessage:
+    """``rendered`` personalised for ``recipient``: the message exactly as delivery would
+    build it (:class:`~syndicate.delivery.message.MessageTemplate`, unsigned)."""
     # Imported here: delivery builds on the digest package, not the other way round.
     from syndicate.delivery.compose import sender
     from syndicate.delivery.message import MessageTemplate
@@ -56,7 +80,7 @@ def write_preview(
         text=rendered.text,
         instance_key=settings.site.tag_authority,
     )
-    message = template.render(
+    return template.render(
         MailRecipient(
             delivery_id=0,
             subscriber_id=0,
@@ -67,9 +91,3 @@ def write_preview(
         ),
         date,
     )
-    out_dir.mkdir(parents=True, exist_ok=True)
-    files = PreviewFiles(out_dir / "preview.html", out_dir / "preview.txt", out_dir / "preview.eml")
-    files.html.write_text(message.html, encoding="utf-8")
-    files.text.write_text(message.text, encoding="utf-8")
-    files.eml.write_bytes(message.raw)
-    return files

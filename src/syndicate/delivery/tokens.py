@@ -25,6 +25,13 @@ Purpose = Literal["unsubscribe", "preferences", "confirm"]
 PURPOSES: tuple[Purpose, ...] = ("unsubscribe", "preferences", "confirm")
 CONFIRM_MAX_AGE = 7 * 24 * 3600
 
+# ``syndicate doctor``'s one-click probe: a genuinely signed unsubscribe token for no one.
+# Subscriber ids start at 1 and channel names cannot start with "_" (config NAME_PATTERN),
+# so these claims match no real subscription; the web app answers them without touching
+# the store (docs/deliverability.md).
+PROBE_SUBSCRIBER_ID = 0
+PROBE_CHANNEL = "_doctor"
+
 
 class BadToken(SyndicateError):
     """A token that is forged, for another purpose, malformed, or expired."""
@@ -37,6 +44,11 @@ class TokenClaims:
     purpose: Purpose
     subscriber_id: int
     channel: str
+
+    @property
+    def is_probe(self) -> bool:
+        """Whether this is doctor's probe token, which must change nothing."""
+        return self.subscriber_id == PROBE_SUBSCRIBER_ID and self.channel == PROBE_CHANNEL
 
 
 class TokenSigner:

@@ -5,8 +5,9 @@ The process serving ``/metrics`` is usually not the one that ingests and sends (
 daemon is), so nothing is counted in memory: a custom collector asks the store for
 aggregates (:func:`syndicate.store.stats.store_figures`) and stats the published feed
 files on every scrape. If the store cannot answer, ``syndicate_store_up`` is 0 and the
-store's figures are left out rather than failing the scrape. Names and meanings are
-listed in ``docs/monitoring.md``.
+store's figures are left out rather than failing the scrape. The last ``syndicate
+doctor`` run's results are read from the file it leaves (``[doctor] state_file``).
+Names and meanings are listed in ``docs/monitoring.md``.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 from sqlalchemy.exc import SQLAlchemyError
 
+from syndicate.doctor.results import STATUS_VALUES, STATUSES, Report
 from syndicate.errors import SyndicateError
 from syndicate.store import Store
 from syndicate.store.delivery_schema import DELIVERY_STATUSES
@@ -57,10 +59,14 @@ class SyndicateCollector(Collector):
     """
 
     def __init__(
-        self, store: Callable[[], Store], feeds: Callable[[], Iterable[PublishedFeed]]
+        self,
+        store: Callable[[], Store],
+        feeds: Callable[[], Iterable[PublishedFeed]],
+        doctor: Callable[[], Report | None] = lambda: None,
     ) -> None:
         self.store = store
         self.feeds = feeds
+        self.doctor = doctor
 
     def describe(self) -> Iterable[Metric]:
         """Nothing up front: describing would mean querying the store at registration."""
@@ -69,6 +75,7 @@ class SyndicateCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         """Every metric family, freshly read."""
         yield from _feed_metrics(self.feeds())
+        yield from _doctor_metrics(self.doctor())
         up = GaugeMetricFamily("syndicate_store_up", "1 if the store answered this scrape.")
         try:
             figures = store_figures(self.store(), LATENCY_BUCKETS)
@@ -88,12 +95,37 @@ def render(registry: CollectorRegistry) -> bytes:
 
 
 def registry_for(
-    store: Callable[[], Store], feeds: Callable[[], Iterable[PublishedFeed]]
+    store: Callable[[], Store],
+    feeds: Callable[[], Iterable[PublishedFeed]],
+    doctor: Callable[[], Report | None] = lambda: None,
 ) -> CollectorRegistry:
     """A registry holding only our collector (no process metrics of the web server)."""
     registry = CollectorRegistry()
-    registry.register(SyndicateCollector(store, feeds))
+    registry.register(SyndicateCollector(store, feeds, doctor))
     return registry
+
+
+def _doctor_metrics(report: Report | None) -> Iterator[Metric]:
+    if report is None:  # doctor has not run here: no figures rather than made-up ones
+        return
+    last = GaugeMetricFamily(
+        "syndicate_doctor_last_run_timestamp_seconds", "When syndicate doctor last ran."
+    )
+    last.add_metric([], report.ran_at.timestamp())
+    checks = GaugeMetricFamily(
+        "syndicate_doctor_check",
+        "Each doctor check's last result: 0 pass, 1 warn, 2 fail.",
+        labels=["check", "target"],
+    )
+    for result in report.results:
+        checks.add_metric([result.check, result.target], STATUS_VALUES[result.status])
+    counts = GaugeMetricFamily(
+        "syndicate_doctor_checks", "Doctor checks by last result.", labels=["status"]
+    )
+    found = report.counts()
+    for status in STATUSES:
+        counts.add_metric([status], found[status])
+    yield from (last, checks, counts)
 
 
 def _feed_metrics(feeds: Iterable[PublishedFeed]) -> Iterator[Metric]:

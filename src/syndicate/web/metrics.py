@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from syndicate.doctor.results import Report, load_report
 from syndicate.feeds import feed_path
 from syndicate.store import Store, open_store
 from syndicate.web.context import WebContext
@@ -36,7 +37,10 @@ def routes(context: WebContext) -> list[BaseRoute]:
             for info in channel.formats.values()
         ]
 
-    registry = registry_for(store, feeds)
+    def doctor() -> Report | None:
+        return load_report(context.settings.resolve(context.settings.doctor.state_file))
+
+    registry = registry_for(store, feeds, doctor)
 
     async def metrics(request: Request) -> Response:
         body = await run_in_threadpool(render, registry)

@@ -13,6 +13,8 @@
 
 The token is the signed capability (purpose, subscriber, channel; see
 :mod:`syndicate.delivery.tokens`); a forged, altered or other-purpose token gets a 400 page.
+``syndicate doctor``'s probe token (``TokenClaims.is_probe``) is answered like a real one
+and changes nothing.
 
 While the store is locked or down, the button's POST is a 503 with ``Retry-After`` (the
 reader is there to press it again), but the one-click POST is sent once by a mailbox
@@ -201,6 +203,10 @@ def routes(context: WebContext) -> list[BaseRoute]:
             if problem:
                 return refused(site, problem, request.url.path)
             source = "web"
+        if found.is_probe:
+            # syndicate doctor's live check: the whole path ran (token, body, form
+            # checks); there is no subscription to change, so the store is not touched.
+            return message(site, "Unsubscribed", "This was a test: nothing was changed.")
         now = utc_now()
         try:
             await run_in_threadpool(apply, found.subscriber_id, found.channel, source, now)
