@@ -87,14 +87,30 @@ def parse_row(
 
 @dataclass
 class ImportReport:
-    """What an import did; ``errors`` holds (line number, reason) for skipped rows."""
+    """What an import did (or, in a dry run, would do).
+
+    ``errors`` holds (line number, reason) for skipped rows; ``changes`` (line, address,
+    action) for every row that changed something. ``suppressed`` counts rows skipped
+    because the address is suppressed (or erased), ``refused`` those skipped because
+    the subscriber opted out or bounced, ``suppressions_added`` the rows that put an
+    address on the suppression list, ``kept`` the unsubscribes older than the
+    subscriber's own later opt-in here.
+    """
 
     added: int = 0
     updated: int = 0
     unchanged: int = 0
     suppressed: int = 0
     refused: int = 0
+    suppressions_added: int = 0
+    kept: int = 0
     errors: list[tuple[int, str]] = field(default_factory=list)
+    changes: list[tuple[int, str, str]] = field(default_factory=list)
+
+    def count(self, action: str) -> None:
+        """Count one row's ``action`` (an upsert outcome, ``suppressed:<reason>`` or ``kept``)."""
+        name = "suppressions_added" if action.startswith("suppressed:") else action
+        setattr(self, name, getattr(self, name) + 1)
 
 
 def read_csv(path: Path) -> tuple[list[str], Iterable[tuple[int, dict[str, str | None]]]]:
@@ -119,52 +135,21 @@ def import_csv(
     default_channel: str | None,
     status: str,
     now: Callable[[], datetime],
+    dry_run: bool = False,
 ) -> ImportReport:
-    """Import ``path``: bad rows are reported with their line numbers and skipped, the
-    rest upserted. Importing the same file again changes nothing."""
-    header, rows = read_csv(path)
-    report = ImportReport()
-    if "email" not in header:
-        report.errors.append((1, f"no 'email' column (columns: {', '.join(header)})"))
-        return report
-    # Rows for one address are merged: the first row gives the name and timezone, every
-    # row adds its channels. So an export (one row per subscription) imports back as it
-    # was, and importing a file twice changes nothing.
-    merged: dict[str, tuple[int, SubscriberRow]] = {}
-    seen: dict[tuple[str, str], int] = {}
-    for line, raw in rows:
-        try:
-            row = parse_row(raw, known_channels=known_channels, default_channel=default_channel)
-        except InvalidRow as err:
-            report.errors.append((line, str(err)))
-            continue
-        repeats = [
-            seen[(row.email, s.channel)]
-            for s in row.subscriptions
-            if (row.email, s.channel) in seen
-        ]
-        if repeats:
-            report.errors.append((line, f"{row.email} repeats line {repeats[0]}"))
-            continue
-        seen.update({(row.email, s.channel): line for s in row.subscriptions})
-        if row.email in merged:
-            first, acc = merged[row.email]
-            row = replace(acc, subscriptions=acc.subscriptions + row.subscriptions)
-            merged[row.email] = (first, row)
-        else:
-            merged[row.email] = (line, row)
-    for first, row in merged.values():
-        outcome = store.upsert(
-            row.email,
-            name=row.name,
-            status=status,
-            timezone=row.timezone,
-            subs=row.subscriptions,
-            now=now(),
-            consent={"source": f"import:{path.name}", "line": first},
-        )
-        setattr(report, outcome, getattr(report, outcome) + 1)
-    return report
+    """Import ``path`` in our own CSV format (see
+    :mod:`syndicate.subscribers.importers.generic`): bad rows are reported with their
+    line numbers and skipped, the rest upserted. Importing the same file again changes
+    nothing."""
+    # Imported here: the importers import this module (addresses, the CSV reader).
+    from syndicate.subscribers.importers.apply import ImportOptions, run_import
+
+    options = ImportOptions(
+        known_channels=known_channels,
+        default_channels=(default_channel,) if default_channel else (),
+        status=status,
+    )
+    return run_import(store, path, "csv", options, now=now, dry_run=dry_run)
 
 
 def export_rows(store: SubscriberStore, status: str | None = None) -> Iterable[dict[str, str]]:
