@@ -42,16 +42,19 @@ class ConsentRecord:
 
     def as_json(self) -> dict[str, Any]:
         """The record as JSON-ready values (times in ISO 8601)."""
-        iso = lambda t: t.isoformat() if t else None  # noqa: E731
         return {
             "channel": self.channel,
             "method": self.method,
             "source": self.source,
-            "given_at": iso(self.given_at),
-            "confirmed_at": iso(self.confirmed_at),
-            "recorded_at": iso(self.recorded_at),
+            "given_at": _iso(self.given_at),
+            "confirmed_at": _iso(self.confirmed_at),
+            "recorded_at": _iso(self.recorded_at),
             "detail": dict(self.detail),
         }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
 
 
 def record_in(conn: Connection, subscriber_id: int, record: ConsentRecord) -> None:

@@ -13,9 +13,7 @@ Three ways, each kept as a :class:`~syndicate.store.consents.ConsentRecord`:
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
 
 from syndicate.store.consents import ConsentRecord
 
@@ -31,32 +29,6 @@ def network_of(address: str) -> str:
         ip = ip.ipv4_mapped
     prefix = 24 if ip.version == 4 else 56
     return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
-
-
-def form_record(
-    channel: str,
-    requested: Mapping[str, Any],
-    confirmed: Mapping[str, Any],
-    requested_at: datetime,
-    now: datetime,
-) -> ConsentRecord:
-    """The record of a web sign-up confirmed by its link (double opt-in)."""
-    detail = {
-        "optin": "double",
-        "form": requested.get("form", ""),
-        "network": requested.get("network", ""),
-        "user_agent": requested.get("user_agent", ""),
-        "confirm_network": confirmed.get("network", ""),
-    }
-    return ConsentRecord(
-        channel=channel,
-        method="form",
-        source=str(requested.get("form", "") or "web"),
-        given_at=requested_at,
-        confirmed_at=now,
-        recorded_at=now,
-        detail=detail,
-    )
 
 
 def operator_record(channel: str, now: datetime, *, note: str = "") -> ConsentRecord:

@@ -9,13 +9,12 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from syndicate.models import Subscription
-from syndicate.store.delivery_schema import CADENCES
 from syndicate.store.subscribers import SubscriberStore
 
 CSV_COLUMNS = ("email", "name", "channels", "cadence", "sections", "timezone")
@@ -44,45 +43,6 @@ def check_timezone(name: str) -> str:
     except (ZoneInfoNotFoundError, ValueError) as err:
         raise InvalidRow(f"unknown timezone {name!r}") from err
     return name
-
-
-def _split(value: str | None) -> tuple[str, ...]:
-    if not value:
-        return ()
-    parts = value.replace("|", ";").split(";")
-    return tuple(p.strip() for p in parts if p.strip())
-
-
-@dataclass(frozen=True, slots=True)
-class SubscriberRow:
-    """One validated row: who, and which channels at which cadence and sections."""
-
-    email: str
-    name: str
-    timezone: str
-    subscriptions: tuple[Subscription, ...]
-
-
-def parse_row(
-    row: dict[str, str | None], *, known_channels: Sequence[str], default_channel: str | None
-) -> SubscriberRow:
-    """Validate one CSV row (``channels`` and ``sections`` separated by ``;``)."""
-    email = normalise_email(row.get("email") or "")
-    channels = _split(row.get("channels")) or ((default_channel,) if default_channel else ())
-    if not channels:
-        raise InvalidRow("no channel (fill the 'channels' column or pass --channel)")
-    unknown = [c for c in channels if c not in known_channels]
-    if unknown:
-        raise InvalidRow(
-            f"unknown channel {unknown[0]!r} (known: {', '.join(known_channels) or 'none'})"
-        )
-    cadence = (row.get("cadence") or "edition").strip().lower()
-    if cadence not in CADENCES:
-        raise InvalidRow(f"cadence must be one of {', '.join(CADENCES)}, found {cadence!r}")
-    sections = _split(row.get("sections"))
-    timezone = check_timezone((row.get("timezone") or "UTC").strip())
-    subs = tuple(Subscription(c, cadence, sections) for c in channels)
-    return SubscriberRow(email, (row.get("name") or "").strip(), timezone, subs)
 
 
 @dataclass

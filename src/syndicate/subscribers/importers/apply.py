@@ -73,9 +73,7 @@ def parse_tag_map(items: Sequence[str]) -> dict[str, list[tuple[str, str | None]
         if not sep or not tag.strip() or not target.strip():
             raise InvalidRow(f"expected TAG=CHANNEL or TAG=CHANNEL:SECTION, found {item!r}")
         channel, _, section = target.partition(":")
-        out.setdefault(tag.strip().lower(), []).append(
-            (channel.strip(), section.strip() or None)
-        )
+        out.setdefault(tag.strip().lower(), []).append((channel.strip(), section.strip() or None))
     return out
 
 
@@ -95,13 +93,11 @@ def _subscriptions(row: ImportedRow, options: ImportOptions) -> tuple[Subscripti
                     wanted[channel] = [*known, section]
         if not wanted:
             wanted = {c: None for c in options.default_channels}
-        subs = tuple(
-            Subscription(c, options.cadence, tuple(s or ())) for c, s in wanted.items()
-        )
+        subs = tuple(Subscription(c, options.cadence, tuple(s or ())) for c, s in wanted.items())
     unknown = [s.channel for s in subs if s.channel not in options.known_channels]
     if unknown:
-        known = ", ".join(options.known_channels) or "none"
-        raise InvalidRow(f"unknown channel {unknown[0]!r} (known: {known})")
+        names = ", ".join(options.known_channels) or "none"
+        raise InvalidRow(f"unknown channel {unknown[0]!r} (known: {names})")
     return subs
 
 
@@ -189,7 +185,9 @@ def run_import(
     return report
 
 
-def _apply(conn: Connection, row: ImportedRow, line: int, path: Path, fmt: str, at: datetime) -> str:
+def _apply(
+    conn: Connection, row: ImportedRow, line: int, path: Path, fmt: str, at: datetime
+) -> str:
     if row.status in SUPPRESSING:
         return _suppress(conn, row, line, path, fmt, at)
     records = [

@@ -47,7 +47,7 @@ def parse(record: Record) -> ImportedRow:
         email=email_of(record, "email", "email_address"),
         name=text(record, "name"),
         status=status,
-        tags=tag_list(text(record, "tags")) + (kind,),
+        tags=(*tag_list(text(record, "tags")), kind),
         given_at=created,
         confirmed_at=created if status == "active" else None,
         optin="double" if status == "active" else "",

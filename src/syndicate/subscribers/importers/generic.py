@@ -48,7 +48,9 @@ def parse(record: Record) -> ImportedRow:
         name=text(record, "name"),
         status=status,
         timezone=timezone,
-        subscriptions=tuple(Subscription(c, cadence, sections) for c in _split(text(record, "channels"))),
+        subscriptions=tuple(
+            Subscription(c, cadence, sections) for c in _split(text(record, "channels"))
+        ),
         given_at=when(record, "consent_at"),
         confirmed_at=when(record, "confirmed_at"),
         optin=optin,
