@@ -36,3 +36,25 @@ def state(store: Store, email: str) -> tuple[Any, ...] | None:
     if sub is None:
         return None
     return (sub.status, tuple(s.channel for s in sub.subscriptions))
+
+
+def personal_traces(store: Store, needles: tuple[str, ...], subscriber_id: int) -> list[str]:
+    """Every place, table by table over the store's metadata, where one of ``needles``
+    (an address, a name, a network) or the subscriber's id still appears."""
+    import json
+
+    found = []
+    with store.engine.connect() as conn:
+        for table in metadata.sorted_tables:
+            for row in conn.execute(select(table)):
+                for column, value in row._mapping.items():
+                    text = value if isinstance(value, str) else json.dumps(value, default=str)
+                    hits = [n for n in needles if n.lower() in text.lower()]
+                    if hits:
+                        found.append(f"{table.name}.{column}: {hits}")
+                    refers = column == "subscriber_id" or (
+                        table.name == "subscribers" and column == "id"
+                    )
+                    if refers and value == subscriber_id:
+                        found.append(f"{table.name}.{column} = {subscriber_id}")
+    return found
