@@ -145,6 +145,7 @@ COMMANDS = [
     "serve",
     "sources",
     "subscribers",
+    "suppressions",
     "worker",
 ]
 HEAVY = (

@@ -296,3 +296,12 @@ def test_provider_suppression_exports(store: Store, name: str) -> None:
         assert state(store, f"{who}@example.com") == ("suppressed", reason)
     again = import_suppressions(store, path, provider=None, reason=None, now=CLOCK)
     assert again.added == {} and again.already == len(expected)
+
+
+def test_a_file_that_is_not_utf8_is_one_clear_error(store: Store, tmp_path: Path) -> None:
+    latin = tmp_path / "latin1.csv"
+    latin.write_bytes("email,name\nzoe@example.com,Zoë\n".encode("latin-1"))
+    report = run_import(store, latin, "csv", OPTIONS, now=CLOCK)
+    assert len(report.errors) == 1 and report.errors[0][0] == 1
+    assert report.errors[0][1].startswith("not UTF-8 text")
+    assert state(store, "zoe@example.com") is None

@@ -126,7 +126,11 @@ def import_suppressions(
     """Suppress every address in ``path``, a provider's suppression export
     (``provider`` ``None``: known by its columns). Idempotent; a dry run changes nothing."""
     report = SuppressionReport()
-    header, records = read_csv(path)
+    try:
+        header, records = read_csv(path)
+    except UnicodeDecodeError as err:
+        report.errors.append((1, f"not UTF-8 text ({err.reason} at byte {err.start})"))
+        return report
     # SES and Postmark write "EmailAddress"; a spreadsheet may add a space.
     header = [h.replace(" ", "").replace("_", "") if "email" in h else h for h in header]
     name = provider or detect(header)
@@ -162,9 +166,11 @@ def import_suppressions(
                     report.added[why] = report.added.get(why, 0) + 1
                 else:
                     report.already += 1
-        finally:
-            if dry_run:
-                transaction.rollback()
-            else:
-                transaction.commit()
+        except BaseException:
+            transaction.rollback()  # a store error: all or nothing, never half a file
+            raise
+        if dry_run:
+            transaction.rollback()
+        else:
+            transaction.commit()
     return report

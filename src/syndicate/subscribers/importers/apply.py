@@ -115,7 +115,11 @@ def read_rows(
     """The valid rows of ``path``, merged per address (rows for one address add their
     channels to the first); bad rows go to ``report.errors`` with their line."""
     module = format_module(fmt)
-    header, records = read_csv(path)
+    try:
+        header, records = read_csv(path)
+    except UnicodeDecodeError as err:
+        report.errors.append((1, f"not UTF-8 text ({err.reason} at byte {err.start})"))
+        return []
     missing = _missing(header, module.REQUIRED)
     if missing:
         report.errors.append((1, f"no {missing} column (columns: {', '.join(header)})"))
@@ -177,11 +181,13 @@ def run_import(
                 report.count(action)
                 if action != "unchanged":
                     report.changes.append((line, row.email, action))
-        finally:
-            if dry_run:
-                transaction.rollback()
-            else:
-                transaction.commit()
+        except BaseException:
+            transaction.rollback()  # a store error: all or nothing, never half a file
+            raise
+        if dry_run:
+            transaction.rollback()
+        else:
+            transaction.commit()
     return report
 
 
