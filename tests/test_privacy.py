@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from sqlalchemy import select
 
 from syndicate.delivery.dispatch import enqueue_edition
@@ -16,6 +18,7 @@ from syndicate.models import Subscription
 from syndicate.store import Store
 from syndicate.store.consent_schema import erased_addresses
 from syndicate.store.consents import email_hash
+from syndicate.store.schema import metadata
 from syndicate.store.signups import SignupStore
 from syndicate.store.subscribers import SubscriberStore
 from syndicate.store.webhook_events import WebhookEventStore
@@ -30,6 +33,13 @@ FORM = {
     "network": "203.0.113.0/24",
     "user_agent": "Mozilla/5.0 (Ana's laptop)",
 }
+
+
+def test_migration_matches_the_table_definitions(store: Store) -> None:
+    with store.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+    mine = [d for d in diff if "consent_records" in repr(d) or "erased_addresses" in repr(d)]
+    assert mine == []
 
 
 def ana_with_a_history(store: Store) -> int:
