@@ -95,3 +95,54 @@ def test_off_by_default(store: Store) -> None:
     assert report is not None
     assert report.soft_bounced == ["reader00000@example.com"] and report.unconfirmed == []
     assert state(store, "pat@example.com") == ("pending", ("world",))
+
+
+class HeldLock:
+    """A scheduler lock that is always held (the daemon's job wrapper asks)."""
+
+    name = "test"
+
+    def alive(self) -> bool:
+        return True
+
+    def release(self) -> None:
+        return None
+
+
+def test_the_daemon_runs_it_when_enabled_at_most_hourly(store: Store) -> None:
+    from syndicate.scheduler.daemon import Daemon
+    from syndicate.testing import FixedClock
+
+    history(store)
+    clock = FixedClock(NOW)
+    on = Settings(subscribe=SubscribeSettings(sunset_unconfirmed_days=30))
+    daemon = Daemon(store, on, HeldLock(), clock=clock)  # type: ignore[arg-type]
+    daemon._job("sunset")()
+    assert state(store, "pat@example.com") is None
+    assert state(store, "reader00000@example.com") == ("active", ("world",))  # rule off
+    SubscriberStore(store).upsert(
+        "pam@example.com",
+        name="",
+        status="pending",
+        timezone="UTC",
+        subs=[Subscription("world")],
+        now=SLOT,
+    )
+    clock.advance(minutes=30)
+    daemon._job("sunset")()
+    assert state(store, "pam@example.com") == ("pending", ("world",))  # not again yet
+    clock.advance(minutes=31)
+    daemon._job("sunset")()
+    assert state(store, "pam@example.com") is None
+    off = Daemon(store, Settings(), HeldLock(), clock=clock)  # type: ignore[arg-type]
+    history_more = SubscriberStore(store).upsert(
+        "pia@example.com",
+        name="",
+        status="pending",
+        timezone="UTC",
+        subs=[Subscription("world")],
+        now=SLOT,
+    )
+    assert history_more == "added"
+    off._job("sunset")()
+    assert state(store, "pia@example.com") == ("pending", ("world",))
