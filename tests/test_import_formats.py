@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from syndicate.models import Subscription
 from syndicate.store import Store
 from syndicate.store.consents import ConsentStore
+from syndicate.store.signups import SignupStore
 from syndicate.store.subscribers import SubscriberStore
 from syndicate.subscribers.importers.apply import ImportOptions, parse_tag_map, run_import
 from syndicate.subscribers.roster import ImportReport
@@ -175,21 +177,34 @@ def test_an_older_export_never_reactivates_anyone(store: Store, tmp_path: Path) 
 
 
 def test_a_newer_opt_in_here_outlives_an_older_exported_unsubscribe(store: Store) -> None:
-    people = SubscriberStore(store)
-    # cat unsubscribed in Mailchimp on 2024-01-10 but confirmed here afterwards.
-    people.upsert(
-        "cat@example.com",
-        name="Cat",
-        status="active",
-        timezone="UTC",
-        subs=[],
-        now=datetime(2024, 6, 1, tzinfo=UTC),
+    # cat unsubscribed in Mailchimp on 2024-01-10 but signed up here by the form after.
+    signups = SignupStore(store)
+    later = datetime(2024, 6, 1, tzinfo=UTC)
+    asked = signups.request(
+        "cat@example.com", name="Cat", subscription=Subscription("world"), consent={}, now=later
     )
+    assert asked.pending is not None
+    signups.confirm(asked.pending.subscriber_id, "world", consent={}, now=later)
     report = run_import(
         store, FIXTURES / "mailchimp_unsubscribed.csv", "mailchimp", OPTIONS, now=CLOCK
     )
-    assert report.kept == 1 and state(store, "cat@example.com") == ("active", ())
+    assert report.kept == 1 and state(store, "cat@example.com") == ACTIVE_WORLD
     assert state(store, "eve@example.com") == COMPLAINED
+
+
+def test_an_imported_active_never_outweighs_a_newer_exported_unsubscribe(
+    store: Store, tmp_path: Path
+) -> None:
+    # An old export lists cat as active (imported today, so "confirmed" today)...
+    older = tmp_path / "older.csv"
+    older.write_text("email,channels,status\ncat@example.com,world,active\n", encoding="utf-8")
+    run_import(store, older, "csv", OPTIONS, now=CLOCK)
+    assert state(store, "cat@example.com") == ACTIVE_WORLD
+    # ...then the newer export says she unsubscribed in 2024: she is suppressed.
+    report = run_import(
+        store, FIXTURES / "mailchimp_unsubscribed.csv", "mailchimp", OPTIONS, now=CLOCK
+    )
+    assert report.kept == 0 and state(store, "cat@example.com") == UNSUBSCRIBED
 
 
 def test_bad_rows_are_named_and_the_rest_goes_on(store: Store) -> None:

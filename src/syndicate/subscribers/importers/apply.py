@@ -7,7 +7,7 @@ unsubscribed, bounced or complained address active again (the store's ``upsert``
 refuses; see :data:`~syndicate.store.subscribers.STICKY`). So importing an older export
 after a newer one never re-activates anyone. The one exception goes the other way: an
 unsubscribe older than the subscriber's own later confirmation (they signed up again
-here) does not undo that fresh opt-in.
+here, by the form's double opt-in) does not undo that fresh opt-in.
 """
 
 from __future__ import annotations
@@ -19,10 +19,11 @@ from datetime import datetime
 from pathlib import Path
 from types import ModuleType
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from syndicate.models import Subscription
 from syndicate.store import Store
+from syndicate.store.consent_schema import consent_records
 from syndicate.store.consents import ConsentRecord
 from syndicate.store.delivery_schema import subscribers, suppressions
 from syndicate.store.subscribers import SubscriberStore, suppress_in, upsert_in
@@ -230,22 +231,21 @@ def _apply(
 def _suppress(
     conn: Connection, row: ImportedRow, line: int, path: Path, fmt: str, at: datetime
 ) -> str:
-    current = conn.execute(
-        select(subscribers.c.confirmed_at).where(subscribers.c.email == row.email)
-    ).first()
-    listed = conn.execute(
-        select(suppressions.c.email).where(suppressions.c.email == row.email)
-    ).first()
-    fresh = current is not None and current.confirmed_at is not None
-    if (
-        listed is None
-        and fresh
-        and row.status_at is not None
-        and current is not None
-        and current.confirmed_at > row.status_at
-    ):
-        # They opted in again here after the exported unsubscribe: the export is older.
-        return "kept"
+    if row.status_at is not None:
+        # Only the subscriber's own confirmation here (a form's double opt-in) counts as
+        # newer consent: an import's "active" is no opt-in, so an earlier import of an
+        # older export never outweighs this export's unsubscribe.
+        confirmed = conn.execute(
+            select(func.max(consent_records.c.confirmed_at))
+            .join(subscribers, subscribers.c.id == consent_records.c.subscriber_id)
+            .where(subscribers.c.email == row.email, consent_records.c.method == "form")
+        ).scalar_one_or_none()
+        listed = conn.execute(
+            select(suppressions.c.email).where(suppressions.c.email == row.email)
+        ).first()
+        if listed is None and confirmed is not None and confirmed > row.status_at:
+            # They opted in again here after the exported unsubscribe: the export is older.
+            return "kept"
     reason = SUPPRESSING[row.status]
     done = suppress_in(
         conn, row.email, reason, source=f"import:{fmt}", detail=f"{path.name}:{line}", now=at
