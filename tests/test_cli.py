@@ -146,6 +146,7 @@ COMMANDS = [
     "serve",
     "sources",
     "subscribers",
+    "suppressions",
     "worker",
 ]
 HEAVY = (

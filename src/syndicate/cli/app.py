@@ -74,8 +74,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Look at the configured sources and their state.",
     ),
     "subscribers": (
-        "syndicate.cli.delivery:subscribers",
-        "Add, import, export, list and remove subscribers.",
+        "syndicate.cli.subscribers:subscribers",
+        "Add, import, export, list and remove subscribers; their data and consent.",
+    ),
+    "suppressions": (
+        "syndicate.cli.subscribers:suppressions",
+        "Import providers' suppression lists (bounces, complaints, unsubscribes).",
     ),
     "worker": (
         "syndicate.cli.worker:worker_cmd",

@@ -1,8 +1,7 @@
-"""Commands for subscribers, the outbox and sending: subscribers, dispatch, deliveries."""
+"""Commands for the outbox and sending: dispatch, deliveries, digest send."""
 
 from __future__ import annotations
 
-import csv
 import json
 import multiprocessing
 import signal
@@ -11,7 +10,6 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TextIO
 
 import click
 from rich.table import Table
@@ -32,172 +30,8 @@ from syndicate.delivery import (
     make_backend,
 )
 from syndicate.digest import slot_for
-from syndicate.models import Subscription, utc_now
-from syndicate.store.delivery_schema import CADENCES, SUBSCRIBER_STATUSES
+from syndicate.models import utc_now
 from syndicate.store.outbox import Outbox
-from syndicate.store.subscribers import SubscriberStore
-from syndicate.subscribers.roster import (
-    CSV_COLUMNS,
-    InvalidRow,
-    check_timezone,
-    export_rows,
-    import_csv,
-    normalise_email,
-)
-
-
-@cli.group()
-def subscribers() -> None:
-    """Add, import, export, list and remove subscribers."""
-
-
-@subscribers.command("add")
-@click.argument("email")
-@click.option("--name", default="", help="Display name.")
-@click.option(
-    "--channel",
-    "channels",
-    multiple=True,
-    metavar="NAME",
-    help="Channel (repeatable; default all).",
-)
-@click.option("--cadence", type=click.Choice(CADENCES), default="edition", show_default=True)
-@click.option("--sections", default="", help="Only these sections, separated by ';'.")
-@click.option("--timezone", default="UTC", show_default=True, help="IANA timezone.")
-@click.option(
-    "--status", type=click.Choice(["active", "pending"]), default="active", show_default=True
-)
-@pass_app
-def subscribers_add(
-    app: AppContext,
-    email: str,
-    name: str,
-    channels: tuple[str, ...],
-    cadence: str,
-    sections: str,
-    timezone: str,
-    status: str,
-) -> None:
-    """Add EMAIL (or update its subscriptions). Opted-out addresses are not re-added."""
-    known = [c.name for c in load_channels(app.settings)]
-    chosen = list(channels) or [c.name for c in load_channels(app.settings) if c.digest.enabled]
-    unknown = [c for c in chosen if c not in known]
-    if unknown:
-        raise click.BadParameter(f"unknown channel {unknown[0]!r}", param_hint="--channel")
-    try:
-        address = normalise_email(email)
-        check_timezone(timezone)
-    except InvalidRow as err:
-        raise click.BadParameter(str(err)) from err
-    picked = tuple(s.strip() for s in sections.split(";") if s.strip())
-    outcome = SubscriberStore(app.store()).upsert(
-        address,
-        name=name,
-        status=status,
-        timezone=timezone,
-        subs=[Subscription(c, cadence, picked) for c in chosen],
-        now=utc_now(),
-        consent={"source": "cli"},
-    )
-    console.print(f"{esc(address)}: {outcome}")
-    if outcome in ("suppressed", "refused"):
-        sys.exit(1)
-
-
-@subscribers.command("import")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--channel", help="Channel for rows whose 'channels' column is empty.")
-@click.option(
-    "--status", type=click.Choice(["active", "pending"]), default="active", show_default=True
-)
-@pass_app
-def subscribers_import(app: AppContext, file: Path, channel: str | None, status: str) -> None:
-    """Import FILE (CSV: email, name, channels, cadence, sections, timezone).
-
-    Bad rows are reported with their line numbers and skipped; the rest are imported.
-    Importing the same file again changes nothing. Exits 1 if any row was bad.
-    """
-    known = [c.name for c in load_channels(app.settings)]
-    if channel is not None and channel not in known:
-        raise click.BadParameter(f"unknown channel {channel!r}", param_hint="--channel")
-    report = import_csv(
-        SubscriberStore(app.store()),
-        file,
-        known_channels=known,
-        default_channel=channel,
-        status=status,
-        now=utc_now,
-    )
-    for line, reason in report.errors:
-        click.secho("error: ", fg="red", err=True, nl=False)
-        click.echo(f"{file}:{line}: {reason}", err=True)
-    console.print(
-        f"imported {esc(file.name)}: {report.added} added, {report.updated} updated, "
-        f"{report.unchanged} unchanged, {report.suppressed} suppressed, "
-        f"{report.refused} opted out, {plural(len(report.errors), 'bad row')}"
-    )
-    if report.errors:
-        sys.exit(1)
-
-
-@subscribers.command("export")
-@click.argument("file", type=click.File("w", encoding="utf-8"), default="-")
-@click.option("--status", type=click.Choice(SUBSCRIBER_STATUSES), help="Only this status.")
-@pass_app
-def subscribers_export(app: AppContext, file: TextIO, status: str | None) -> None:
-    """Write subscribers as CSV (the import format) to FILE or standard output."""
-    writer = csv.DictWriter(file, fieldnames=list(CSV_COLUMNS), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(export_rows(SubscriberStore(app.store()), status))
-
-
-@subscribers.command("list")
-@click.option("--status", type=click.Choice(SUBSCRIBER_STATUSES), help="Only this status.")
-@click.option("--json", "as_json", is_flag=True, help="JSON lines, one subscriber per line.")
-@pass_app
-def subscribers_list(app: AppContext, status: str | None, as_json: bool) -> None:
-    """List subscribers and their subscriptions."""
-    store = SubscriberStore(app.store())
-    if as_json:
-        for sub in store.iter_all(status=status):
-            row = {
-                "id": sub.id,
-                "email": sub.email,
-                "name": sub.name,
-                "status": sub.status,
-                "timezone": sub.timezone,
-                "subscriptions": [
-                    {"channel": s.channel, "cadence": s.cadence, "sections": list(s.sections)}
-                    for s in sub.subscriptions
-                ],
-            }
-            click.echo(json.dumps(row, ensure_ascii=False))
-        return
-    table = Table(title="subscribers", title_justify="left")
-    for column in ("email", "name", "status", "channels"):
-        table.add_column(column, overflow="fold")
-    for sub in store.iter_all(status=status):
-        channels = ", ".join(f"{s.channel} ({s.cadence})" for s in sub.subscriptions)
-        table.add_row(cell(sub.email), cell(sub.name), cell(sub.status), cell(channels))
-    console.print(table)
-    counts = store.counts()
-    console.print(", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no subscribers")
-
-
-@subscribers.command("remove")
-@click.argument("email")
-@pass_app
-def subscribers_remove(app: AppContext, email: str) -> None:
-    """Delete EMAIL and its subscriptions and deliveries (to unsubscribe, use the link)."""
-    try:
-        address = normalise_email(email)
-    except InvalidRow as err:
-        raise click.BadParameter(str(err)) from err
-    if not SubscriberStore(app.store()).remove(address):
-        err_console.print(f"no subscriber {esc(address)}")
-        sys.exit(1)
-    console.print(f"removed {esc(address)}")
-
 
 # --- dispatch and deliveries -------------------------------------------------------------
 

@@ -49,3 +49,14 @@ class SubscribeSettings(Section):
     form_max_age: float = Field(
         7200.0, gt=0, description="Seconds a form's CSRF token stays valid."
     )
+    sunset_soft_bounce_days: int = Field(
+        0,
+        ge=0,
+        description="Suppress addresses that soft-bounced on every attempt for this many days"
+        " (0: off).",
+    )
+    sunset_unconfirmed_days: int = Field(
+        0,
+        ge=0,
+        description="Delete sign-ups and imports still unconfirmed after this many days (0: off).",
+    )

@@ -1,5 +1,6 @@
-"""The double opt-in confirmation message: one message to one address, sent at once
-through the configured backend, outside the digest outbox.
+"""Notices: the double opt-in confirmation and the erasure confirmation, each one
+message to one address, sent at once through the configured backend, outside the
+digest outbox.
 
 Such a message is not part of an edition, so it carries ``edition_id`` 0 and a
 negative ``delivery_id`` (minus the request's id): it names the message (the file
@@ -77,7 +78,75 @@ def confirmation_message(
     }
     text = _ENV.get_template("confirm.txt.j2").render(values)
     html = _ENV.get_template("confirm.html.j2").render(values)
-    message_id = f"<confirm.{request_id}.{secrets.token_hex(6)}@{sender.message_id_domain}>"
+    return _notice(
+        sender=sender,
+        key=f"confirm.{request_id}",
+        delivery_id=-request_id,
+        to_email=to_email,
+        subject=subject,
+        text=text,
+        html=html,
+        now=now,
+        signer=signer,
+    )
+
+
+# Erasure notices are numbered apart from confirmations (whose ids are request ids), so
+# the file backend never writes one over the other.
+ERASURE_ID_BASE = 1 << 40
+
+
+def erasure_message(
+    *,
+    sender: Sender,
+    subscriber_id: int,
+    to_email: str,
+    site_name: str,
+    postal_address: str,
+    url: str,
+    valid_days: int,
+    now: datetime,
+    signer: DKIMSigner | None = None,
+) -> OutboundMessage:
+    """The message that asks a subscriber to confirm the erasure of their data: one
+    signed, expiring link to a page with an **Erase** button. Nothing is erased until
+    that button is pressed."""
+    subject = f"Confirm: erase your data at {site_name}"
+    check_header_value("Subject", subject)
+    check_header_value("To", to_email)
+    values = {
+        "site_name": site_name,
+        "postal_address": postal_address,
+        "url": url,
+        "valid_days": valid_days,
+        "subject": subject,
+    }
+    return _notice(
+        sender=sender,
+        key=f"erase.{subscriber_id}",
+        delivery_id=-(ERASURE_ID_BASE + subscriber_id),
+        to_email=to_email,
+        subject=subject,
+        text=_ENV.get_template("erase.txt.j2").render(values),
+        html=_ENV.get_template("erase.html.j2").render(values),
+        now=now,
+        signer=signer,
+    )
+
+
+def _notice(
+    *,
+    sender: Sender,
+    key: str,
+    delivery_id: int,
+    to_email: str,
+    subject: str,
+    text: str,
+    html: str,
+    now: datetime,
+    signer: DKIMSigner | None,
+) -> OutboundMessage:
+    message_id = f"<{key}.{secrets.token_hex(6)}@{sender.message_id_domain}>"
     mail = EmailMessage(policy=SMTP)
     mail["From"] = formataddr((sender.from_name, sender.from_email))
     mail["To"] = to_email
@@ -94,7 +163,7 @@ def confirmation_message(
     if signer is not None:
         raw = signer.sign(raw)
     return OutboundMessage(
-        delivery_id=-request_id,
+        delivery_id=delivery_id,
         edition_id=NOTICE_EDITION,
         channel="",
         to_email=to_email,

@@ -1,14 +1,14 @@
 """Signed tokens for subscriber links (STANDARDS SE-1).
 
-A token is bound to its purpose (``unsubscribe``, ``preferences``, ``confirm``), the
-subscriber and the channel, and signed with HMAC-SHA256 by itsdangerous with a
+A token is bound to its purpose (``unsubscribe``, ``preferences``, ``confirm``,
+``erase``), the subscriber and the channel, and signed with HMAC-SHA256 by itsdangerous with a
 per-purpose salt, so a confirmation token can never unsubscribe anyone and a token for
 one subscriber or channel cannot be reused for another. Tokens carry ids only: no email
 address or other personal data appears in a URL.
 
 Unsubscribe and preference tokens do not expire (mail is read months later and the
-opt-out must keep working, CAN-SPAM ≥ 30 days); confirmation tokens expire after
-``CONFIRM_MAX_AGE``. Keys rotate: sign with the newest secret, verify with any of them.
+opt-out must keep working, CAN-SPAM ≥ 30 days); confirmation and erasure tokens expire
+after ``CONFIRM_MAX_AGE``. Keys rotate: sign with the newest secret, verify with any of them.
 """
 
 from __future__ import annotations
@@ -21,8 +21,10 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from syndicate.errors import SyndicateError
 
-Purpose = Literal["unsubscribe", "preferences", "confirm"]
-PURPOSES: tuple[Purpose, ...] = ("unsubscribe", "preferences", "confirm")
+Purpose = Literal["unsubscribe", "preferences", "confirm", "erase"]
+PURPOSES: tuple[Purpose, ...] = ("unsubscribe", "preferences", "confirm", "erase")
+# Tokens that expire: a confirmation, and the erasure a subscriber asked for by mail.
+EXPIRING: frozenset[Purpose] = frozenset({"confirm", "erase"})
 CONFIRM_MAX_AGE = 7 * 24 * 3600
 
 # ``syndicate doctor``'s one-click probe: a genuinely signed unsubscribe token for no one.
@@ -72,7 +74,7 @@ class TokenSigner:
 
         Raises :class:`BadToken` otherwise; confirmation tokens also expire.
         """
-        max_age = CONFIRM_MAX_AGE if purpose == "confirm" else None
+        max_age = CONFIRM_MAX_AGE if purpose in EXPIRING else None
         try:
             payload = self._serializers[purpose].loads(token, max_age=max_age)
         except SignatureExpired as err:

@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -34,13 +34,21 @@ from apscheduler.triggers.interval import IntervalTrigger
 from syndicate.config import Settings
 from syndicate.errors import SyndicateError
 from syndicate.models import utc_now
-from syndicate.scheduler.jobs import changed, dispatch_due, poll_sources, run_schedules
+from syndicate.scheduler.jobs import (
+    changed,
+    dispatch_due,
+    poll_sources,
+    run_schedules,
+    run_sunset,
+)
 from syndicate.scheduler.lock import SchedulerLock
 from syndicate.store import Store
 
 log = logging.getLogger("syndicate.scheduler.daemon")
 
-JOBS = ("sources", "digests", "dispatch")
+JOBS = ("sources", "digests", "dispatch", "sunset")
+# The sunset looks at days of history: once an hour is often enough.
+SUNSET_EVERY = timedelta(hours=1)
 
 
 class Daemon:
@@ -64,6 +72,7 @@ class Daemon:
         self._busy = 0
         self._idle = threading.Condition()
         self._built_once = False
+        self._sunset_at: datetime | None = None
         self._scheduler: BackgroundScheduler | None = None
 
     # --- control -----------------------------------------------------------------------
@@ -229,6 +238,16 @@ class Daemon:
             return {"tasks": published.tasks, "published": published.deliveries}
         report = dispatch_due(self.store, self.settings, stop=self.stopping, clock=self.clock)
         return dict(sorted(report.counts.items()))
+
+    def _sunset(self) -> dict[str, Any]:
+        now = self.clock()
+        if self._sunset_at is not None and now - self._sunset_at < SUNSET_EVERY:
+            return {}
+        self._sunset_at = now
+        report = run_sunset(self.store, self.settings, now)
+        if report is None or not report.total:
+            return {}
+        return {"soft_bounced": len(report.soft_bounced), "unconfirmed": len(report.unconfirmed)}
 
 
 def wait_for_lock(

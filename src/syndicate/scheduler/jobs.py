@@ -28,6 +28,7 @@ from syndicate.store.editions import OWN
 from syndicate.store.outbox import Outbox
 from syndicate.store.schedule import load_marks, save_mark
 from syndicate.store.subscribers import SubscriberStore
+from syndicate.subscribers.sunset import SunsetReport, sunset
 
 log = logging.getLogger(__name__)
 
@@ -193,3 +194,17 @@ def dispatch_due(
         stop=stop,
     )
     return dispatcher.run()
+
+
+def run_sunset(store: Store, settings: Settings, now: datetime) -> SunsetReport | None:
+    """Clean soft-bounced and unconfirmed addresses when ``[subscribe]`` turns the
+    sunset on; ``None`` when both rules are off (the default)."""
+    rules = settings.subscribe
+    if not (rules.sunset_soft_bounce_days or rules.sunset_unconfirmed_days):
+        return None
+    return sunset(
+        store,
+        soft_bounce_days=rules.sunset_soft_bounce_days,
+        unconfirmed_days=rules.sunset_unconfirmed_days,
+        now=now,
+    )

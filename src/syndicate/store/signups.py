@@ -16,6 +16,8 @@ from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from syndicate.models import Subscription
+from syndicate.store.consent_schema import erased_addresses
+from syndicate.store.consents import ConsentRecord, email_hash, record_in
 from syndicate.store.core import Store
 from syndicate.store.delivery_schema import subscribers, subscriptions, suppressions
 from syndicate.store.signup_schema import subscription_requests
@@ -223,6 +225,13 @@ class SignupStore:
                 update(subscribers).where(subscribers.c.id == subscriber_id).values(values)
             )
             conn.execute(delete(suppressions).where(suppressions.c.email == row.email))
+            # A fresh confirmed opt-in also lifts an earlier erasure's "never again".
+            conn.execute(
+                delete(erased_addresses).where(
+                    erased_addresses.c.email_hash == email_hash(row.email)
+                )
+            )
+            record_in(conn, subscriber_id, _form_record(channel, claimed, consent, now))
         return "confirmed"
 
     def purge_expired(self, before: datetime) -> int:
@@ -288,6 +297,29 @@ class SignupStore:
                 )
                 changed = True
         return changed
+
+
+def _form_record(
+    channel: str, claimed: Any, confirmed: Mapping[str, Any], now: datetime
+) -> ConsentRecord:
+    """The consent record of a web sign-up confirmed by its link (double opt-in): the
+    form, the user agent and the client's network (never its address) at both steps."""
+    requested = claimed.consent or {}
+    return ConsentRecord(
+        channel=channel,
+        method="form",
+        source=str(requested.get("form") or "web"),
+        given_at=claimed.requested_at,
+        confirmed_at=now,
+        recorded_at=now,
+        detail={
+            "optin": "double",
+            "network": requested.get("network", ""),
+            "user_agent": requested.get("user_agent", ""),
+            "confirm_form": confirmed.get("form", ""),
+            "confirm_network": confirmed.get("network", ""),
+        },
+    )
 
 
 def _subscribed(conn: Connection, subscriber_id: int, channel: str) -> bool:

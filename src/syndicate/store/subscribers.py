@@ -9,6 +9,7 @@ from typing import Any, Literal
 from sqlalchemy import Connection, delete, func, insert, select, update
 
 from syndicate.models import Subscriber, Subscription
+from syndicate.store.consents import ConsentRecord, erased_in, record_in
 from syndicate.store.core import Store
 from syndicate.store.delivery_schema import subscribers, subscriptions, suppressions
 
@@ -36,36 +37,24 @@ class SubscriberStore:
         subs: Sequence[Subscription],
         now: datetime,
         consent: dict[str, Any] | None = None,
+        records: Sequence[ConsentRecord] = (),
     ) -> UpsertOutcome:
         """Add a subscriber, or update an existing one's name, timezone, pending status
-        and the given subscriptions (other subscriptions are kept). Suppressed addresses
-        and subscribers who opted out or bounced are left alone."""
+        and the given subscriptions (other subscriptions are kept). Suppressed (or
+        erased) addresses and subscribers who opted out or bounced are left alone.
+        ``records`` (consent records) are kept when the subscriber is added or updated."""
         with self.engine.begin() as conn:
-            if _suppressed(conn, email):
-                return "suppressed"
-            row = conn.execute(select(subscribers).where(subscribers.c.email == email)).first()
-            if row is None:
-                sid = conn.execute(
-                    insert(subscribers)
-                    .returning(subscribers.c.id)
-                    .values(
-                        email=email,
-                        name=name,
-                        status=status,
-                        timezone=timezone,
-                        consent=consent or {},
-                        created_at=now,
-                        updated_at=now,
-                        confirmed_at=now if status == "active" else None,
-                    )
-                ).scalar_one()
-                _replace_subscriptions(conn, sid, subs, now)
-                return "added"
-            if row.status in STICKY:
-                return "refused"
-            changed = _update_subscriber(conn, row, name, timezone, status, now)
-            changed |= _replace_subscriptions(conn, row.id, subs, now)
-            return "updated" if changed else "unchanged"
+            return upsert_in(
+                conn,
+                email,
+                name=name,
+                status=status,
+                timezone=timezone,
+                subs=subs,
+                now=now,
+                consent=consent,
+                records=records,
+            )
 
     def remove(self, email: str) -> bool:
         """Delete a subscriber and everything about them; True if there was one."""
@@ -174,6 +163,52 @@ class SubscriberStore:
         return {status: int(n) for status, n in rows}
 
 
+def upsert_in(
+    conn: Connection,
+    email: str,
+    *,
+    name: str,
+    status: str,
+    timezone: str,
+    subs: Sequence[Subscription],
+    now: datetime,
+    consent: dict[str, Any] | None = None,
+    records: Sequence[ConsentRecord] = (),
+) -> UpsertOutcome:
+    """:meth:`SubscriberStore.upsert` inside the caller's transaction (an import runs
+    all its rows in one, so that a dry run can roll every change back)."""
+    if _suppressed(conn, email):
+        return "suppressed"
+    row = conn.execute(select(subscribers).where(subscribers.c.email == email)).first()
+    if row is None:
+        sid = conn.execute(
+            insert(subscribers)
+            .returning(subscribers.c.id)
+            .values(
+                email=email,
+                name=name,
+                status=status,
+                timezone=timezone,
+                consent=consent or {},
+                created_at=now,
+                updated_at=now,
+                confirmed_at=now if status == "active" else None,
+            )
+        ).scalar_one()
+        _replace_subscriptions(conn, sid, subs, now)
+        for record in records:
+            record_in(conn, sid, record)
+        return "added"
+    if row.status in STICKY:
+        return "refused"
+    changed = _update_subscriber(conn, row, name, timezone, status, now)
+    changed |= _replace_subscriptions(conn, row.id, subs, now)
+    if changed:
+        for record in records:
+            record_in(conn, row.id, record)
+    return "updated" if changed else "unchanged"
+
+
 def suppress_in(
     conn: Connection, email: str, reason: str, *, source: str, detail: str, now: datetime
 ) -> bool:
@@ -199,7 +234,8 @@ def suppress_in(
 
 def _suppressed(conn: Connection, email: str) -> bool:
     found = conn.execute(select(suppressions.c.email).where(suppressions.c.email == email))
-    return found.first() is not None
+    # An erased address is gone from the list; only its hash says "never again".
+    return found.first() is not None or erased_in(conn, email)
 
 
 def _update_subscriber(

@@ -9,13 +9,12 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from syndicate.models import Subscription
-from syndicate.store.delivery_schema import CADENCES
 from syndicate.store.subscribers import SubscriberStore
 
 CSV_COLUMNS = ("email", "name", "channels", "cadence", "sections", "timezone")
@@ -46,55 +45,32 @@ def check_timezone(name: str) -> str:
     return name
 
 
-def _split(value: str | None) -> tuple[str, ...]:
-    if not value:
-        return ()
-    parts = value.replace("|", ";").split(";")
-    return tuple(p.strip() for p in parts if p.strip())
-
-
-@dataclass(frozen=True, slots=True)
-class SubscriberRow:
-    """One validated row: who, and which channels at which cadence and sections."""
-
-    email: str
-    name: str
-    timezone: str
-    subscriptions: tuple[Subscription, ...]
-
-
-def parse_row(
-    row: dict[str, str | None], *, known_channels: Sequence[str], default_channel: str | None
-) -> SubscriberRow:
-    """Validate one CSV row (``channels`` and ``sections`` separated by ``;``)."""
-    email = normalise_email(row.get("email") or "")
-    channels = _split(row.get("channels")) or ((default_channel,) if default_channel else ())
-    if not channels:
-        raise InvalidRow("no channel (fill the 'channels' column or pass --channel)")
-    unknown = [c for c in channels if c not in known_channels]
-    if unknown:
-        raise InvalidRow(
-            f"unknown channel {unknown[0]!r} (known: {', '.join(known_channels) or 'none'})"
-        )
-    cadence = (row.get("cadence") or "edition").strip().lower()
-    if cadence not in CADENCES:
-        raise InvalidRow(f"cadence must be one of {', '.join(CADENCES)}, found {cadence!r}")
-    sections = _split(row.get("sections"))
-    timezone = check_timezone((row.get("timezone") or "UTC").strip())
-    subs = tuple(Subscription(c, cadence, sections) for c in channels)
-    return SubscriberRow(email, (row.get("name") or "").strip(), timezone, subs)
-
-
 @dataclass
 class ImportReport:
-    """What an import did; ``errors`` holds (line number, reason) for skipped rows."""
+    """What an import did (or, in a dry run, would do).
+
+    ``errors`` holds (line number, reason) for skipped rows; ``changes`` (line, address,
+    action) for every row that changed something. ``suppressed`` counts rows skipped
+    because the address is suppressed (or erased), ``refused`` those skipped because
+    the subscriber opted out or bounced, ``suppressions_added`` the rows that put an
+    address on the suppression list, ``kept`` the unsubscribes older than the
+    subscriber's own later opt-in here.
+    """
 
     added: int = 0
     updated: int = 0
     unchanged: int = 0
     suppressed: int = 0
     refused: int = 0
+    suppressions_added: int = 0
+    kept: int = 0
     errors: list[tuple[int, str]] = field(default_factory=list)
+    changes: list[tuple[int, str, str]] = field(default_factory=list)
+
+    def count(self, action: str) -> None:
+        """Count one row's ``action`` (an upsert outcome, ``suppressed:<reason>`` or ``kept``)."""
+        name = "suppressions_added" if action.startswith("suppressed:") else action
+        setattr(self, name, getattr(self, name) + 1)
 
 
 def read_csv(path: Path) -> tuple[list[str], Iterable[tuple[int, dict[str, str | None]]]]:
@@ -119,52 +95,21 @@ def import_csv(
     default_channel: str | None,
     status: str,
     now: Callable[[], datetime],
+    dry_run: bool = False,
 ) -> ImportReport:
-    """Import ``path``: bad rows are reported with their line numbers and skipped, the
-    rest upserted. Importing the same file again changes nothing."""
-    header, rows = read_csv(path)
-    report = ImportReport()
-    if "email" not in header:
-        report.errors.append((1, f"no 'email' column (columns: {', '.join(header)})"))
-        return report
-    # Rows for one address are merged: the first row gives the name and timezone, every
-    # row adds its channels. So an export (one row per subscription) imports back as it
-    # was, and importing a file twice changes nothing.
-    merged: dict[str, tuple[int, SubscriberRow]] = {}
-    seen: dict[tuple[str, str], int] = {}
-    for line, raw in rows:
-        try:
-            row = parse_row(raw, known_channels=known_channels, default_channel=default_channel)
-        except InvalidRow as err:
-            report.errors.append((line, str(err)))
-            continue
-        repeats = [
-            seen[(row.email, s.channel)]
-            for s in row.subscriptions
-            if (row.email, s.channel) in seen
-        ]
-        if repeats:
-            report.errors.append((line, f"{row.email} repeats line {repeats[0]}"))
-            continue
-        seen.update({(row.email, s.channel): line for s in row.subscriptions})
-        if row.email in merged:
-            first, acc = merged[row.email]
-            row = replace(acc, subscriptions=acc.subscriptions + row.subscriptions)
-            merged[row.email] = (first, row)
-        else:
-            merged[row.email] = (line, row)
-    for first, row in merged.values():
-        outcome = store.upsert(
-            row.email,
-            name=row.name,
-            status=status,
-            timezone=row.timezone,
-            subs=row.subscriptions,
-            now=now(),
-            consent={"source": f"import:{path.name}", "line": first},
-        )
-        setattr(report, outcome, getattr(report, outcome) + 1)
-    return report
+    """Import ``path`` in our own CSV format (see
+    :mod:`syndicate.subscribers.importers.generic`): bad rows are reported with their
+    line numbers and skipped, the rest upserted. Importing the same file again changes
+    nothing."""
+    # Imported here: the importers import this module (addresses, the CSV reader).
+    from syndicate.subscribers.importers.apply import ImportOptions, run_import
+
+    options = ImportOptions(
+        known_channels=known_channels,
+        default_channels=(default_channel,) if default_channel else (),
+        status=status,
+    )
+    return run_import(store, path, "csv", options, now=now, dry_run=dry_run)
 
 
 def export_rows(store: SubscriberStore, status: str | None = None) -> Iterable[dict[str, str]]:

@@ -34,6 +34,7 @@ from syndicate.subscribers.signup import (
 )
 from syndicate.web.forms import checked_form, fields, too_many
 from syndicate.web.pages import message, page
+from syndicate.web.privacy import privacy_values
 from syndicate.web.services import Services, consent
 
 
@@ -90,6 +91,8 @@ def routes_for(services: Services) -> list[BaseRoute]:
             notices=notices or [],
             action=action,
             csrf=services.guard.token(action),
+            # The page's download and erase parts (syndicate.web.privacy).
+            **privacy_values(services, action),
         )
 
     async def show(request: Request) -> Response:

@@ -33,12 +33,13 @@ KEEP_ALIVE_TIMEOUT = 5
 """Seconds an idle keep-alive connection stays open (uvicorn's default)."""
 
 _TOKEN_PATH = re.compile(
-    r"""((?:^|(?<=[\s"'(=]))(?:https?://[^/\s"']+)?/(?:confirm|u|p)/)[^/?#\s"']+"""
+    r"""((?:^|(?<=[\s"'(=]))(?:https?://[^/\s"']+)?/(?:confirm|erase|u|p)/)[^/?#\s"']+"""
 )
 
 
 def redact(text: str) -> str:
-    """``text`` with the token of every confirm, unsubscribe and preferences path hidden."""
+    """``text`` with the token of every confirm, erase, unsubscribe and preferences path
+    hidden."""
     return _TOKEN_PATH.sub(r"\1[token]", text)
 
 

@@ -22,6 +22,7 @@ from syndicate.models import OutboundMessage, Subscription
 from syndicate.store import Store, open_store
 from syndicate.store.delivery_schema import subscribers
 from syndicate.subscribers import Signups
+from syndicate.subscribers.consent import network_of
 from syndicate.web.csrf import FormGuard
 from syndicate.web.ratelimit import SlidingWindow
 
@@ -177,7 +178,9 @@ def consent(request: Request, form: str) -> dict[str, Any]:
     return {
         "source": "web",
         "form": form,
-        "ip": client_address(request),
+        # The client's /24 or /56 only: enough to show where a sign-up came from,
+        # without keeping the visitor's address.
+        "network": network_of(client_address(request)),
         "user_agent": request.headers.get("user-agent", "")[:300],
     }
 

@@ -33,7 +33,7 @@ from syndicate.subscribers.signup import (
     parse_signup,
     section_choices,
 )
-from syndicate.web import preferences
+from syndicate.web import preferences, privacy
 from syndicate.web.context import WebContext
 from syndicate.web.forms import checked_form, fields, too_many
 from syndicate.web.pages import message, page
@@ -49,6 +49,7 @@ def routes(context: WebContext) -> list[BaseRoute]:
         *signup_routes(services),
         *confirm_routes(services),
         *preferences.routes_for(services),
+        *privacy.routes_for(services),
     ]
 
 
