@@ -20,10 +20,9 @@ a domain that never sent) stored the ``warmup`` flag with :func:`enable_warmup`.
 from __future__ import annotations
 
 import logging
-import math
-from functools import partial
 from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
+from functools import partial
 
 from syndicate.config import WarmupSettings
 from syndicate.store import Store
@@ -44,7 +43,8 @@ def daily_cap(start: int, days: int, day_index: int, full: int) -> int | None:
         return None
     if full <= start:
         return start
-    return max(start, int(math.floor(start * (full / start) ** (day_index / (days - 1)))))
+    growth: float = (full / start) ** (day_index / (days - 1))
+    return max(start, int(start * growth))  # truncated: floor, the numbers are positive
 
 
 def enable_warmup(store: Store, settings: WarmupSettings, now: datetime) -> None:
