@@ -1,0 +1,183 @@
+"""Circuit breakers: a recipient group pauses on a provider's reputation signal (a real
+SMTP server answering 5.7.515 / 4.7.28) or past the bounce and complaint rates (real
+webhook requests); the other groups go on, resume works, nothing is sent twice."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+
+from syndicate.config import BreakerSettings, DispatchSettings, Settings
+from syndicate.delivery.breakers import Breakers, Trip, mail_alert, signature
+from syndicate.delivery.compose import EditionMessages
+from syndicate.delivery.dispatch import Dispatcher, enqueue_edition
+from syndicate.delivery.guards import deliveries_waiting
+from syndicate.delivery.smtp import SMTPBackend, SMTPOptions
+from syndicate.delivery.tokens import TokenSigner
+from syndicate.store import Store
+from syndicate.store.domain_groups import GroupPauses, domain_group
+from syndicate.store.outbox import Outbox
+from syndicate.testing import FixedClock, RecordingBackend
+from syndicate.webhooks.receive import WebhookReceiver
+from tests.deliveryhelpers import SECRET, SLOT, channel, edition
+from tests.guardhelpers import bulk_subscribers
+from tests.smtpserver import SMTPTestServer
+
+pytest_plugins = ["tests.smtpserver"]
+
+REPLIES = {
+    "microsoft": (
+        "outlook.com",
+        "550 5.7.515 Access denied, sending domain review.example does not meet the "
+        "required authentication level.",
+    ),
+    "gmail": (
+        "gmail.com",
+        "421 4.7.28 Our system has detected an unusual rate of unsolicited mail "
+        "originating from your IP address.",
+    ),
+}
+
+
+def test_signatures() -> None:
+    assert signature("RCPT: 550 5.7.515 Access denied") is not None
+    assert signature("RCPT: 550 5.7.1 Unfortunately, messages from [1.2.3.4] weren't sent. (S3150)")
+    assert (
+        signature("RCPT: 421 4.7.28 unusual rate") == "Gmail 4.7.28 (rate limited: unusual volume)"
+    )
+    assert signature("MAIL: 421 4.7.0 Try again later, closing connection.") is not None
+    assert signature("RCPT: 450 4.2.2 mailbox full") is None
+    assert signature("RCPT: 550 5.1.1 no such user") is None
+
+
+def _smtp(server: SMTPTestServer) -> SMTPBackend:
+    return SMTPBackend(SMTPOptions(host="127.0.0.1", port=server.port, security="none", timeout=5))
+
+
+def _dispatcher(store: Store, backend: object, clock: FixedClock, breakers: Breakers) -> Dispatcher:
+    messages = EditionMessages(
+        store, Settings(), {"world": channel()}, signer=None, tokens=TokenSigner(SECRET)
+    )
+    return Dispatcher(
+        store,
+        backend,  # type: ignore[arg-type]
+        messages,
+        DispatchSettings(batch_size=10),
+        clock=clock,
+        breakers=breakers,
+    )
+
+
+@pytest.mark.parametrize("group", ["microsoft", "gmail"])
+def test_a_reputation_reply_pauses_its_group_only(
+    store: Store, smtp_server: SMTPTestServer, group: str
+) -> None:
+    domain, reply = REPLIES[group]
+    domains = (("gmail.com", 15), ("outlook.com", 15), ("example.org", 15))
+    emails = bulk_subscribers(store, domains, SLOT)
+    target = [e for e in emails if e.endswith("@" + domain)]
+    for address in target:  # the provider refuses each of them (a 421 is retried once)
+        smtp_server.fail("rcpt", reply, address=address, times=2)
+    enqueue_edition(store, channel(), edition(store), SLOT)
+    clock = FixedClock(SLOT)
+    alerts: list[Trip] = []
+    # The operators' notice goes through the notice path, to the same server.
+    notify = Settings(delivery={"breakers": {"notify": ["ops@review.example"]}})
+    mail = mail_alert(notify, lambda: _smtp(smtp_server))
+
+    def alert(trip: Trip) -> None:
+        alerts.append(trip)
+        mail(trip)
+
+    breakers = Breakers(store, BreakerSettings(), alert)
+    report = _dispatcher(store, _smtp(smtp_server), clock, breakers).run()
+
+    assert report.paused_groups == [group], (report, smtp_server.counts())
+    assert [a.group for a in alerts] == [group]
+    received = smtp_server.counts()
+    assert received["ops@review.example"] == 1
+    assert all(received[e] == 1 for e in emails if e not in target)  # the rest went on
+    assert not any(received[e] for e in target)
+    assert Outbox(store).paused() == {}  # the channel itself is not paused
+    waiting = deliveries_waiting(store, clock()).paused
+    assert set(waiting) == {group}
+    assert "5.7.515" in waiting[group][1] or "4.7.28" in waiting[group][1]
+
+    # While paused, a later run sends nothing to the group.
+    clock.advance(hours=2)
+    again = _dispatcher(store, _smtp(smtp_server), clock, breakers).run()
+    assert again.counts.get("sent", 0) == 0
+
+    smtp_server.faults.clear()  # the operator fixed what the provider complained about
+    assert GroupPauses(store).resume(group)
+    clock.advance(hours=2)  # past the refused rows' backoff
+    _dispatcher(store, _smtp(smtp_server), clock, breakers).run()
+    received = smtp_server.counts()
+    assert {e: received[e] for e in emails if received[e] != 1} == {}, Outbox(store).status_counts()
+    assert Outbox(store).status_counts() == {"sent": len(emails)}
+    assert GroupPauses(store).trips() == {group: 1}
+
+
+def _postmark(kind: str, email: str, n: int) -> bytes:
+    record = {
+        "RecordType": "Bounce" if kind == "bounce" else "SpamComplaint",
+        "ID": 1000 + n,
+        "Type": "HardBounce" if kind == "bounce" else "SpamComplaint",
+        "TypeCode": 1 if kind == "bounce" else 512,
+        "MessageID": f"pm-{n}",
+        "Email": email,
+        "BouncedAt": "2026-11-25T08:00:00Z",
+    }
+    return json.dumps(record).encode()
+
+
+AUTH = {"authorization": "Basic " + base64.b64encode(b"postmark:pm-s3cret").decode()}
+
+
+def test_bounce_and_complaint_rates_pause_at_the_threshold(store: Store) -> None:
+    domains = (("gmail.com", 100), ("example.org", 1000), ("yahoo.com", 50))
+    emails = bulk_subscribers(store, domains, SLOT)
+    clock = FixedClock(SLOT)
+    breakers = Breakers(store, BreakerSettings(min_sample=100))
+    backend = RecordingBackend()
+    enqueue_edition(store, channel(), edition(store), SLOT)
+    _dispatcher(store, backend, clock, breakers).run()
+    assert len(backend.sent) == len(emails)
+
+    settings = Settings(webhooks={"postmark": {"username": "postmark", "password": "pm-s3cret"}})
+    receiver = WebhookReceiver(settings, store, breakers=breakers)
+    gmail = [e for e in emails if e.endswith("@gmail.com")]
+    other = [e for e in emails if e.endswith("@example.org")]
+    now = SLOT + timedelta(hours=1)
+
+    def post(kind: str, email: str, n: int) -> None:
+        receiver.receive("postmark", _postmark(kind, email, n), AUTH, now)
+
+    post("bounce", gmail[0], 1)
+    post("bounce", gmail[1], 2)  # 2 of 100: at 2 %, not past it
+    post("bounce", gmail[1], 2)  # the same event again counts once
+    assert GroupPauses(store).paused() == {}
+    post("bounce", gmail[2], 3)  # 3 %
+    assert set(GroupPauses(store).paused()) == {"gmail"}
+    post("complaint", other[0], 4)  # 1 of 1,000: at 0.1 %
+    assert set(GroupPauses(store).paused()) == {"gmail"}
+    post("complaint", other[1], 5)
+    assert set(GroupPauses(store).paused()) == {"gmail", "other"}
+
+    # The next edition: only yahoo goes while gmail and the others wait.
+    clock.advance(days=1)
+    enqueue_edition(store, channel(), edition(store, slot=clock()), clock())
+    backend = RecordingBackend()
+    _dispatcher(store, backend, clock, breakers).run()
+    assert Counter(domain_group(m.to_email) for m in backend.sent) == {"yahoo": 50}
+    waiting = deliveries_waiting(store, clock()).paused
+    assert {g: n for g, (_, _, n) in waiting.items()} == {"gmail": 97, "other": 998}
+    for group in ("gmail", "other"):
+        assert GroupPauses(store).resume(group)
+    _dispatcher(store, backend, clock, breakers).run()
+    ids = [m.delivery_id for m in backend.sent]
+    assert len(ids) == len(set(ids)) == 50 + 97 + 998  # suppressed readers get nothing
