@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, select, update
+from sqlalchemy import Connection, and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from syndicate.store.core import Store
@@ -230,8 +230,11 @@ class Guards:
     # --- sign-up abuse ---------------------------------------------------------------
 
     def note_confirmation(self, email: str, now: datetime, since: datetime) -> bool:
-        """Record a confirmation mail to ``email`` unless one went after ``since``;
-        True when this one may go (and is now recorded)."""
+        """Record a confirmation mail to ``email`` unless one went after ``since`` and
+        nobody confirmed from that address since it went; True when this one may go
+        (and is now recorded). A confirmed click proves the mailbox's owner asked, so
+        an active reader adding a channel is not held back; a bombed victim, who never
+        clicks, gets at most one a day."""
         c = confirmation_sends.c
         with self.engine.begin() as conn:
             conn.execute(
@@ -239,9 +242,14 @@ class Guards:
                 .values(email=email, sent_at=datetime(1970, 1, 1, tzinfo=now.tzinfo))
                 .on_conflict_do_nothing(index_elements=["email"])
             )
+            confirmed = (
+                select(subscribers.c.confirmed_at)
+                .where(subscribers.c.email == email)
+                .scalar_subquery()
+            )
             done = conn.execute(
                 update(confirmation_sends)
-                .where(c.email == email, c.sent_at <= since)
+                .where(c.email == email, or_(c.sent_at <= since, c.sent_at <= confirmed))
                 .values(sent_at=now)
             )
             return bool(done.rowcount)
