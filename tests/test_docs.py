@@ -10,6 +10,7 @@ import pytest
 from pydantic import BaseModel
 
 from syndicate.config import (
+    BreakerSettings,
     CelerySettings,
     ChannelConfig,
     ChannelFilters,
@@ -30,6 +31,7 @@ from syndicate.config import (
     StoreSettings,
     StorySettings,
     SubscribeSettings,
+    WarmupSettings,
     WebhookSettings,
 )
 from syndicate.ingest.sources.registry import kinds, options_model
@@ -60,6 +62,8 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
         SESWebhookSettings,
         SubscribeSettings,
         RelatedSettings,
+        WarmupSettings,
+        BreakerSettings,
     ],
 )
 def test_every_key_is_in_the_configuration_reference(model: type[BaseModel]) -> None:
