@@ -321,11 +321,11 @@ def dispatch_cmd(app: AppContext, edition_id: int | None, workers: int) -> None:
     """Send every delivery that is due (queued, or deferred and due again).
 
     SIGTERM or Ctrl-C stops after the batch in flight; its results are recorded. Exits
-    1 when a channel was paused, or when there was mail to send and none of it could be
-    sent (all deferred or failed), saying why.
+    1 when a channel or a recipient group was paused, or when there was mail to send
+    and none of it could be sent (all deferred or failed), saying why.
     """
     report = run_dispatch(app, edition_id, workers)
-    if report.paused or nothing_sent(report):
+    if report.paused or report.paused_groups or nothing_sent(report):
         sys.exit(1)
 
 
@@ -428,5 +428,5 @@ def digest_send(app: AppContext, channel_name: str, at_now: bool, workers: int) 
     )
     console.print(audience_text(audience_counts(store, channel, record), channel.name))
     report = run_dispatch(app, record.id, workers)
-    if report.paused or nothing_sent(report):
+    if report.paused or report.paused_groups or nothing_sent(report):
         sys.exit(1)

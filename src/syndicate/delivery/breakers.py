@@ -5,7 +5,8 @@ A group (:mod:`syndicate.store.domain_groups`) pauses when, for one edition,
 * hard bounces exceed ``bounce_rate`` (2 %) or complaints exceed ``complaint_rate``
   (0.1 %) of what was sent to the group, once ``min_sample`` messages went; or
 * a provider answers with a known throttling or reputation signature
-  (:data:`SIGNATURES`): that is at once.
+  (:data:`SIGNATURES`): that is at once (not for ``other``, whose servers are many
+  unrelated ones).
 
 A paused group's deliveries stay queued and are left out of claims (other groups go
 on); ``syndicate deliveries resume GROUP`` lifts the pause and they go in order. A
@@ -27,7 +28,7 @@ from syndicate.delivery.base import Backend
 from syndicate.errors import SyndicateError
 from syndicate.models import DeliveryResult
 from syndicate.store import Store
-from syndicate.store.domain_groups import GroupPauses, domain_group
+from syndicate.store.domain_groups import OTHER, GroupPauses, domain_group
 from syndicate.store.guards import BreakerCount, Guards
 from syndicate.store.outbox import Claimed
 
@@ -92,7 +93,9 @@ class Breakers:
                 bounces += 1
             changes[(item.edition_id, group)] = (sent, bounces, 0)
             found = signature(result.error) if self.settings.signatures else None
-            if found and result.status not in ("sent", "queued"):
+            # "other" is the servers of countless unrelated domains: one of them
+            # throttling says nothing about the rest (its rates still count).
+            if found and group != OTHER and result.status not in ("sent", "queued"):
                 why = f"provider answered {found}: {result.error}"
                 signals.append(Trip(group, why, item.edition_id))
         totals = self.guards.add_counts(changes)

@@ -37,7 +37,7 @@ from typing import Protocol
 
 from syndicate.config import ChannelConfig, DispatchSettings
 from syndicate.delivery.base import Backend
-from syndicate.delivery.breakers import Breakers, signature
+from syndicate.delivery.breakers import Breakers
 from syndicate.delivery.warmup import Warmup
 from syndicate.digest.cadence import CADENCE_RANK, edition_cadence
 from syndicate.errors import BackendConfigError, MessageError
@@ -421,10 +421,11 @@ class Dispatcher:
                 )
         policy: Counter[str] = Counter()
         clean: set[str] = set()
+        held = tripped | set(self.groups.paused()) if self.breakers is not None else set()
         for result in results:
             channel = by_id[result.delivery_id].channel
-            if self.breakers is not None and signature(result.error):
-                continue  # a provider's reputation signal pauses its group, not the channel
+            if held and domain_group(by_id[result.delivery_id].email) in held:
+                continue  # its group is paused by a breaker: not a matter for the channel
             if result.policy:
                 policy[channel] += 1
             elif result.status in ("sent", "queued"):

@@ -104,6 +104,9 @@ class Warmup:
                     f"(day {index + 1} of {config.days}); waits for {tomorrow:%Y-%m-%d}"
                 )
                 self.guards.hold(owner, wait, tomorrow, why)
-                log.info("%d deliveries to %s wait for tomorrow's warm-up cap", len(wait), group)
+                more = self.guards.hold_due(group, now, tomorrow, why)
+                log.info(
+                    "%d deliveries to %s wait for tomorrow's warm-up cap", len(wait) + more, group
+                )
                 held.update(wait)
         return [item for item in claimed if item.id not in held]

@@ -105,6 +105,26 @@ class Guards:
                 )
             )
 
+    def hold_due(self, group: str, now: datetime, until: datetime, why: str) -> int:
+        """Move every row of ``group`` due now and held by no one to ``until``, saying
+        why; returns how many. Once a group's cap for the day is used up, this saves
+        claiming the rest of its backlog batch by batch only to put it back."""
+        d = deliveries.c
+        members = select(subscribers.c.id).where(group_of(subscribers.c.email) == group)
+        free = or_(d.lease_until.is_(None), d.lease_until < now)
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                update(deliveries)
+                .where(
+                    d.status.in_(("queued", "deferred")),
+                    d.next_attempt_at <= now,
+                    free,
+                    d.subscriber_id.in_(members),
+                )
+                .values(status="queued", next_attempt_at=until, last_error=why)
+            )
+            return int(done.rowcount)
+
     def group_sizes(self) -> dict[str, int]:
         """Active subscribers per recipient group (the "full list" of a warm-up)."""
         group = group_of(subscribers.c.email)
