@@ -18,6 +18,7 @@ from syndicate.delivery.dispatch import Dispatcher, enqueue_edition
 from syndicate.delivery.guards import deliveries_waiting
 from syndicate.delivery.smtp import SMTPBackend, SMTPOptions
 from syndicate.delivery.tokens import TokenSigner
+from syndicate.models import DeliveryResult, OutboundMessage
 from syndicate.store import Store
 from syndicate.store.domain_groups import GroupPauses, domain_group
 from syndicate.store.outbox import Outbox
@@ -181,3 +182,33 @@ def test_bounce_and_complaint_rates_pause_at_the_threshold(store: Store) -> None
     _dispatcher(store, backend, clock, breakers).run()
     ids = [m.delivery_id for m in backend.sent]
     assert len(ids) == len(set(ids)) == 50 + 97 + 998  # suppressed readers get nothing
+
+
+def test_other_domains_signatures_and_the_channel_pause(store: Store) -> None:
+    """A throttling reply from one of the countless "other" servers pauses nothing;
+    5.7.515 from Microsoft pauses the group, and those refusals do not count toward
+    the channel's own policy pause (which would stop every group)."""
+    emails = bulk_subscribers(store, (("outlook.com", 12), ("example.org", 12)), SLOT)
+    refused: set[str] = set()
+
+    def script(message: OutboundMessage) -> DeliveryResult | None:
+        if message.to_email in refused:
+            return None
+        refused.add(message.to_email)
+        reply = "550 5.7.515 Access denied" if "outlook" in message.to_email else "421 4.7.0 later"
+        policy = "5.7" in reply
+        status = "failed" if policy else "deferred"
+        return DeliveryResult(
+            message.delivery_id, status, retryable=True, policy=policy, error=f"RCPT: {reply}"
+        )
+
+    enqueue_edition(store, channel(), edition(store), SLOT)
+    clock = FixedClock(SLOT)
+    backend = RecordingBackend(script)
+    report = _dispatcher(store, backend, clock, Breakers(store, BreakerSettings())).run()
+    assert report.paused_groups == ["microsoft"]
+    assert report.paused == []  # 12 policy refusals, yet the channel goes on
+    assert set(GroupPauses(store).paused()) == {"microsoft"}
+    clock.advance(hours=2)
+    _dispatcher(store, backend, clock, Breakers(store, BreakerSettings())).run()
+    assert sorted(backend.recipients()) == sorted(e for e in emails if "example.org" in e)
