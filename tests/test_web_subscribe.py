@@ -18,6 +18,7 @@ from syndicate.delivery.compose import signing_key
 from syndicate.delivery.tokens import TokenSigner
 from syndicate.models import Subscription
 from syndicate.store import Store, open_store
+from syndicate.store.guards import Guards
 from syndicate.store.subscribers import SubscriberStore
 from syndicate.subscribers import Signups
 from syndicate.web import create_app
@@ -355,6 +356,7 @@ def test_rate_limits_answer_429_with_retry_after(
     ]
     store = open_store(settings.store_url)
     assert SubscriberStore(store).get("x2@example.com") is None
+    assert Guards(store).counters("signup:") == {"address": 1, "client": 1, "repeat": 1}
     store.close()
 
 

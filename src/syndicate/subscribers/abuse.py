@@ -33,7 +33,17 @@ log = logging.getLogger(__name__)
 
 CONFIRM_INTERVAL = timedelta(days=1)
 COUNTER = "signup:"  # counters' prefix in the store: signup:<reason>
-REASONS = ("too-fast", "network", "domain", "no-mx", "disposable", "repeat", "honeypot")
+REASONS = (
+    "client",
+    "address",
+    "too-fast",
+    "network",
+    "domain",
+    "no-mx",
+    "disposable",
+    "repeat",
+    "honeypot",
+)
 
 
 def network_of(address: str) -> str:

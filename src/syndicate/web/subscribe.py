@@ -120,6 +120,7 @@ def signup_routes(services: Services) -> list[BaseRoute]:
             return form
         wait = services.per_client.hit(client_address(request))
         if wait is not None:
+            await run_in_threadpool(services.checks.refused, "client")
             return too_many(services, wait, "from your network")
         values = fields(form)
         if (values.get(HONEYPOT) or [""])[0]:
@@ -131,6 +132,7 @@ def signup_routes(services: Services) -> list[BaseRoute]:
             return form_page(request, channel, status=400, values=values, errors=err.problems)
         wait = services.per_email.hit(signup.email)
         if wait is not None:
+            await run_in_threadpool(services.checks.refused, "address")
             return too_many(services, wait, "for this address")
         token = form.get(FIELD)
         refusal = await run_in_threadpool(
