@@ -12,6 +12,7 @@ from datetime import timedelta
 import pytest
 
 from syndicate.config import BreakerSettings, DispatchSettings, Settings
+from syndicate.delivery.base import Backend
 from syndicate.delivery.breakers import Breakers, Trip, mail_alert, signature
 from syndicate.delivery.compose import EditionMessages
 from syndicate.delivery.dispatch import Dispatcher, enqueue_edition
@@ -59,13 +60,15 @@ def _smtp(server: SMTPTestServer) -> SMTPBackend:
     return SMTPBackend(SMTPOptions(host="127.0.0.1", port=server.port, security="none", timeout=5))
 
 
-def _dispatcher(store: Store, backend: object, clock: FixedClock, breakers: Breakers) -> Dispatcher:
+def _dispatcher(
+    store: Store, backend: Backend, clock: FixedClock, breakers: Breakers
+) -> Dispatcher:
     messages = EditionMessages(
         store, Settings(), {"world": channel()}, signer=None, tokens=TokenSigner(SECRET)
     )
     return Dispatcher(
         store,
-        backend,  # type: ignore[arg-type]
+        backend,
         messages,
         DispatchSettings(batch_size=10),
         clock=clock,

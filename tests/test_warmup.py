@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from datetime import timedelta
 from itertools import pairwise
+from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
@@ -83,7 +83,7 @@ def test_three_days_send_exactly_the_cap_per_group_in_order(store: Store) -> Non
             until == SLOT.replace(hour=0) + timedelta(days=day + 1) for _, until in waiting.values()
         )
         with store.engine.connect() as conn:
-            by_status = dict(
+            by_status: dict[str, int] = dict(
                 conn.execute(
                     select(deliveries.c.status, func.count()).group_by(deliveries.c.status)
                 ).all()
@@ -114,9 +114,7 @@ def test_warmup_off_by_default_and_on_from_the_store(store: Store) -> None:
     assert len(backend.sent) == 100
 
 
-def test_deliveries_status_shows_warmup_waiting(
-    store: Store, tmp_path: pytest.TempPathFactory
-) -> None:
+def test_deliveries_status_shows_warmup_waiting(store: Store, tmp_path: Path) -> None:
     from syndicate.cli.app import cli
 
     now = utc_now()  # the command reads the real clock
@@ -125,7 +123,7 @@ def test_deliveries_status_shows_warmup_waiting(
     enqueue_edition(store, channel(), edition(store, slot=now), now)
     _dispatcher(store, clock, Warmup(store, RAMP))[0].run()
     url = str(store.engine.url.render_as_string(hide_password=False))
-    config = tmp_path / "syndicate.toml"  # type: ignore[operator]
+    config = tmp_path / "syndicate.toml"
     config.write_text(f'[store]\nurl = "{url}"\n', encoding="utf-8")
     result = CliRunner().invoke(cli, ["--config", str(config), "deliveries", "status", "--json"])
     assert result.exit_code == 0, result.output
