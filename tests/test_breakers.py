@@ -8,8 +8,10 @@ import base64
 import json
 from collections import Counter
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from syndicate.config import BreakerSettings, DispatchSettings, Settings
 from syndicate.delivery.base import Backend
@@ -215,3 +217,32 @@ def test_other_domains_signatures_and_the_channel_pause(store: Store) -> None:
     clock.advance(hours=2)
     _dispatcher(store, backend, clock, Breakers(store, BreakerSettings())).run()
     assert sorted(backend.recipients()) == sorted(e for e in emails if "example.org" in e)
+
+
+def test_status_and_resume_commands(store: Store, tmp_path: Path) -> None:
+    from syndicate.cli.app import cli
+
+    bulk_subscribers(store, (("hotmail.com", 3), ("example.org", 2)), SLOT)
+    enqueue_edition(store, channel(), edition(store), SLOT)
+    assert GroupPauses(store).pause("microsoft", "provider answered 5.7.515", 1, SLOT)
+    config = tmp_path / "syndicate.toml"
+    url = store.engine.url.render_as_string(hide_password=False)
+    config.write_text(f'[store]\nurl = "{url}"\n', encoding="utf-8")
+
+    def run(*args: str) -> str:
+        result = CliRunner().invoke(cli, ["--config", str(config), *args])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    status = json.loads(run("deliveries", "status", "--json"))
+    assert status["paused_groups"] == {
+        "microsoft": {
+            "reason": "provider answered 5.7.515",
+            "since": SLOT.isoformat(),
+            "waiting": 3,
+        }
+    }
+    assert "group microsoft paused since" in run("deliveries", "status")
+    assert "group microsoft resumed" in run("deliveries", "resume", "microsoft")
+    assert json.loads(run("deliveries", "status", "--json"))["paused_groups"] == {}
+    assert "was not paused" in run("deliveries", "resume", "microsoft")
