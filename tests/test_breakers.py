@@ -246,3 +246,20 @@ def test_status_and_resume_commands(store: Store, tmp_path: Path) -> None:
     assert "group microsoft resumed" in run("deliveries", "resume", "microsoft")
     assert json.loads(run("deliveries", "status", "--json"))["paused_groups"] == {}
     assert "was not paused" in run("deliveries", "resume", "microsoft")
+
+
+def test_metrics_show_paused_groups_and_trips(store: Store) -> None:
+    from syndicate.web.gauges import registry_for, render
+
+    pauses = GroupPauses(store)
+    assert pauses.pause("gmail", "4.7.28", None, SLOT)
+    assert not pauses.pause("gmail", "4.7.28 again", None, SLOT)  # one trip, one alert
+    assert pauses.resume("gmail")
+    assert pauses.pause("gmail", "bounces", None, SLOT)
+    assert pauses.pause("yahoo", "complaints", None, SLOT)
+    pauses.resume("yahoo")
+    text = render(registry_for(lambda: store, list)).decode()
+    assert 'syndicate_delivery_group_paused{group="gmail"} 1.0' in text
+    assert 'syndicate_delivery_group_paused{group="yahoo"} 0.0' in text
+    assert 'syndicate_delivery_group_pauses_total{group="gmail"} 2.0' in text
+    assert 'syndicate_delivery_group_pauses_total{group="yahoo"} 1.0' in text
