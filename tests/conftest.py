@@ -88,3 +88,10 @@ def config_instance(tmp_path: Path) -> Path:
 def instance_settings(instance: Path) -> Settings:
     """Settings of the copied example instance."""
     return load_settings(instance / "syndicate.toml")
+
+
+@pytest.fixture(autouse=True)
+def _forms_may_come_back_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Test clients post a form the moment they fetched it; only the sign-up abuse
+    tests (tests/test_signup_abuse.py) keep the minimum time-to-submit."""
+    monkeypatch.setenv("SYNDICATE_SUBSCRIBE__MIN_SUBMIT_SECONDS", "0")

@@ -10,6 +10,7 @@ import pytest
 from pydantic import BaseModel
 
 from syndicate.config import (
+    BreakerSettings,
     CelerySettings,
     ChannelConfig,
     ChannelFilters,
@@ -31,6 +32,7 @@ from syndicate.config import (
     StoreSettings,
     StorySettings,
     SubscribeSettings,
+    WarmupSettings,
     WebhookSettings,
 )
 from syndicate.ingest.sources.registry import kinds, options_model
@@ -62,6 +64,8 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
         SubscribeSettings,
         RelatedSettings,
         DoctorSettings,
+        WarmupSettings,
+        BreakerSettings,
     ],
 )
 def test_every_key_is_in_the_configuration_reference(model: type[BaseModel]) -> None:

@@ -26,11 +26,14 @@ from syndicate.delivery import (
     DispatchReport,
     EditionMessages,
     audience_counts,
+    deliveries_waiting,
     enqueue_edition,
     make_backend,
+    sender_guards,
 )
 from syndicate.digest import slot_for
 from syndicate.models import utc_now
+from syndicate.store.domain_groups import GROUPS, GroupPauses
 from syndicate.store.outbox import Outbox
 
 # --- dispatch and deliveries -------------------------------------------------------------
@@ -66,6 +69,7 @@ def _dispatch_here(app: AppContext, edition_id: int | None) -> DispatchReport:
             EditionMessages(store, settings, channels),
             settings.dispatch,
             stop=stop,
+            **sender_guards(store, settings, lambda: make_backend(settings)),
         )
         return dispatcher.run(edition_id=edition_id)
 
@@ -104,12 +108,16 @@ def run_dispatch(app: AppContext, edition_id: int | None, workers: int = 1) -> D
                 done = job.get()
                 report.counts.update(done.counts)
                 report.paused.extend(p for p in done.paused if p not in report.paused)
+                report.paused_groups.extend(done.paused_groups)
                 report.last_error = done.last_error or report.last_error
     summary = ", ".join(f"{n} {s}" for s, n in sorted(report.counts.items())) or "nothing due"
     console.print(f"dispatch via {app.settings.delivery.backend}: {summary}")
     for channel in report.paused:
         click.secho("paused: ", fg="red", err=True, nl=False)
         click.echo(f"channel {channel} after repeated policy rejections", err=True)
+    for group in report.paused_groups:
+        click.secho("paused: ", fg="red", err=True, nl=False)
+        click.echo(f"recipient group {group} (see 'syndicate deliveries status')", err=True)
     if nothing_sent(report):
         say_nothing_sent(report)
     return report
@@ -147,11 +155,11 @@ def dispatch_cmd(app: AppContext, edition_id: int | None, workers: int) -> None:
     """Send every delivery that is due (queued, or deferred and due again).
 
     SIGTERM or Ctrl-C stops after the batch in flight; its results are recorded. Exits
-    1 when a channel was paused, or when there was mail to send and none of it could be
-    sent (all deferred or failed), saying why.
+    1 when a channel or a recipient group was paused, or when there was mail to send
+    and none of it could be sent (all deferred or failed), saying why.
     """
     report = run_dispatch(app, edition_id, workers)
-    if report.paused or nothing_sent(report):
+    if report.paused or report.paused_groups or nothing_sent(report):
         sys.exit(1)
 
 
@@ -172,8 +180,13 @@ def deliveries_status(app: AppContext, edition_id: int | None, as_json: bool) ->
     outbox = Outbox(store)
     counts = outbox.status_counts(edition_id)
     paused = outbox.paused()
+    waiting = deliveries_waiting(store, utc_now())
     if as_json:
-        click.echo(json.dumps({"counts": counts, "paused": sorted(paused)}))
+        click.echo(
+            json.dumps(
+                {"counts": counts, "paused": sorted(paused), **waiting.as_dict()}, sort_keys=True
+            )
+        )
         return
     title = f"deliveries of edition {edition_id}" if edition_id else "deliveries"
     table = Table(title=title, title_justify="left")
@@ -186,17 +199,26 @@ def deliveries_status(app: AppContext, edition_id: int | None, as_json: bool) ->
         console.print(
             cell(f"channel {channel} paused since {when:%Y-%m-%d %H:%M} UTC: {why}", "red")
         )
+    for line in waiting.lines():
+        console.print(cell(line, "yellow"))
 
 
 @deliveries.command("resume")
-@click.argument("channel")
+@click.argument("name", metavar="CHANNEL|GROUP")
 @pass_app
-def deliveries_resume(app: AppContext, channel: str) -> None:
-    """Lift the pause of CHANNEL after fixing what the provider complained about."""
-    if Outbox(app.store()).resume(channel):
-        console.print(f"channel {esc(channel)} resumed; run 'syndicate dispatch' to send")
-    else:
-        console.print(f"channel {esc(channel)} was not paused")
+def deliveries_resume(app: AppContext, name: str) -> None:
+    """Lift the pause of a channel, or of a recipient group (gmail, microsoft, yahoo,
+    other) a circuit breaker paused, after fixing what the provider complained about."""
+    store = app.store()
+    if name in GROUPS:
+        if GroupPauses(store).resume(name):
+            console.print(f"group {esc(name)} resumed; run 'syndicate dispatch' to send")
+        else:
+            console.print(f"group {esc(name)} was not paused")
+    if Outbox(store).resume(name):
+        console.print(f"channel {esc(name)} resumed; run 'syndicate dispatch' to send")
+    elif name not in GROUPS:
+        console.print(f"channel {esc(name)} was not paused")
 
 
 @digest.command("send")
@@ -240,5 +262,5 @@ def digest_send(app: AppContext, channel_name: str, at_now: bool, workers: int) 
     )
     console.print(audience_text(audience_counts(store, channel, record), channel.name))
     report = run_dispatch(app, record.id, workers)
-    if report.paused or nothing_sent(report):
+    if report.paused or report.paused_groups or nothing_sent(report):
         sys.exit(1)

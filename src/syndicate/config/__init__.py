@@ -23,6 +23,7 @@ from syndicate.config.base import CONFIG_ENV, CONFIG_FILENAME, ENV_PREFIX, Secti
 from syndicate.config.channels import ChannelConfig, ChannelFilters, DigestSettings, load_channels
 from syndicate.config.delivery import CelerySettings, DeliverySettings, DispatchSettings
 from syndicate.config.doctor import DoctorSettings
+from syndicate.config.guards import BreakerSettings, WarmupSettings
 from syndicate.config.loader import describe_errors, find_config, load_settings, read_toml
 from syndicate.config.related import RelatedSettings
 from syndicate.config.service import SchedulerSettings, SubscribeSettings
@@ -53,6 +54,7 @@ __all__ = [
     "CONFIG_ENV",
     "CONFIG_FILENAME",
     "ENV_PREFIX",
+    "BreakerSettings",
     "CelerySettings",
     "ChannelConfig",
     "ChannelFilters",
@@ -76,6 +78,7 @@ __all__ = [
     "StoreSettings",
     "StorySettings",
     "SubscribeSettings",
+    "WarmupSettings",
     "WebhookSettings",
     "describe_errors",
     "find_config",

@@ -12,6 +12,7 @@ from pydantic import (
 )
 
 from syndicate.config.base import Section
+from syndicate.config.guards import BreakerSettings, WarmupSettings
 
 
 class DeliverySettings(Section):
@@ -40,6 +41,12 @@ class DeliverySettings(Section):
         None, description="PEM private key (env SYNDICATE_DELIVERY__DKIM_KEY)."
     )
     dkim_key_file: Path | None = Field(None, description="File holding the PEM private key.")
+    warmup: WarmupSettings | None = Field(
+        None, description="Daily caps per recipient group for a new domain; unset: off."
+    )
+    breakers: BreakerSettings = Field(
+        BreakerSettings(), description="When a recipient group pauses (circuit breakers)."
+    )
 
     @property
     def sending_domain(self) -> str:

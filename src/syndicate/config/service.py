@@ -60,3 +60,28 @@ class SubscribeSettings(Section):
         ge=0,
         description="Delete sign-ups and imports still unconfirmed after this many days (0: off).",
     )
+    min_submit_seconds: float = Field(
+        2.0, ge=0, description="A form sent back sooner after it was served is refused."
+    )
+    per_network: int = Field(
+        20, ge=1, description="Confirmation mails per /24 (IPv4) or /56 (IPv6) per window."
+    )
+    per_network_window: float = Field(
+        3600.0, gt=0, description="Seconds over which per_network is counted."
+    )
+    per_domain: int = Field(
+        100, ge=1, description="Confirmation mails to one recipient domain per window."
+    )
+    per_domain_window: float = Field(
+        3600.0, gt=0, description="Seconds over which per_domain is counted."
+    )
+    resolver: str = Field(
+        "", description="DNS server (host or host:port) for the MX check; empty: no check."
+    )
+    resolver_timeout: float = Field(2.0, gt=0, description="Seconds to wait for the resolver.")
+    refuse_disposable: bool = Field(
+        False, description="Refuse addresses at the shipped throwaway-mailbox domains."
+    )
+    disposable_domains_file: Path | None = Field(
+        None, description="More throwaway domains, one a line (with refuse_disposable)."
+    )

@@ -2,12 +2,15 @@
 
 Takes stored editions and the outbox; gives message bytes (MIME, list headers, DKIM)
 handed to a backend, and each result recorded in the same transaction as its claim.
-Backends never import the store: :mod:`.dispatch` is the only part that does.
+Backends never import the store: :mod:`.dispatch` and the guards it runs are the only
+parts that do.
 
 * :mod:`.dispatch` — enqueue an edition's rows; claim, send and record them;
 * :mod:`.compose` and :mod:`.message` — the bytes of each message;
 * :mod:`.tokens` — HMAC-signed link tokens bound to subscriber and purpose;
 * :mod:`.dkim`, :mod:`.notice` — signing; the confirmation mail;
+* :mod:`.warmup`, :mod:`.breakers`, :mod:`.guards` — daily caps for a new domain,
+  pausing a recipient group a provider distrusts, what the outbox holds back;
 * :mod:`.preview` — an edition's files for a sample recipient, nothing stored;
 * :mod:`.base` — the backend protocol, pacing; :mod:`.registry` — backends by name;
 * :mod:`.api` — the base of request/answer API backends; :mod:`.httpapi` — of those
@@ -30,6 +33,7 @@ if TYPE_CHECKING:
         audience_counts,
         enqueue_edition,
     )
+    from syndicate.delivery.guards import Waiting, deliveries_waiting, sender_guards
     from syndicate.delivery.registry import backend_names, make_backend
     from syndicate.delivery.tokens import BadToken, Purpose, TokenClaims, TokenSigner
 
@@ -47,7 +51,10 @@ __getattr__ = lazy_exports(
         "Purpose": "tokens",
         "TokenClaims": "tokens",
         "TokenSigner": "tokens",
+        "Waiting": "guards",
         "audience_counts": "dispatch",
+        "deliveries_waiting": "guards",
+        "sender_guards": "guards",
         "backend_names": "registry",
         "enqueue_edition": "dispatch",
         "make_backend": "registry",
@@ -65,8 +72,11 @@ __all__ = [
     "Purpose",
     "TokenClaims",
     "TokenSigner",
+    "Waiting",
     "audience_counts",
     "backend_names",
+    "deliveries_waiting",
     "enqueue_edition",
     "make_backend",
+    "sender_guards",
 ]

@@ -15,6 +15,11 @@ rejected        ``failed``, and the address is suppressed as bounced (SU-1)
 failed          ``failed`` — or, for a policy block (5.7.x), ``deferred`` and the channel
                 is paused after ``pause_after_policy_failures`` in a row
 ==============  =====================================================================
+
+Two guards sit on the claim path (``docs/deliverability.md``): the warm-up
+(:mod:`.warmup`) holds claimed rows over the day's cap for the next day, and the
+circuit breakers (:mod:`.breakers`) count each batch's results and pause a recipient
+group; a paused group's rows are not claimed, and any already built go back unsent.
 """
 
 from __future__ import annotations
@@ -32,11 +37,15 @@ from typing import Protocol
 
 from syndicate.config import ChannelConfig, DispatchSettings
 from syndicate.delivery.base import Backend
+from syndicate.delivery.breakers import Breakers
+from syndicate.delivery.warmup import Warmup
 from syndicate.digest.cadence import CADENCE_RANK, edition_cadence
 from syndicate.errors import BackendConfigError, MessageError
 from syndicate.models import DeliveryResult, OutboundMessage, Subscription, utc_now
 from syndicate.store import Store
+from syndicate.store.domain_groups import GroupPauses, domain_group
 from syndicate.store.editions import OWN, EditionRecord, articles_by_ids
+from syndicate.store.guards import Guards
 from syndicate.store.outbox import Claimed, Outbox, Outcome
 from syndicate.store.stats import active_audience
 from syndicate.store.subscribers import SubscriberStore
@@ -75,6 +84,7 @@ class DispatchReport:
 
     counts: Counter[str] = field(default_factory=Counter)
     paused: list[str] = field(default_factory=list)
+    paused_groups: list[str] = field(default_factory=list)
     rounds: int = 0
     last_error: str | None = None
 
@@ -201,8 +211,14 @@ class Dispatcher:
         owner: str | None = None,
         stop: threading.Event | None = None,
         rng: random.Random | None = None,
+        warmup: Warmup | None = None,
+        breakers: Breakers | None = None,
     ) -> None:
         self.outbox = Outbox(store)
+        self.groups = GroupPauses(store)
+        self.guards = Guards(store)
+        self.warmup = warmup
+        self.breakers = breakers
         self.subscribers = SubscriberStore(store)
         self.backend = backend
         self.messages = messages
@@ -286,6 +302,8 @@ class Dispatcher:
     def _prepare(self, claimed: Sequence[Claimed]) -> _Batch:
         """Check suppression just before sending, and build the messages."""
         now = self.clock()
+        if self.warmup is not None:  # rows over today's cap wait for tomorrow's
+            claimed = self.warmup.admit(self.owner, claimed, now)
         batch = _Batch(claimed={c.id: c for c in claimed}, now=now)
         picks = self._picks([c for c in claimed if not c.blocked], now)
         for item in claimed:
@@ -316,12 +334,25 @@ class Dispatcher:
         return self.outbox.record_picks(self.messages.choose(fresh, now))
 
     def _without_paused(self, batch: _Batch) -> _Batch:
+        batch = self._without_held_groups(batch)
         paused = set(self.outbox.paused())
         if not paused or not {c.channel for c in batch.claimed.values()} & paused:
             return batch
         held = [m for m in batch.messages if m.channel in paused]
         self.outbox.record(self.owner, [Outcome(m.delivery_id, "queued") for m in held], batch.now)
         batch.messages = [m for m in batch.messages if m.channel not in paused]
+        return batch
+
+    def _without_held_groups(self, batch: _Batch) -> _Batch:
+        """Give back, unsent, the built messages of recipient groups paused since the
+        claim (by another sender's breaker, or by this run's previous batch)."""
+        held = set(self.groups.paused())
+        if not held:
+            return batch
+        back = [m.delivery_id for m in batch.messages if domain_group(m.to_email) in held]
+        if back:
+            self.guards.hold(self.owner, back, batch.now, "group paused before sending")
+            batch.messages = [m for m in batch.messages if m.delivery_id not in set(back)]
         return batch
 
     def _release(self, batch: _Batch) -> None:
@@ -377,6 +408,11 @@ class Dispatcher:
         now: datetime,
     ) -> None:
         by_id = {c.id: c for c in claimed}
+        tripped: set[str] = set()
+        if self.breakers is not None:
+            pairs = [(by_id[r.delivery_id], r) for r in results]
+            tripped = {t.group for t in self.breakers.after_batch(pairs, now)}
+            report.paused_groups.extend(sorted(tripped))
         for result in results:
             item = by_id[result.delivery_id]
             if result.status == "rejected":
@@ -385,8 +421,11 @@ class Dispatcher:
                 )
         policy: Counter[str] = Counter()
         clean: set[str] = set()
+        held = tripped | set(self.groups.paused()) if self.breakers is not None else set()
         for result in results:
             channel = by_id[result.delivery_id].channel
+            if held and domain_group(by_id[result.delivery_id].email) in held:
+                continue  # its group is paused by a breaker: not a matter for the channel
             if result.policy:
                 policy[channel] += 1
             elif result.status in ("sent", "queued"):

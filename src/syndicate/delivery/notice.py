@@ -186,3 +186,49 @@ def send_notice(make_backend: Callable[[], Backend], message: OutboundMessage) -
     with make_backend() as backend:
         (result,) = backend.deliver([message])
     return result
+
+
+def operator_notice(
+    *,
+    sender: Sender,
+    to_email: str,
+    subject: str,
+    text: str,
+    now: datetime,
+    signer: DKIMSigner | None = None,
+) -> OutboundMessage:
+    """A plain-text notice to the operators (an alert: a paused recipient group).
+
+    Like a confirmation it is outside the outbox: ``edition_id`` 0 and a negative
+    ``delivery_id`` (minus the notice's Unix time) that no outbox row can have.
+    Raises :class:`~syndicate.errors.MessageError` if a header value would be unsafe.
+    """
+    check_header_value("Subject", subject)
+    check_header_value("To", to_email)
+    number = secrets.randbelow(2**31 - 1) + 1
+    message_id = f"<notice.{number}@{sender.message_id_domain}>"
+    mail = EmailMessage(policy=SMTP)
+    mail["From"] = formataddr((sender.from_name, sender.from_email))
+    mail["To"] = to_email
+    mail["Subject"] = subject
+    mail["Date"] = format_datetime(now)
+    mail["Message-ID"] = message_id
+    mail["Auto-Submitted"] = "auto-generated"
+    mail.set_content(text)
+    raw = mail.as_bytes()
+    if signer is not None:
+        raw = signer.sign(raw)
+    return OutboundMessage(
+        delivery_id=-number,
+        edition_id=NOTICE_EDITION,
+        channel="",
+        to_email=to_email,
+        to_name="",
+        from_email=sender.from_email,
+        from_name=sender.from_name,
+        subject=subject,
+        message_id=message_id,
+        raw=raw,
+        html="",
+        text=text,
+    )

@@ -285,7 +285,12 @@ class SMTPBackend(Backend):
         said, so the session stays in step.
         """
         smtp.send(f"MAIL FROM:<{sender}>\r\nRCPT TO:<{recipient}>\r\nDATA\r\n")
-        replies = [("MAIL", *smtp.getreply()), ("RCPT", *smtp.getreply())]
+        replies: list[tuple[str, int, bytes]] = []
+        for stage in ("MAIL", "RCPT"):
+            code, reply = smtp.getreply()
+            if code == 421:  # the server closes now: no further reply will come
+                return stage, code, reply
+            replies.append((stage, code, reply))
         data_code, data_reply = smtp.getreply()
         for stage, code, reply in replies:
             if code not in (250, 251):

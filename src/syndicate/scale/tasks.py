@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from syndicate.config import Settings, load_channels
-from syndicate.delivery import Backend, Dispatcher, EditionMessages, make_backend
+from syndicate.delivery import Backend, Dispatcher, EditionMessages, make_backend, sender_guards
 from syndicate.errors import StoreError
 from syndicate.models import utc_now
 from syndicate.scale.ratelimit import shared_limiter
@@ -120,6 +120,7 @@ def send_batch(
         settings.dispatch,
         # The pid lets an operator (and the crash test) tell whose leases a row holds.
         owner=f"w{os.getpid()}-{uuid.uuid4().hex[:16]}",
+        **sender_guards(runtime.store, settings, lambda: make_backend(settings)),
     )
     report = dispatcher.send(delivery_ids, edition_id=edition_id, reserved_by=reserved_by)
     if report.paused:

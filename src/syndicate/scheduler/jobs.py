@@ -178,7 +178,7 @@ def dispatch_due(
     """Send every delivery that is due (new, or deferred and due again) through the
     configured backend, until nothing is due or ``stop`` is set (then the batch in
     flight finishes and its results are recorded, so no row is left ``sending``)."""
-    from syndicate.delivery import Dispatcher, EditionMessages, make_backend
+    from syndicate.delivery import Dispatcher, EditionMessages, make_backend, sender_guards
 
     # The daemon calls this every tick: with nothing due, skip loading the channels, the
     # DKIM key and the backend.
@@ -192,6 +192,7 @@ def dispatch_due(
         settings.dispatch,
         clock=clock,
         stop=stop,
+        **sender_guards(store, settings, lambda: make_backend(settings)),
     )
     return dispatcher.run()
 

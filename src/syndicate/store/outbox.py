@@ -48,6 +48,7 @@ from syndicate.store.delivery_schema import (
     subscriptions,
     suppressions,
 )
+from syndicate.store.domain_groups import group_of, held_groups
 from syndicate.store.results import DeliveryResults
 from syndicate.store.results import Outcome as Outcome  # importers take it from here
 from syndicate.store.schema import editions
@@ -307,6 +308,11 @@ class Outbox(DeliveryResults):
             pick = pick.where(deliveries.c.edition_id == edition_id)
         if ids is not None:
             pick = pick.where(deliveries.c.id.in_(list(ids)))
+        held = held_groups(conn)
+        if held:  # circuit breakers: a paused recipient group's rows wait, queued
+            pick = pick.join(subscribers, subscribers.c.id == deliveries.c.subscriber_id).where(
+                group_of(subscribers.c.email).not_in(held)
+            )
         if conn.dialect.name == "postgresql":
             # Lock the picked rows, skipping those another sender holds; the UPDATE
             # below then only touches rows this transaction has locked.

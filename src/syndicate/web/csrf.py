@@ -43,6 +43,7 @@ class FormGuard:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.max_age = max_age
+        self._clock = clock
         self.site_origin = _origin(site_origin)
         self._serializer = URLSafeTimedSerializer(
             key, salt="syndicate.form.v1", signer=_clocked(clock)
@@ -51,6 +52,16 @@ class FormGuard:
     def token(self, action: str) -> str:
         """A token for the form that posts to ``action`` (a path)."""
         return str(self._serializer.dumps(action))
+
+    def age(self, token: str) -> float | None:
+        """Seconds since ``token`` was issued (its signed timestamp), or ``None`` if it
+        is not one of ours. For the minimum time-to-submit: a person takes a few
+        seconds over a form, a script none."""
+        try:
+            _, issued = self._serializer.loads(token, return_timestamp=True)
+        except BadSignature:
+            return None
+        return float(self._clock() - issued.timestamp())
 
     def problem(self, request: Request, token: str | None) -> str | None:
         """Why this POST must be refused, or ``None`` if it may go on."""

@@ -32,7 +32,11 @@ from syndicate.doctor.results import STATUS_VALUES, STATUSES, Report
 from syndicate.errors import SyndicateError
 from syndicate.store import Store
 from syndicate.store.delivery_schema import DELIVERY_STATUSES
+from syndicate.store.domain_groups import GROUPS, GroupPauses
+from syndicate.store.guards import Guards
 from syndicate.store.stats import StoreFigures, store_figures
+from syndicate.subscribers.abuse import COUNTER as SIGNUP_COUNTER
+from syndicate.subscribers.abuse import REASONS as SIGNUP_REASONS
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +91,10 @@ class SyndicateCollector(Collector):
         up.add_metric([], 1)
         yield up
         yield from _store_metrics(figures)
+        try:
+            yield from _guard_metrics(self.store())
+        except SQLAlchemyError as err:  # a store from before migration 0017
+            log.warning("metrics: deliverability guards unavailable: %s", err)
 
 
 def render(registry: CollectorRegistry) -> bytes:
@@ -186,6 +194,39 @@ def _store_metrics(figures: StoreFigures) -> Iterator[Metric]:
     for (provider, kind), n in sorted(figures.webhook_events.items()):
         events.add_metric([provider, kind], n)
     yield events
+
+
+def _guard_metrics(store: Store) -> Iterator[Metric]:
+    """The deliverability guards: paused recipient groups, how often each group's
+    breaker tripped, and sign-up refusals by reason (docs/deliverability.md)."""
+    pauses = GroupPauses(store)
+    paused = pauses.paused()
+    gauge = GaugeMetricFamily(
+        "syndicate_delivery_group_paused",
+        "1 while a circuit breaker holds a recipient group's deliveries.",
+        labels=["group"],
+    )
+    for group in GROUPS:
+        gauge.add_metric([group], 1 if group in paused else 0)
+    yield gauge
+    trips = pauses.trips()
+    counter = CounterMetricFamily(
+        "syndicate_delivery_group_pauses",
+        "Times a circuit breaker paused each recipient group.",
+        labels=["group"],
+    )
+    for group in GROUPS:
+        counter.add_metric([group], trips.get(group, 0))
+    yield counter
+    refusals = Guards(store).counters(SIGNUP_COUNTER)
+    refused = CounterMetricFamily(
+        "syndicate_signup_refusals",
+        "Sign-ups that sent no confirmation (list-bombing defences), by reason.",
+        labels=["reason"],
+    )
+    for reason in sorted({*SIGNUP_REASONS, *refusals}):
+        refused.add_metric([reason], refusals.get(reason, 0))
+    yield refused
 
 
 def _source_metrics(figures: StoreFigures) -> Iterator[Metric]:

@@ -22,7 +22,8 @@ from syndicate.models import OutboundMessage, Subscription
 from syndicate.store import Store, open_store
 from syndicate.store.delivery_schema import subscribers
 from syndicate.subscribers import Signups
-from syndicate.subscribers.consent import network_of
+from syndicate.subscribers.abuse import SignupChecks, domain_of, network_of
+from syndicate.subscribers.consent import network_of as consent_network
 from syndicate.web.csrf import FormGuard
 from syndicate.web.ratelimit import SlidingWindow
 
@@ -66,6 +67,9 @@ class Services:
         limits = settings.subscribe
         self.per_client = SlidingWindow(limits.per_client, limits.per_client_window)
         self.per_email = SlidingWindow(limits.per_email, limits.per_email_window)
+        # Sign-up abuse: confirmation mails per network and per recipient domain.
+        self.per_network = SlidingWindow(limits.per_network, limits.per_network_window)
+        self.per_domain = SlidingWindow(limits.per_domain, limits.per_domain_window)
 
     @property
     def site(self) -> str:
@@ -112,6 +116,37 @@ class Services:
         guard: FormGuard = self._once("guard", make)
         return guard
 
+    @property
+    def checks(self) -> SignupChecks:
+        """The sign-up abuse checks that need the store or the DNS."""
+
+        def make() -> SignupChecks:
+            return SignupChecks(self.store, self.settings.subscribe, self.settings.base_dir)
+
+        checks: SignupChecks = self._once("checks", make)
+        return checks
+
+    def abuse_refusal(self, client: str, form_token: str, email: str) -> str | None:
+        """Why a valid sign-up for ``email`` from ``client`` must send nothing (the
+        reason is counted), or ``None``. Blocking (DNS): run it in a thread.
+
+        Cheap checks first; a window counts only the sign-ups that reached it.
+        """
+        limits = self.settings.subscribe
+        age = self.guard.age(form_token)
+        reason: str | None = None
+        if age is not None and age < limits.min_submit_seconds:
+            reason = "too-fast"
+        elif self.per_network.hit(network_of(client)) is not None:
+            reason = "network"
+        elif self.per_domain.hit(domain_of(email)) is not None:
+            reason = "domain"
+        else:
+            reason = self.checks.address_refusal(email)
+        if reason is not None:
+            self.checks.refused(reason)
+        return reason
+
     def check_writable(self) -> None:
         """Raise the store's error unless it takes a write now; changes nothing.
 
@@ -142,8 +177,12 @@ class Services:
         except (StoreError, SQLAlchemyError) as err:
             log.error("sign-up not recorded, store unavailable: %s", getattr(err, "orig", err))
             return
-        if mail is not None:
-            self.send(mail)
+        if mail is None:
+            return
+        if not self.checks.may_confirm(email, now):  # never twice within a day
+            self.checks.refused("repeat")
+            return
+        self.send(mail)
 
     def send(self, message: OutboundMessage) -> None:
         """Send one confirmation message now (run after the response, in a thread).
@@ -180,7 +219,7 @@ def consent(request: Request, form: str) -> dict[str, Any]:
         "form": form,
         # The client's /24 or /56 only: enough to show where a sign-up came from,
         # without keeping the visitor's address.
-        "network": network_of(client_address(request)),
+        "network": consent_network(client_address(request)),
         "user_agent": request.headers.get("user-agent", "")[:300],
     }
 

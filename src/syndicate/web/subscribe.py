@@ -5,6 +5,8 @@
   digest is off, are 404.
 * ``POST /subscribe/<channel>`` checks the form token, the per-client and per-address
   limits (429 with ``Retry-After``), the fields (400, the form again with the problems),
+  the sign-up abuse checks (``syndicate.subscribers.abuse``: a refusal gets the same
+  answer as a success and sends nothing),
   checks that the store can take a write, and answers "check your inbox" — the same
   page whether the address is new, pending, already subscribed or blocked (SE-6).
   Recording the request and sending the confirmation (both depend on the address's
@@ -35,6 +37,7 @@ from syndicate.subscribers.signup import (
 )
 from syndicate.web import preferences, privacy
 from syndicate.web.context import WebContext
+from syndicate.web.csrf import FIELD
 from syndicate.web.forms import checked_form, fields, too_many
 from syndicate.web.pages import message, page
 from syndicate.web.services import Services, client_address, consent
@@ -118,9 +121,11 @@ def signup_routes(services: Services) -> list[BaseRoute]:
             return form
         wait = services.per_client.hit(client_address(request))
         if wait is not None:
+            await run_in_threadpool(services.checks.refused, "client")
             return too_many(services, wait, "from your network")
         values = fields(form)
         if (values.get(HONEYPOT) or [""])[0]:
+            await run_in_threadpool(services.checks.refused, "honeypot")
             return sent(services, (values.get("email") or [""])[0].strip())  # a bot
         try:
             signup = parse_signup(channel, values, utc_now())
@@ -128,7 +133,17 @@ def signup_routes(services: Services) -> list[BaseRoute]:
             return form_page(request, channel, status=400, values=values, errors=err.problems)
         wait = services.per_email.hit(signup.email)
         if wait is not None:
+            await run_in_threadpool(services.checks.refused, "address")
             return too_many(services, wait, "for this address")
+        token = form.get(FIELD)
+        refusal = await run_in_threadpool(
+            services.abuse_refusal,
+            client_address(request),
+            token if isinstance(token, str) else "",
+            signup.email,
+        )
+        if refusal is not None:  # list bombing: the same answer, and nothing is sent
+            return sent(services, signup.email)
         # A store that cannot take the request is a 503 (the app's handler) now, the
         # same for every address; what the request leads to happens after the answer.
         await run_in_threadpool(services.check_writable)

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from syndicate.delivery.breakers import Breakers
 from syndicate.errors import WebhookAuthError
 from syndicate.store import Store
 from syndicate.store.webhook_events import WebhookEventStore
@@ -37,8 +38,13 @@ class Applied:
         return sum(n for k, n in self.outcomes.items() if k != "duplicate")
 
 
-def apply_events(store: Store, events: Iterable[Event], now: datetime) -> Applied:
+def apply_events(
+    store: Store, events: Iterable[Event], now: datetime, *, breakers: Breakers | None = None
+) -> Applied:
     """Record each event and apply its suppression, each in its own transaction.
+
+    A new hard bounce or complaint also counts against ``breakers`` (a duplicate
+    counts once), which may pause the recipient group of the edition it is about.
 
     A one-use token (``Event.nonce``) that another event already used means the request
     was replayed with a different event: WebhookAuthError, and nothing of that event is
@@ -74,6 +80,8 @@ def apply_events(store: Store, events: Iterable[Event], now: datetime) -> Applie
             outcome,
         )
         outcomes[outcome] += 1
+        if breakers is not None and outcome != "duplicate":
+            breakers.note_event(event.kind, event.email, event.provider_message_id, now)
     return Applied(outcomes)
 
 

@@ -26,6 +26,8 @@ from itertools import accumulate
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from syndicate.config import Settings, read_secret
+from syndicate.delivery.breakers import Breakers, breakers_for
+from syndicate.delivery.registry import make_backend
 from syndicate.errors import WebhookNotConfigured, WebhookPayloadError
 from syndicate.store import Store
 from syndicate.webhooks import mailgun, postmark, sendgrid, ses, sns
@@ -71,8 +73,18 @@ class WebhookReceiver:
     :func:`syndicate.webhooks.sns.http_get`).
     """
 
-    def __init__(self, settings: Settings, store: Store, fetch: sns.Fetch = sns.http_get) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        fetch: sns.Fetch = sns.http_get,
+        *,
+        breakers: Breakers | None = None,
+    ) -> None:
         self.settings = settings
+        # Hard bounces and complaints count against the circuit breakers; a trip mails
+        # the operators through the instance's backend.
+        self.breakers = breakers or breakers_for(store, settings, lambda: make_backend(settings))
         self.options = settings.webhooks
         self.store = store
         self.fetch = fetch
@@ -104,7 +116,8 @@ class WebhookReceiver:
             ) from err
 
     def _apply(self, provider: str, parsed: Parsed, now: datetime) -> Receipt:
-        return Receipt(provider, apply_events(self.store, parsed.events, now), parsed.ignored)
+        applied = apply_events(self.store, parsed.events, now, breakers=self.breakers)
+        return Receipt(provider, applied, parsed.ignored)
 
     # --- providers ---------------------------------------------------------------------
 
