@@ -13,7 +13,7 @@ from alembic import op
 from syndicate.store.schema import UTCDateTime
 
 revision = "0017"
-down_revision = "0013"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 
