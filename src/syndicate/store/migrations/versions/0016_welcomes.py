@@ -1,7 +1,7 @@
 """Welcome editions: which subscribers were welcomed to which channel.
 
 Revision ID: 0016
-Revises: 0013
+Revises: 0015
 Create Date: 2026-12-05
 """
 

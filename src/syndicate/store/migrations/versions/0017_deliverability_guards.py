@@ -1,7 +1,7 @@
 """Deliverability guards: warm-up caps, circuit breakers, sign-up abuse counters.
 
 Revision ID: 0017
-Revises: 0013
+Revises: 0016
 Create Date: 2026-12-05
 """
 
