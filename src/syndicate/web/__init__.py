@@ -33,6 +33,7 @@ from syndicate.web import (
 )
 from syndicate.web.context import WebContext
 from syndicate.web.forms import store_unavailable
+from syndicate.web.lean import LeanApp, LeanFiles
 from syndicate.web.published import PublishedFiles
 from syndicate.web.redirects import RelativeRedirects
 from syndicate.web.server import (
@@ -61,9 +62,16 @@ AREAS: list[Callable[[WebContext], list[BaseRoute]]] = [
 ]
 
 
-def create_app(settings: Settings) -> Starlette:
-    """The app serving the instance's output folder (``output.dir``)."""
-    context = WebContext(settings, PublishedFiles(settings.resolve(settings.output.dir)))
+def create_app(settings: Settings) -> LeanApp:
+    """The app serving the instance's output folder (``output.dir``).
+
+    Published feed files are answered from memory before the router
+    (:mod:`syndicate.web.lean`); ``app.lean`` is that table, which ``syndicate serve``'s
+    connections also answer from directly (:mod:`syndicate.web.fastlane`).
+    """
+    files = PublishedFiles(settings.resolve(settings.output.dir))
+    lean = LeanFiles(files, etag_style=settings.output.etag)
+    context = WebContext(settings, files, lean)
     routes = [route for area in AREAS for route in area(context)]
     site = settings.site.name
 
@@ -74,11 +82,12 @@ def create_app(settings: Settings) -> Starlette:
         return store_unavailable(site)
 
     handlers = {StoreError: unavailable, SQLAlchemyError: unavailable}
-    app = Starlette(
+    app = LeanApp(
         routes=routes,
         exception_handlers=handlers,
         middleware=[Middleware(RelativeRedirects)],
     )
+    app.lean = lean
     app.state.context = context
     return app
 
