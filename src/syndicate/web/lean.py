@@ -100,6 +100,7 @@ class Resource:
     variants: dict[str, Variant | None] = field(default_factory=dict)  # None: no such copy
     size: int = 0  # bytes of the variants' bodies, for the memory budget
     brotli_for: _StatKey | None = None  # the identity file the Brotli verdict is for
+    absolute: str = ""  # the identity file's path
 
 
 def _stat_key(st: os.stat_result) -> _StatKey:
@@ -145,13 +146,17 @@ class LeanFiles:
         accept_encoding: bytes | None,
         if_none_match: bytes | None,
         if_modified_since: bytes | None,
+        *,
+        check_manifest: bool = True,
     ) -> tuple[bool, Variant] | None:
         """``(not_modified, variant)`` for a GET or HEAD of ``path``, or None.
 
         None means ``path`` is not a published file as things are on disk now; the
-        caller's router answers it (with a 404).
+        caller's router answers it (with a 404). ``check_manifest=False`` skips the
+        manifest's ``stat`` for a caller that checked it moments ago (the fast lane,
+        within one event loop iteration); the served file is always checked.
         """
-        resource = self.resource(path)
+        resource = self.resource(path, check_manifest=check_manifest)
         if resource is None:
             return None
         variant = self.variant(resource, accept_encoding)
@@ -168,19 +173,22 @@ class LeanFiles:
             return is_not_modified(None, ims, variant.etag, variant.mtime), variant
         return False, variant
 
-    def resource(self, path: str) -> Resource | None:
+    def resource(self, path: str, *, check_manifest: bool = True) -> Resource | None:
         """The published resource at URL ``path``, or None."""
-        manifest = self.files.manifest()  # one stat; a new object when the build changed it
-        if manifest is not self._manifest:
-            self._manifest = manifest
-            self._resources.clear()
-            self._cached = 0
-        if manifest is None:
-            return None
+        manifest = self._manifest
+        if check_manifest or manifest is None:
+            manifest = self.files.manifest()  # one stat; a new object after a change
+            if manifest is not self._manifest:
+                self._manifest = manifest
+                self._resources.clear()
+                self._cached = 0
+            if manifest is None:
+                return None
         found = self._resources.get(path)
         if found is None:
             found = _describe(manifest, path)
             if found is not None:
+                found.absolute = os.path.join(self._root, found.relative)
                 self._resources[path] = found
         return found
 
@@ -196,7 +204,7 @@ class LeanFiles:
 
     def _file(self, resource: Resource, coding: str) -> Variant | None:
         """The identity file or the build's gzip copy, as on disk now (one ``stat``)."""
-        path = os.path.join(self._root, resource.relative + _SUFFIX[coding])
+        path = resource.absolute + _SUFFIX[coding]  # str, not Path: this runs per request
         try:
             key = _stat_key(os.stat(path))
         except OSError:
@@ -228,7 +236,7 @@ class LeanFiles:
             return resource.variants.get("br")
         body = _compress_br(identity.body)
         try:
-            rival = os.stat(os.path.join(self._root, resource.relative + ".gz")).st_size
+            rival = os.stat(resource.absolute + ".gz").st_size
         except OSError:
             rival = len(identity.body)
         variant = None
