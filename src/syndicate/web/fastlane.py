@@ -102,9 +102,7 @@ class FastLane:
                     found = memo.get(key)
                     if found is None:
                         first = not memo  # the manifest is checked once per iteration
-                        found = lean.answer(
-                            path.decode("latin-1"), *key[1:], check_manifest=first
-                        )
+                        found = lean.answer(path.decode("latin-1"), *key[1:], check_manifest=first)
                         if found is not None:
                             if first:
                                 self.loop.call_soon(memo.clear)  # at this iteration's end
@@ -124,7 +122,7 @@ class FastLane:
         else:
             self.transport.write(b"".join((head, _date_line(), tail, variant.body)))
         if self.access_log:
-            client = "%s:%d" % self.client if self.client else ""
+            client = f"{self.client[0]}:{self.client[1]}" if self.client else ""
             self.access_logger.info(
                 '%s - "%s %s HTTP/%s" %d',
                 client,

@@ -28,12 +28,12 @@ from __future__ import annotations
 import os
 import re
 import stat
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 from urllib.parse import quote
 
 from starlette.applications import Starlette
+from starlette.types import Receive, Scope, Send
 
 from syndicate.web.conditional import (
     etag_matches,
@@ -365,17 +365,13 @@ def request_headers(
 
 _WANTED = frozenset((b"accept-encoding", b"if-none-match", b"if-modified-since"))
 
-Scope = dict[str, Any]
-Receive = Callable[[], Any]
-Send = Callable[[dict[str, Any]], Any]
-
 
 class LeanApp(Starlette):
     """Starlette with :class:`LeanFiles` answering published files before the router."""
 
     lean: LeanFiles
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:  # type: ignore[override]
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
             found = self.lean.answer(scope["path"], *request_headers(scope["headers"]))
             if found is not None:
