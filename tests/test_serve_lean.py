@@ -282,7 +282,8 @@ def test_brotli_is_sent_to_clients_that_accept_it_with_its_own_etag(served: Serv
         gz = client.get("/feeds/desk.json", headers={"Accept-Encoding": "gzip, br;q=0.5"})
         refused = client.get("/feeds/desk.json", headers={"Accept-Encoding": "br;q=0, gzip"})
         validated = client.get(
-            "/feeds/desk.json", headers={"Accept-Encoding": "br", "If-None-Match": br.headers["etag"]}
+            "/feeds/desk.json",
+            headers={"Accept-Encoding": "br", "If-None-Match": br.headers["etag"]},
         )
         crossed = client.get(
             "/feeds/desk.json",
@@ -313,9 +314,12 @@ def test_brotli_is_not_kept_when_it_is_not_smaller_than_gzip(tmp_path: Path) -> 
     (out / "feeds/desk.json.gz").write_bytes(b"x")
     found = lean.answer("/feeds/desk.json", b"br, gzip", None, None)
     assert found is not None and found[1].coding == "gzip"
-    assert brotli.decompress(
-        lean.answer("/feeds/desk.atom", b"br", None, None)[1].body  # type: ignore[index]
-    ) == (out / "feeds/desk.atom").read_bytes()
+    assert (
+        brotli.decompress(
+            lean.answer("/feeds/desk.atom", b"br", None, None)[1].body  # type: ignore[index]
+        )
+        == (out / "feeds/desk.atom").read_bytes()
+    )
 
 
 @pytest.mark.parametrize(
