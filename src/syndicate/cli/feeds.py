@@ -7,6 +7,7 @@ SQLAlchemy, pydantic nor Starlette (tests/test_startup.py).
 
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 from collections.abc import Callable, Iterator
@@ -133,4 +134,10 @@ def serve_cmd(app: AppContext, host: str, port: int, access_log: bool) -> None:
     web_app = create_app(settings)
     output = settings.resolve(settings.output.dir)
     log.info("serving %s on http://%s:%d (Ctrl-C to stop)", output, host, port)
-    uvicorn.Server(server_config(web_app, host, port, access_log=access_log)).run()
+    config = server_config(web_app, host, port, access_log=access_log)
+    # Everything loaded so far lives as long as the process: keep it out of the cyclic
+    # garbage collector's full passes, which each request's few objects would otherwise
+    # trigger over the whole heap of imported modules (docs/serving.md).
+    gc.collect()
+    gc.freeze()
+    uvicorn.Server(config).run()

@@ -120,7 +120,8 @@ class FastLane:
         if not_modified or method == b"HEAD":
             self.transport.write(head + _date_line() + tail)
         else:
-            self.transport.write(b"".join((head, _date_line(), tail, variant.body)))
+            # uvloop sends the list with one writev: the body is not copied.
+            self.transport.writelines((head + _date_line() + tail, variant.body))
         if self.access_log:
             client = f"{self.client[0]}:{self.client[1]}" if self.client else ""
             self.access_logger.info(

@@ -175,6 +175,8 @@ class LeanFiles:
 
     def resource(self, path: str, *, check_manifest: bool = True) -> Resource | None:
         """The published resource at URL ``path``, or None."""
+        if not path.startswith("/feeds/"):
+            return None
         manifest = self._manifest
         if check_manifest or manifest is None:
             manifest = self.files.manifest()  # one stat; a new object after a change
@@ -372,8 +374,13 @@ class LeanApp(Starlette):
     lean: LeanFiles
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
-            found = self.lean.answer(scope["path"], *request_headers(scope["headers"]))
+        path = scope.get("path", "")
+        if (
+            scope["type"] == "http"
+            and scope["method"] in ("GET", "HEAD")
+            and path.startswith("/feeds/")
+        ):
+            found = self.lean.answer(path, *request_headers(scope["headers"]))
             if found is not None:
                 not_modified, variant = found
                 date = (b"date", http_date().encode("latin-1"))
