@@ -190,9 +190,7 @@ def test_an_idle_connection_after_a_fast_answer_is_closed(
     tmp_path: Path,
 ) -> None:
     settings = _instance(tmp_path)
-    config = server_config(
-        create_app(settings), "127.0.0.1", 0, access_log=False, header_timeout=2
-    )
+    config = server_config(create_app(settings), "127.0.0.1", 0, access_log=False, header_timeout=2)
     config.timeout_keep_alive = 1  # the watchdog stands in for uvicorn's keep-alive timer
     request = b"GET /feeds/desk.xml HTTP/1.1\r\nHost: x\r\nIf-None-Match: *\r\n\r\n"
     with running(config) as port:
