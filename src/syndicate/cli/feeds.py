@@ -1,20 +1,25 @@
-"""Commands that publish feeds: ``build`` and ``serve``."""
+"""Commands that publish feeds: ``build`` and ``serve``.
+
+The stages they run (the feed builder, the web app) and rich are imported inside the
+commands, so ``syndicate build --help`` and ``syndicate serve --help`` load neither
+SQLAlchemy, pydantic nor Starlette (tests/test_startup.py).
+"""
 
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import click
-from rich.table import Table
 
-from syndicate.cli.app import AppContext, cli, console, pass_app, plural
-from syndicate.cli.progress import progress_bar
-from syndicate.cli.text import cell
-from syndicate.config import load_channels
-from syndicate.feeds import BuildReport, ChannelReport, build
+from syndicate.cli.app import AppContext, cli, pass_app, plural
+
+if TYPE_CHECKING:
+    from syndicate.feeds import BuildReport, ChannelReport
 
 log = logging.getLogger("syndicate.serve")
 
@@ -40,6 +45,9 @@ def build_cmd(app: AppContext, channels: tuple[str, ...], repick: bool) -> None:
     could not be built. An item's "More from" picks are chosen once and kept; --repick
     chooses them all again (their items, and archive pages, change).
     """
+    from syndicate.config import load_channels
+    from syndicate.feeds import build
+
     settings = app.settings
     store = app.store()
     count = len(channels) or len(load_channels(settings))
@@ -53,6 +61,8 @@ def build_cmd(app: AppContext, channels: tuple[str, ...], repick: bool) -> None:
 @contextmanager
 def _progress(total: int) -> Iterator[Callable[[ChannelReport], None]]:
     """A progress bar over channels, drawn only on a terminal and for several channels."""
+    from syndicate.cli.progress import progress_bar
+
     progress = progress_bar("build", described=True, shown=total >= PROGRESS_FROM)
     with progress:
         task = progress.add_task("", total=total)
@@ -64,6 +74,11 @@ def _progress(total: int) -> Iterator[Callable[[ChannelReport], None]]:
 
 
 def _print_build(report: BuildReport) -> None:
+    from rich.table import Table
+
+    from syndicate.cli.app import console
+    from syndicate.cli.text import cell
+
     table = Table(title="build", title_justify="left")
     for column in ("channel", "format", "feed"):
         table.add_column(column)
@@ -119,4 +134,10 @@ def serve_cmd(app: AppContext, host: str, port: int, access_log: bool) -> None:
     web_app = create_app(settings)
     output = settings.resolve(settings.output.dir)
     log.info("serving %s on http://%s:%d (Ctrl-C to stop)", output, host, port)
-    uvicorn.Server(server_config(web_app, host, port, access_log=access_log)).run()
+    config = server_config(web_app, host, port, access_log=access_log)
+    # Everything loaded so far lives as long as the process: keep it out of the cyclic
+    # garbage collector's full passes, which each request's few objects would otherwise
+    # trigger over the whole heap of imported modules (docs/serving.md).
+    gc.collect()
+    gc.freeze()
+    uvicorn.Server(config).run()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Literal
 
 from pydantic import (
     Field,
@@ -73,6 +74,13 @@ class OutputSettings(Section):
     """Where built files (feeds, archives) are written."""
 
     dir: Path = Field(Path("public"), description="Output folder for built feeds.")
+    etag: Literal["content", "nginx"] = Field(
+        "content",
+        description=(
+            "How `syndicate serve` makes feed ETags: 'content' (a hash of the bytes) or "
+            "'nginx' (mtime and size in hex, as nginx does, to share caches with it)."
+        ),
+    )
 
 
 class FetchSettings(Section):

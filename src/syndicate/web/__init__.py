@@ -33,6 +33,7 @@ from syndicate.web import (
 )
 from syndicate.web.context import WebContext
 from syndicate.web.forms import store_unavailable
+from syndicate.web.lean import LeanApp, LeanFiles
 from syndicate.web.published import PublishedFiles
 from syndicate.web.redirects import RelativeRedirects
 from syndicate.web.server import (
@@ -61,9 +62,16 @@ AREAS: list[Callable[[WebContext], list[BaseRoute]]] = [
 ]
 
 
-def create_app(settings: Settings) -> Starlette:
-    """The app serving the instance's output folder (``output.dir``)."""
-    context = WebContext(settings, PublishedFiles(settings.resolve(settings.output.dir)))
+def create_app(settings: Settings) -> LeanApp:
+    """The app serving the instance's output folder (``output.dir``).
+
+    Published feed files are answered from memory before the router
+    (:mod:`syndicate.web.lean`); ``app.lean`` is that table, which ``syndicate serve``'s
+    connections also answer from directly (:mod:`syndicate.web.fastlane`).
+    """
+    files = PublishedFiles(settings.resolve(settings.output.dir))
+    lean = LeanFiles(files, etag_style=settings.output.etag)
+    context = WebContext(settings, files, lean)
     routes = [route for area in AREAS for route in area(context)]
     site = settings.site.name
 
@@ -74,11 +82,12 @@ def create_app(settings: Settings) -> Starlette:
         return store_unavailable(site)
 
     handlers = {StoreError: unavailable, SQLAlchemyError: unavailable}
-    app = Starlette(
+    app = LeanApp(
         routes=routes,
         exception_handlers=handlers,
         middleware=[Middleware(RelativeRedirects)],
     )
+    app.lean = lean
     app.state.context = context
     return app
 
@@ -90,26 +99,31 @@ def server_config(
     *,
     access_log: bool = True,
     header_timeout: float = HEADER_TIMEOUT,
+    root_path: str = "",
 ) -> uvicorn.Config:
     """The uvicorn configuration `syndicate serve` (and the tests) run the app with.
 
     The app sets ``Date`` itself (304s must carry it, HT-2, also under test clients),
     so uvicorn's own Date header is off to avoid sending two; the Server header is off.
-    Connections run uvicorn's httptools protocol (h11 when httptools is missing) with a
-    deadline of ``header_timeout`` seconds for each request head and heads of at most
-    16 KiB
-    (:mod:`syndicate.web.server`); no log line of the process shows a link token.
+    Connections run on uvloop with uvicorn's httptools protocol (asyncio's loop and h11
+    when they are missing) with a deadline of ``header_timeout`` seconds for each
+    request head and heads of at most 16 KiB (:mod:`syndicate.web.server`); with
+    httptools, published files are answered by the connection itself from the app's
+    ``lean`` table (:mod:`syndicate.web.fastlane`). No log line of the process shows a
+    link token.
     """
     # uvicorn's loggers for any set-up, and the handlers the CLI configured for the
     # app's own records too.
     for name in ("uvicorn.access", "uvicorn.error"):
         redact_logger(logging.getLogger(name))
     redact_handlers()
+    lean = app.lean if isinstance(app, LeanApp) and not root_path else None
     return uvicorn.Config(
         app,
         host=host,
         port=port,
-        http=guarded_protocol(header_timeout),
+        loop=_loop(),
+        http=guarded_protocol(header_timeout, lean),
         h11_max_incomplete_event_size=MAX_HEAD_BYTES,
         timeout_keep_alive=KEEP_ALIVE_TIMEOUT,
         access_log=access_log,
@@ -117,4 +131,14 @@ def server_config(
         server_header=False,
         log_config=None,  # keep the CLI's logging set-up
         lifespan="off",
+        root_path=root_path,
     )
+
+
+def _loop() -> str:
+    """uvloop when installed (it is with ``uvicorn[standard]``), else asyncio's loop."""
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return "asyncio"
+    return "uvloop"

@@ -97,3 +97,37 @@ def _quality(params: str) -> float:
             except ValueError:
                 return 0.0
     return 1.0
+
+
+_CODINGS: dict[bytes | None, tuple[str, ...]] = {}
+
+
+def preferred_codings(accept_encoding: bytes | None) -> tuple[str, ...]:
+    """The codings to try for ``Accept-Encoding``, best first, ending with ``identity``.
+
+    ``br`` and ``gzip`` (or ``x-gzip``) are offered when named, or covered by ``*``,
+    with q > 0; the higher q goes first, Brotli on a tie (it is the smaller). No header
+    gives identity only, as :func:`accepts_gzip` does. ``identity`` is always the last
+    resort rather than a 406: a reader that refuses it still gets the feed. Results are
+    remembered per header value (clients send few distinct ones).
+    """
+    known = _CODINGS.get(accept_encoding)
+    if known is not None:
+        return known
+    ranked: list[tuple[float, int, str]] = []
+    if accept_encoding:
+        named: dict[str, float] = {}
+        for part in accept_encoding.decode("latin-1").split(","):
+            coding, _, params = part.strip().partition(";")
+            name = coding.strip().lower()
+            named[name if name != "x-gzip" else "gzip"] = _quality(params)
+        star = named.get("*", 0.0)
+        for order, coding in enumerate(("br", "gzip")):
+            q = named.get(coding, star)
+            if q > 0:
+                ranked.append((-q, order, coding))
+    result = (*(coding for _, _, coding in sorted(ranked)), "identity")
+    if len(_CODINGS) > 256:  # a client inventing values cannot grow this for ever
+        _CODINGS.clear()
+    _CODINGS[accept_encoding] = result
+    return result

@@ -1,10 +1,10 @@
 """What `syndicate build` published, read from the output folder as it is now.
 
 The server never renders anything: it serves the files the build wrote, described by
-``.syndicate/manifest.json``. Both are re-read when they change on disk (compared by
-inode, mtime and size, which an atomic rename always changes), so a rebuild is picked
-up by the next request without a restart. File bodies and their ETags are cached in
-memory up to a byte budget, least recently used first out.
+``.syndicate/manifest.json``. The manifest is re-read when it changes on disk (compared
+by inode, mtime and size, which an atomic rename always changes), so a rebuild is picked
+up by the next request without a restart; the files themselves, with their answers'
+headers, are kept by :mod:`syndicate.web.lean`.
 """
 
 from __future__ import annotations
@@ -13,11 +13,7 @@ import hashlib
 import json
 import logging
 import os
-import stat
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
-from email.utils import formatdate
 from pathlib import Path
 from typing import Any
 
@@ -25,19 +21,7 @@ from syndicate.feeds import MANIFEST
 
 log = logging.getLogger(__name__)
 
-CACHE_BYTES = 64 * 1024 * 1024
-
 _StatKey = tuple[int, int, int, int]
-
-
-@dataclass(frozen=True, slots=True)
-class Representation:
-    """One file as served: its bytes, strong ETag (HT-1) and Last-Modified."""
-
-    body: bytes
-    etag: str
-    mtime: int
-    last_modified: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,54 +70,10 @@ def etag_of(data: bytes, gzip: bool) -> str:
 class PublishedFiles:
     """Read access to the output folder: the manifest and files under ``feeds/``."""
 
-    def __init__(self, root: Path, cache_bytes: int = CACHE_BYTES) -> None:
+    def __init__(self, root: Path) -> None:
         self.root = root
         self._root = str(root)
-        self._cache: OrderedDict[str, tuple[_StatKey, Representation]] = OrderedDict()
-        self._cached_bytes = 0
-        self._cache_bytes = cache_bytes
-        self._lock = threading.Lock()
         self._manifest: tuple[_StatKey, Manifest] | None = None
-
-    def read(self, relative: str) -> Representation | None:
-        """The file at ``relative`` (a path the caller built from checked parts), or None."""
-        path = os.path.join(self._root, relative)  # str, not Path: this runs per request
-        try:
-            key = _stat_key(os.stat(path))
-        except OSError:
-            return None
-        with self._lock:
-            hit = self._cache.get(relative)
-            if hit is not None and hit[0] == key:
-                self._cache.move_to_end(relative)
-                return hit[1]
-        try:
-            with open(path, "rb") as fh:
-                st = os.fstat(fh.fileno())
-                if not stat.S_ISREG(st.st_mode):
-                    return None
-                body = fh.read()
-        except OSError:
-            return None
-        mtime = int(st.st_mtime)
-        rep = Representation(
-            body, etag_of(body, relative.endswith(".gz")), mtime, formatdate(mtime, usegmt=True)
-        )
-        self._remember(relative, _stat_key(st), rep)
-        return rep
-
-    def _remember(self, relative: str, key: _StatKey, rep: Representation) -> None:
-        if len(rep.body) > self._cache_bytes // 4:
-            return  # a huge file is read each time rather than evicting everything else
-        with self._lock:
-            old = self._cache.pop(relative, None)
-            if old is not None:
-                self._cached_bytes -= len(old[1].body)
-            self._cache[relative] = (key, rep)
-            self._cached_bytes += len(rep.body)
-            while self._cached_bytes > self._cache_bytes and self._cache:
-                _, (_, evicted) = self._cache.popitem(last=False)
-                self._cached_bytes -= len(evicted.body)
 
     def manifest(self) -> Manifest | None:
         """The build's manifest, or None before the first build (or if it is unreadable)."""

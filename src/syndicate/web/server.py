@@ -25,6 +25,9 @@ from typing import Any
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from syndicate.web.fastlane import FastLane
+from syndicate.web.lean import LeanFiles
+
 HEADER_TIMEOUT = 10.0
 """Seconds a client has to send a whole request head."""
 MAX_HEAD_BYTES = 16 * 1024
@@ -94,18 +97,28 @@ class HeadDeadline:
     loop: asyncio.AbstractEventLoop
     transport: asyncio.Transport
     logger: logging.Logger
+    timeout_keep_alive: float
 
     def connection_made(self, transport: asyncio.Transport) -> None:
         super().connection_made(transport)  # type: ignore[misc]
         self._head_timer: asyncio.TimerHandle | None = None
+        self._watchdog: asyncio.TimerHandle | None = None
+        self._lazy = False  # waiting for a head after a fast-lane answer (see below)
+        self._fast_answers = 0
         self._arm(None)
 
     def data_received(self, data: bytes) -> None:
-        waiting = self._head_timer is not None
+        waiting = self._head_timer is not None or self._lazy
+        answers = self._fast_answers
         super().data_received(data)  # type: ignore[misc]
+        if self._fast_answers != answers:
+            # The fast lane answered a head in this chunk and is waiting for the next
+            # one (await_next_head); these bytes were that request's.
+            return
         if self.cycle is not self._waiting_after:
             self._disarm()  # a new request head has arrived whole
         elif waiting:
+            self._data_since = True
             # httptools sets no limit of its own on a head's size (h11 does).
             self._head_bytes += len(data)
             if self._head_bytes > self.max_head_bytes and not self.transport.is_closing():
@@ -122,7 +135,45 @@ class HeadDeadline:
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
         super().connection_lost(exc)  # type: ignore[misc]
+
+    def await_next_head(self, after: Any) -> None:
+        """After a fast-lane answer (:mod:`syndicate.web.fastlane`): the same two limits
+        as after any answer — uvicorn's keep-alive (close when no byte comes within
+        ``timeout_keep_alive``) and the head deadline — without a timer per request.
+
+        One watchdog per connection wakes at the earliest moment a limit could be
+        reached and, if requests were answered since, sleeps again until the new one:
+        a client polling at full speed costs two attribute writes per request, not the
+        creation and cancelling of two timers.
+        """
+        self._disarm()
+        self._waiting_after = after
+        self._head_bytes = 0
+        self._lazy = True
+        self._data_since = False
+        self._fast_answers += 1
+        self._idle_since = self.loop.time()
+        if self._watchdog is None:
+            self._watchdog = self.loop.call_at(
+                self._idle_since + min(self.timeout_keep_alive, self.header_timeout),
+                self._watch,
+            )
+
+    def _watch(self) -> None:
+        self._watchdog = None
+        if not self._lazy or self.transport.is_closing():
+            return  # a request went through uvicorn since: its own timers rule
+        limit = self.header_timeout if self._data_since else self.timeout_keep_alive
+        if self.loop.time() - self._idle_since < limit:
+            self._watchdog = self.loop.call_at(self._idle_since + limit, self._watch)
+        elif self._data_since:
+            self._too_slow()
+        else:
+            self.transport.close()  # idle keep-alive connection, as uvicorn would
 
     def _arm(self, after: Any) -> None:
         self._disarm()
@@ -131,6 +182,7 @@ class HeadDeadline:
         self._head_timer = self.loop.call_later(self.header_timeout, self._too_slow)
 
     def _disarm(self) -> None:
+        self._lazy = False
         timer = getattr(self, "_head_timer", None)
         if timer is not None:
             timer.cancel()
@@ -158,10 +210,19 @@ def _base_protocol() -> type[Any]:
     return HttpToolsProtocol
 
 
-def guarded_protocol(header_timeout: float = HEADER_TIMEOUT) -> type[Any]:
-    """The protocol class for uvicorn's ``http`` setting, with ``header_timeout``."""
-    return type(
-        "HeadDeadlineProtocol",
-        (HeadDeadline, _base_protocol()),
-        {"header_timeout": header_timeout},
-    )
+def guarded_protocol(
+    header_timeout: float = HEADER_TIMEOUT, lean: LeanFiles | None = None
+) -> type[Any]:
+    """The protocol class for uvicorn's ``http`` setting, with ``header_timeout``.
+
+    With ``lean`` (and httptools installed), published files are answered by the
+    connection itself from that table (:mod:`syndicate.web.fastlane`).
+    """
+    base = _base_protocol()
+    if lean is not None and base is not H11Protocol:
+        return type(
+            "FastLaneProtocol",
+            (HeadDeadline, FastLane, base),
+            {"header_timeout": header_timeout, "lean": lean, "memo": {}},
+        )
+    return type("HeadDeadlineProtocol", (HeadDeadline, base), {"header_timeout": header_timeout})

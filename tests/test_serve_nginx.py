@@ -1,0 +1,205 @@
+"""nginx serving ``public/`` with the shipped config (deploy/nginx/syndicate-feeds.conf)
+answers as `syndicate serve` does with ``[output] etag = "nginx"``: the same ETags,
+validators and 304s, so a reader's cached copy stays valid whichever of the two answers.
+
+Runs a real nginx on 127.0.0.1 when one is installed; skipped otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from email.utils import formatdate
+from pathlib import Path
+
+import httpx
+import pytest
+
+from syndicate.config import Settings, load_settings
+from syndicate.feeds.builder import build
+from syndicate.store import open_store
+from syndicate.web import create_app, server_config
+from tests.feeds.fixtures import BASE, make_instance, save
+from tests.uvicornserver import running
+
+SNIPPET = Path(__file__).resolve().parents[1] / "deploy" / "nginx" / "syndicate-feeds.conf"
+NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
+
+pytestmark = pytest.mark.skipif(
+    NGINX is None, reason="nginx is not installed (apt-get install nginx to run this test)"
+)
+
+
+@dataclass
+class Pair:
+    settings: Settings
+    app: str
+    nginx: str
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _nginx_conf(work: Path, root: Path, port: int) -> str:
+    # Running as root, nginx's workers would switch to "nobody", who cannot enter pytest's
+    # private temporary folders; they stay root here instead (only in this test).
+    user = "user root;\n" if os.geteuid() == 0 else ""
+    temp = "\n".join(
+        f"  {kind}_temp_path {work}/{kind};"
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    return f"""{user}daemon off;
+worker_processes 1;
+pid {work}/nginx.pid;
+error_log {work}/error.log;
+events {{ worker_connections 64; }}
+http {{
+  access_log off;
+{temp}
+  server {{
+    listen 127.0.0.1:{port};
+    root {root};
+    set $syndicate_base_url {BASE};
+    include {SNIPPET};
+  }}
+}}
+"""
+
+
+@pytest.fixture
+def pair(tmp_path: Path) -> Iterator[Pair]:
+    make_instance(tmp_path / "i", {"desk": 'title = "Desk"\nitems = 2\n'})
+    toml = tmp_path / "i" / "syndicate.toml"
+    toml.write_text(toml.read_text() + 'etag = "nginx"\n')
+    settings = load_settings(toml)
+    assert settings.output.etag == "nginx"
+    store = open_store(settings.store_url)
+    save(store, range(1, 6))
+    build(store, settings)
+    store.close()
+    work = tmp_path / "nginx"
+    work.mkdir()
+    port = _free_port()
+    conf = work / "nginx.conf"
+    conf.write_text(_nginx_conf(work, settings.resolve(settings.output.dir), port))
+    assert NGINX is not None
+    check = subprocess.run(
+        [NGINX, "-t", "-p", str(work), "-c", str(conf), "-e", str(work / "error.log")],
+        capture_output=True,
+        text=True,
+    )
+    assert check.returncode == 0, check.stderr
+    proc = subprocess.Popen(
+        [NGINX, "-p", str(work), "-c", str(conf), "-e", str(work / "error.log")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        _wait_for(port, proc)
+        with running(server_config(create_app(settings), "127.0.0.1", 0)) as app_port:
+            yield Pair(settings, f"http://127.0.0.1:{app_port}", f"http://127.0.0.1:{port}")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def _wait_for(port: int, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"nginx exited: {proc.stderr.read() if proc.stderr else ''!r}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    pytest.fail("nginx did not start")
+
+
+def _get(base: str, path: str, headers: dict[str, str], method: str = "GET") -> httpx.Response:
+    # No automatic decoding: the bytes on the wire are compared.
+    with httpx.Client(base_url=base) as client:
+        request = client.build_request(method, path, headers=headers)
+        return client.send(request, stream=False)
+
+
+SAME = ("etag", "last-modified", "content-type", "content-encoding", "content-length", "vary")
+
+CASES = [
+    ("/feeds/desk.xml", {"Accept-Encoding": "gzip"}),
+    ("/feeds/desk.xml", {"Accept-Encoding": "identity"}),
+    ("/feeds/desk.atom", {"Accept-Encoding": "gzip"}),
+    ("/feeds/desk.json", {"Accept-Encoding": "identity"}),
+    ("/feeds/desk/archive/1.atom", {"Accept-Encoding": "gzip"}),
+]
+
+
+@pytest.mark.parametrize(("path", "headers"), CASES)
+def test_nginx_and_the_app_send_the_same_validators_and_bytes(
+    pair: Pair, path: str, headers: dict[str, str]
+) -> None:
+    app = _get(pair.app, path, headers)
+    ngx = _get(pair.nginx, path, headers)
+    assert app.status_code == ngx.status_code == 200
+    for name in SAME:
+        assert app.headers.get(name) == ngx.headers.get(name), name
+    assert app.headers["cache-control"] == ngx.headers["cache-control"]
+    assert app.headers["x-content-type-options"] == ngx.headers["x-content-type-options"]
+    assert app.headers.get_list("link") == ngx.headers.get_list("link")
+    assert app.read() == ngx.read()
+    head = _get(pair.nginx, path, headers, "HEAD")
+    assert head.status_code == 200 and head.headers["etag"] == app.headers["etag"]
+
+
+@pytest.mark.parametrize(("path", "headers"), CASES)
+def test_a_validator_from_either_server_gets_a_304_from_both(
+    pair: Pair, path: str, headers: dict[str, str]
+) -> None:
+    app_tag = _get(pair.app, path, headers).headers["etag"]
+    ngx_tag = _get(pair.nginx, path, headers).headers["etag"]
+    for base in (pair.app, pair.nginx):
+        for tag in (app_tag, ngx_tag, f"W/{ngx_tag}", f'"other", {app_tag}'):
+            r = _get(base, path, {**headers, "If-None-Match": tag})
+            assert r.status_code == 304, (base, tag)
+            assert r.headers["etag"] == app_tag
+            assert r.content == b""
+        other = _get(base, path, {**headers, "If-None-Match": '"other"'})
+        assert other.status_code == 200, base
+
+
+def test_the_gzip_etag_does_not_validate_the_identity_file_on_either(pair: Pair) -> None:
+    gz_tag = _get(pair.nginx, "/feeds/desk.xml", {"Accept-Encoding": "gzip"}).headers["etag"]
+    for base in (pair.app, pair.nginx):
+        r = _get(base, "/feeds/desk.xml", {"Accept-Encoding": "identity", "If-None-Match": gz_tag})
+        assert r.status_code == 200, base
+
+
+def test_if_modified_since_is_answered_alike(pair: Pair) -> None:
+    path, headers = "/feeds/desk.xml", {"Accept-Encoding": "gzip"}
+    last_modified = _get(pair.app, path, headers).headers["last-modified"]
+    later = formatdate(time.time() + 3600, usegmt=True)
+    earlier = formatdate(0, usegmt=True)
+    for since, expected in ((last_modified, 304), (later, 304), (earlier, 200)):
+        statuses = {
+            _get(base, path, {**headers, "If-Modified-Since": since}).status_code
+            for base in (pair.app, pair.nginx)
+        }
+        assert statuses == {expected}, since
+
+
+def test_state_files_and_gzip_copies_are_not_served_by_nginx(pair: Pair) -> None:
+    for path in (
+        "/.syndicate/manifest.json",
+        "/feeds/desk.xml.gz",
+        "/feeds/desk/archive/1.atom.gz",
+    ):
+        assert _get(pair.nginx, path, {}).status_code == 404, path
+        assert _get(pair.app, path, {}).status_code == 404, path
