@@ -53,6 +53,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "syndicate.cli.commands:ingest_cmd",
         "Read new and changed articles from the configured sources.",
     ),
+    "operators": (
+        "syndicate.cli.operators:operators",
+        "Add, list and remove the console's operators.",
+    ),
     "related": (
         "syndicate.cli.related:related",
         'Show an article\'s "More from" picks and why; embed articles (reindex).',

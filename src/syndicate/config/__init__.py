@@ -20,6 +20,7 @@ Takes ``syndicate.toml``, ``feeds/*.toml`` and the environment; gives typed, fro
 
 from syndicate.config.base import CONFIG_ENV, CONFIG_FILENAME, ENV_PREFIX, Section
 from syndicate.config.channels import ChannelConfig, ChannelFilters, DigestSettings, load_channels
+from syndicate.config.console import ConsoleSettings
 from syndicate.config.delivery import CelerySettings, DeliverySettings, DispatchSettings
 from syndicate.config.loader import describe_errors, find_config, load_settings, read_toml
 from syndicate.config.related import RelatedSettings
@@ -54,6 +55,7 @@ __all__ = [
     "CelerySettings",
     "ChannelConfig",
     "ChannelFilters",
+    "ConsoleSettings",
     "DeliverySettings",
     "DigestSettings",
     "DispatchSettings",

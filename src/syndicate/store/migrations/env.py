@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 from syndicate.store import (  # noqa: F401  (register tables)
+    console_schema,
     delivery_schema,
     embedding_schema,
     feedpicks_schema,
