@@ -102,7 +102,9 @@ def operators_remove(app: AppContext, email: str) -> None:
     before = found.get(email)
     if before is None or not found.remove(email):
         raise click.BadParameter(f"no operator {email}", param_hint="EMAIL")
-    found.audit(cli_actor(), "operator.remove", before.email, utc_now(), before={"role": before.role})
+    found.audit(
+        cli_actor(), "operator.remove", before.email, utc_now(), before={"role": before.role}
+    )
     console.print(f"removed {esc(before.email)}", highlight=False)
 
 

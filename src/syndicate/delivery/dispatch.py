@@ -33,10 +33,17 @@ from typing import Protocol
 from syndicate.config import ChannelConfig, DispatchSettings
 from syndicate.delivery.base import Backend
 from syndicate.digest.cadence import CADENCE_RANK, edition_cadence
+from syndicate.digest.errors import ReviewError
 from syndicate.errors import BackendConfigError, MessageError
 from syndicate.models import DeliveryResult, OutboundMessage, Subscription, utc_now
 from syndicate.store import Store
-from syndicate.store.editions import OWN, EditionRecord, articles_by_ids
+from syndicate.store.editions import (
+    FROZEN,
+    OWN,
+    EditionRecord,
+    articles_by_ids,
+    get_edition_by_id,
+)
 from syndicate.store.outbox import Claimed, Outbox, Outcome
 from syndicate.store.stats import active_audience
 from syndicate.store.subscribers import SubscriberStore
@@ -173,7 +180,14 @@ def enqueue_edition(
     """Create the edition's deliveries in one transaction; returns how many were added.
 
     Enqueueing the same edition again adds nothing (unique on edition and subscriber).
+    Only a frozen edition (``ready``, or ``approved`` after review) is enqueued: one
+    still under review, missed or cancelled raises :class:`ReviewError` (its status is
+    read from the store, not from ``edition``, which may be stale).
     """
+    current = get_edition_by_id(store, edition.id)
+    if current is None or current.status not in FROZEN:
+        status = current.status if current is not None else "gone"
+        raise ReviewError(f"edition {edition.id} is {status}: only an approved edition is sent")
     stories = articles_by_ids(store, edition.article_ids)
     ids = audience(store, channel, edition.slot, [a.section for a in stories], edition.cadence)
     return Outbox(store).enqueue(edition.id, ids, now)

@@ -42,9 +42,7 @@ console_sessions = Table(
     "console_sessions",
     metadata,
     Column("id", String(64), primary_key=True),
-    Column(
-        "operator_id", Integer, ForeignKey("operators.id", ondelete="CASCADE"), nullable=False
-    ),
+    Column("operator_id", Integer, ForeignKey("operators.id", ondelete="CASCADE"), nullable=False),
     Column("csrf", String(64), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("last_seen_at", UTCDateTime, nullable=False),

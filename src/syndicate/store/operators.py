@@ -269,7 +269,9 @@ class Operators:
     def end_session(self, token: str) -> None:
         """Revoke the session of this cookie token (sign-out)."""
         with self.store.engine.begin() as conn:
-            conn.execute(delete(console_sessions).where(console_sessions.c.id == _token_hash(token)))
+            conn.execute(
+                delete(console_sessions).where(console_sessions.c.id == _token_hash(token))
+            )
 
     # --- audit -------------------------------------------------------------------------
 
