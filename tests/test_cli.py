@@ -140,6 +140,7 @@ COMMANDS = [
     "dispatch",
     "editions",
     "ingest",
+    "operators",
     "related",
     "run",
     "serve",

@@ -48,7 +48,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "syndicate.cli.delivery:dispatch_cmd",
         "Send every delivery that is due (queued, or deferred and due again).",
     ),
-    "editions": ("syndicate.cli.editions:editions", "Look at composed editions."),
+    "editions": (
+        "syndicate.cli.editions:editions",
+        "Look at editions; hold, approve, cancel and test-send them.",
+    ),
     "ingest": (
         "syndicate.cli.commands:ingest_cmd",
         "Read new and changed articles from the configured sources.",

@@ -80,8 +80,10 @@ def operators_list(app: AppContext) -> None:
         console.print("no operators: the console is off", highlight=False)
         return
     table = Table(title=plural(len(found), "operator"), title_justify="left")
-    for column in ("email", "role", "added", "password set", "locked until"):
-        table.add_column(column, no_wrap=True)
+    table.add_column("email", overflow="fold", min_width=16)
+    table.add_column("role", no_wrap=True, min_width=6)
+    for column in ("added", "password set", "locked until"):
+        table.add_column(column, overflow="fold")
     for o in found:
         table.add_row(
             esc(o.email),

@@ -302,6 +302,19 @@ class Operators:
                 for r in conn.execute(query)
             ]
 
+    def audit_since(self, action: str, since: datetime) -> list[AuditEntry]:
+        """The entries of ``action`` recorded at or after ``since``, oldest first."""
+        query = (
+            select(audit_log)
+            .where(audit_log.c.action == action, audit_log.c.at >= since)
+            .order_by(audit_log.c.id)
+        )
+        with self.store.engine.connect() as conn:
+            return [
+                AuditEntry(r.id, r.at, r.actor, r.action, r.target, r.before, r.after)
+                for r in conn.execute(query)
+            ]
+
 
 def _verify(hashed: str, password: str) -> bool:
     try:
