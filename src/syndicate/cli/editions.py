@@ -187,7 +187,16 @@ def _review_move(app: AppContext, edition_id: int, move: str, reason: str = "") 
         if move == "hold":
             record = review.hold(store, edition_id, actor, now, reason)
         elif move == "approve":
-            record = review.approve(store, edition_id, actor, now)
+            from syndicate.config import load_channels
+            from syndicate.delivery.release import approve_and_release
+
+            target = edition_or_exit(store, edition_id)
+            channels = {c.name: c for c in load_channels(app.settings)}
+            record, queued = approve_and_release(
+                store, channels.get(target.channel), edition_id, actor, now
+            )
+            if queued:
+                console.print(f"{plural(queued, 'delivery', 'deliveries')} queued", highlight=False)
         else:
             record = review.cancel(store, edition_id, actor, now, reason)
     except ReviewError as err:

@@ -67,6 +67,22 @@ def segment_parts(
     return rendered.subject, rendered.preheader, rendered.html, rendered.text
 
 
+def sample_parts(
+    store: Store,
+    settings: Settings,
+    channel: ChannelConfig,
+    record: EditionRecord,
+    sections: Sequence[str] = (),
+) -> tuple[str, str, str, str]:
+    """(subject, preheader, html, text) of one segment's copy as the sample reader gets
+    it: the message delivery would build, its placeholders filled."""
+    subject, preheader, _, _ = segment_parts(store, settings, channel, record, sections)
+    (message,) = test_messages(
+        store, settings, channel, record, [SAMPLE_RECIPIENT.email], record.created_at, sections
+    )
+    return subject, preheader, message.html, message.text
+
+
 def check_addresses(addresses: Sequence[str]) -> list[str]:
     """The addresses, normalised and de-duplicated; TestSendRefused for a bad one."""
     clean: list[str] = []
