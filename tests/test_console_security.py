@@ -10,14 +10,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from starlette.testclient import TestClient
 
 from syndicate.store import Store
 from syndicate.store.operators import Operators
 from tests.consolehelpers import (
     ADMIN,
     EDITOR,
-    PASSWORD,
     SUBJECT,
     Console,
     make_console,
