@@ -13,6 +13,7 @@ from syndicate.config import (
     CelerySettings,
     ChannelConfig,
     ChannelFilters,
+    ConsoleSettings,
     DeliverySettings,
     DigestSettings,
     DispatchSettings,
@@ -60,6 +61,7 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
         SESWebhookSettings,
         SubscribeSettings,
         RelatedSettings,
+        ConsoleSettings,
     ],
 )
 def test_every_key_is_in_the_configuration_reference(model: type[BaseModel]) -> None:
