@@ -175,7 +175,9 @@ def revise(
     new_subject = edition.subject if subject is None else " ".join(subject.split())
     if not new_subject:
         raise ReviewError("the subject cannot be empty")
-    changed = replace(edition, articles=stories, related=related, subject=new_subject)
+    # Without its record: rendering then takes the candidates from ``related`` as given
+    # here, not from the stored ids (render.candidate_ids).
+    changed = replace(edition, articles=stories, related=related, subject=new_subject, record=None)
     rendered = render_edition(changed, settings, channel, templates or DigestTemplates(settings))
     ok = revise_edition(
         store,

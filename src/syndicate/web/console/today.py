@@ -34,6 +34,7 @@ class EditionView:
     reason: str
     stories: list[Article]
     progress: Progress
+    picks: list[Article]
 
 
 def state_of(record: EditionRecord, done: Progress) -> str:
@@ -52,6 +53,7 @@ def edition_view(store: Store, record: EditionRecord) -> EditionView:
         review_of(store, record.id).reason,
         articles_by_ids(store, record.article_ids),
         done,
+        articles_by_ids(store, record.related_ids),
     )
 
 
