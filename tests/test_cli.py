@@ -133,6 +133,7 @@ def test_help_everywhere(tmp_path: Path, command: list[str]) -> None:
 COMMANDS = [
     "articles",
     "build",
+    "channels",
     "config",
     "db",
     "deliveries",

@@ -148,3 +148,19 @@ def test_test_send_goes_to_the_seed_list_and_typed_addresses_and_is_limited(site
     (entry,) = Operators(site.store).audit_entries()
     assert entry.action == "edition.test-send"
     assert entry.after["to"] == ["seed@news.example", "Ana@example.org"]
+
+
+def test_channels_pause_and_resume_are_audited(site: Site) -> None:
+    paused = site.run("channels", "pause", "world", "--reason", "provider trouble")
+    assert paused.exit_code == 0 and "paused" in paused.output
+    assert Outbox(site.store).paused()["world"][1] == "provider trouble"
+    assert "paused already" in site.run("channels", "pause", "world").output
+    resumed = site.run("channels", "resume", "world")
+    assert resumed.exit_code == 0 and Outbox(site.store).paused() == {}
+    assert "was not paused" in site.run("channels", "resume", "world").output
+    assert site.run("channels", "pause", "nowhere").exit_code != 0
+    entries = list(reversed(Operators(site.store).audit_entries()))
+    assert [(e.action, e.after) for e in entries] == [
+        ("channel.pause", {"paused": True, "reason": "provider trouble"}),
+        ("channel.resume", {"paused": False}),
+    ]

@@ -40,6 +40,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "syndicate.cli.feeds:build_cmd",
         "Write every channel's feeds (RSS, Atom, JSON Feed), archives and gzip copies.",
     ),
+    "channels": ("syndicate.cli.channels:channels", "Pause and resume a channel's sending."),
     "config": ("syndicate.cli.commands:config_group", "Check the configuration."),
     "db": ("syndicate.cli.commands:db", "Manage the store's schema."),
     "deliveries": ("syndicate.cli.delivery:deliveries", "Look at the outbox."),
