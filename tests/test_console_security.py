@@ -29,6 +29,7 @@ GET_ROUTES = [
     "/console/audit",
     "/console/operators",
     "/console/subscribers",
+    "/console/subscribers.csv",
 ]
 POST_ROUTES = [
     "/console/signout",
@@ -43,7 +44,12 @@ POST_ROUTES = [
     "/console/suppressions",
     "/console/sources/desk/poll",
 ]
-ADMIN_GETS = ["/console/audit", "/console/operators", "/console/subscribers"]
+ADMIN_GETS = [
+    "/console/audit",
+    "/console/operators",
+    "/console/subscribers",
+    "/console/subscribers.csv",
+]
 ADMIN_POSTS = ["/console/suppressions", "/console/sources/desk/poll"]
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from syndicate.store.core import Store
@@ -182,3 +182,80 @@ def unsuppress(store: Store, email: str, now: datetime) -> bool:
             .values(status="active", updated_at=now)
         )
     return bool(done.rowcount)
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriberRow:
+    """A subscriber as the console's search lists them, with their consent record."""
+
+    id: int
+    email: str
+    name: str
+    status: str
+    created_at: datetime
+    confirmed_at: datetime | None
+    consent: dict[str, object]
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryRow:
+    """One delivery in a subscriber's history."""
+
+    edition_id: int
+    channel: str
+    subject: str
+    status: str
+    attempts: int
+    sent_at: datetime | None
+    last_error: str | None
+
+
+def search_subscribers(
+    store: Store, text: str = "", status: str = "", limit: int = 50
+) -> list[SubscriberRow]:
+    """Subscribers whose address or name contains ``text`` (case-insensitive), of
+    ``status`` when given, by address; at most ``limit``."""
+    s = subscribers.c
+    query = select(
+        s.id, s.email, s.name, s.status, s.created_at, s.confirmed_at, s.consent
+    ).order_by(s.email)
+    if text.strip():
+        pattern = (
+            "%"
+            + text.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            + "%"
+        )
+        query = query.where(
+            or_(s.email.like(pattern, escape="\\"), func.lower(s.name).like(pattern, escape="\\"))
+        )
+    if status:
+        query = query.where(s.status == status)
+    with store.engine.connect() as conn:
+        return [
+            SubscriberRow(
+                r.id, r.email, r.name, r.status, r.created_at, r.confirmed_at, r.consent or {}
+            )
+            for r in conn.execute(query.limit(limit))
+        ]
+
+
+def delivery_history(store: Store, subscriber_id: int, limit: int = 20) -> list[HistoryRow]:
+    """A subscriber's latest deliveries, newest edition first."""
+    d = deliveries.c
+    query = (
+        select(
+            d.edition_id,
+            editions.c.channel,
+            editions.c.subject,
+            d.status,
+            d.attempts,
+            d.sent_at,
+            d.last_error,
+        )
+        .join(editions, editions.c.id == d.edition_id)
+        .where(d.subscriber_id == subscriber_id)
+        .order_by(d.edition_id.desc())
+        .limit(limit)
+    )
+    with store.engine.connect() as conn:
+        return [HistoryRow(*r) for r in conn.execute(query)]

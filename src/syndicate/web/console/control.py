@@ -3,16 +3,26 @@ address, force a source's poll, read the audit log and the operators (admins).""
 
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import replace
 
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from syndicate.store.delivery_schema import SUBSCRIBER_STATUSES
 from syndicate.store.outbox import Outbox
-from syndicate.store.oversight import pause_channel, suppression_of, unsuppress
+from syndicate.store.oversight import (
+    delivery_history,
+    pause_channel,
+    search_subscribers,
+    suppression_of,
+    unsuppress,
+)
 from syndicate.store.subscribers import SubscriberStore
+from syndicate.subscribers.roster import CSV_COLUMNS, export_rows
 from syndicate.web.console.auth import CSRF_FIELD, Call, guarded
-from syndicate.web.console.pages import page, plain
+from syndicate.web.console.pages import HEADERS, page, plain
 from syndicate.web.console.services import ConsoleServices
 
 SUPPRESS_REASONS = ("bounced", "complained", "unsubscribed")
@@ -78,21 +88,57 @@ def routes(services: ConsoleServices) -> list[BaseRoute]:
         return call.redirect(f"/subscribers?email={email}")
 
     def subscribers(call: Call) -> Response:
-        email = call.request.query_params.get("email", "").strip().lower()
+        params = call.request.query_params
+        email = params.get("email", "").strip().lower()
+        text, status = params.get("q", ""), params.get("status", "")
         store = services.store
-        found = SubscriberStore(store).get(email) if email else None
+        people = SubscriberStore(store)
+        found = people.get(email) if email else None
+        detail = search_subscribers(store, email, limit=1) if found else []
         return page(
             "subscribers.html",
             site=services.site,
             title="Subscribers",
             call=call,
             prefix=services.prefix,
+            q=text,
+            wanted=status,
+            statuses=SUBSCRIBER_STATUSES,
+            results=search_subscribers(store, text, status) if (text or status) else [],
             email=email,
             found=found,
+            consent=detail[0].consent if detail else {},
+            history=delivery_history(store, found.id) if found else [],
             suppressed=suppression_of(store, email) if email else None,
-            counts=SubscriberStore(store).counts(),
+            counts=people.counts(),
             reasons=SUPPRESS_REASONS,
             csrf_field=CSRF_FIELD,
+        )
+
+    def export(call: Call) -> Response:
+        status = call.request.query_params.get("status", "") or None
+        if status is not None and status not in SUBSCRIBER_STATUSES:
+            return plain(400, "Unknown status.")
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\r\n")
+        writer.writeheader()
+        rows = list(export_rows(SubscriberStore(services.store), status))
+        writer.writerows(rows)
+        # Reading the list is not a write, but a copy of it leaving is worth a record.
+        services.operators.audit(
+            call.actor,
+            "subscribers.export",
+            status or "all",
+            services.clock(),
+            after={"rows": len(rows)},
+        )
+        return Response(
+            out.getvalue(),
+            media_type="text/csv; charset=utf-8",
+            headers={
+                **HEADERS,
+                "Content-Disposition": 'attachment; filename="subscribers.csv"',
+            },
         )
 
     def poll(call: Call) -> Response:
@@ -141,6 +187,7 @@ def routes(services: ConsoleServices) -> list[BaseRoute]:
             methods=["POST"],
         ),
         Route("/subscribers", guarded(services, subscribers, admin=True), methods=["GET"]),
+        Route("/subscribers.csv", guarded(services, export, admin=True), methods=["GET"]),
         Route("/suppressions", guarded(services, suppression, admin=True), methods=["POST"]),
         Route("/sources/{source}/poll", guarded(services, poll, admin=True), methods=["POST"]),
         Route("/audit", guarded(services, audit, admin=True), methods=["GET"]),
