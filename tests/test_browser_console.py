@@ -160,6 +160,8 @@ def test_the_editor_walks_a_draft_from_review_to_sent(browser: Any, site: dict[s
     page.get_by_role("link", name=f"Edition {edition.id}:").click()
     page.wait_for_url(f"{base}/console/editions/{edition.id}")
     shot(page, "edition-1280")
+    segments = " ".join(page.locator("#segments").inner_text().split())
+    assert "4 Everyone" in segments and "2 Sport" in segments, segments
 
     # Preview both segments: the frame shows each copy's stories.
     frame = page.frame_locator("iframe.preview")

@@ -55,6 +55,7 @@ def test_the_edition_page_counts_and_looks_up_one_address(console: Console) -> N
     page = client.get(f"/console/editions/{console.draft.id}").text
     assert "<strong>1</strong> failed" in page and "<strong>2</strong> queued" in page
     assert "Retry failed deliveries" in page
+    assert "<strong>3</strong> Everyone" in page  # recipients by copy
     found = client.get(
         f"/console/editions/{console.draft.id}", params={"address": "READER00000@example.com"}
     ).text

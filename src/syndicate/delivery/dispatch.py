@@ -147,6 +147,24 @@ def audience_counts(store: Store, channel: ChannelConfig, edition: EditionRecord
     )
 
 
+def audience_by_segment(
+    store: Store, channel: ChannelConfig, edition: EditionRecord
+) -> dict[str, int]:
+    """How many of the edition's audience get each copy: ``""`` for the whole edition
+    (no sections chosen, or every story in their sections), else the sections, joined
+    with ", ", whose stories their copy carries."""
+    stories = articles_by_ids(store, edition.article_ids)
+    present = {a.section.casefold(): a.section for a in stories}
+    why_not = _left_out(channel, edition.slot, list(present.values()), edition.cadence)
+    counts: Counter[str] = Counter()
+    for _, sub in SubscriberStore(store).channel_audience(channel.name):
+        if why_not(sub) is not None:
+            continue
+        chosen = sorted(present[s] for s in {x.casefold() for x in sub.sections} if s in present)
+        counts["" if not sub.sections or len(chosen) == len(present) else ", ".join(chosen)] += 1
+    return dict(counts)
+
+
 def _left_out(
     channel: ChannelConfig, slot: datetime, sections: Sequence[str], cadence: str
 ) -> Callable[[Subscription], str | None]:

@@ -21,7 +21,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from syndicate.config import ChannelConfig
-from syndicate.delivery.dispatch import audience_counts
+from syndicate.delivery.dispatch import audience_by_segment, audience_counts
 from syndicate.delivery.release import approve_and_release
 from syndicate.delivery.testsend import TestSendRefused, sample_parts, send_test
 from syndicate.digest import review
@@ -78,6 +78,7 @@ def routes(services: ConsoleServices) -> list[BaseRoute]:
         segment = segment_of(call, view.stories)
         subject, preheader, text = record.subject, record.preheader, record.text
         audience = None
+        by_segment: dict[str, int] = {}
         if channel is not None:
             try:
                 subject, preheader, _, text = sample_parts(
@@ -86,6 +87,7 @@ def routes(services: ConsoleServices) -> list[BaseRoute]:
             except DigestError as err:
                 text = f"(this copy cannot be rendered now: {err})"
             audience = audience_counts(store, channel, record)
+            by_segment = audience_by_segment(store, channel, record)
         address = call.request.query_params.get("address", "").strip()
         found_row = delivery_of(store, record.id, address) if address else None
         return page(
@@ -103,6 +105,7 @@ def routes(services: ConsoleServices) -> list[BaseRoute]:
             preheader=preheader,
             text=text,
             audience=audience,
+            by_segment=by_segment,
             address=address,
             found=found_row,
             under_review=record.status in UNDER_REVIEW,
