@@ -83,3 +83,21 @@ def test_admins_search_subscribers_see_their_record_and_export(console: Console)
     assert len(rows) == 3 and rows[0]["channels"] == "world"
     (entry,) = [e for e in console.operators.audit_entries() if e.action == "subscribers.export"]
     assert entry.after == {"rows": 3} and entry.actor == ADMIN
+
+
+def test_the_console_mounts_at_its_configured_path(tmp_path: Path, store: Store) -> None:
+    console = make_console(tmp_path / "elsewhere", store, console='path = "/newsroom"\n')
+    client = console.client()
+    assert client.get("/console/signin").status_code == 404
+    page = client.get("/newsroom/signin")
+    assert page.status_code == 200 and 'action="/newsroom/signin"' in page.text
+    anonymous = client.get("/newsroom/")
+    assert anonymous.headers["location"].startswith("/newsroom/signin?next=%2Fnewsroom%2F")
+    token = page.text.split('name="csrf_token" value="')[1].split('"')[0]
+    signed_in = client.post(
+        "/newsroom/signin",
+        data={"csrf_token": token, "email": EDITOR, "password": "a long enough password"},
+    )
+    assert signed_in.headers["location"] == "/newsroom/"
+    assert "Path=/newsroom" in signed_in.headers["set-cookie"]
+    assert client.get("/newsroom/").status_code == 200
