@@ -211,3 +211,29 @@ def test_edits_rerender_and_approval_freezes(tmp_path: Path, store: Store) -> No
     assert [e.action for e in entries][:2] == ["edition.approved", "edition.edit"]
     assert entries[1].before["subject"] == edition.subject
     assert entries[1].after["subject"] == "A better subject"
+
+
+def test_a_story_arriving_between_the_draft_and_its_slot_goes_in_the_next_edition(
+    tmp_path: Path, store: Store
+) -> None:
+    settings = instance(
+        tmp_path,
+        store.engine.url.render_as_string(hide_password=False),
+        {
+            "daily": 'schedule = "0 7 * * *"\nfirst_lookback_hours = 48\nrelated_k = 0\n'
+            'max_items = 50\nreview = "approve"\ndraft_hours = 2'
+        },
+    )
+    add_subscribers(store, 2, channel_name="daily")
+    store_articles(store, 20)  # published 20 Nov 09:00 .. 21 Nov 04:00
+    notices = Notices()
+    drive(store, settings, utc(2026, 11, 20, 12), utc(2026, 11, 21, 5), notices)
+    draft = the_edition(store)
+    # Published at 05:00 and polled after the draft was composed, before its slot.
+    (late,) = store_articles(store, 1, start=20)
+    assert late not in draft.article_ids
+    approve(store, draft.id, "editor", utc(2026, 11, 21, 6))
+    drive(store, settings, utc(2026, 11, 21, 6, 5), utc(2026, 11, 22, 7, 30), notices)
+    following = [e for e in list_editions(store, "daily") if e.id != draft.id]
+    assert [late] == [i for i in following[0].article_ids if i == late]
+    assert not set(draft.article_ids) & set(following[0].article_ids)
