@@ -18,17 +18,12 @@ The console is off (every path 404) until an operator exists.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
 from importlib import resources
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 
-from syndicate.delivery import Backend
-from syndicate.models import utc_now
-from syndicate.store import Store
 from syndicate.web.console import control, editions, signin, today
 from syndicate.web.console.pages import HEADERS, plain
 from syndicate.web.console.services import ConsoleServices
@@ -63,14 +58,3 @@ def console_routes(services: ConsoleServices) -> list[BaseRoute]:
         Route("/static/{name}", static, methods=["GET"]),
     ]
     return [Mount(services.prefix, routes=inner)]
-
-
-def make_services(
-    context: WebContext,
-    *,
-    clock: Callable[[], datetime] = utc_now,
-    make_backend: Callable[[], Backend] | None = None,
-    store: Store | None = None,
-) -> ConsoleServices:
-    """Services with an injected clock, backend or store (tests)."""
-    return ConsoleServices(context.settings, clock=clock, make_backend=make_backend, store=store)
