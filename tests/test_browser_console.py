@@ -234,6 +234,7 @@ def test_the_editor_walks_a_draft_from_review_to_sent(browser: Any, site: dict[s
         ("today", "/console/"),
         ("edition", f"/console/editions/{edition.id}?address=reader00004%40example.com"),
         ("segment-sport", f"/console/editions/{edition.id}?segment=Sport"),
+        ("segment-world", f"/console/editions/{edition.id}?segment=World"),
     ):
         small.goto(base + path)
         no_overflow(small)
