@@ -76,7 +76,7 @@ def test_the_console_is_off_until_an_operator_exists(console: Console) -> None:
     for email in (EDITOR, ADMIN):
         console.operators.remove(email)
     client = console.client()
-    for path in ["/console/signin", *paths(GET_ROUTES, console)]:
+    for path in ["/console/signin", "/console/static/console.css", *paths(GET_ROUTES, console)]:
         assert client.get(path).status_code == 404, path
     for path in paths(POST_ROUTES, console):
         assert client.post(path).status_code == 404, path

@@ -25,6 +25,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from syndicate.web.console import control, editions, signin, today
+from syndicate.web.console.auth import console_on
 from syndicate.web.console.pages import HEADERS, plain
 from syndicate.web.console.services import ConsoleServices
 from syndicate.web.context import WebContext
@@ -44,7 +45,7 @@ def console_routes(services: ConsoleServices) -> list[BaseRoute]:
 
     async def static(request: Request) -> Response:
         name = request.path_params["name"]
-        if name not in STATIC:
+        if name not in STATIC or not await console_on(services):
             return plain(404, "Not Found")
         body = resources.files("syndicate.web.console").joinpath("static", name).read_bytes()
         headers = {**HEADERS, "Cache-Control": "max-age=300"}
