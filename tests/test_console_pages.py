@@ -38,6 +38,7 @@ def test_today_shows_statuses_reasons_pauses_and_counts(console: Console) -> Non
     assert "<strong>3</strong> active" in page
     assert "Story number 0" in page  # the edition's stories
     assert "Poll now" not in page  # an admin's button
+    assert "Fri 20 Nov 09:00 UTC" in page  # the desk's newest article arrived then (T0)
 
 
 def test_the_edition_page_counts_and_looks_up_one_address(console: Console) -> None:

@@ -12,7 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from syndicate.store.core import Store
 from syndicate.store.delivery_schema import channel_pauses, deliveries, subscribers, suppressions
-from syndicate.store.schema import editions
+from syndicate.store.schema import UTCDateTime, articles, editions
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,3 +259,13 @@ def delivery_history(store: Store, subscriber_id: int, limit: int = 20) -> list[
     )
     with store.engine.connect() as conn:
         return [HistoryRow(*r) for r in conn.execute(query)]
+
+
+def newest_by_source(store: Store) -> dict[str, datetime]:
+    """When each source last brought a new article ("nothing new since")."""
+    c = articles.c
+    # max() loses the column's type on SQLite: read it back as a UTC datetime.
+    newest = func.max(c.first_seen_at, type_=UTCDateTime)
+    query = select(c.source, newest).group_by(c.source)
+    with store.engine.connect() as conn:
+        return {source: at for source, at in conn.execute(query) if at is not None}

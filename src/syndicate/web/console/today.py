@@ -15,7 +15,7 @@ from syndicate.models import Article
 from syndicate.store import Store
 from syndicate.store.editions import FROZEN, EditionRecord, articles_by_ids, list_editions
 from syndicate.store.outbox import Outbox
-from syndicate.store.oversight import Progress, progress, recent_failures
+from syndicate.store.oversight import Progress, newest_by_source, progress, recent_failures
 from syndicate.store.reviews import review_of
 from syndicate.store.subscribers import SubscriberStore
 from syndicate.web.console.auth import Call, guarded
@@ -92,6 +92,7 @@ def routes(services: ConsoleServices) -> list[BaseRoute]:
             prefix=services.prefix,
             channels=channels,
             sources=sources,
+            newest=newest_by_source(store),
             failures=recent_failures(store),
             paused=Outbox(store).paused(),
             subscribers=SubscriberStore(store).counts(),
