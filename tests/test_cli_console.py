@@ -105,7 +105,7 @@ def test_operators_add_list_reset_and_remove_are_audited(site: Site) -> None:
     assert site.run("operators", "remove", "ed@news.example").exit_code == 2
     actions = [e.action for e in reversed(ops.audit_entries())]
     assert actions == ["operator.add", "operator.reset-password", "operator.remove"]
-    assert ops.audit_entries()[-1].after == {"role": "admin"}
+    assert ops.audit_entries()[-1].after == {"role": "admin", "channels": []}
 
 
 def test_hold_approve_and_cancel(site: Site) -> None:

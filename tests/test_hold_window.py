@@ -157,16 +157,23 @@ def test_held_then_approved_is_sent_once(tmp_path: Path, store: Store) -> None:
 
 def test_editors_are_told_once_per_draft(tmp_path: Path, store: Store) -> None:
     settings = make(tmp_path, store, 'review = "approve"\ndraft_hours = 3', editors=2)
+    # An operator of another channel only is not told; one of this channel is.
+    Operators(store).add("sport@news.example", "editor", "a long password", SLOT, ("sport",))
+    Operators(store).add("desk@news.example", "admin", "a long password", SLOT, ("daily",))
     notices = Notices()
     drive(store, settings, utc(2026, 11, 20, 12), utc(2026, 11, 21, 6), notices)
-    assert sorted(notices.recipients) == ["editor0@news.example", "editor1@news.example"]
+    assert sorted(notices.recipients) == [
+        "desk@news.example",
+        "editor0@news.example",
+        "editor1@news.example",
+    ]
     (message,) = [m for m in notices.backend.sent if m.to_email == "editor0@news.example"]
     edition = the_edition(store)
     assert f"https://news.example/console/editions/{edition.id}" in message.text
     approve(store, edition.id, "editor1@news.example", utc(2026, 11, 21, 6, 1))
     drive(store, settings, utc(2026, 11, 21, 6, 5), utc(2026, 11, 22, 4, 5), notices)
     # The next day's draft: told once more each, not once per pass.
-    assert len(notices.recipients) == 4
+    assert len(notices.recipients) == 6
 
 
 def test_a_draft_at_the_slot_without_draft_hours_waits_for_approval(

@@ -56,18 +56,33 @@ def operators() -> None:
     show_default=True,
     help="editor: acts on editions; admin: also on subscribers, sources and operators.",
 )
+@click.option(
+    "--channel",
+    "channels",
+    multiple=True,
+    metavar="NAME",
+    help="Tell them of this channel's drafts (repeatable) [default: every channel].",
+)
 @_password_option
 @pass_app
-def operators_add(app: AppContext, email: str, role: str, password: str) -> None:
+def operators_add(
+    app: AppContext, email: str, role: str, channels: tuple[str, ...], password: str
+) -> None:
     """Add an operator who signs in with EMAIL (turns the console on)."""
     _good_password(password)
     found = Operators(app.store())
     now = utc_now()
     try:
-        added = found.add(email, role, password, now)  # type: ignore[arg-type]
+        added = found.add(email, role, password, now, channels)  # type: ignore[arg-type]
     except StoreError as err:
         raise click.BadParameter(str(err), param_hint="EMAIL") from err
-    found.audit(cli_actor(), "operator.add", added.email, now, after={"role": added.role})
+    found.audit(
+        cli_actor(),
+        "operator.add",
+        added.email,
+        now,
+        after={"role": added.role, "channels": list(added.channels)},
+    )
     console.print(f"added {esc(added.email)} ({added.role})", highlight=False)
 
 
@@ -82,12 +97,13 @@ def operators_list(app: AppContext) -> None:
     table = Table(title=plural(len(found), "operator"), title_justify="left")
     table.add_column("email", overflow="fold", min_width=16)
     table.add_column("role", no_wrap=True, min_width=6)
-    for column in ("added", "password set", "locked until"):
+    for column in ("channels", "added", "password set", "locked until"):
         table.add_column(column, overflow="fold")
     for o in found:
         table.add_row(
             esc(o.email),
             o.role,
+            esc(", ".join(o.channels) or "all"),
             when(o.created_at),
             when(o.password_changed_at),
             when(o.locked_until),

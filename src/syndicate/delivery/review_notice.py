@@ -93,9 +93,10 @@ def notify_editors(
     make_backend: Callable[[], Backend],
     now: datetime,
 ) -> int:
-    """Tell every operator about the draft ``record``, unless that was done already;
-    returns how many messages were handed to the backend."""
-    editors = Operators(store).all()
+    """Tell the channel's operators (those with no channels named, and those who named
+    this one) about the draft ``record``, unless that was done already; returns how
+    many messages were handed to the backend."""
+    editors = [op for op in Operators(store).all() if op.edits(channel.name)]
     if not editors or not claim_notice(store, record.id, now):
         return 0
     messages = [

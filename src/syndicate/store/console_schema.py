@@ -33,6 +33,8 @@ operators = Table(
     Column("password_changed_at", UTCDateTime, nullable=False),
     Column("failed_signins", Integer, nullable=False, server_default="0"),
     Column("locked_until", UTCDateTime, nullable=True),
+    # The channels whose drafts the operator is told of; empty: every channel.
+    Column("channels", JSON, nullable=False, server_default="[]"),
     sqlite_autoincrement=True,
 )
 

@@ -46,11 +46,16 @@ class Operator:
     password_changed_at: datetime
     failed_signins: int
     locked_until: datetime | None
+    channels: tuple[str, ...] = ()
 
     @property
     def is_admin(self) -> bool:
         """Admins act on subscribers, sources and operators too."""
         return self.role == "admin"
+
+    def edits(self, channel: str) -> bool:
+        """Whether the operator is told of ``channel``'s drafts (no channels: all)."""
+        return not self.channels or channel in self.channels
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,9 +109,17 @@ class Operators:
 
     # --- operators ---------------------------------------------------------------------
 
-    def add(self, email: str, role: Role, password: str, now: datetime) -> Operator:
-        """A new operator; StoreError if the address is taken, ValueError for a bad role
-        or a short password."""
+    def add(
+        self,
+        email: str,
+        role: Role,
+        password: str,
+        now: datetime,
+        channels: tuple[str, ...] = (),
+    ) -> Operator:
+        """A new operator (told of the drafts of ``channels``; none: of every channel);
+        StoreError if the address is taken, ValueError for a bad role or a short
+        password."""
         if role not in ROLES:
             raise ValueError(f"role must be one of {', '.join(ROLES)}")
         check_password(password)
@@ -117,6 +130,7 @@ class Operators:
             "created_at": now,
             "password_changed_at": now,
             "failed_signins": 0,
+            "channels": list(channels),
         }
         try:
             with self.store.engine.begin() as conn:
@@ -332,4 +346,5 @@ def _operator(row: Any) -> Operator:
         password_changed_at=row.password_changed_at,
         failed_signins=row.failed_signins,
         locked_until=row.locked_until,
+        channels=tuple(row.channels or ()),
     )

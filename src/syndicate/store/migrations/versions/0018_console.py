@@ -29,6 +29,7 @@ def upgrade() -> None:
         sa.Column("password_changed_at", UTCDateTime(), nullable=False),
         sa.Column("failed_signins", sa.Integer(), server_default="0", nullable=False),
         sa.Column("locked_until", UTCDateTime(), nullable=True),
+        sa.Column("channels", sa.JSON(), server_default="[]", nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_operators"),
         sa.UniqueConstraint("email", name="uq_operators_email"),
         sqlite_autoincrement=True,
