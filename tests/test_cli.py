@@ -133,6 +133,7 @@ def test_help_everywhere(tmp_path: Path, command: list[str]) -> None:
 COMMANDS = [
     "articles",
     "build",
+    "channels",
     "config",
     "db",
     "deliveries",
@@ -141,6 +142,7 @@ COMMANDS = [
     "doctor",
     "editions",
     "ingest",
+    "operators",
     "related",
     "run",
     "serve",

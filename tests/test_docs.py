@@ -14,6 +14,7 @@ from syndicate.config import (
     CelerySettings,
     ChannelConfig,
     ChannelFilters,
+    ConsoleSettings,
     DeliverySettings,
     DigestSettings,
     DispatchSettings,
@@ -66,6 +67,7 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
         DoctorSettings,
         WarmupSettings,
         BreakerSettings,
+        ConsoleSettings,
     ],
 )
 def test_every_key_is_in_the_configuration_reference(model: type[BaseModel]) -> None:

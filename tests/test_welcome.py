@@ -10,7 +10,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from syndicate.delivery.dispatch import enqueue_edition
 from syndicate.digest import build_edition
@@ -23,6 +23,7 @@ from syndicate.store import open_store
 from syndicate.store.archive import archived_channels
 from syndicate.store.delivery_schema import deliveries
 from syndicate.store.editions import NewEdition, get_edition_by_id, save_edition
+from syndicate.store.schema import editions
 from syndicate.store.subscribers import SubscriberStore
 from syndicate.store.welcomes import START_HERE, WELCOME
 from tests.digest.factory import article, store_articles
@@ -121,6 +122,26 @@ def test_no_edition_yet_means_no_welcome(tmp_path: Path) -> None:
         claims = sign_up(signups, "new@example.org")
         assert signups.confirm(claims, {}, NOW) == "confirmed"
         assert signups.welcome(claims.subscriber_id, "world", NOW) is None
+        store.close()
+
+
+@pytest.mark.parametrize("status", ["draft", "held", "cancelled", "missed"])
+def test_an_edition_never_released_is_never_a_welcome(tmp_path: Path, status: str) -> None:
+    """An edition an editor has not released (the hold window) or stopped is not sent to
+    a new subscriber as their welcome either."""
+    with SMTPTestServer() as smtp:
+        settings, world = write_instance(tmp_path, smtp.port)
+        store = open_store(settings.store_url)
+        store_articles(store, 30)
+        record = build_edition(store, settings, world, SLOT).record
+        assert record is not None
+        with store.engine.begin() as conn:
+            conn.execute(update(editions).where(editions.c.id == record.id).values(status=status))
+        signups = signups_for(store, settings, world)
+        claims = sign_up(signups, "new@example.org")
+        assert signups.confirm(claims, {}, NOW) == "confirmed"
+        dispatch(store, settings, world, NOW)
+        assert smtp.counts() == {}
         store.close()
 
 

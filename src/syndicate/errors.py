@@ -12,7 +12,8 @@
     │   └── ContentError       the bytes arrived but could not be understood
     ├── DigestError            (syndicate.digest.errors) an edition cannot be composed
     │   ├── TemplateError      (syndicate.digest.errors) a template fails; names file, line
-    │   └── RenderLimitError   (syndicate.digest.errors) e.g. HTML over the size limit
+    │   ├── RenderLimitError   (syndicate.digest.errors) e.g. HTML over the size limit
+    │   └── ReviewError        (syndicate.digest.errors) a hold/approve/edit not allowed now
     ├── InvalidForm            (syndicate.subscribers.signup) a submitted form; names each field
     ├── MessageError           a message cannot be built (e.g. CR/LF in a header value)
     ├── DeliveryError          a backend could not deliver a whole batch

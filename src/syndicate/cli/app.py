@@ -40,6 +40,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "syndicate.cli.feeds:build_cmd",
         "Write every channel's feeds (RSS, Atom, JSON Feed), archives and gzip copies.",
     ),
+    "channels": ("syndicate.cli.channels:channels", "Pause and resume a channel's sending."),
     "config": ("syndicate.cli.commands:config_group", "Check the configuration."),
     "db": ("syndicate.cli.commands:db", "Manage the store's schema."),
     "deliveries": ("syndicate.cli.delivery:deliveries", "Look at the outbox."),
@@ -52,10 +53,17 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "syndicate.cli.doctor:doctor_cmd",
         "Check DNS, one-click unsubscribe, feed reachability and the next edition.",
     ),
-    "editions": ("syndicate.cli.editions:editions", "Look at composed editions."),
+    "editions": (
+        "syndicate.cli.editions:editions",
+        "Look at editions; hold, approve, cancel and test-send them.",
+    ),
     "ingest": (
         "syndicate.cli.commands:ingest_cmd",
         "Read new and changed articles from the configured sources.",
+    ),
+    "operators": (
+        "syndicate.cli.operators:operators",
+        "Add, list and remove the console's operators.",
     ),
     "related": (
         "syndicate.cli.related:related",

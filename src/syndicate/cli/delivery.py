@@ -34,6 +34,7 @@ from syndicate.delivery import (
 from syndicate.digest import slot_for
 from syndicate.models import utc_now
 from syndicate.store.domain_groups import GROUPS, GroupPauses
+from syndicate.store.editions import FROZEN, UNDER_REVIEW
 from syndicate.store.outbox import Outbox
 
 # --- dispatch and deliveries -------------------------------------------------------------
@@ -240,6 +241,7 @@ def digest_send(app: AppContext, channel_name: str, at_now: bool, workers: int) 
     a backend that cannot be built (checked before anything is composed or queued).
     """
     from syndicate.digest.build import build_edition  # the composing stack: load on use
+    from syndicate.digest.review import initial_status
 
     settings = app.settings
     channel = channel_named(app, channel_name)
@@ -247,11 +249,22 @@ def digest_send(app: AppContext, channel_name: str, at_now: bool, workers: int) 
     now = utc_now()
     slot = now.replace(second=0, microsecond=0) if at_now else slot_for(channel.digest, now)
     store = app.store()
-    built = build_edition(store, settings, channel, slot, save=True)
+    built = build_edition(store, settings, channel, slot, save=True, status=initial_status(channel))
     if built is None or built.record is None:
         console.print(f"{channel.name}: no new articles for the slot {slot:%Y-%m-%d %H:%M} UTC")
         return
     record = built.record
+    if record.status not in FROZEN:
+        console.print(
+            f"{channel.name}: edition {record.id} is {record.status}, not sent"
+            + (
+                f"; approve it with 'syndicate editions approve {record.id}'"
+                if record.status in UNDER_REVIEW
+                else ""
+            ),
+            highlight=False,
+        )
+        return
     added = enqueue_edition(store, channel, record, now)
     state = "composed" if built.created else "already composed"
     console.print(

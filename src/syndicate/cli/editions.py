@@ -11,7 +11,8 @@ from rich.table import Table
 
 from syndicate.cli.app import AppContext, cli, console, pass_app, plural, when
 from syndicate.delivery import AudienceCounts
-from syndicate.models import Article
+from syndicate.digest.errors import ReviewError
+from syndicate.models import Article, utc_now
 from syndicate.store import Store
 from syndicate.store.editions import (
     OWN,
@@ -29,7 +30,7 @@ STATUS_ORDER = ("queued", "sending", "sent", "deferred", "failed", "suppressed")
 
 @cli.group()
 def editions() -> None:
-    """Look at composed editions."""
+    """Look at editions; hold, approve, cancel and test-send them."""
 
 
 @editions.command("list")
@@ -171,3 +172,112 @@ def _record_json(
         - len(related),
         "deliveries": counts,
     }
+
+
+def _review_move(app: AppContext, edition_id: int, move: str, reason: str = "") -> None:
+    """Hold, approve or cancel EDITION_ID as the command's user (audited)."""
+    from syndicate.cli.operators import cli_actor
+    from syndicate.digest import review
+
+    store = app.store()
+    edition_or_exit(store, edition_id)
+    now = utc_now()
+    actor = cli_actor()
+    try:
+        if move == "hold":
+            record = review.hold(store, edition_id, actor, now, reason)
+        elif move == "approve":
+            from syndicate.config import load_channels
+            from syndicate.delivery.release import approve_and_release
+
+            target = edition_or_exit(store, edition_id)
+            channels = {c.name: c for c in load_channels(app.settings)}
+            record, queued = approve_and_release(
+                store, channels.get(target.channel), edition_id, actor, now
+            )
+            if queued:
+                console.print(f"{plural(queued, 'delivery', 'deliveries')} queued", highlight=False)
+        else:
+            record = review.cancel(store, edition_id, actor, now, reason)
+    except ReviewError as err:
+        raise click.ClickException(str(err)) from err
+    console.print(f"edition {record.id}: {record.status}", highlight=False)
+
+
+@editions.command("hold")
+@click.argument("edition_id", type=int)
+@click.option("--reason", default="", help="Why, for the audit log and the console.")
+@pass_app
+def editions_hold(app: AppContext, edition_id: int, reason: str) -> None:
+    """Hold the draft EDITION_ID: it is not sent until approved."""
+    _review_move(app, edition_id, "hold", reason)
+
+
+@editions.command("approve")
+@click.argument("edition_id", type=int)
+@pass_app
+def editions_approve(app: AppContext, edition_id: int) -> None:
+    """Approve (and freeze) EDITION_ID: it goes out at its slot, or now if that has passed."""
+    _review_move(app, edition_id, "approve")
+
+
+@editions.command("cancel")
+@click.argument("edition_id", type=int)
+@click.option("--reason", default="", help="Why, for the audit log and the console.")
+@pass_app
+def editions_cancel(app: AppContext, edition_id: int, reason: str) -> None:
+    """Cancel the draft or held EDITION_ID: it is never sent."""
+    _review_move(app, edition_id, "cancel", reason)
+
+
+@editions.command("test-send")
+@click.argument("edition_id", type=int)
+@click.option("--to", "addresses", multiple=True, metavar="EMAIL", help="An address (repeatable).")
+@click.option(
+    "--section",
+    "sections",
+    multiple=True,
+    metavar="NAME",
+    help="Send the copy of readers who chose this section (repeatable) [default: all].",
+)
+@pass_app
+def editions_test_send(
+    app: AppContext, edition_id: int, addresses: tuple[str, ...], sections: tuple[str, ...]
+) -> None:
+    """Send EDITION_ID as a test to the channel's seed list and --to addresses."""
+    from syndicate.cli.operators import cli_actor
+    from syndicate.config import load_channels
+    from syndicate.delivery import make_backend
+    from syndicate.delivery.testsend import TestSendRefused, send_test
+
+    settings = app.settings
+    store = app.store()
+    record = edition_or_exit(store, edition_id)
+    channel = next((c for c in load_channels(settings) if c.name == record.channel), None)
+    if channel is None:
+        raise click.ClickException(f"edition {edition_id}'s channel {record.channel} is gone")
+    to = [*channel.digest.test_addresses, *addresses]
+    try:
+        results = send_test(
+            store,
+            settings,
+            channel,
+            record,
+            to,
+            actor=cli_actor(),
+            now=utc_now(),
+            make_backend=lambda: make_backend(settings),
+            sections=sections,
+        )
+    except TestSendRefused as err:
+        raise click.ClickException(str(err)) from err
+    failed = [r for r in results if r.status not in ("sent", "queued")]
+    reached = plural(len(results) - len(failed), "address", "addresses")
+    console.print(
+        f"test of edition {record.id} sent to {reached}"
+        + (f"; {len(failed)} not sent: {failed[0].error}" if failed else ""),
+        markup=False,
+        highlight=False,
+    )
+    if failed:
+        raise SystemExit(1)

@@ -21,6 +21,7 @@ Takes ``syndicate.toml``, ``feeds/*.toml`` and the environment; gives typed, fro
 
 from syndicate.config.base import CONFIG_ENV, CONFIG_FILENAME, ENV_PREFIX, Section
 from syndicate.config.channels import ChannelConfig, ChannelFilters, DigestSettings, load_channels
+from syndicate.config.console import ConsoleSettings
 from syndicate.config.delivery import CelerySettings, DeliverySettings, DispatchSettings
 from syndicate.config.doctor import DoctorSettings
 from syndicate.config.guards import BreakerSettings, WarmupSettings
@@ -58,6 +59,7 @@ __all__ = [
     "CelerySettings",
     "ChannelConfig",
     "ChannelFilters",
+    "ConsoleSettings",
     "DeliverySettings",
     "DigestSettings",
     "DispatchSettings",

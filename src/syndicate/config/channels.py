@@ -87,6 +87,21 @@ class DigestSettings(Section):
         description="Article ids a 'start here' welcome carries, in order; empty: the best "
         "of the channel by the 'More from' ranking.",
     )
+    review: Literal["auto", "approve"] = Field(
+        "auto",
+        description="auto: an edition goes out at its slot unless an editor holds it; "
+        "approve: only once an editor approves it.",
+    )
+    draft_hours: float = Field(
+        0.0,
+        ge=0,
+        le=168,
+        description="Compose each edition as a draft this many hours before its slot and "
+        "notify the editors; 0: composed at the slot.",
+    )
+    test_addresses: tuple[str, ...] = Field(
+        (), description="Seed list: addresses a test send goes to (besides those typed in)."
+    )
     utm_source: str = Field("", description="utm_source on article links; empty for none.")
     utm_medium: str = Field("email", description="utm_medium, used when utm_source is set.")
     utm_campaign: str = Field(

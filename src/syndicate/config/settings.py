@@ -14,6 +14,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from syndicate.config.base import ENV_PREFIX, NAME_PATTERN, Section
+from syndicate.config.console import ConsoleSettings
 from syndicate.config.delivery import CelerySettings, DeliverySettings, DispatchSettings
 from syndicate.config.doctor import DoctorSettings
 from syndicate.config.related import RelatedSettings
@@ -99,6 +100,7 @@ class Settings(BaseSettings):
     subscribe: SubscribeSettings = SubscribeSettings()
     related: RelatedSettings = RelatedSettings()
     doctor: DoctorSettings = DoctorSettings()
+    console: ConsoleSettings = ConsoleSettings()
     sources: tuple[SourceConfig, ...] = ()
     feeds_dir: Path = Field(Path("feeds"), description="Folder of channel definitions.")
     templates_dir: Path = Field(Path("templates"), description="Instance template overrides.")

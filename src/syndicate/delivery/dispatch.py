@@ -40,11 +40,18 @@ from syndicate.delivery.base import Backend
 from syndicate.delivery.breakers import Breakers
 from syndicate.delivery.warmup import Warmup
 from syndicate.digest.cadence import CADENCE_RANK, edition_cadence
+from syndicate.digest.errors import ReviewError
 from syndicate.errors import BackendConfigError, MessageError
 from syndicate.models import DeliveryResult, OutboundMessage, Subscription, utc_now
 from syndicate.store import Store
 from syndicate.store.domain_groups import GroupPauses, domain_group
-from syndicate.store.editions import OWN, EditionRecord, articles_by_ids
+from syndicate.store.editions import (
+    FROZEN,
+    OWN,
+    EditionRecord,
+    articles_by_ids,
+    get_edition_by_id,
+)
 from syndicate.store.guards import Guards
 from syndicate.store.outbox import Claimed, Outbox, Outcome
 from syndicate.store.stats import active_audience
@@ -150,6 +157,24 @@ def audience_counts(store: Store, channel: ChannelConfig, edition: EditionRecord
     )
 
 
+def audience_by_segment(
+    store: Store, channel: ChannelConfig, edition: EditionRecord
+) -> dict[str, int]:
+    """How many of the edition's audience get each copy: ``""`` for the whole edition
+    (no sections chosen, or every story in their sections), else the sections, joined
+    with ", ", whose stories their copy carries."""
+    stories = articles_by_ids(store, edition.article_ids)
+    present = {a.section.casefold(): a.section for a in stories}
+    why_not = _left_out(channel, edition.slot, list(present.values()), edition.cadence)
+    counts: Counter[str] = Counter()
+    for _, sub in SubscriberStore(store).channel_audience(channel.name):
+        if why_not(sub) is not None:
+            continue
+        chosen = sorted(present[s] for s in {x.casefold() for x in sub.sections} if s in present)
+        counts["" if not sub.sections or len(chosen) == len(present) else ", ".join(chosen)] += 1
+    return dict(counts)
+
+
 def _left_out(
     channel: ChannelConfig, slot: datetime, sections: Sequence[str], cadence: str
 ) -> Callable[[Subscription], str | None]:
@@ -183,7 +208,14 @@ def enqueue_edition(
     """Create the edition's deliveries in one transaction; returns how many were added.
 
     Enqueueing the same edition again adds nothing (unique on edition and subscriber).
+    Only a frozen edition (``ready``, or ``approved`` after review) is enqueued: one
+    still under review, missed or cancelled raises :class:`ReviewError` (its status is
+    read from the store, not from ``edition``, which may be stale).
     """
+    current = get_edition_by_id(store, edition.id)
+    if current is None or current.status not in FROZEN:
+        status = current.status if current is not None else "gone"
+        raise ReviewError(f"edition {edition.id} is {status}: only an approved edition is sent")
     stories = articles_by_ids(store, edition.article_ids)
     ids = audience(store, channel, edition.slot, [a.section for a in stories], edition.cadence)
     return Outbox(store).enqueue(edition.id, ids, now)

@@ -16,7 +16,7 @@ from syndicate.digest.compose import Edition, compose_edition
 from syndicate.digest.render import RenderedEdition, render_edition
 from syndicate.digest.templates import DigestTemplates
 from syndicate.store import Store
-from syndicate.store.editions import OWN, EditionRecord, NewEdition, save_edition
+from syndicate.store.editions import OWN, READY, EditionRecord, NewEdition, save_edition
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,12 +40,14 @@ def build_edition(
     templates: DigestTemplates | None = None,
     now: datetime | None = None,
     cadence: str = OWN,
+    status: str = READY,
 ) -> BuiltEdition | None:
     """The edition of ``channel`` for ``slot``, rendered and (with ``save``) stored.
 
     ``None`` when there are fewer new articles than ``min_items``. A stored edition is
     returned as stored, unless ``rerender`` (previews: show template changes) asks to
-    compile it again; re-rendering never writes.
+    compile it again; re-rendering never writes. A new edition is stored with
+    ``status`` (``draft`` when it waits for review, :mod:`syndicate.digest.review`).
     """
     templates = templates or DigestTemplates(settings)
     edition = compose_edition(store, settings, channel, slot, templates, cadence)
@@ -78,6 +80,7 @@ def build_edition(
             text=rendered.text,
             created_at=now or datetime.now(UTC),
             cadence=cadence,
+            status=status,
         ),
     )
     return BuiltEdition(edition, rendered, record, created)

@@ -4,7 +4,8 @@ An edition of a channel for a slot carries the channel's articles that *arrived*
 ``[previous edition's slot, slot)`` (half-open, so every article falls in exactly one
 window) — arrival being the later of publication and first being stored, so an upstream
 article polled after the previous edition went out is in the next one, not lost between
-the two — and were published at most ``first_lookback_hours`` before the previous slot
+the two; a draft composed ahead of its slot (the hold window) closes its window when
+composed — and were published at most ``first_lookback_hours`` before the previous slot
 (a newly added source's old archive is not news). The channel's first edition carries
 the articles published in ``[slot - first_lookback_hours, slot)``. Items of the last
 ``exclude_last_editions`` editions are never repeated, and of several articles of one
@@ -44,6 +45,7 @@ from syndicate.related.semantic import index_inputs
 from syndicate.store import Store
 from syndicate.store.channels import iter_channel_articles
 from syndicate.store.editions import (
+    NEVER_SENT,
     OWN,
     EditionRecord,
     articles_by_ids,
@@ -130,15 +132,22 @@ def compose_edition(
         limit=max(1, digest.exclude_last_editions),
         cadence=cadence,
     )
+    # A missed or cancelled draft sent nothing: its stories are still news.
+    recent = [r for r in recent if r.status not in NEVER_SENT]
     lookback = timedelta(hours=digest.first_lookback_hours)
     previous = recent[0].slot if recent else None
     if previous is None:
         window = iter_channel_articles(store, channel, since=slot - lookback, until=slot)
     else:
+        # A draft composed ahead of its slot (the hold window) closed its window when it
+        # was composed: what arrived after that is this edition's, not lost between two.
+        since = min(previous, recent[0].created_at)
         window = iter_channel_articles(
-            store, channel, since=previous - lookback, arrived_since=previous, arrived_until=slot
+            store, channel, since=previous - lookback, arrived_since=since, arrived_until=slot
         )
     sent: set[str] = set()
+    if recent and recent[0].created_at < recent[0].slot:
+        sent.update(recent[0].article_ids)  # the early draft's stories are not news again
     told: set[str] = set()  # ids of the stories those editions carried
     for record in recent[: digest.exclude_last_editions]:
         # The picks every reader without a memory hit got; the spares went only to some,

@@ -5,7 +5,8 @@
     SyndicateError
     └── DigestError             an edition could not be composed or rendered
         ├── TemplateError       a template is missing, malformed, or fails to render
-        └── RenderLimitError    the rendered edition breaks a quality limit (size)
+        ├── RenderLimitError    the rendered edition breaks a quality limit (size)
+        └── ReviewError         an edition cannot make a review move (wrong state)
 
 A ``TemplateError`` names the template file and, when known, the line; nothing is
 recorded in the store when rendering fails.
@@ -40,3 +41,8 @@ class RenderLimitError(DigestError):
     def __init__(self, message: str, *, template: str) -> None:
         super().__init__(f"{template}: {message}")
         self.template = template
+
+
+class ReviewError(DigestError):
+    """An edition cannot make the review move asked for: it is in the wrong state
+    (an approved edition cannot change), or an article named is not stored."""

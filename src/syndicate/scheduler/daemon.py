@@ -215,7 +215,12 @@ class Daemon:
         return summary
 
     def _digests(self) -> dict[str, Any]:
-        outcomes = run_schedules(self.store, self.settings, self.clock())
+        # A draft waiting for approval is seen on every tick: not worth a line each time.
+        outcomes = [
+            o
+            for o in run_schedules(self.store, self.settings, self.clock())
+            if o.status != "waiting"
+        ]
         if not outcomes:
             return {}
         queued = sum(o.queued for o in outcomes)

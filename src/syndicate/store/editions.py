@@ -6,9 +6,12 @@ the round-ups composed for subscribers who chose that cadence.
 Kept beside :class:`~syndicate.store.core.Store` rather than in it: each function takes
 the store and uses its engine, one connection per call, like the store's own methods.
 
-Statuses: ``ready`` (composed and rendered, nothing sent yet). The delivery work adds the
-states after it; a row is only ever written once rendering has succeeded, so a bad
-template never leaves an edition behind.
+Statuses: ``ready`` (composed and rendered, no review asked for). Under a hold window
+(``[digest] review``, ``draft_hours``; :mod:`syndicate.digest.review`) an edition starts
+as ``draft``, may be ``held``, and leaves review ``approved`` (frozen: only then are its
+deliveries enqueued), ``missed`` (never approved in time) or ``cancelled``. A row is
+only ever written once rendering has succeeded, so a bad template never leaves an
+edition behind.
 """
 
 from __future__ import annotations
@@ -27,6 +30,17 @@ from syndicate.store.core import Store
 from syndicate.store.schema import editions, new_message_salt
 
 READY = "ready"
+DRAFT = "draft"
+HELD = "held"
+APPROVED = "approved"
+MISSED = "missed"
+CANCELLED = "cancelled"
+UNDER_REVIEW = (DRAFT, HELD)
+"""Statuses whose content editors may still change and which nothing sends."""
+NEVER_SENT = (MISSED, CANCELLED)
+"""Statuses of editions that ended without being sent."""
+FROZEN = (READY, APPROVED)
+"""Statuses from which deliveries may be enqueued."""
 OWN = "edition"  # the cadence of a channel's own editions (not a round-up)
 
 
@@ -220,6 +234,62 @@ def set_edition_status(store: Store, edition_id: int, status: str) -> None:
     """Move an edition to ``status``."""
     with store.engine.begin() as conn:
         conn.execute(update(editions).where(editions.c.id == edition_id).values(status=status))
+
+
+def move_edition(store: Store, edition_id: int, from_: Sequence[str], to: str) -> bool:
+    """Move an edition to ``to`` if its status is one of ``from_``; whether it moved.
+
+    A compare-and-set in one statement, so an approval racing an edit, a hold or the
+    scheduler's "missed" sweep has exactly one winner.
+    """
+    with store.engine.begin() as conn:
+        moved = conn.execute(
+            update(editions)
+            .where(editions.c.id == edition_id, editions.c.status.in_(list(from_)))
+            .values(status=to)
+        )
+    return bool(moved.rowcount)
+
+
+def revise_edition(
+    store: Store,
+    edition_id: int,
+    *,
+    article_ids: Sequence[str],
+    related_ids: Sequence[str],
+    subject: str,
+    preheader: str,
+    html: str,
+    text: str,
+) -> bool:
+    """Replace an edition's content while it is under review; whether it was (an
+    approved, missed or cancelled edition is never changed)."""
+    with store.engine.begin() as conn:
+        changed = conn.execute(
+            update(editions)
+            .where(editions.c.id == edition_id, editions.c.status.in_(UNDER_REVIEW))
+            .values(
+                article_ids=list(article_ids),
+                related_ids=list(related_ids),
+                subject=subject,
+                preheader=preheader,
+                html=html,
+                text=text,
+            )
+        )
+    return bool(changed.rowcount)
+
+
+def editions_in(
+    store: Store, statuses: Sequence[str], *, slot_before: datetime | None = None
+) -> list[EditionRecord]:
+    """Editions whose status is one of ``statuses`` (slot before ``slot_before`` when
+    given), oldest slot first."""
+    query = select(editions).where(editions.c.status.in_(list(statuses)))
+    if slot_before is not None:
+        query = query.where(editions.c.slot < slot_before)
+    with store.engine.connect() as conn:
+        return [_record(row) for row in conn.execute(query.order_by(editions.c.slot))]
 
 
 def articles_by_ids(store: Store, ids: Sequence[str]) -> list[Article]:

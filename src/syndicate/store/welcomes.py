@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from syndicate.store.core import Store
 from syndicate.store.delivery_schema import deliveries
-from syndicate.store.editions import OWN, EditionRecord, get_edition_by_id
+from syndicate.store.editions import FROZEN, OWN, EditionRecord, get_edition_by_id
 from syndicate.store.schema import editions
 from syndicate.store.welcome_schema import welcomes
 
@@ -30,10 +30,12 @@ WELCOME_CADENCES = (WELCOME, START_HERE)
 
 def latest_edition(store: Store, channel: str, before: datetime) -> EditionRecord | None:
     """The channel's most recent own edition (not a round-up, not a welcome) with a slot
-    at or before ``before``, or ``None`` when it has none yet."""
+    at or before ``before`` that was released to be sent (not a draft, a held, a missed
+    or a cancelled one), or ``None`` when it has none yet."""
     query = (
         select(editions.c.id)
         .where(editions.c.channel == channel, editions.c.cadence == OWN)
+        .where(editions.c.status.in_(FROZEN))
         .where(editions.c.slot <= before)
         .order_by(editions.c.slot.desc())
         .limit(1)

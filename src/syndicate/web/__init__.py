@@ -23,6 +23,7 @@ from syndicate.config import Settings
 from syndicate.errors import StoreError
 from syndicate.web import (
     archive,
+    console,
     feeds,
     health,
     index,
@@ -59,6 +60,7 @@ AREAS: list[Callable[[WebContext], list[BaseRoute]]] = [
     webhooks.routes,
     metrics.routes,
     subscribe.routes,  # /subscribe, /confirm and the preferences page /p
+    console.routes,  # the editor's console under [console] path (off until an operator exists)
 ]
 
 

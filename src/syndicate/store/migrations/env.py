@@ -6,6 +6,7 @@ from alembic import context
 
 from syndicate.store import (  # noqa: F401  (register tables)
     consent_schema,
+    console_schema,
     deliverability_schema,
     delivery_schema,
     embedding_schema,
