@@ -51,7 +51,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "doctor": (
         "syndicate.cli.doctor:doctor_cmd",
-        "Check DNS, one-click unsubscribe, feed reachability and the next edition.",
+        "Check DNS, one-click unsubscribe, feeds, the next edition and the warm-up.",
     ),
     "editions": (
         "syndicate.cli.editions:editions",

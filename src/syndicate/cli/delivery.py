@@ -204,6 +204,37 @@ def deliveries_status(app: AppContext, edition_id: int | None, as_json: bool) ->
         console.print(cell(line, "yellow"))
 
 
+@deliveries.command("warmup")
+@click.option("--off", is_flag=True, help="Drop the ramp doctor switched on.")
+@pass_app
+def deliveries_warmup(app: AppContext, off: bool) -> None:
+    """Show the warm-up ramp in force and where it comes from; --off drops the one
+    'syndicate doctor' switched on for a domain that had never sent."""
+    from syndicate.delivery.warmup import Warmup, disable_warmup
+
+    store = app.store()
+    if off:
+        if disable_warmup(store):
+            console.print("warm-up switched off; deliveries go at full speed")
+        else:
+            console.print("no warm-up was switched on by doctor")
+        if app.settings.delivery.warmup is not None:
+            console.print("[delivery] warmup is set in the settings and stays in force")
+        return
+    configured = app.settings.delivery.warmup
+    ramp = configured or Warmup(store, None).config()
+    if ramp is None:
+        console.print("no warm-up: deliveries go at full speed")
+        return
+    where = "[delivery] warmup" if configured is not None else "switched on by 'syndicate doctor'"
+    console.print(
+        f"warm-up ({where}): {ramp.start} a day per recipient group, the whole list after "
+        f"{ramp.days} days",
+        highlight=False,
+        markup=False,
+    )
+
+
 @deliveries.command("resume")
 @click.argument("name", metavar="CHANNEL|GROUP")
 @pass_app

@@ -23,7 +23,7 @@ STYLES = {"pass": "green", "warn": "yellow", "fail": "bold red"}
 )
 @pass_app
 def doctor_cmd(app: AppContext, as_json: bool, only: tuple[str, ...]) -> None:
-    """Check DNS, one-click unsubscribe, feed reachability and the next edition.
+    """Check DNS, one-click unsubscribe, feeds, the next edition and the warm-up.
 
     Each check passes, warns or fails, with the fix spelled out; the results are kept
     for /metrics. Exits 1 when any check fails.

@@ -53,6 +53,12 @@ def enable_warmup(store: Store, settings: WarmupSettings, now: datetime) -> None
     Guards(store).set_flag(FLAG, settings.model_dump(), now)
 
 
+def disable_warmup(store: Store) -> bool:
+    """Drop a ramp :func:`enable_warmup` switched on; True if there was one.
+    ``[delivery] warmup`` in the settings is not touched (it always wins)."""
+    return Guards(store).clear_flag(FLAG)
+
+
 class Warmup:
     """Admits claimed deliveries within the day's caps and holds back the rest."""
 

@@ -17,13 +17,14 @@ from syndicate.doctor.hosts import bimi_check, mx_check, ptr_check
 from syndicate.doctor.resolver import Resolver
 from syndicate.doctor.results import CheckResult, Report, unchecked
 from syndicate.doctor.unsubscribe import one_click_check
+from syndicate.doctor.warmup import warmup_check
 from syndicate.errors import SyndicateError
 from syndicate.models import utc_now
 from syndicate.store import Store
 
 log = logging.getLogger(__name__)
 
-GROUPS = ("dns", "unsubscribe", "feeds", "edition")
+GROUPS = ("dns", "unsubscribe", "feeds", "edition", "warmup")
 
 
 def base_url(settings: Settings) -> str:
@@ -40,8 +41,10 @@ def run_doctor(
 ) -> Report:
     """Run the checks of ``groups`` (in :data:`GROUPS` order) and report every result.
 
-    ``store`` opens the store (only the edition checks need it). Nothing is written:
-    the caller saves the report (:func:`~syndicate.doctor.results.save_report`).
+    ``store`` opens the store (the edition and warm-up checks need it). One thing is
+    written: the warm-up check switches the ramp on for an instance that has never sent
+    (``doctor/warmup.py``); the caller saves the report
+    (:func:`~syndicate.doctor.results.save_report`).
     """
     results: list[CheckResult] = []
     ran_at = now or utc_now()
@@ -61,6 +64,12 @@ def run_doctor(
             "edition.compose",
             "store",
             lambda: edition_checks(settings, store(), lambda: _fetcher(settings)),
+        )
+    if "warmup" in groups:
+        results += _guarded(
+            "delivery.warmup",
+            settings.delivery.sending_domain,
+            lambda: [warmup_check(settings, store(), ran_at)],
         )
     return Report(ran_at, tuple(results))
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, or_, select, update
+from sqlalchemy import Connection, and_, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from syndicate.store.core import Store
@@ -192,6 +192,14 @@ class Guards:
             return conn.execute(
                 select(deliverability_flags.c.value).where(deliverability_flags.c.name == name)
             ).scalar_one()
+
+    def clear_flag(self, name: str) -> bool:
+        """Remove flag ``name``; True if it was set."""
+        with self.engine.begin() as conn:
+            removed = conn.execute(
+                delete(deliverability_flags).where(deliverability_flags.c.name == name)
+            ).rowcount
+        return bool(removed)
 
     # --- circuit breakers ------------------------------------------------------------
 
