@@ -13,31 +13,33 @@ stored "More from" links (:mod:`.picks`; chosen once per item, so newer articles
 change them), the channel's and site's settings, whether a newer page exists, and a hash of the
 renderer's source. Fingerprints are kept in ``<output>/.syndicate/pages/<channel>.json``;
 a page whose fingerprint and files are unchanged is not read from the store or
-rendered, which makes an incremental build cheap on a large archive.
+rendered, which makes an incremental build cheap on a large archive. A page that
+changed is spliced from its items' stored fragments (:mod:`.fragments`): only its new or
+changed items are rendered.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from syndicate.config import ChannelConfig, Settings
-from syndicate.feeds import documents, items, jsonfeed
+from syndicate.feeds import documents, fragments, items, jsonfeed
 from syndicate.feeds import render as rendering
-from syndicate.feeds.documents import archive_path, document, render
+from syndicate.feeds.documents import archive_path, document
 from syndicate.feeds.render import FORMATS
 from syndicate.feeds.writer import Writer, json_bytes, read_json
 from syndicate.models import Article
 from syndicate.store import Store
-from syndicate.store.channels import iter_channel_articles
 
 if TYPE_CHECKING:
+    from syndicate.feeds.fragments import Splicer
     from syndicate.feeds.picks import ChannelPicks
 
 
@@ -79,13 +81,15 @@ class ArticleKey:
 
 @dataclass(frozen=True)
 class ArchiveJob:
-    """One channel's archive build: where, what, and its items' "More from" links."""
+    """One channel's archive build: where, what, its items' "More from" links, and the
+    splicer that builds its documents from item fragments."""
 
     store: Store
     settings: Settings
     writer: Writer
     channel: ChannelConfig
     picks: ChannelPicks
+    splicer: Splicer
 
     def state_file(self) -> str:
         """The fingerprint file, relative to the output folder."""
@@ -117,20 +121,19 @@ def build_archives(job: ArchiveJob, keys: Sequence[ArticleKey], pages: int) -> i
             dirty.append(page)
     written = 0
     complete: set[int] = set()
-    for page, articles in _page_articles(job, keys, dirty):
-        if len(articles) == size:
-            complete.add(page)
-        doc = document(
-            job.settings,
-            channel,
-            articles,
-            page=page,
-            pages=pages,
-            related=job.picks.related_for(articles),
+    docs = [
+        (
+            document(job.settings, channel, (), page=page, pages=pages, related={}),
+            keys[total - page * size : total - (page - 1) * size],
         )
+        for page in dirty
+    ]
+    for page, (data, whole) in zip(dirty, job.splicer.documents(docs), strict=True):
+        if whole:
+            complete.add(page)
         changed = [
-            job.writer.write(archive_path(channel.name, page, fmt), data)
-            for fmt, data in render(doc, channel.formats).items()
+            job.writer.write(archive_path(channel.name, page, fmt), content)
+            for fmt, content in data.items()
         ]
         written += any(changed)
     for page in set(dirty) - complete:  # the store changed between reads: redo next time
@@ -164,52 +167,10 @@ def renderer_version() -> str:
     """A hash of the code that shapes the bytes, so a new renderer re-renders every page."""
     if not _RENDERER:
         digest = hashlib.sha256(version("feedgen").encode())
-        for module in (rendering, items, jsonfeed, documents):
+        for module in (rendering, items, jsonfeed, documents, fragments):
             digest.update(Path(str(module.__file__)).read_bytes())
         _RENDERER.append(digest.hexdigest())
     return _RENDERER[0]
-
-
-def _page_articles(
-    job: ArchiveJob, keys: Sequence[ArticleKey], dirty: list[int]
-) -> Iterator[tuple[int, list[Article]]]:
-    """The articles of each dirty page, newest page first, one page in memory at a time.
-
-    Each run of consecutive dirty pages is read with one query bounded by its
-    publication dates (a full build is one pass); other articles are skipped.
-    """
-    size, total = job.channel.items, len(keys)
-    for high, low in _runs(sorted(dirty, reverse=True)):
-        members = keys[total - high * size : total - (low - 1) * size]
-        page_of = {key.id: high - offset // size for offset, key in enumerate(members)}
-        current, bucket = high, list[Article]()
-        for article in iter_channel_articles(
-            job.store,
-            job.channel,
-            since=members[-1].published_at,
-            until=members[0].published_at + timedelta(microseconds=1),
-        ):
-            page = page_of.get(article.id)
-            if page is None:
-                continue
-            if page != current:
-                if bucket:
-                    yield current, bucket
-                current, bucket = page, []
-            bucket.append(article)
-        if bucket:
-            yield current, bucket
-
-
-def _runs(descending: list[int]) -> list[tuple[int, int]]:
-    """(high, low) of each run of consecutive numbers in a descending list."""
-    runs: list[tuple[int, int]] = []
-    for n in descending:
-        if runs and runs[-1][1] == n + 1:
-            runs[-1] = (runs[-1][0], n)
-        else:
-            runs.append((n, n))
-    return runs
 
 
 def _prune(job: ArchiveJob, pages: int) -> None:
