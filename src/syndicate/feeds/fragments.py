@@ -97,18 +97,17 @@ def render_items(
     xml_formats = [f for f in formats if f in _XML]
     for start in range(0, len(articles), RENDER_BATCH):
         batch = articles[start : start + RENDER_BATCH]
-        if not xml_formats:
-            break
-        rendered = render_xml(replace(template, articles=batch, archive=False), xml_formats)
-        for fmt in xml_formats:
-            pieces = _cut(rendered[fmt], fmt)
-            if len(pieces) != len(batch):  # pragma: no cover - would be a feedgen change
-                raise ValueError(f"{fmt}: {len(pieces)} items cut from {len(batch)}")
-            for article, piece in zip(batch, pieces, strict=True):
-                out[article.id][fmt] = piece
-    if "json" in formats:
-        for article in articles:
-            out[article.id]["json"] = item_json(template, article)
+        if xml_formats:
+            rendered = render_xml(replace(template, articles=batch, archive=False), xml_formats)
+            for fmt in xml_formats:
+                pieces = _cut(rendered[fmt], fmt)
+                if len(pieces) != len(batch):  # pragma: no cover - would be a feedgen change
+                    raise ValueError(f"{fmt}: {len(pieces)} items cut from {len(batch)}")
+                for article, piece in zip(batch, pieces, strict=True):
+                    out[article.id][fmt] = piece
+        if "json" in formats:  # same batch: its cleaned articles are still cached
+            for article in batch:
+                out[article.id]["json"] = item_json(template, article)
     return out
 
 
