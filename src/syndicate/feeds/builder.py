@@ -25,9 +25,12 @@ carry no timestamp (HT-4), so an unchanged input leaves every file, and its mtim
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import filelock
 
@@ -43,7 +46,7 @@ from syndicate.feeds.documents import (
     site_url,
 )
 from syndicate.feeds.fragments import Splicer
-from syndicate.feeds.picks import channel_picks
+from syndicate.feeds.picks import ChannelPicks, channel_picks
 from syndicate.feeds.render import FORMATS
 from syndicate.feeds.websub import Ping, PingReport, publish
 from syndicate.feeds.writer import Writer, json_bytes
@@ -274,18 +277,61 @@ def _build_channel(run: _Build, channel: ChannelConfig, keys: list[ArticleKey]) 
     report.picks_chosen = picks.computed.total()
     splicer = Splicer(run.store, run.settings, channel, picks, renderer_version())
     _forget_gone_fragments(run.store, channel, keys)
-    doc = document(run.settings, channel, (), page=None, pages=pages, related={})
-    ((data, _),) = splicer.documents([(doc, newest)])
-    for fmt, content in data.items():
-        written = run.writer.write(feed_path(channel.name, fmt), content)
-        report.formats[fmt] = "written" if written else "unchanged"
-        if written:
-            report.changed_urls.append(site_url(run.settings, feed_path(channel.name, fmt)))
+    state = f"{STATE_DIR}/pages/{channel.name}.feed"
+    fingerprint = _feed_fingerprint(run.settings, channel, pages, newest, picks)
+    files = [run.writer.root / feed_path(channel.name, fmt) for fmt in channel.formats]
+    if read_text(run.writer.root / state) == fingerprint and all(
+        path.exists() and path.with_name(path.name + ".gz").exists() for path in files
+    ):
+        # Same items, links and settings: the bytes would be the same (HT-4).
+        report.formats = dict.fromkeys(channel.formats, "unchanged")
+    else:
+        doc = document(run.settings, channel, (), page=None, pages=pages, related={})
+        ((data, whole),) = splicer.documents([(doc, newest)])
+        for fmt, content in data.items():
+            written = run.writer.write(feed_path(channel.name, fmt), content)
+            report.formats[fmt] = "written" if written else "unchanged"
+            if written:
+                report.changed_urls.append(site_url(run.settings, feed_path(channel.name, fmt)))
+        # An item deleted since the scan: leave no fingerprint, so the next build redoes it.
+        run.writer.write(state, (fingerprint if whole else "").encode(), gz=False)
     job = ArchiveJob(run.store, run.settings, run.writer, channel, picks, splicer)
     report.archives_written = build_archives(job, keys, pages)
     report.items_rendered, report.items_reused = splicer.rendered, splicer.reused
     run.writer.commit()  # in place before the next channel, so a disk error is this one's
     return report
+
+
+def _feed_fingerprint(
+    settings: Settings,
+    channel: ChannelConfig,
+    pages: int,
+    newest: Sequence[ArticleKey],
+    picks: ChannelPicks,
+) -> str:
+    """What the subscription document's bytes depend on: its items' keys and links, the
+    number of archive pages (its prev-archive link), the site's and channel's settings
+    and the renderer (as an archive page's fingerprint, :mod:`.archives`)."""
+    material = [
+        renderer_version(),
+        settings.site.model_dump(mode="json"),
+        channel.model_dump(
+            mode="json", exclude={"digest", "filters", "max_age", "archive_max_age"}
+        ),
+        pages,
+        [key.parts() for key in newest],
+        [picks.parts(key.id) for key in newest],
+    ]
+    encoded = json.dumps(material, sort_keys=True, ensure_ascii=False).encode("utf-8")
+    return hashlib.sha256(encoded).hexdigest()
+
+
+def read_text(path: Path) -> str:
+    """The text of ``path``; empty when it is missing."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError:
+        return ""
 
 
 def _forget_gone_fragments(store: Store, channel: ChannelConfig, keys: list[ArticleKey]) -> None:
