@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from importlib.metadata import version
 from pathlib import Path
@@ -33,7 +33,7 @@ from syndicate.config import ChannelConfig, Settings
 from syndicate.feeds import documents, fragments, items, jsonfeed
 from syndicate.feeds import render as rendering
 from syndicate.feeds.documents import archive_path, document
-from syndicate.feeds.render import FORMATS
+from syndicate.feeds.render import FORMATS, FeedDocument
 from syndicate.feeds.writer import Writer, json_bytes, read_json
 from syndicate.models import Article
 from syndicate.store import Store
@@ -96,49 +96,66 @@ class ArchiveJob:
         return f"{documents.STATE_DIR}/pages/{self.channel.name}.json"
 
 
-def build_archives(job: ArchiveJob, keys: Sequence[ArticleKey], pages: int) -> int:
-    """Render and write the pages whose fingerprint or files changed; how many changed.
+@dataclass
+class ArchivePlan:
+    """Which pages a build rewrites: their new fingerprints, the dirty page numbers and
+    their documents (heads, and items as keys) for :class:`.fragments.Splicer`."""
+
+    pages: int
+    prints: dict[str, str] = field(default_factory=dict)
+    dirty: list[int] = field(default_factory=list)
+    docs: list[tuple[FeedDocument, Sequence[ArticleKey]]] = field(default_factory=list)
+
+
+def plan_archives(job: ArchiveJob, keys: Sequence[ArticleKey], pages: int) -> ArchivePlan:
+    """Which pages to rewrite: those whose fingerprint or files changed.
 
     ``keys`` are the channel's articles, newest first; ``pages`` is how many full pages
     they fill. Pages beyond ``pages`` and files of formats no longer built are removed.
+    The builder splices the dirty pages' documents with the subscription document's
+    (one read of fragments) and hands the bytes to :func:`write_archives`.
     """
     _prune(job, pages)
+    plan = ArchivePlan(pages)
     if not pages:
         job.writer.remove(job.writer.root / job.state_file())
-        return 0
+        return plan
     size, total, channel = job.channel.items, len(keys), job.channel
     old = read_json(job.writer.root / job.state_file()).get("pages", {})
-    prints: dict[str, str] = {}
-    dirty: list[int] = []
     for page in range(1, pages + 1):
         members = keys[total - page * size : total - (page - 1) * size]
-        prints[str(page)] = _fingerprint(job, page, pages, members)
+        plan.prints[str(page)] = _fingerprint(job, page, pages, members)
         present = all(
             (job.writer.root / archive_path(channel.name, page, f)).exists()
             for f in channel.formats
         )
-        if not present or old.get(str(page)) != prints[str(page)]:
-            dirty.append(page)
+        if not present or old.get(str(page)) != plan.prints[str(page)]:
+            plan.dirty.append(page)
+            head = document(job.settings, channel, (), page=page, pages=pages, related={})
+            plan.docs.append((head, members))
+    return plan
+
+
+def write_archives(
+    job: ArchiveJob, plan: ArchivePlan, results: Iterable[tuple[dict[str, bytes], bool]]
+) -> int:
+    """Write the dirty pages' bytes (``results``, in ``plan.docs`` order) and the
+    fingerprints; how many pages changed."""
+    if not plan.pages:
+        return 0
     written = 0
     complete: set[int] = set()
-    docs = [
-        (
-            document(job.settings, channel, (), page=page, pages=pages, related={}),
-            keys[total - page * size : total - (page - 1) * size],
-        )
-        for page in dirty
-    ]
-    for page, (data, whole) in zip(dirty, job.splicer.documents(docs), strict=True):
+    for page, (data, whole) in zip(plan.dirty, results, strict=True):
         if whole:
             complete.add(page)
         changed = [
-            job.writer.write(archive_path(channel.name, page, fmt), content)
+            job.writer.write(archive_path(job.channel.name, page, fmt), content)
             for fmt, content in data.items()
         ]
         written += any(changed)
-    for page in set(dirty) - complete:  # the store changed between reads: redo next time
-        prints.pop(str(page), None)
-    job.writer.write(job.state_file(), json_bytes({"pages": prints}), gz=False)
+    for page in set(plan.dirty) - complete:  # the store changed between reads: redo next time
+        plan.prints.pop(str(page), None)
+    job.writer.write(job.state_file(), json_bytes({"pages": plan.prints}), gz=False)
     return written
 
 

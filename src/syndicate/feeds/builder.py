@@ -36,7 +36,13 @@ import filelock
 
 from syndicate.config import ChannelConfig, Settings, load_channels
 from syndicate.errors import ConfigError, SyndicateError
-from syndicate.feeds.archives import ArchiveJob, ArticleKey, build_archives, renderer_version
+from syndicate.feeds.archives import (
+    ArchiveJob,
+    ArticleKey,
+    plan_archives,
+    renderer_version,
+    write_archives,
+)
 from syndicate.feeds.documents import (
     MANIFEST,
     STATE_DIR,
@@ -280,14 +286,23 @@ def _build_channel(run: _Build, channel: ChannelConfig, keys: list[ArticleKey]) 
     state = f"{STATE_DIR}/pages/{channel.name}.feed"
     fingerprint = _feed_fingerprint(run.settings, channel, pages, newest, picks)
     files = [run.writer.root / feed_path(channel.name, fmt) for fmt in channel.formats]
-    if read_text(run.writer.root / state) == fingerprint and all(
+    # Same items, links and settings: the bytes would be the same (HT-4); not even read.
+    fresh = read_text(run.writer.root / state) == fingerprint and all(
         path.exists() and path.with_name(path.name + ".gz").exists() for path in files
-    ):
-        # Same items, links and settings: the bytes would be the same (HT-4).
+    )
+    job = ArchiveJob(run.store, run.settings, run.writer, channel, picks, splicer)
+    plan = plan_archives(job, keys, pages)
+    feed = (
+        []
+        if fresh
+        else [(document(run.settings, channel, (), page=None, pages=pages, related={}), newest)]
+    )
+    # The subscription document and the dirty pages in one pass: one read of fragments.
+    results = splicer.documents(feed + plan.docs)
+    if fresh:
         report.formats = dict.fromkeys(channel.formats, "unchanged")
     else:
-        doc = document(run.settings, channel, (), page=None, pages=pages, related={})
-        ((data, whole),) = splicer.documents([(doc, newest)])
+        data, whole = next(results)
         for fmt, content in data.items():
             written = run.writer.write(feed_path(channel.name, fmt), content)
             report.formats[fmt] = "written" if written else "unchanged"
@@ -295,8 +310,7 @@ def _build_channel(run: _Build, channel: ChannelConfig, keys: list[ArticleKey]) 
                 report.changed_urls.append(site_url(run.settings, feed_path(channel.name, fmt)))
         # An item deleted since the scan: leave no fingerprint, so the next build redoes it.
         run.writer.write(state, (fingerprint if whole else "").encode(), gz=False)
-    job = ArchiveJob(run.store, run.settings, run.writer, channel, picks, splicer)
-    report.archives_written = build_archives(job, keys, pages)
+    report.archives_written = write_archives(job, plan, results)
     report.items_rendered, report.items_reused = splicer.rendered, splicer.reused
     run.writer.commit()  # in place before the next channel, so a disk error is this one's
     return report
