@@ -248,11 +248,14 @@ def _scan(store: Store, channels: Sequence[ChannelConfig]) -> dict[str, list[Art
     found: dict[str, list[ArticleKey]] = {c.name: [] for c in channels}
     if not channels:
         return found
+    authors = any(c.filters.authors for c in channels)  # decoded only when filtered on
     if len(channels) == 1:
         filters = channels[0].filters
-        articles = iter_light_articles(store, sections=filters.sections, sources=filters.sources)
+        articles = iter_light_articles(
+            store, sections=filters.sections, sources=filters.sources, authors=authors
+        )
     else:
-        articles = iter_light_articles(store)
+        articles = iter_light_articles(store, authors=authors)
     for article in articles:
         key: ArticleKey | None = None
         for channel in channels:
