@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from importlib.metadata import version
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from syndicate.config import ChannelConfig, Settings
 from syndicate.feeds import documents, fragments, items, jsonfeed
@@ -122,9 +122,10 @@ def plan_archives(job: ArchiveJob, keys: Sequence[ArticleKey], pages: int) -> Ar
         return plan
     size, total, channel = job.channel.items, len(keys), job.channel
     old = read_json(job.writer.root / job.state_file()).get("pages", {})
+    settings = _settings_material(job)
     for page in range(1, pages + 1):
         members = keys[total - page * size : total - (page - 1) * size]
-        plan.prints[str(page)] = _fingerprint(job, page, pages, members)
+        plan.prints[str(page)] = _fingerprint(job, page, pages, members, settings)
         present = all(
             (job.writer.root / archive_path(channel.name, page, f)).exists()
             for f in channel.formats
@@ -159,14 +160,26 @@ def write_archives(
     return written
 
 
-def _fingerprint(job: ArchiveJob, page: int, pages: int, members: Sequence[ArticleKey]) -> str:
+def _settings_material(job: ArchiveJob) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The site's and channel's settings as fingerprinted (worked out once per channel:
+    dumping them for each of thousands of pages was most of an incremental build)."""
     channel = job.channel.model_dump(
         mode="json", exclude={"digest", "filters", "hubs", "max_age", "archive_max_age"}
     )
+    return job.settings.site.model_dump(mode="json"), channel
+
+
+def _fingerprint(
+    job: ArchiveJob,
+    page: int,
+    pages: int,
+    members: Sequence[ArticleKey],
+    settings: tuple[dict[str, Any], dict[str, Any]],
+) -> str:
     material = [
         renderer_version(),
-        job.settings.site.model_dump(mode="json"),
-        channel,
+        settings[0],
+        settings[1],
         page,
         page < pages,
         [key.parts() for key in members],
