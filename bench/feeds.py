@@ -154,7 +154,7 @@ def child_syndicate(
     if profiler is not None:
         profiler.disable()
     seconds = time.perf_counter() - start
-    result = {
+    result: dict[str, Any] = {
         "seconds": seconds,
         "feeds_written": sum(v == "written" for c in report.channels for v in c.formats.values()),
         "pages": sum(c.archive_pages for c in report.channels),

@@ -342,3 +342,24 @@ def test_a_build_reads_fragments_with_one_query_per_channel_and_no_bodies(
     for statement in bodies:
         where = statement.split(" WHERE ", 1)[1]
         assert where.startswith("articles.id IN (") and where.count(",") <= 3, statement
+
+
+def test_many_items_to_render_are_read_by_date_range_with_the_same_bytes(
+    desk: tuple[Store, Settings], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from syndicate.feeds import fragments
+
+    store, settings = desk
+    monkeypatch.setattr(fragments, "RENDER_BATCH", 4)  # several feedgen batches, too
+    monkeypatch.setattr(fragments, "RANGE_READ", 2)
+    ranges: list[int] = []
+    real = fragments.iter_channel_articles  # type: ignore[attr-defined]
+
+    def counted(*args: object, **kwargs: object) -> Iterator[Article]:
+        ranges.append(1)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(fragments, "iter_channel_articles", counted)
+    assert not build(store, settings).failed
+    assert ranges  # the range read was taken
+    _assert_built_like_the_reference(store, settings)

@@ -25,7 +25,7 @@ import hashlib
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from syndicate.config import ChannelConfig, Settings
@@ -34,6 +34,7 @@ from syndicate.feeds.jsonfeed import item_json, render_json
 from syndicate.feeds.render import FeedDocument, HeadFacts, render_xml
 from syndicate.models import Article
 from syndicate.store import Store
+from syndicate.store.channels import iter_channel_articles
 from syndicate.store.fragments import load_fragments, save_fragments
 
 if TYPE_CHECKING:
@@ -51,6 +52,7 @@ _XML = {
 _JSON_EMPTY_TAIL = b'"items":[]}\n'
 RENDER_BATCH = 200  # items per feedgen document when rendering fragments
 DOCUMENT_BATCH = 2_000  # items whose fragments are read (one query) and held at once
+RANGE_READ = 200  # more articles to render than this: read them by date range, not by id
 
 _PLACEHOLDER = Article(
     id="tag:syndicate.invalid,2026:placeholder",
@@ -224,7 +226,7 @@ class Splicer:
         missing = [i for i in wanted if len(found.get(i, {})) < len(formats)]
         self.reused += len(wanted) - len(missing)
         if missing:
-            articles = self.store.get_articles(missing)
+            articles = self._read(missing, [key for _, keys in docs for key in keys])
             template = replace(docs[0][0], related=self.picks.related_for(articles))
             fresh = render_items(template, articles, formats)
             save_fragments(
@@ -240,3 +242,19 @@ class Splicer:
                 doc, formats, [k.updated_at for k in present], [found[k.id] for k in present]
             )
             yield data, len(present) == len(keys)
+
+    def _read(self, ids: list[str], keys: Sequence[ArticleKey]) -> list[Article]:
+        """The articles ``ids`` whole: by id when they are few; when many (a first build),
+        the channel's articles over their publication span, one range scan instead of
+        an id lookup each."""
+        if len(ids) <= RANGE_READ:
+            return self.store.get_articles(ids)
+        wanted = set(ids)
+        dates = [key.published_at for key in keys if key.id in wanted]
+        found = iter_channel_articles(
+            self.store,
+            self.channel,
+            since=min(dates),
+            until=max(dates) + timedelta(microseconds=1),
+        )
+        return [article for article in found if article.id in wanted]
