@@ -290,7 +290,7 @@ def _build_channel(run: _Build, channel: ChannelConfig, keys: list[ArticleKey]) 
     fingerprint = _feed_fingerprint(run.settings, channel, pages, newest, picks)
     files = [run.writer.root / feed_path(channel.name, fmt) for fmt in channel.formats]
     # Same items, links and settings: the bytes would be the same (HT-4); not even read.
-    fresh = read_text(run.writer.root / state) == fingerprint and all(
+    fresh = _read_text(run.writer.root / state) == fingerprint and all(
         path.exists() and path.with_name(path.name + ".gz").exists() for path in files
     )
     job = ArchiveJob(run.store, run.settings, run.writer, channel, picks, splicer)
@@ -343,10 +343,10 @@ def _feed_fingerprint(
     return hashlib.sha256(encoded).hexdigest()
 
 
-def read_text(path: Path) -> str:
+def _read_text(path: Path) -> str:
     """The text of ``path``; empty when it is missing."""
     try:
-        return path.read_text(encoding="utf-8")
+        return path._read_text(encoding="utf-8")
     except OSError:
         return ""
 
