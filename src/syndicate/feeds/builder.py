@@ -346,7 +346,7 @@ def _feed_fingerprint(
 def _read_text(path: Path) -> str:
     """The text of ``path``; empty when it is missing."""
     try:
-        return path._read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except OSError:
         return ""
 
