@@ -237,7 +237,8 @@ class Splicer:
             found.update(fresh)
             self.rendered += len(fresh)
         for doc, keys in docs:
-            present = [key for key in keys if key.id in found]
+            # Complete items only: one deleted since the scan may have some formats stored.
+            present = [key for key in keys if len(found.get(key.id, {})) == len(formats)]
             data = splice(
                 doc, formats, [k.updated_at for k in present], [found[k.id] for k in present]
             )
