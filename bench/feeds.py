@@ -1,18 +1,25 @@
-"""Feed build benchmark: every channel of the example instance over a 50,000-article store.
+"""Feed build benchmark: every channel of the example instance over stores of 2,000,
+20,000 and 50,000 articles (``--sizes``).
 
 Measures, each run in a fresh process (so peak memory, ru_maxrss, is that run's own):
 
-* full build: an empty output folder, every channel, every format, archives, gzip;
+* cold full build: an empty output folder and a store without stored feed picks or
+  item fragments (a store's first build): every channel, format, archive page, gzip;
+* full build, fragments kept: an empty output folder over a store that has been built
+  (every item's fragments stored: the documents are spliced, no item is rendered);
 * incremental build: the same output folder after one new article (each run adds one);
 
-and prints the median wall time of several runs, peak memory, and the ratio to a peer
-measured in the same run. The peer is the floor of the work: a minimal feedgen-only
-build of the same documents (same store query, feedgen with its defaults for RSS and
-Atom, json.dumps for JSON Feed, a gzip copy, plain writes; no atomic writes, fsync,
-change detection, extensions or fingerprints). A naive builder like the peer has no
+and prints the median wall time of several runs, peak memory, the ratio to a peer
+measured in the same run, and a profile of one cold and one incremental build by stage
+(cumulative seconds under cProfile, so larger than the plain runs).
+
+The peer is the floor of the work: a minimal feedgen-only build of the same documents
+(same store query, feedgen with its defaults for RSS and Atom, json.dumps for JSON Feed,
+a gzip copy, plain writes; no atomic writes, fsync, change detection, extensions or
+fingerprints). A naive builder like the peer has no
 incremental mode, so its full build is also the peer of the incremental build.
 
-Usage: python bench/feeds.py [--articles 50000] [--runs 3] [--incremental-runs 5]
+Usage: python bench/feeds.py [--sizes 2000,20000,50000] [--runs 3] [--incremental-runs 5]
 """
 
 from __future__ import annotations
@@ -102,38 +109,78 @@ def make_entry(i: int) -> Any:
 # --- children: one measured build per process ----------------------------------------------
 
 
-def child_syndicate(config: Path, output: Path) -> dict[str, Any]:
+# What the profile summary reports: stage name → the function whose cumulative time it is.
+STAGES = {
+    "scan keys (no bodies)": "builder.py:_scan",
+    "choose picks (related)": "picks.py:_choose",
+    "read fragments": "fragments.py:load_fragments",
+    "read articles to render": "core.py:get_articles",
+    "render items (feedgen)": "fragments.py:render_items",
+    "store fragments": "fragments.py:save_fragments",
+    "splice documents": "fragments.py:splice",
+    "write files (+gzip)": "writer.py:write",
+    "commit (fsync, rename)": "writer.py:commit",
+    "page fingerprints": "archives.py:_fingerprint",
+}
+
+
+def child_syndicate(
+    config: Path, output: Path, *, cold: bool, profile: bool = False
+) -> dict[str, Any]:
     """Run syndicate's build; return its timing and what it did.
 
-    A full build (an empty output folder) also starts without stored feed picks, so it
-    chooses every ``related_in_content`` item's picks, as the first build of a store does.
+    ``cold``: start without stored feed picks or fragments, so every
+    ``related_in_content`` item's picks are chosen and every item rendered, as the
+    first build of a store does. ``profile``: also the cumulative seconds of
+    :data:`STAGES`.
     """
+    import cProfile
+    import pstats
+
     from syndicate.config import load_settings
     from syndicate.feeds.builder import build
     from syndicate.store import open_store
 
     settings = load_settings(config, {"output": {"dir": output}})
     store = open_store(settings.store_url)
-    if not output.exists():
-        _forget_feed_picks(store)
+    if cold:
+        _forget(store, "feed_item_picks")
+        _forget(store, "feed_fragments")
+    profiler = cProfile.Profile() if profile else None
     start = time.perf_counter()
+    if profiler is not None:
+        profiler.enable()
     report = build(store, settings)
+    if profiler is not None:
+        profiler.disable()
     seconds = time.perf_counter() - start
-    return {
+    result: dict[str, Any] = {
         "seconds": seconds,
         "feeds_written": sum(v == "written" for c in report.channels for v in c.formats.values()),
         "pages": sum(c.archive_pages for c in report.channels),
         "pages_written": sum(c.archives_written for c in report.channels),
         "picks_chosen": sum(c.picks_chosen for c in report.channels),
+        "items_rendered": sum(c.items_rendered for c in report.channels),
+        "items_reused": sum(c.items_reused for c in report.channels),
     }
+    if profiler is not None:
+        stats: dict[Any, Any] = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+        stages = dict.fromkeys(STAGES, 0.0)
+        for (filename, _, function), (_, _, _, cumulative, _) in stats.items():
+            where = f"{Path(filename).name}:{function}"
+            for stage, target in STAGES.items():
+                if where == target:
+                    stages[stage] += cumulative
+        result["stages"] = stages
+    return result
 
 
-def _forget_feed_picks(store: Any) -> None:
+def _forget(store: Any, table: str) -> None:
     from sqlalchemy import inspect, text
 
-    if "feed_item_picks" in inspect(store.engine).get_table_names():
+    if table in inspect(store.engine).get_table_names():
         with store.engine.begin() as conn:
-            conn.execute(text("DELETE FROM feed_item_picks"))
+            conn.execute(text(f"DELETE FROM {table}"))
 
 
 def child_peer(config: Path, output: Path) -> dict[str, Any]:
@@ -203,7 +250,11 @@ def _peer_write(stem: Path, title: str, articles: list[Any]) -> None:
 
 
 def measure(kind: str, config: Path, output: Path) -> dict[str, Any]:
-    """Run one child process and return its result with its peak memory."""
+    """Run one child process and return its result with its peak memory.
+
+    ``kind``: ``peer``, ``cold`` or ``warm`` (a syndicate build with or without stored
+    picks and fragments), ``cold-profile`` or ``warm-profile``.
+    """
     done = subprocess.run(
         [
             sys.executable,
@@ -248,58 +299,95 @@ def summary(runs: list[dict[str, Any]]) -> tuple[float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--articles", type=int, default=50_000)
+    parser.add_argument("--sizes", default="2000,20000,50000", help="store sizes, comma-separated")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--incremental-runs", type=int, default=5)
-    parser.add_argument("--child", choices=["syndicate", "peer"])
+    parser.add_argument("--no-profile", action="store_true", help="skip the profile summary")
+    parser.add_argument("--child", choices=["peer", "cold", "warm", "cold-profile", "warm-profile"])
     parser.add_argument("--config", type=Path)
     parser.add_argument("--output", type=Path)
     args = parser.parse_args()
     if args.child:
-        run = child_syndicate if args.child == "syndicate" else child_peer
-        result = run(args.config, args.output)
+        if args.child == "peer":
+            result = child_peer(args.config, args.output)
+        else:
+            kind, _, profile = args.child.partition("-")
+            result = child_syndicate(
+                args.config, args.output, cold=kind == "cold", profile=bool(profile)
+            )
         result["maxrss_kb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         print(json.dumps(result))
         return
+    for size in (int(s) for s in args.sizes.split(",")):
+        bench_size(args, size)
 
+
+def bench_size(args: Any, count: int) -> None:
+    """Every measurement over a store of ``count`` articles, then its report."""
     with tempfile.TemporaryDirectory(prefix="bench-feeds-") as tmp:
         root = Path(tmp)
         start = time.perf_counter()
-        config = make_instance(root / "instance", args.articles)
-        print(f"store: {args.articles} articles in {time.perf_counter() - start:.1f} s")
-        full: dict[str, list[dict[str, Any]]] = {"syndicate": [], "peer": []}
+        config = make_instance(root / "instance", count)
+        print(f"\n== {count} articles (store made in {time.perf_counter() - start:.1f} s)")
+        runs: dict[str, list[dict[str, Any]]] = {"cold": [], "peer": [], "warm": []}
         for r in range(args.runs):
-            for kind in ("syndicate", "peer"):  # interleaved, so drift hits both alike
+            for kind in ("cold", "peer", "warm"):  # interleaved, so drift hits all alike
                 out = root / f"out-{kind}-{r}"
-                full[kind].append(measure(kind, config, out))
+                runs[kind].append(measure(kind, config, out))
                 shutil.rmtree(out)
         live = root / "out-live"
-        measure("syndicate", config, live)
+        profiles = {}
+        if not args.no_profile:
+            profiles["cold"] = measure("cold-profile", config, live)
+        else:
+            measure("cold", config, live)
         incremental = []
         for r in range(args.incremental_runs):
-            add_article(config, args.articles + r)
-            incremental.append(measure("syndicate", config, live))
-        report(args, full, incremental)
+            add_article(config, count + r)
+            incremental.append(measure("warm", config, live))
+        if not args.no_profile:
+            add_article(config, count + args.incremental_runs)
+            profiles["incremental"] = measure("warm-profile", config, live)
+        report(args, runs, incremental, profiles)
 
 
-def report(args: Any, full: dict[str, list[dict[str, Any]]], inc: list[dict[str, Any]]) -> None:
+def report(
+    args: Any,
+    runs: dict[str, list[dict[str, Any]]],
+    inc: list[dict[str, Any]],
+    profiles: dict[str, dict[str, Any]],
+) -> None:
     """Print the figures."""
-    s_med, s_mem = summary(full["syndicate"])
-    p_med, p_mem = summary(full["peer"])
-    i_med, i_mem = summary(inc)
-    pages = full["syndicate"][0]["pages"]
+    p_med = summary(runs["peer"])[0]
+    pages = runs["cold"][0]["pages"]
     print(f"channels: example instance (4); archive pages over all channels: {pages}")
-    print(f"{'':28}{'median s':>10}{'peak MB':>10}{'ratio':>8}")
-    print(f"{'syndicate full build':28}{s_med:10.2f}{s_mem:10.0f}{s_med / p_med:8.2f}")
-    print(f"{'peer full (feedgen floor)':28}{p_med:10.2f}{p_mem:10.0f}{1.0:8.2f}")
-    print(f"{'syndicate incremental (+1)':28}{i_med:10.2f}{i_mem:10.0f}{i_med / p_med:8.3f}")
+    print(f"{'':34}{'median s':>10}{'peak MB':>10}{'/ peer':>8}")
+    rows = [
+        ("syndicate cold full build", runs["cold"]),
+        ("syndicate full, fragments kept", runs["warm"]),
+        ("peer full (feedgen floor)", runs["peer"]),
+        ("syndicate incremental (+1)", inc),
+    ]
+    for label, measured in rows:
+        med, mem = summary(measured)
+        print(f"{label:34}{med:10.3f}{mem:10.0f}{med / p_med:8.3f}")
     written = statistics.median(r["pages_written"] for r in inc)
-    print(f"incremental runs: {len(inc)}; archive pages rewritten per run (median): {written}")
-    if "picks_chosen" in inc[0]:  # related_in_content items whose picks were chosen
-        chosen = statistics.median(r["picks_chosen"] for r in inc)
-        first = full["syndicate"][0]["picks_chosen"]
-        print(f"feed items given picks: full build {first}; per incremental run {chosen}")
-    print(f"full runs: {args.runs} each; ratio = syndicate / peer full-build median")
+    rendered = statistics.median(r["items_rendered"] for r in inc)
+    chosen = statistics.median(r["picks_chosen"] for r in inc)
+    print(
+        f"incremental runs: {len(inc)}; per run (median): archive pages rewritten {written}, "
+        f"items rendered {rendered}, picks chosen {chosen}"
+    )
+    cold = runs["cold"][0]
+    print(
+        f"cold build: items rendered {cold['items_rendered']}, reused {cold['items_reused']}, "
+        f"picks chosen {cold['picks_chosen']}; full runs: {args.runs} each"
+    )
+    for name, profile in profiles.items():
+        stages = sorted(profile["stages"].items(), key=lambda kv: -kv[1])
+        total = profile["seconds"]
+        top = ", ".join(f"{stage} {sec:.2f}" for stage, sec in stages if sec >= 0.005)
+        print(f"profile, {name} ({total:.2f} s under cProfile): {top}")
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import feedparser
 import pytest
@@ -260,18 +261,21 @@ def test_only_the_named_channel_is_built(tmp_path: Path) -> None:
 def test_a_failing_channel_does_not_stop_the_others(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from syndicate.feeds import documents
+    from syndicate.feeds import fragments
 
     settings = make_instance(tmp_path / "i", {"a": 'title = "A"\n', "b": 'title = "Bad"\n'})
     store = open_store(settings.store_url)
-    real = documents.render_xml
+    real = fragments.render_xml
 
-    def render_xml(doc: FeedDocument, formats: Iterable[str] = ("rss", "atom")) -> dict[str, bytes]:
+    def render_xml(
+        doc: FeedDocument, formats: Iterable[str] = ("rss", "atom"), **kwargs: Any
+    ) -> dict[str, bytes]:
         if doc.title == "Bad":
             raise ValueError("cannot render")
-        return real(doc, formats)
+        return real(doc, formats, **kwargs)
 
-    monkeypatch.setattr(documents, "render_xml", render_xml)
+    # Documents are spliced from fragments (feeds.fragments renders every head and item).
+    monkeypatch.setattr(fragments, "render_xml", render_xml)
     report = build(store, settings)
     assert report.failed
     assert [(c.name, c.error) for c in report.channels] == [("a", None), ("b", "cannot render")]

@@ -9,6 +9,7 @@ feedgen.
 * :mod:`.render` — a :class:`FeedDocument` to RSS and Atom bytes (feedgen);
 * :mod:`.jsonfeed` — the same document as JSON Feed 1.1;
 * :mod:`.items` — what every format says of an item: text, summary, content, dates;
+* :mod:`.fragments` — each item rendered once per format, kept, spliced into documents;
 * :mod:`.documents` — which articles make which document, paths and ids;
 * :mod:`.archives` — RFC 5005 archive pages, immutable once full;
 * :mod:`.picks` — items' "More from" picks, chosen once from older articles and stored;

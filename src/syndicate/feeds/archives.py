@@ -13,31 +13,33 @@ stored "More from" links (:mod:`.picks`; chosen once per item, so newer articles
 change them), the channel's and site's settings, whether a newer page exists, and a hash of the
 renderer's source. Fingerprints are kept in ``<output>/.syndicate/pages/<channel>.json``;
 a page whose fingerprint and files are unchanged is not read from the store or
-rendered, which makes an incremental build cheap on a large archive.
+rendered, which makes an incremental build cheap on a large archive. A page that
+changed is spliced from its items' stored fragments (:mod:`.fragments`): only its new or
+changed items are rendered.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 from importlib.metadata import version
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from syndicate.config import ChannelConfig, Settings
-from syndicate.feeds import documents, items, jsonfeed
+from syndicate.feeds import documents, fragments, items, jsonfeed
 from syndicate.feeds import render as rendering
-from syndicate.feeds.documents import archive_path, document, render
-from syndicate.feeds.render import FORMATS
+from syndicate.feeds.documents import archive_path, document
+from syndicate.feeds.render import FORMATS, FeedDocument
 from syndicate.feeds.writer import Writer, json_bytes, read_json
 from syndicate.models import Article
 from syndicate.store import Store
-from syndicate.store.channels import iter_channel_articles
 
 if TYPE_CHECKING:
+    from syndicate.feeds.fragments import Splicer
     from syndicate.feeds.picks import ChannelPicks
 
 
@@ -79,74 +81,105 @@ class ArticleKey:
 
 @dataclass(frozen=True)
 class ArchiveJob:
-    """One channel's archive build: where, what, and its items' "More from" links."""
+    """One channel's archive build: where, what, its items' "More from" links, and the
+    splicer that builds its documents from item fragments."""
 
     store: Store
     settings: Settings
     writer: Writer
     channel: ChannelConfig
     picks: ChannelPicks
+    splicer: Splicer
 
     def state_file(self) -> str:
         """The fingerprint file, relative to the output folder."""
         return f"{documents.STATE_DIR}/pages/{self.channel.name}.json"
 
 
-def build_archives(job: ArchiveJob, keys: Sequence[ArticleKey], pages: int) -> int:
-    """Render and write the pages whose fingerprint or files changed; how many changed.
+@dataclass
+class ArchivePlan:
+    """Which pages a build rewrites: their new fingerprints, the dirty page numbers and
+    their documents (heads, and items as keys) for :class:`.fragments.Splicer`."""
+
+    pages: int
+    prints: dict[str, str] = field(default_factory=dict)
+    dirty: list[int] = field(default_factory=list)
+    docs: list[tuple[FeedDocument, Sequence[ArticleKey]]] = field(default_factory=list)
+
+
+def plan_archives(job: ArchiveJob, keys: Sequence[ArticleKey], pages: int) -> ArchivePlan:
+    """Which pages to rewrite: those whose fingerprint or files changed.
 
     ``keys`` are the channel's articles, newest first; ``pages`` is how many full pages
     they fill. Pages beyond ``pages`` and files of formats no longer built are removed.
+    The builder splices the dirty pages' documents with the subscription document's
+    (one read of fragments) and hands the bytes to :func:`write_archives`.
     """
     _prune(job, pages)
+    plan = ArchivePlan(pages)
     if not pages:
         job.writer.remove(job.writer.root / job.state_file())
-        return 0
+        return plan
     size, total, channel = job.channel.items, len(keys), job.channel
     old = read_json(job.writer.root / job.state_file()).get("pages", {})
-    prints: dict[str, str] = {}
-    dirty: list[int] = []
+    settings = _settings_material(job)
     for page in range(1, pages + 1):
         members = keys[total - page * size : total - (page - 1) * size]
-        prints[str(page)] = _fingerprint(job, page, pages, members)
+        plan.prints[str(page)] = _fingerprint(job, page, pages, members, settings)
         present = all(
             (job.writer.root / archive_path(channel.name, page, f)).exists()
             for f in channel.formats
         )
-        if not present or old.get(str(page)) != prints[str(page)]:
-            dirty.append(page)
+        if not present or old.get(str(page)) != plan.prints[str(page)]:
+            plan.dirty.append(page)
+            head = document(job.settings, channel, (), page=page, pages=pages, related={})
+            plan.docs.append((head, members))
+    return plan
+
+
+def write_archives(
+    job: ArchiveJob, plan: ArchivePlan, results: Iterable[tuple[dict[str, bytes], bool]]
+) -> int:
+    """Write the dirty pages' bytes (``results``, in ``plan.docs`` order) and the
+    fingerprints; how many pages changed."""
+    if not plan.pages:
+        return 0
     written = 0
     complete: set[int] = set()
-    for page, articles in _page_articles(job, keys, dirty):
-        if len(articles) == size:
+    for page, (data, whole) in zip(plan.dirty, results, strict=True):
+        if whole:
             complete.add(page)
-        doc = document(
-            job.settings,
-            channel,
-            articles,
-            page=page,
-            pages=pages,
-            related=job.picks.related_for(articles),
-        )
         changed = [
-            job.writer.write(archive_path(channel.name, page, fmt), data)
-            for fmt, data in render(doc, channel.formats).items()
+            job.writer.write(archive_path(job.channel.name, page, fmt), content)
+            for fmt, content in data.items()
         ]
         written += any(changed)
-    for page in set(dirty) - complete:  # the store changed between reads: redo next time
-        prints.pop(str(page), None)
-    job.writer.write(job.state_file(), json_bytes({"pages": prints}), gz=False)
+    for page in set(plan.dirty) - complete:  # the store changed between reads: redo next time
+        plan.prints.pop(str(page), None)
+    job.writer.write(job.state_file(), json_bytes({"pages": plan.prints}), gz=False)
     return written
 
 
-def _fingerprint(job: ArchiveJob, page: int, pages: int, members: Sequence[ArticleKey]) -> str:
+def _settings_material(job: ArchiveJob) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The site's and channel's settings as fingerprinted (worked out once per channel:
+    dumping them for each of thousands of pages was most of an incremental build)."""
     channel = job.channel.model_dump(
         mode="json", exclude={"digest", "filters", "hubs", "max_age", "archive_max_age"}
     )
+    return job.settings.site.model_dump(mode="json"), channel
+
+
+def _fingerprint(
+    job: ArchiveJob,
+    page: int,
+    pages: int,
+    members: Sequence[ArticleKey],
+    settings: tuple[dict[str, Any], dict[str, Any]],
+) -> str:
     material = [
         renderer_version(),
-        job.settings.site.model_dump(mode="json"),
-        channel,
+        settings[0],
+        settings[1],
         page,
         page < pages,
         [key.parts() for key in members],
@@ -164,52 +197,10 @@ def renderer_version() -> str:
     """A hash of the code that shapes the bytes, so a new renderer re-renders every page."""
     if not _RENDERER:
         digest = hashlib.sha256(version("feedgen").encode())
-        for module in (rendering, items, jsonfeed, documents):
+        for module in (rendering, items, jsonfeed, documents, fragments):
             digest.update(Path(str(module.__file__)).read_bytes())
         _RENDERER.append(digest.hexdigest())
     return _RENDERER[0]
-
-
-def _page_articles(
-    job: ArchiveJob, keys: Sequence[ArticleKey], dirty: list[int]
-) -> Iterator[tuple[int, list[Article]]]:
-    """The articles of each dirty page, newest page first, one page in memory at a time.
-
-    Each run of consecutive dirty pages is read with one query bounded by its
-    publication dates (a full build is one pass); other articles are skipped.
-    """
-    size, total = job.channel.items, len(keys)
-    for high, low in _runs(sorted(dirty, reverse=True)):
-        members = keys[total - high * size : total - (low - 1) * size]
-        page_of = {key.id: high - offset // size for offset, key in enumerate(members)}
-        current, bucket = high, list[Article]()
-        for article in iter_channel_articles(
-            job.store,
-            job.channel,
-            since=members[-1].published_at,
-            until=members[0].published_at + timedelta(microseconds=1),
-        ):
-            page = page_of.get(article.id)
-            if page is None:
-                continue
-            if page != current:
-                if bucket:
-                    yield current, bucket
-                current, bucket = page, []
-            bucket.append(article)
-        if bucket:
-            yield current, bucket
-
-
-def _runs(descending: list[int]) -> list[tuple[int, int]]:
-    """(high, low) of each run of consecutive numbers in a descending list."""
-    runs: list[tuple[int, int]] = []
-    for n in descending:
-        if runs and runs[-1][1] == n + 1:
-            runs[-1] = (runs[-1][0], n)
-        else:
-            runs.append((n, n))
-    return runs
 
 
 def _prune(job: ArchiveJob, pages: int) -> None:

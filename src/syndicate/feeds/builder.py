@@ -1,10 +1,11 @@
 """Build the published feed files, then tell the WebSub hubs.
 
-For each channel: read its articles (newest first, :mod:`syndicate.store.channels`), with
+For each channel: read its articles' keys (newest first, no bodies), with
 ``related_in_content`` its items' stored "More from" picks (:mod:`.picks`: chosen once,
-for new or changed items only), render the subscription document (the newest ``items``)
+for new or changed items only), build the subscription document (the newest ``items``)
 in every configured format and the RFC 5005 archive pages of the rest
-(:mod:`.archives`), write each file and a gzip copy
+(:mod:`.archives`) from the items' stored fragments (:mod:`.fragments`: each item
+rendered once per format, when it or its links change), write each file and a gzip copy
 only when the bytes change, atomically (:mod:`.writer`); then ping the channel's hubs
 for every subscription document that changed (:mod:`.websub`).
 
@@ -24,32 +25,47 @@ carry no timestamp (HT-4), so an unchanged input leaves every file, and its mtim
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import filelock
 
 from syndicate.config import ChannelConfig, Settings, load_channels
 from syndicate.errors import ConfigError, SyndicateError
-from syndicate.feeds.archives import ArchiveJob, ArticleKey, build_archives
+from syndicate.feeds.archives import (
+    ArchiveJob,
+    ArticleKey,
+    plan_archives,
+    renderer_version,
+    write_archives,
+)
 from syndicate.feeds.documents import (
     MANIFEST,
     STATE_DIR,
     WEBSUB_STATE,
     document,
     feed_path,
-    render,
     site_url,
 )
-from syndicate.feeds.picks import channel_picks
+from syndicate.feeds.fragments import Splicer
+from syndicate.feeds.picks import ChannelPicks, channel_picks
 from syndicate.feeds.render import FORMATS
 from syndicate.feeds.websub import Ping, PingReport, publish
 from syndicate.feeds.writer import Writer, json_bytes
-from syndicate.models import Article, utc_now
+from syndicate.models import utc_now
 from syndicate.store import Store
-from syndicate.store.channels import iter_channel_articles, matches
+from syndicate.store.channels import matches
 from syndicate.store.feedpicks import forget_other_channels
+from syndicate.store.fragments import (
+    count_fragment_items,
+    forget_fragments_except,
+    forget_fragments_of_other_channels,
+    iter_light_articles,
+)
 
 __all__ = ["BuildReport", "ChannelReport", "Ping", "PingReport", "build", "manifest_bytes"]
 
@@ -67,6 +83,9 @@ class ChannelReport:
     ``changed_urls`` are the subscription URLs rewritten (the ones hubs hear about).
     ``picks_chosen`` is how many items got their "More from" picks chosen in this build
     (``related_in_content``: new or changed items only, see :mod:`.picks`).
+    ``items_rendered`` is how many items of the rewritten documents were rendered
+    (new or changed: :mod:`.fragments`), ``items_reused`` how many were spliced from
+    their stored fragments.
     """
 
     name: str
@@ -78,6 +97,8 @@ class ChannelReport:
     error: str | None = None
     changed_urls: list[str] = field(default_factory=list)
     picks_chosen: int = 0
+    items_rendered: int = 0
+    items_reused: int = 0
 
 
 @dataclass
@@ -145,11 +166,12 @@ def build(
         run = _Build(store, settings, Writer(output), repick)
         run.writer.write(MANIFEST, manifest_bytes(settings, channels), gz=False)
         reports = []
-        if not only:  # stored feed picks of channels no longer configured
+        if not only:  # stored feed picks and fragments of channels no longer configured
             forget_other_channels(store, known)
+            forget_fragments_of_other_channels(store, known)
         scanned = _scan(run.store, selected)
         for channel in selected:
-            reports.append(_channel_or_error(run, channel, *scanned[channel.name]))
+            reports.append(_channel_or_error(run, channel, scanned[channel.name]))
             if on_channel is not None:
                 on_channel(reports[-1])
         run.writer.sync()  # durable and live before any hub hears of it (WS-2)
@@ -215,65 +237,125 @@ def manifest_bytes(settings: Settings, channels: Sequence[ChannelConfig]) -> byt
     )
 
 
-def _scan(
-    store: Store, channels: Sequence[ChannelConfig]
-) -> dict[str, tuple[list[ArticleKey], list[Article]]]:
-    """Each channel's article keys (newest first) and its newest ``items`` articles.
+def _scan(store: Store, channels: Sequence[ChannelConfig]) -> dict[str, list[ArticleKey]]:
+    """Each channel's article keys, newest first.
 
-    One pass over the store serves every channel (the channels overlap, and reading
-    articles is most of an incremental build); a single channel is read with its own
-    query, which the store narrows by section and source. Only small keys and the
-    newest ``items`` articles are kept, so memory stays flat however large the store.
+    One pass over the store serves every channel (the channels overlap); a single
+    channel is read with its own query, which the store narrows by section and source.
+    No body is read (:func:`~syndicate.store.fragments.iter_light_articles`): items are
+    spliced from their fragments, and only the few items rendered anew are read whole.
     """
-    found: dict[str, tuple[list[ArticleKey], list[Article]]] = {c.name: ([], []) for c in channels}
+    found: dict[str, list[ArticleKey]] = {c.name: [] for c in channels}
     if not channels:
         return found
-    articles = (
-        iter_channel_articles(store, channels[0]) if len(channels) == 1 else store.iter_articles()
-    )
+    authors = any(c.filters.authors for c in channels)  # decoded only when filtered on
+    if len(channels) == 1:
+        filters = channels[0].filters
+        articles = iter_light_articles(
+            store, sections=filters.sections, sources=filters.sources, authors=authors
+        )
+    else:
+        articles = iter_light_articles(store, authors=authors)
     for article in articles:
         key: ArticleKey | None = None
         for channel in channels:
-            if len(channels) > 1 and not matches(channel.filters, article):
+            if not matches(channel.filters, article):
                 continue
-            keys, newest = found[channel.name]
             key = key or ArticleKey.of(article)
-            keys.append(key)
-            if len(newest) < channel.items:
-                newest.append(article)
+            found[channel.name].append(key)
     return found
 
 
-def _channel_or_error(
-    run: _Build, channel: ChannelConfig, keys: list[ArticleKey], newest: list[Article]
-) -> ChannelReport:
+def _channel_or_error(run: _Build, channel: ChannelConfig, keys: list[ArticleKey]) -> ChannelReport:
     try:
-        return _build_channel(run, channel, keys, newest)
+        return _build_channel(run, channel, keys)
     except (ValueError, OSError) as err:
         # Rendering or disk trouble in one channel: report it and build the others.
         log.error("channel %s: %s", channel.name, err)
         return ChannelReport(channel.name, error=str(err) or type(err).__name__)
 
 
-def _build_channel(
-    run: _Build, channel: ChannelConfig, keys: list[ArticleKey], newest: list[Article]
-) -> ChannelReport:
+def _build_channel(run: _Build, channel: ChannelConfig, keys: list[ArticleKey]) -> ChannelReport:
     report = ChannelReport(channel.name)
     pages = len(keys) // channel.items if channel.archives else 0
+    newest = keys[: channel.items]
     report.total, report.items, report.archive_pages = len(keys), len(newest), pages
 
     # Every item's stored "More from" links (chosen now only for new or changed items).
     picks = channel_picks(run.store, run.settings, channel, keys, utc_now(), repick=run.repick)
     report.picks_chosen = picks.computed.total()
-    doc = document(
-        run.settings, channel, newest, page=None, pages=pages, related=picks.related_for(newest)
+    splicer = Splicer(run.store, run.settings, channel, picks, renderer_version())
+    _forget_gone_fragments(run.store, channel, keys)
+    state = f"{STATE_DIR}/pages/{channel.name}.feed"
+    fingerprint = _feed_fingerprint(run.settings, channel, pages, newest, picks)
+    files = [run.writer.root / feed_path(channel.name, fmt) for fmt in channel.formats]
+    # Same items, links and settings: the bytes would be the same (HT-4); not even read.
+    fresh = _read_text(run.writer.root / state) == fingerprint and all(
+        path.exists() and path.with_name(path.name + ".gz").exists() for path in files
     )
-    for fmt, data in render(doc, channel.formats).items():
-        written = run.writer.write(feed_path(channel.name, fmt), data)
-        report.formats[fmt] = "written" if written else "unchanged"
-        if written:
-            report.changed_urls.append(site_url(run.settings, feed_path(channel.name, fmt)))
-    job = ArchiveJob(run.store, run.settings, run.writer, channel, picks)
-    report.archives_written = build_archives(job, keys, pages)
+    job = ArchiveJob(run.store, run.settings, run.writer, channel, picks, splicer)
+    plan = plan_archives(job, keys, pages)
+    feed = (
+        []
+        if fresh
+        else [(document(run.settings, channel, (), page=None, pages=pages, related={}), newest)]
+    )
+    # The subscription document and the dirty pages in one pass: one read of fragments.
+    results = splicer.documents(feed + plan.docs)
+    if fresh:
+        report.formats = dict.fromkeys(channel.formats, "unchanged")
+    else:
+        data, whole = next(results)
+        for fmt, content in data.items():
+            written = run.writer.write(feed_path(channel.name, fmt), content)
+            report.formats[fmt] = "written" if written else "unchanged"
+            if written:
+                report.changed_urls.append(site_url(run.settings, feed_path(channel.name, fmt)))
+        # An item deleted since the scan: leave no fingerprint, so the next build redoes it.
+        run.writer.write(state, (fingerprint if whole else "").encode(), gz=False)
+    report.archives_written = write_archives(job, plan, results)
+    report.items_rendered, report.items_reused = splicer.rendered, splicer.reused
     run.writer.commit()  # in place before the next channel, so a disk error is this one's
     return report
+
+
+def _feed_fingerprint(
+    settings: Settings,
+    channel: ChannelConfig,
+    pages: int,
+    newest: Sequence[ArticleKey],
+    picks: ChannelPicks,
+) -> str:
+    """What the subscription document's bytes depend on: its items' keys and links, the
+    number of archive pages (its prev-archive link), the site's and channel's settings
+    and the renderer (as an archive page's fingerprint, :mod:`.archives`)."""
+    material = [
+        renderer_version(),
+        settings.site.model_dump(mode="json"),
+        channel.model_dump(
+            mode="json", exclude={"digest", "filters", "max_age", "archive_max_age"}
+        ),
+        pages,
+        [key.parts() for key in newest],
+        [picks.parts(key.id) for key in newest],
+    ]
+    encoded = json.dumps(material, sort_keys=True, ensure_ascii=False).encode("utf-8")
+    return hashlib.sha256(encoded).hexdigest()
+
+
+def _read_text(path: Path) -> str:
+    """The text of ``path``; empty when it is missing."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError:
+        return ""
+
+
+def _forget_gone_fragments(store: Store, channel: ChannelConfig, keys: list[ArticleKey]) -> None:
+    """Remove the stored fragments of items the channel no longer carries.
+
+    A count first (an index range), so a build where nothing left reads no ids.
+    """
+    stored = count_fragment_items(store, channel.name, channel.formats[0]) if channel.formats else 0
+    if stored > len(keys):
+        forget_fragments_except(store, channel.name, {key.id for key in keys})

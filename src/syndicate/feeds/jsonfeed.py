@@ -59,6 +59,12 @@ def render_json(doc: FeedDocument) -> bytes:
     return encoded.encode("utf-8")
 
 
+def item_json(doc: FeedDocument, article: Article) -> bytes:
+    """One item's bytes exactly as :func:`render_json` writes it inside ``items``
+    (``doc`` gives the item settings and "More from" links; :mod:`.fragments`)."""
+    return json.dumps(_item(doc, article), ensure_ascii=False, separators=(",", ":")).encode()
+
+
 def _item(doc: FeedDocument, article: Article) -> dict[str, Any]:
     article = clean_article(article)
     item: dict[str, Any] = {"id": article.id}

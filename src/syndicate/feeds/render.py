@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
@@ -252,7 +253,21 @@ def _author_names(article: Article | None) -> list[str]:
 # --- rendering ---------------------------------------------------------------------------
 
 
-def _generator(doc: FeedDocument) -> Any:
+@dataclass(frozen=True, slots=True)
+class HeadFacts:
+    """What a document's head says of its items, given without the items.
+
+    :mod:`syndicate.feeds.fragments` renders a head around a placeholder item and
+    splices stored item fragments in its place; these stand for the real items:
+    the newest ``updated``, and whether any item uses ``media:`` or ``dc:``.
+    """
+
+    updated: datetime
+    media: bool
+    creators: bool
+
+
+def _generator(doc: FeedDocument, facts: HeadFacts | None = None) -> Any:
     fg = FeedGenerator()
     fg.register_extension("syndicate", _DocumentExtension, _ItemExtension)
     fg.register_extension("syndicate_dc", _CreatorNamespace, atom=False, rss=True)
@@ -260,6 +275,8 @@ def _generator(doc: FeedDocument) -> Any:
     articles = [clean_article(a) for a in doc.articles]
     fg.syndicate.media = any(a.image is not None for a in articles)
     fg.syndicate_dc.used = any(_author_names(a) for a in articles)
+    if facts is not None:
+        fg.syndicate.media, fg.syndicate_dc.used = facts.media, facts.creators
     fg.id(doc.feed_id)
     fg.title(text(doc.title).strip() or text(doc.publisher))
     # RSS requires a description (RSS-1); the title stands in for an empty one.
@@ -269,7 +286,7 @@ def _generator(doc: FeedDocument) -> Any:
     fg.author({"name": text(doc.publisher) or "syndicate"})  # AT-1: a feed-level author
     fg.generator(GENERATOR, uri=GENERATOR_URI)
     fg.docs(RSS_DOCS)
-    fg.updated(document_updated(doc))
+    fg.updated(facts.updated if facts is not None else document_updated(doc))
     if doc.logo:  # RSS <image> and Atom <logo>; feedgen's image() sets both
         fg.image(url=doc.logo, title=fg.title(), link=doc.home_url)
     if doc.icon:
@@ -311,16 +328,20 @@ def _add_item(fg: Any, doc: FeedDocument, article: Article) -> None:
         entry.category([{"term": term} for term in terms])
 
 
-def render_xml(doc: FeedDocument, formats: Iterable[str] = ("rss", "atom")) -> dict[str, bytes]:
+def render_xml(
+    doc: FeedDocument, formats: Iterable[str] = ("rss", "atom"), *, facts: HeadFacts | None = None
+) -> dict[str, bytes]:
     """RSS 2.0 and/or Atom 1.0 bytes of ``doc`` (UTF-8, pretty-printed), by format name.
 
-    Raises ``ValueError`` for a format other than ``rss`` or ``atom``.
+    ``facts``, when given, replace what the head would otherwise work out from the
+    items (see :class:`HeadFacts`). Raises ``ValueError`` for a format other than
+    ``rss`` or ``atom``.
     """
     wanted = list(formats)
     unknown = [f for f in wanted if f not in ("rss", "atom")]
     if unknown:
         raise ValueError(f"render_xml renders rss and atom, not {unknown}")
-    fg = _generator(doc)
+    fg = _generator(doc, facts)
     out: dict[str, bytes] = {}
     for fmt in wanted:
         method = fg.rss_str if fmt == "rss" else fg.atom_str

@@ -11,6 +11,7 @@ from syndicate.store import (  # noqa: F401  (register tables)
     delivery_schema,
     embedding_schema,
     feedpicks_schema,
+    fragments_schema,
     related_schema,
     schedule_schema,
     signup_schema,

@@ -1,0 +1,261 @@
+"""Render once, splice ever after: documents built from stored item fragments.
+
+An item's bytes inside a document (an RSS ``<item>``, an Atom ``<entry>``, a JSON Feed
+item object) depend only on the article, its "More from" links, two channel settings
+(summary-only content, the publisher's name) and the renderer's code; never on the
+document around it. So each item is rendered once per format and kept in the store
+(:mod:`syndicate.store.fragments`) with a hash of those inputs (:func:`input_hash`); a
+document is its head, rendered alone, with its items' fragments spliced in
+(:func:`splice`). A build renders only items that are new or whose inputs changed.
+
+feedgen stays the renderer: fragments are cut out of a feedgen document holding a batch
+of items (:func:`render_items`), and a head is a feedgen document holding one
+placeholder item, whose bytes are replaced by the real items' (items never hold the
+literal text ``<item>`` or ``<entry>``: text is escaped). What a head says of its items
+(the newest ``updated``, whether ``media:`` and ``dc:`` are declared) is given by
+:class:`~syndicate.feeds.render.HeadFacts`, worked out from the keys and fragments.
+The pretty-printed bytes of an element depend only on its depth, which is the same in
+every document, so a spliced document is byte-identical to the one feedgen renders
+whole (tests/test_feed_fragments.py proves it for every format, channel kind and page).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from syndicate.config import ChannelConfig, Settings
+from syndicate.feeds.items import EMPTY_UPDATED, utc
+from syndicate.feeds.jsonfeed import item_json, render_json
+from syndicate.feeds.render import FeedDocument, HeadFacts, render_xml
+from syndicate.models import Article
+from syndicate.store import Store
+from syndicate.store.channels import iter_channel_articles
+from syndicate.store.fragments import load_fragments, save_fragments
+
+if TYPE_CHECKING:
+    from syndicate.feeds.archives import ArticleKey
+    from syndicate.feeds.picks import ChannelPicks
+
+__all__ = ["Splicer", "input_hash", "render_items", "splice"]
+
+# Where items sit in each XML format: the opening and closing tag, and the whitespace
+# lxml's pretty printer puts between two siblings at the items' depth.
+_XML = {
+    "rss": (b"<item>", b"</item>", b"\n    "),
+    "atom": (b"<entry>", b"</entry>", b"\n  "),
+}
+_JSON_EMPTY_TAIL = b'"items":[]}\n'
+RENDER_BATCH = 200  # items per feedgen document when rendering fragments
+DOCUMENT_BATCH = 2_000  # items whose fragments are read (one query) and held at once
+RANGE_READ = 200  # more articles to render than this: read them by date range, not by id
+
+_PLACEHOLDER = Article(
+    id="tag:syndicate.invalid,2026:placeholder",
+    source="",
+    url="https://syndicate.invalid/placeholder",
+    title="placeholder",
+    dek="",
+    body_html="",
+    authors=(),
+    section="",
+    tags=(),
+    image=None,
+    published_at=EMPTY_UPDATED,
+    updated_at=EMPTY_UPDATED,
+    content_hash="",
+)
+
+
+def input_hash(
+    renderer: str, summary_only: bool, publisher: str, key: ArticleKey, links: list[list[str]]
+) -> str:
+    """A hash of everything an item's fragments depend on.
+
+    ``renderer`` is the renderer's fingerprint (:func:`.archives.renderer_version`),
+    ``key`` the article's key (id, URL, content hash, dates; the content hash covers
+    every other field a reader sees), ``links`` its "More from" links. No channel
+    name: two channels with the same item settings share an item's bytes.
+    """
+    material = [renderer, summary_only, publisher, key.parts(), links]
+    encoded = json.dumps(material, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(encoded.encode("utf-8")).hexdigest()
+
+
+def render_items(
+    template: FeedDocument, articles: Sequence[Article], formats: Sequence[str]
+) -> dict[str, dict[str, bytes]]:
+    """Each article's fragment in each format: ``{article id: {format: bytes}}``.
+
+    ``template`` gives what items depend on besides the article (``summary_only``,
+    ``publisher``, ``related``); its head is thrown away. XML fragments are cut out of
+    feedgen documents of :data:`RENDER_BATCH` items.
+    """
+    out: dict[str, dict[str, bytes]] = {a.id: {} for a in articles}
+    xml_formats = [f for f in formats if f in _XML]
+    for start in range(0, len(articles), RENDER_BATCH):
+        batch = articles[start : start + RENDER_BATCH]
+        if xml_formats:
+            rendered = render_xml(replace(template, articles=batch, archive=False), xml_formats)
+            for fmt in xml_formats:
+                pieces = _cut(rendered[fmt], fmt)
+                if len(pieces) != len(batch):  # pragma: no cover - would be a feedgen change
+                    raise ValueError(f"{fmt}: {len(pieces)} items cut from {len(batch)}")
+                for article, piece in zip(batch, pieces, strict=True):
+                    out[article.id][fmt] = piece
+        if "json" in formats:  # same batch: its cleaned articles are still cached
+            for article in batch:
+                out[article.id]["json"] = item_json(template, article)
+    return out
+
+
+def _cut(data: bytes, fmt: str) -> list[bytes]:
+    """The items of a rendered XML document, each from its opening to its closing tag."""
+    opening, closing, _ = _XML[fmt]
+    pieces: list[bytes] = []
+    start = data.find(opening)
+    while start != -1:
+        end = data.index(closing, start) + len(closing)
+        pieces.append(data[start:end])
+        start = data.find(opening, end)
+    return pieces
+
+
+def splice(
+    doc: FeedDocument,
+    formats: Sequence[str],
+    updated: Sequence[datetime],
+    items: Sequence[Mapping[str, bytes]],
+) -> dict[str, bytes]:
+    """``doc``'s bytes in each format, its items given as fragments (in display order).
+
+    ``doc.articles`` is ignored; ``updated`` are the items' ``updated_at``. The result
+    equals rendering ``doc`` with its articles whole (the reference).
+    """
+    if not items:
+        empty = replace(doc, articles=())
+        xml = render_xml(empty, [f for f in formats if f in _XML])
+        return {f: render_json(empty) if f == "json" else xml[f] for f in formats}
+    xml_formats = [f for f in formats if f in _XML]
+    out: dict[str, bytes] = {}
+    if xml_formats:
+        facts = HeadFacts(
+            updated=max(utc(u) for u in updated),
+            media=any(b"<media:" in item[xml_formats[0]] for item in items),
+            creators="rss" in formats and any(b"<dc:creator>" in item["rss"] for item in items),
+        )
+        heads = render_xml(replace(doc, articles=(_PLACEHOLDER,)), xml_formats, facts=facts)
+        for fmt in xml_formats:
+            opening, closing, gap = _XML[fmt]
+            head = heads[fmt]
+            start = head.index(opening)
+            end = head.index(closing, start) + len(closing)
+            body = gap.join(item[fmt] for item in items)
+            out[fmt] = head[:start] + body + head[end:]
+    if "json" in formats:
+        head = render_json(replace(doc, articles=()))
+        if not head.endswith(_JSON_EMPTY_TAIL):  # pragma: no cover - items must stay last
+            raise ValueError("JSON Feed items are not the document's last member")
+        body = b",".join(item["json"] for item in items)
+        out["json"] = head[: -len(_JSON_EMPTY_TAIL)] + b'"items":[' + body + b"]}\n"
+    return {f: out[f] for f in formats}
+
+
+@dataclass
+class Splicer:
+    """One channel's documents built from fragments, rendering only what is missing.
+
+    ``rendered`` counts items rendered by feedgen in this build, ``reused`` items whose
+    stored fragments were spliced as they were.
+    """
+
+    store: Store
+    settings: Settings
+    channel: ChannelConfig
+    picks: ChannelPicks
+    renderer: str
+    rendered: int = 0
+    reused: int = 0
+    _hashes: dict[str, str] = field(default_factory=dict)
+
+    def hash_of(self, key: ArticleKey) -> str:
+        """The input hash of ``key``'s item in this channel."""
+        found = self._hashes.get(key.id)
+        if found is None:
+            found = input_hash(
+                self.renderer,
+                self.channel.content == "summary",
+                self.settings.site.name,
+                key,
+                self.picks.parts(key.id),
+            )
+            self._hashes[key.id] = found
+        return found
+
+    def documents(
+        self, docs: Sequence[tuple[FeedDocument, Sequence[ArticleKey]]]
+    ) -> Iterator[tuple[dict[str, bytes], bool]]:
+        """Each document's bytes by format, in order, and whether it holds all its items.
+
+        Fragments are read for up to :data:`DOCUMENT_BATCH` items at a time, one query
+        (an incremental build's few documents are one batch); the missing ones are
+        rendered from the articles, read by id, and stored. An item deleted from the
+        store since the channel was read is left out (``False``: rebuild it next time).
+        """
+        formats: list[str] = list(self.channel.formats)
+        batch: list[tuple[FeedDocument, Sequence[ArticleKey]]] = []
+        size = 0
+        for doc, keys in docs:
+            if batch and size + len(keys) > DOCUMENT_BATCH:
+                yield from self._batch(batch, formats)
+                batch, size = [], 0
+            batch.append((doc, keys))
+            size += len(keys)
+        if batch:
+            yield from self._batch(batch, formats)
+
+    def _batch(
+        self, docs: list[tuple[FeedDocument, Sequence[ArticleKey]]], formats: list[str]
+    ) -> Iterator[tuple[dict[str, bytes], bool]]:
+        wanted = {key.id: self.hash_of(key) for _, keys in docs for key in keys}
+        found = load_fragments(self.store, self.channel.name, wanted, formats)
+        missing = [i for i in wanted if len(found.get(i, {})) < len(formats)]
+        self.reused += len(wanted) - len(missing)
+        if missing:
+            articles = self._read(missing, [key for _, keys in docs for key in keys])
+            template = replace(docs[0][0], related=self.picks.related_for(articles))
+            fresh = render_items(template, articles, formats)
+            save_fragments(
+                self.store,
+                self.channel.name,
+                {i: (wanted[i], data) for i, data in fresh.items()},
+            )
+            found.update(fresh)
+            self.rendered += len(fresh)
+        for doc, keys in docs:
+            # Complete items only: one deleted since the scan may have some formats stored.
+            present = [key for key in keys if len(found.get(key.id, {})) == len(formats)]
+            data = splice(
+                doc, formats, [k.updated_at for k in present], [found[k.id] for k in present]
+            )
+            yield data, len(present) == len(keys)
+
+    def _read(self, ids: list[str], keys: Sequence[ArticleKey]) -> list[Article]:
+        """The articles ``ids`` whole: by id when they are few; when many (a first build),
+        the channel's articles over their publication span, one range scan instead of
+        an id lookup each."""
+        if len(ids) <= RANGE_READ:
+            return self.store.get_articles(ids)
+        wanted = set(ids)
+        dates = [key.published_at for key in keys if key.id in wanted]
+        found = iter_channel_articles(
+            self.store,
+            self.channel,
+            since=min(dates),
+            until=max(dates) + timedelta(microseconds=1),
+        )
+        return [article for article in found if article.id in wanted]

@@ -1,0 +1,178 @@
+"""Feed items' rendered fragments, and the light article rows a feed build scans.
+
+Task-shaped queries for :mod:`syndicate.feeds.fragments`: read the fragments a set of
+documents needs (ids, hashes and bytes only, one query per batch of items), save the
+ones rendered anew, forget those of channels or items that are gone; and
+:func:`iter_light_articles`, the channels' articles newest first without their bodies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from typing import TypeVar
+
+from sqlalchemy import delete, func, select, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
+
+from syndicate.models import Article, Author
+from syndicate.store.core import Store
+from syndicate.store.fragments_schema import feed_fragments
+from syndicate.store.schema import articles
+
+# Ids per query: SQLite (3.32+) binds up to 32,766 parameters and PostgreSQL 65,535;
+# a document batch of the builder stays well under this, so it is one query.
+_CHUNK = 10_000
+
+
+T = TypeVar("T")
+
+
+def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def load_fragments(
+    store: Store, channel: str, wanted: Mapping[str, str], formats: Sequence[str]
+) -> dict[str, dict[str, bytes]]:
+    """The stored fragments of the items ``wanted`` (``{article id: input hash}``):
+    ``{article id: {format: bytes}}``, only rows whose hash matches.
+
+    A row of another channel with the same hash is as good as the channel's own (the
+    hash covers everything the bytes depend on), so a channel whose items another one
+    rendered already reuses them; the channel's own rows are preferred.
+    """
+    found: dict[str, dict[str, bytes]] = {}
+    own: set[tuple[str, str]] = set()
+    pairs = list(wanted.items())
+    with store.engine.connect() as conn:
+        for chunk in _chunks(pairs, _CHUNK):
+            query = select(
+                feed_fragments.c.channel,
+                feed_fragments.c.format,
+                feed_fragments.c.article_id,
+                feed_fragments.c.fragment,
+            ).where(
+                tuple_(feed_fragments.c.article_id, feed_fragments.c.input_hash).in_(chunk),
+                feed_fragments.c.format.in_(list(formats)),
+            )
+            for row in conn.execute(query):
+                key = (row.article_id, row.format)
+                if key in own:
+                    continue
+                if row.channel == channel:
+                    own.add(key)
+                found.setdefault(row.article_id, {})[row.format] = bytes(row.fragment)
+    return found
+
+
+def save_fragments(
+    store: Store, channel: str, fragments: Mapping[str, tuple[str, Mapping[str, bytes]]]
+) -> None:
+    """Store (insert or replace) ``{article id: (input hash, {format: bytes})}``."""
+    rows = [
+        {
+            "channel": channel,
+            "format": fmt,
+            "article_id": article_id,
+            "input_hash": input_hash,
+            "fragment": data,
+        }
+        for article_id, (input_hash, by_format) in fragments.items()
+        for fmt, data in by_format.items()
+    ]
+    if not rows:
+        return
+    with store.engine.begin() as conn:
+        # An upsert: two builds sharing one store may render the same item at once.
+        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+        stmt = dialect.insert(feed_fragments)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["channel", "format", "article_id"],
+            set_={name: stmt.excluded[name] for name in ("input_hash", "fragment")},
+        )
+        for chunk in _chunks(rows, 2_000):
+            conn.execute(stmt, chunk)
+
+
+def count_fragment_items(store: Store, channel: str, fmt: str) -> int:
+    """How many items of ``channel`` have a stored ``fmt`` fragment (a primary-key range)."""
+    query = (
+        select(func.count())
+        .select_from(feed_fragments)
+        .where(feed_fragments.c.channel == channel, feed_fragments.c.format == fmt)
+    )
+    with store.engine.connect() as conn:
+        return int(conn.execute(query).scalar_one())
+
+
+def forget_fragments_except(store: Store, channel: str, keep: Collection[str]) -> None:
+    """Remove ``channel``'s fragments of items not in ``keep`` (items it no longer carries)."""
+    query = select(feed_fragments.c.article_id).where(feed_fragments.c.channel == channel)
+    with store.engine.begin() as conn:
+        gone = sorted({row.article_id for row in conn.execute(query)} - set(keep))
+        for chunk in _chunks(gone, 500):
+            conn.execute(
+                delete(feed_fragments).where(
+                    feed_fragments.c.channel == channel, feed_fragments.c.article_id.in_(chunk)
+                )
+            )
+
+
+def forget_fragments_of_other_channels(store: Store, keep: Collection[str]) -> None:
+    """Remove the fragments of every channel not named in ``keep`` (no longer configured)."""
+    with store.engine.begin() as conn:
+        conn.execute(delete(feed_fragments).where(feed_fragments.c.channel.not_in(list(keep))))
+
+
+def iter_light_articles(
+    store: Store,
+    *,
+    sections: Sequence[str] = (),
+    sources: Sequence[str] = (),
+    authors: bool = True,
+) -> Iterator[Article]:
+    """Articles newest first (as :meth:`Store.iter_articles` orders them), with only
+    what a feed build needs to place items and match channels: ids, URLs, content
+    hashes, dates, story, pins, source, section, tags and (with ``authors``) authors.
+    Title, dek, body and image are empty: the bodies are most of the store's bytes.
+    """
+    columns = [
+        articles.c.id,
+        articles.c.source,
+        articles.c.url,
+        articles.c.section,
+        articles.c.tags,
+        articles.c.published_at,
+        articles.c.updated_at,
+        articles.c.content_hash,
+        articles.c.story,
+        articles.c.related_pins,
+    ]
+    if authors:
+        columns.append(articles.c.authors)
+    query = select(*columns).order_by(articles.c.published_at.desc(), articles.c.id)
+    if sections:
+        query = query.where(func.lower(articles.c.section).in_([s.lower() for s in sections]))
+    if sources:
+        query = query.where(articles.c.source.in_(list(sources)))
+    with store.engine.connect() as conn:
+        result = conn.execution_options(yield_per=2_000).execute(query)
+        for row in result:
+            yield Article(
+                id=row.id,
+                source=row.source,
+                url=row.url,
+                title="",
+                dek="",
+                body_html="",
+                authors=tuple(Author(**a) for a in row.authors) if authors else (),
+                section=row.section,
+                tags=tuple(row.tags),
+                image=None,
+                published_at=row.published_at,
+                updated_at=row.updated_at,
+                content_hash=row.content_hash,
+                story=row.story,
+                related_pins=tuple(row.related_pins or ()),
+            )
