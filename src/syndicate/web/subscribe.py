@@ -4,9 +4,9 @@
   the form (email, name, cadence, sections). Unknown channels, and channels whose
   digest is off, are 404.
 * ``POST /subscribe/<channel>`` checks the form token, the per-client and per-address
-  limits (429 with ``Retry-After``), the fields (400, the form again with the problems),
-  the sign-up abuse checks (``syndicate.subscribers.abuse``: a refusal gets the same
-  answer as a success and sends nothing),
+  limits, the fields (400, the form again with the problems), the sign-up abuse checks
+  (``syndicate.subscribers.abuse``); a limit or a check that refuses gets the same
+  answer as a success, sends nothing and is counted,
   checks that the store can take a write, and answers "check your inbox" — the same
   page whether the address is new, pending, already subscribed or blocked (SE-6).
   Recording the request and sending the confirmation (both depend on the address's
@@ -38,7 +38,7 @@ from syndicate.subscribers.signup import (
 from syndicate.web import preferences, privacy
 from syndicate.web.context import WebContext
 from syndicate.web.csrf import FIELD
-from syndicate.web.forms import checked_form, fields, too_many
+from syndicate.web.forms import checked_form, fields
 from syndicate.web.pages import message, page
 from syndicate.web.services import Services, client_address, consent
 
@@ -119,11 +119,12 @@ def signup_routes(services: Services) -> list[BaseRoute]:
         form = await checked_form(request, services.guard, services.site)
         if isinstance(form, Response):
             return form
-        wait = services.per_client.hit(client_address(request))
-        if wait is not None:
-            await run_in_threadpool(services.checks.refused, "client")
-            return too_many(services, wait, "from your network")
         values = fields(form)
+        # Every refusal below answers as an accepted sign-up does (issue 16: a list
+        # bomber learns nothing, not even that a limit was reached) and is counted.
+        if services.per_client.hit(client_address(request)) is not None:
+            await run_in_threadpool(services.checks.refused, "client")
+            return sent(services, (values.get("email") or [""])[0].strip())
         if (values.get(HONEYPOT) or [""])[0]:
             await run_in_threadpool(services.checks.refused, "honeypot")
             return sent(services, (values.get("email") or [""])[0].strip())  # a bot
@@ -131,10 +132,9 @@ def signup_routes(services: Services) -> list[BaseRoute]:
             signup = parse_signup(channel, values, utc_now())
         except InvalidForm as err:
             return form_page(request, channel, status=400, values=values, errors=err.problems)
-        wait = services.per_email.hit(signup.email)
-        if wait is not None:
+        if services.per_email.hit(signup.email) is not None:
             await run_in_threadpool(services.checks.refused, "address")
-            return too_many(services, wait, "for this address")
+            return sent(services, signup.email)
         token = form.get(FIELD)
         refusal = await run_in_threadpool(
             services.abuse_refusal,
