@@ -19,11 +19,13 @@ from syndicate.digest.render import render_edition
 from syndicate.digest.templates import DigestTemplates
 from syndicate.digest.welcome import by_section
 from syndicate.models import Subscription
+from syndicate.scheduler.jobs import run_welcomes
 from syndicate.store import open_store
 from syndicate.store.archive import archived_channels
 from syndicate.store.delivery_schema import deliveries
 from syndicate.store.editions import NewEdition, get_edition_by_id, save_edition
 from syndicate.store.schema import editions
+from syndicate.store.signups import SignupStore
 from syndicate.store.subscribers import SubscriberStore
 from syndicate.store.welcomes import START_HERE, WELCOME
 from tests.digest.factory import article, store_articles
@@ -142,6 +144,40 @@ def test_an_edition_never_released_is_never_a_welcome(tmp_path: Path, status: st
         assert signups.confirm(claims, {}, NOW) == "confirmed"
         dispatch(store, settings, world, NOW)
         assert smtp.counts() == {}
+        store.close()
+
+
+def test_a_welcome_a_crash_left_out_is_sent_late_once(tmp_path: Path) -> None:
+    """The confirmation is committed but the process dies before its welcome is queued:
+    the scheduler's catch-up queues it once; an operator's add gets none."""
+    with SMTPTestServer() as smtp:
+        settings, world = write_instance(tmp_path, smtp.port)
+        store = open_store(settings.store_url)
+        store_articles(store, 30)
+        build_edition(store, settings, world, SLOT)
+        signups = signups_for(store, settings, world)
+        claims = sign_up(signups, "new@example.org")
+        # What Signups.confirm does before its welcome: the crash comes in between.
+        done = SignupStore(store).confirm(claims.subscriber_id, "world", consent={}, now=NOW)
+        assert done == "confirmed"
+        SubscriberStore(store).upsert(
+            "added@example.org",
+            name="",
+            status="active",
+            timezone="UTC",
+            subs=[Subscription("world", "daily")],
+            now=NOW,
+        )
+        later = NOW + timedelta(minutes=10)
+        assert run_welcomes(store, settings, later) == 1
+        assert run_welcomes(store, settings, later) == 0
+        dispatch(store, settings, world, later)
+        assert smtp.counts() == {"new@example.org": 1}
+        # Confirmations older than the catch-up window are left alone.
+        old = sign_up(signups, "old@example.org")
+        done = SignupStore(store).confirm(old.subscriber_id, "world", consent={}, now=NOW)
+        assert done == "confirmed"
+        assert run_welcomes(store, settings, NOW + timedelta(days=2)) == 0
         store.close()
 
 

@@ -40,15 +40,18 @@ from syndicate.scheduler.jobs import (
     poll_sources,
     run_schedules,
     run_sunset,
+    run_welcomes,
 )
 from syndicate.scheduler.lock import SchedulerLock
 from syndicate.store import Store
 
 log = logging.getLogger("syndicate.scheduler.daemon")
 
-JOBS = ("sources", "digests", "dispatch", "sunset")
+JOBS = ("sources", "digests", "dispatch", "sunset", "welcomes")
 # The sunset looks at days of history: once an hour is often enough.
 SUNSET_EVERY = timedelta(hours=1)
+# Welcomes a crash left out (a rare case): a few minutes late is fine.
+WELCOMES_EVERY = timedelta(minutes=10)
 
 
 class Daemon:
@@ -73,6 +76,7 @@ class Daemon:
         self._idle = threading.Condition()
         self._built_once = False
         self._sunset_at: datetime | None = None
+        self._welcomes_at: datetime | None = None
         self._scheduler: BackgroundScheduler | None = None
 
     # --- control -----------------------------------------------------------------------
@@ -243,6 +247,14 @@ class Daemon:
             return {"tasks": published.tasks, "published": published.deliveries}
         report = dispatch_due(self.store, self.settings, stop=self.stopping, clock=self.clock)
         return dict(sorted(report.counts.items()))
+
+    def _welcomes(self) -> dict[str, Any]:
+        now = self.clock()
+        if self._welcomes_at is not None and now - self._welcomes_at < WELCOMES_EVERY:
+            return {}
+        self._welcomes_at = now
+        queued = run_welcomes(self.store, self.settings, now)
+        return {"queued": queued} if queued else {}
 
     def _sunset(self) -> dict[str, Any]:
         now = self.clock()

@@ -67,6 +67,7 @@ class OnceReport:
     sources: list[SourceReport] = field(default_factory=list)
     build: BuildReport | None = None
     editions: list[EditionOutcome] = field(default_factory=list)
+    welcomes: int = 0  # welcome editions queued that a crash had left out
 
     @property
     def failed(self) -> bool:
@@ -308,6 +309,7 @@ def run_once(
     report.sources = poll_sources(store, settings, clock)
     report.build = build(store, settings)
     report.editions = run_schedules(store, settings, clock())
+    report.welcomes = run_welcomes(store, settings, clock())
     return report
 
 
@@ -338,6 +340,16 @@ def dispatch_due(
         **sender_guards(store, settings, lambda: make_backend(settings)),
     )
     return dispatcher.run()
+
+
+def run_welcomes(store: Store, settings: Settings, now: datetime) -> int:
+    """Queue the welcome editions a crash left out (confirmed in the last day, never
+    welcomed); returns how many were queued."""
+    from syndicate.delivery.compose import token_signer
+    from syndicate.subscribers import Signups
+
+    signups = Signups(store, settings, load_channels(settings), token_signer(settings))
+    return signups.welcome_missed(now)
 
 
 def run_sunset(store: Store, settings: Settings, now: datetime) -> SunsetReport | None:

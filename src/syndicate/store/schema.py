@@ -132,6 +132,9 @@ editions = Table(
     # restart in a rebuilt database or a second install, the salt does not (migration 0008).
     Column("message_salt", String(32), nullable=False, default=lambda: new_message_salt()),
     UniqueConstraint("channel", "cadence", "slot", name="uq_editions_channel_cadence_slot"),
+    # The scheduler's tick looks for editions under review (draft, held) by status and
+    # slot: an index, so an idle tick reads none of the archive (migration 0018).
+    Index("ix_editions_status_slot", "status", "slot"),
 )
 
 

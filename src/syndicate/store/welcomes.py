@@ -17,8 +17,9 @@ from datetime import datetime
 from sqlalchemy import Connection, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from syndicate.store.consent_schema import consent_records
 from syndicate.store.core import Store
-from syndicate.store.delivery_schema import deliveries
+from syndicate.store.delivery_schema import deliveries, subscriptions
 from syndicate.store.editions import FROZEN, OWN, EditionRecord, get_edition_by_id
 from syndicate.store.schema import editions
 from syndicate.store.welcome_schema import welcomes
@@ -52,6 +53,31 @@ def welcomed(store: Store, subscriber_id: int, channel: str) -> bool:
     )
     with store.engine.connect() as conn:
         return bool(conn.execute(query).scalar_one())
+
+
+def unwelcomed(store: Store, since: datetime) -> list[tuple[int, str]]:
+    """(subscriber, channel) pairs confirmed through the sign-up form at or after
+    ``since`` that are still subscribed and were never welcomed: the welcomes a crash
+    between a confirmation's commit and its welcome's enqueue left out."""
+    query = (
+        select(consent_records.c.subscriber_id, consent_records.c.channel)
+        .distinct()
+        .join(
+            subscriptions,
+            (subscriptions.c.subscriber_id == consent_records.c.subscriber_id)
+            & (subscriptions.c.channel == consent_records.c.channel),
+        )
+        .outerjoin(
+            welcomes,
+            (welcomes.c.subscriber_id == consent_records.c.subscriber_id)
+            & (welcomes.c.channel == consent_records.c.channel),
+        )
+        .where(consent_records.c.method == "form", consent_records.c.recorded_at >= since)
+        .where(welcomes.c.subscriber_id.is_(None))
+        .order_by(consent_records.c.subscriber_id, consent_records.c.channel)
+    )
+    with store.engine.connect() as conn:
+        return [(int(s), str(c)) for s, c in conn.execute(query)]
 
 
 def enqueue_welcome(

@@ -42,13 +42,15 @@ from syndicate.store import Store
 from syndicate.store.editions import OWN
 from syndicate.store.signups import ConfirmOutcome, PendingRequest, SignupStore
 from syndicate.store.subscribers import SubscriberStore
-from syndicate.store.welcomes import enqueue_welcome, welcomed
+from syndicate.store.welcomes import enqueue_welcome, unwelcomed, welcomed
 from syndicate.subscribers.roster import InvalidRow, check_timezone, normalise_email
 
 log = logging.getLogger(__name__)
 
 FormFields = Mapping[str, Sequence[str]]
 MAX_NAME = 200
+# How far back the scheduler looks for confirmations whose welcome a crash left out.
+WELCOME_CATCH_UP = timedelta(days=1)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 CADENCE_LABELS = {
@@ -308,8 +310,8 @@ class Signups:
         delivery's id, or ``None`` when none is sent (off, nothing to send yet, already
         welcomed, or it could not be built: that is logged, and the subscription stands).
 
-        A crash between the confirmation's commit and this enqueue loses the welcome
-        (the subscription gets its next edition as usual); it never doubles it.
+        A crash between the confirmation's commit and this enqueue leaves the welcome
+        to :meth:`welcome_missed`, which the scheduler runs; it never doubles it.
         """
         config = self.channels.get(channel)
         if config is None or config.digest.welcome == "off":
@@ -328,6 +330,17 @@ class Signups:
             # turn it into an error page. Nothing was queued, so none is sent.
             log.exception("could not queue the welcome edition of %s", channel)
             return None
+
+    def welcome_missed(self, now: datetime, window: timedelta = WELCOME_CATCH_UP) -> int:
+        """Queue the welcomes of confirmations made within ``window`` before ``now``
+        that have none (a crash came between the confirmation's commit and
+        :meth:`welcome`); returns how many were queued. Run by the scheduler, so a
+        welcome is late after a crash, never lost and never doubled."""
+        queued = 0
+        for subscriber_id, channel in unwelcomed(self.store, now - window):
+            if self.welcome(subscriber_id, channel, now) is not None:
+                queued += 1
+        return queued
 
     def preferences_url(self, subscriber_id: int, channel: str) -> str:
         """A signed link to the subscriber's preferences page."""

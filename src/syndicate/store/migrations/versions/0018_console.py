@@ -63,6 +63,7 @@ def upgrade() -> None:
         sqlite_autoincrement=True,
     )
     op.create_index("ix_audit_log_at", "audit_log", ["at"])
+    op.create_index("ix_editions_status_slot", "editions", ["status", "slot"])
     op.create_table(
         "edition_reviews",
         sa.Column("edition_id", sa.Integer(), nullable=False),
@@ -81,6 +82,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_editions_status_slot", table_name="editions")
     op.drop_table("edition_reviews")
     op.drop_index("ix_audit_log_at", table_name="audit_log")
     op.drop_table("audit_log")
