@@ -121,6 +121,7 @@ class SMTPBackend(Backend):
     Options: ClassVar[type[BackendOptions]] = SMTPOptions
     options: SMTPOptions
     max_batch: ClassVar[int] = 100
+    raw_only: ClassVar[bool] = True
 
     def __init__(
         self,
