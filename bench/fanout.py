@@ -322,8 +322,7 @@ def instrumented(config: Path) -> dict[str, Any]:
 
     stages = Stages()
     stages.wrap(digest_build, "build_edition", "compose")
-    stages.wrap(cli_delivery, "enqueue_edition", "enqueue")
-    stages.wrap(cli_delivery, "audience_counts", "enqueue")
+    stages.wrap(cli_delivery, "enqueue_counted", "enqueue")
     stages.wrap(Outbox, "claim", "claim")
     stages.wrap(compose.EditionMessages, "choose", "picks")
     stages.wrap(Outbox, "record_picks", "picks")

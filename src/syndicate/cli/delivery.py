@@ -28,8 +28,7 @@ from syndicate.delivery import (
     Dispatcher,
     DispatchReport,
     EditionMessages,
-    audience_counts,
-    enqueue_edition,
+    enqueue_counted,
     make_backend,
 )
 from syndicate.digest import slot_for
@@ -412,7 +411,7 @@ def digest_send(app: AppContext, channel_name: str, at_now: bool, workers: int) 
         console.print(f"{channel.name}: no new articles for the slot {slot:%Y-%m-%d %H:%M} UTC")
         return
     record = built.record
-    added = enqueue_edition(store, channel, record, now)
+    added, counts = enqueue_counted(store, channel, record, now)
     state = "composed" if built.created else "already composed"
     console.print(
         f"{channel.name}: edition {record.id} ({state}) for {slot:%Y-%m-%d %H:%M} UTC, "
@@ -420,7 +419,7 @@ def digest_send(app: AppContext, channel_name: str, at_now: bool, workers: int) 
         f"{plural(added, 'new delivery', 'new deliveries')} queued",
         highlight=False,
     )
-    console.print(audience_text(audience_counts(store, channel, record), channel.name))
+    console.print(audience_text(counts, channel.name))
     report = run_dispatch(app, record.id, workers)
     if report.paused or nothing_sent(report):
         sys.exit(1)

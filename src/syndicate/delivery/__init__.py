@@ -28,6 +28,7 @@ if TYPE_CHECKING:
         Dispatcher,
         DispatchReport,
         audience_counts,
+        enqueue_counted,
         enqueue_edition,
     )
     from syndicate.delivery.registry import backend_names, make_backend
@@ -49,6 +50,7 @@ __getattr__ = lazy_exports(
         "TokenSigner": "tokens",
         "audience_counts": "dispatch",
         "backend_names": "registry",
+        "enqueue_counted": "dispatch",
         "enqueue_edition": "dispatch",
         "make_backend": "registry",
     },
@@ -67,6 +69,7 @@ __all__ = [
     "TokenSigner",
     "audience_counts",
     "backend_names",
+    "enqueue_counted",
     "enqueue_edition",
     "make_backend",
 ]

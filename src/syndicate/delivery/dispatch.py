@@ -126,13 +126,33 @@ class AudienceCounts:
 
 def audience_counts(store: Store, channel: ChannelConfig, edition: EditionRecord) -> AudienceCounts:
     """:func:`audience` counted, with the reasons for everyone it leaves out."""
+    return _sorted_audience(store, channel, edition)[1]
+
+
+def enqueue_counted(
+    store: Store, channel: ChannelConfig, edition: EditionRecord, now: datetime
+) -> tuple[int, AudienceCounts]:
+    """:func:`enqueue_edition` and :func:`audience_counts` from one pass over the
+    channel's subscribers (``digest send`` reports both): (rows added, counts)."""
+    ids, counts = _sorted_audience(store, channel, edition)
+    return Outbox(store).enqueue(edition.id, ids, now), counts
+
+
+def _sorted_audience(
+    store: Store, channel: ChannelConfig, edition: EditionRecord
+) -> tuple[list[int], AudienceCounts]:
+    """The edition's audience (subscriber ids) and its counts, from one read."""
     stories = articles_by_ids(store, edition.article_ids)
     why_not = _left_out(channel, edition.slot, [a.section for a in stories], edition.cadence)
-    reasons = Counter(
-        why_not(sub) for _, sub in SubscriberStore(store).channel_audience(channel.name)
-    )
+    reasons: Counter[str | None] = Counter()
+    ids: list[int] = []
+    for subscriber_id, sub in SubscriberStore(store).channel_audience(channel.name):
+        reason = why_not(sub)
+        reasons[reason] += 1
+        if reason is None:
+            ids.append(subscriber_id)
     subscribed = sum(reasons.values())
-    return AudienceCounts(
+    return ids, AudienceCounts(
         reached=reasons[None],
         other_channel=max(0, active_audience(store) - subscribed),
         other_cadence=reasons["cadence"],

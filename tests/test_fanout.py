@@ -1,0 +1,114 @@
+"""The fan-out's fast paths keep its contract: bulk enqueue (COPY on PostgreSQL) adds each
+row once, one pass over the audience gives the same rows and counts as two, messages
+built for a raw-only backend are the same bytes, and ``--workers`` (this process plus
+forked ones) sends each delivery exactly once."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+from syndicate.config import Settings, load_channels, load_settings
+from syndicate.delivery.compose import EditionMessages
+from syndicate.delivery.dispatch import (
+    audience,
+    audience_counts,
+    enqueue_counted,
+    enqueue_edition,
+)
+from syndicate.delivery.tokens import TokenSigner
+from syndicate.store import Store, open_store
+from syndicate.store.outbox import Outbox
+from tests.deliveryhelpers import SECRET, SLOT, add_subscribers, channel, edition
+from tests.smtpserver import SMTPTestServer
+from tests.test_dispatch_crash import write_instance
+
+
+def test_bulk_enqueue_adds_only_new_rows_with_their_times(store: Store) -> None:
+    add_subscribers(store, 30)
+    ed = edition(store)
+    assert enqueue_edition(store, channel(), ed, SLOT) == 30
+    add_subscribers(store, 20, start=30)
+    later = SLOT + timedelta(minutes=5)
+    assert enqueue_edition(store, channel(), ed, later) == 20  # the first 30 are kept
+    assert enqueue_edition(store, channel(), ed, later) == 0
+    outbox = Outbox(store)
+    assert outbox.status_counts(ed.id) == {"queued": 50}
+    # Each row is due from its own enqueue time: at SLOT only the first 30 are.
+    early = outbox.claim("early", now=SLOT, lease=timedelta(hours=1), limit=100)
+    assert len(early) == 30 and {c.created_at for c in early} == {SLOT}
+    claimed = outbox.claim("t", now=later, lease=timedelta(minutes=1), limit=100)
+    assert len(claimed) == 20
+    assert {c.created_at for c in claimed} == {later}
+    assert [c.subscriber_id for c in claimed] == sorted(c.subscriber_id for c in claimed)
+
+
+def test_one_pass_gives_the_rows_and_counts_of_two(store: Store) -> None:
+    add_subscribers(store, 12)
+    add_subscribers(store, 5, start=12, cadence="weekly")  # a daily channel: not reached
+    add_subscribers(store, 4, start=17, channel_name="other")
+    ed = edition(store)
+    expected = audience_counts(store, channel(), ed)
+    ids = list(audience(store, channel(), ed.slot, [], ed.cadence))
+    added, counts = enqueue_counted(store, channel(), ed, SLOT)
+    assert counts == expected
+    assert (added, counts.reached, counts.other_cadence, counts.other_channel) == (12, 12, 5, 4)
+    assert Outbox(store).status_counts(ed.id) == {"queued": len(ids)}
+
+
+def test_raw_only_messages_are_the_same_bytes(store: Store) -> None:
+    add_subscribers(store, 3)
+    ed = edition(store)
+    enqueue_edition(store, channel(), ed, SLOT)
+    claimed = Outbox(store).claim("t", now=SLOT, lease=timedelta(minutes=1), limit=10)
+    built = {}
+    for parts in (True, False):
+        source = EditionMessages(
+            store,
+            Settings(),
+            {"world": channel()},
+            signer=None,
+            tokens=TokenSigner(SECRET),
+            parts=parts,
+        )
+        built[parts] = [source.message(c, SLOT) for c in claimed]
+    for full, lean in zip(built[True], built[False], strict=True):
+        assert full.raw == lean.raw
+        assert full.html and full.text and not lean.html and not lean.text
+        assert (full.subject, full.headers, full.message_id) == (
+            lean.subject,
+            lean.headers,
+            lean.message_id,
+        )
+
+
+def test_dispatch_with_workers_sends_each_delivery_once(tmp_path: Path) -> None:
+    recipients = 240
+    with SMTPTestServer() as server:
+        config = write_instance(tmp_path, server.port)
+        config.write_text(config.read_text().replace("batch_size = 50", "batch_size = 20"))
+        settings = load_settings(config)
+        store = open_store(settings.store_url)
+        emails = add_subscribers(store, recipients)
+        (world,) = load_channels(settings)
+        assert enqueue_edition(store, world, edition(store), SLOT) == recipients
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SYNDICATE_")}
+        done = subprocess.run(
+            [sys.executable, "-m", "syndicate", "--config", str(config)]
+            + ["dispatch", "--workers", "3"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        assert f"{recipients} sent" in done.stdout
+        assert Outbox(store).status_counts() == {"sent": recipients}
+        store.close()
+        received = server.counts()
+        assert set(received) == set(emails)
+        assert set(received.values()) == {1}  # nobody twice
