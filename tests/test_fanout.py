@@ -85,6 +85,9 @@ def test_raw_only_messages_are_the_same_bytes(store: Store) -> None:
         )
 
 
+WORKERS = ("--workers", "3")
+
+
 def test_dispatch_with_workers_sends_each_delivery_once(tmp_path: Path) -> None:
     recipients = 240
     with SMTPTestServer() as server:
@@ -97,8 +100,7 @@ def test_dispatch_with_workers_sends_each_delivery_once(tmp_path: Path) -> None:
         assert enqueue_edition(store, world, edition(store), SLOT) == recipients
         env = {k: v for k, v in os.environ.items() if not k.startswith("SYNDICATE_")}
         done = subprocess.run(
-            [sys.executable, "-m", "syndicate", "--config", str(config)]
-            + ["dispatch", "--workers", "3"],
+            [sys.executable, "-m", "syndicate", "--config", str(config), "dispatch", *WORKERS],
             env=env,
             capture_output=True,
             text=True,
