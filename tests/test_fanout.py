@@ -114,3 +114,36 @@ def test_dispatch_with_workers_sends_each_delivery_once(tmp_path: Path) -> None:
         received = server.counts()
         assert set(received) == set(emails)
         assert set(received.values()) == {1}  # nobody twice
+
+
+def test_template_messages_are_crlf_only_and_smtp_still_checks_the_others() -> None:
+    from dataclasses import replace
+
+    from syndicate.delivery.message import MessageTemplate, Sender
+    from syndicate.delivery.smtp import _problem
+    from tests.test_message import HTML, TEXT, recipient
+
+    def built(domain: str) -> MessageTemplate:
+        return MessageTemplate(
+            sender=Sender("digest@meridian.example", "The Review", domain, "meridian.example"),
+            edition_id=3,
+            channel="world",
+            channel_title="World",
+            subject="Hello",
+            html=HTML + "\n.a line that starts with a dot\n",
+            text=TEXT + "\r.and a bare CR\n",
+            message_salt="abc",
+        )
+
+    message = built("meridian.example").render(recipient("Zoë .Dot"), SLOT)
+    assert message.crlf_only
+    raw = message.raw
+    assert raw.count(b"\r\n") == raw.count(b"\n") == raw.count(b"\r")
+    assert _problem(message, None) is None
+    # A Message-ID domain with a line break: not vouched for, so SMTP scans and refuses.
+    hostile = built("meridian.example\nBcc: x@example.org").render(recipient(), SLOT)
+    assert not hostile.crlf_only
+    assert "bare CR or LF" in (_problem(hostile, None) or "")
+    # A message built elsewhere is scanned as before.
+    other = replace(message, raw=message.raw.replace(b"\r\n", b"\n", 1), crlf_only=False)
+    assert "bare CR or LF" in (_problem(other, None) or "")

@@ -181,6 +181,11 @@ class Sender:
 _UNSAFE_IN_HEADER = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
+def _crlf_only(data: bytes) -> bool:
+    """True when ``data`` (its CRLFs taken out by the caller) has no CR or LF left."""
+    return b"\r" not in data and b"\n" not in data
+
+
 def check_header_value(name: str, value: str) -> str:
     """``value`` unchanged, or :class:`MessageError` if it could inject a header (SE-2)."""
     if _UNSAFE_IN_HEADER.search(value):
@@ -325,6 +330,12 @@ class MessageTemplate:
         self.list_id = f"{channel}.{sender.list_id_domain}"
         self._head = self._fixed_headers(channel_title)
         self._parts = self._part_headers()
+        # Every per-recipient header value is checked for line breaks as it is made and
+        # the bodies are quoted-printable with CRLF: if the fixed parts are clean too,
+        # every message of this template has CRLF line ends only (``crlf_only``).
+        ids = f"{self._mid_unique}@{sender.message_id_domain}"
+        fixed = b"".join((self._head, *self._parts)).replace(CRLF, b"")
+        self._crlf_only = _crlf_only(fixed) and not _UNSAFE_IN_HEADER.search(ids)
         # The body starts after the blank line, i.e. without text_head's leading CRLF.
         _, text_head, html_head, close = self._parts
         self._canonical_heads = (
@@ -439,6 +450,7 @@ class MessageTemplate:
             )
         )
         signature = self._sign(head, text_canon, html_canon) if signed else b""
+        crlf_only = self._crlf_only and _crlf_only(signature.replace(CRLF, b""))
         # One join: the 70 KB message is copied once.
         raw = b"".join((signature, head, text_head, *text_qp, html_head, *html_qp, close))
         headers = [
@@ -462,4 +474,5 @@ class MessageTemplate:
             html=html,
             text=text,
             headers=tuple(headers),
+            crlf_only=crlf_only,
         )

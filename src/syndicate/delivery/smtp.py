@@ -340,6 +340,8 @@ def _problem(message: OutboundMessage, return_path: str | None) -> str | None:
     for label, address in (("To", message.to_email), ("sender", sender)):
         if not address or _CONTROL.search(address):
             return f"{label} address {address!r} is empty or holds a control character (SE-2)"
+    if message.crlf_only:  # guaranteed by its builder: no need to scan every message
+        return None
     raw = message.raw
     crlf = raw.count(b"\r\n")
     if raw.count(b"\n") != crlf or raw.count(b"\r") != crlf:
