@@ -147,3 +147,43 @@ def test_template_messages_are_crlf_only_and_smtp_still_checks_the_others() -> N
     # A message built elsewhere is scanned as before.
     other = replace(message, raw=message.raw.replace(b"\r\n", b"\n", 1), crlf_only=False)
     assert "bare CR or LF" in (_problem(other, None) or "")
+
+
+def test_data_goes_out_stuffed_without_a_copy_even_in_partial_writes() -> None:
+    """``send_data`` writes exactly ``dot_stuff(raw)`` with scatter/gather writes, also
+    when the kernel takes only part of them at a time (a small send buffer, a socket
+    with a timeout)."""
+    import random
+    import smtplib
+    import socket
+    import threading
+
+    from syndicate.delivery.smtp import _stuffed_pieces, dot_stuff, send_data
+
+    rng = random.Random(5)
+    for sample in [b"", b".", b"a\r\n.b\r\n..c", b"x\r\n"] + [
+        bytes(rng.choice(b".\r\na") for _ in range(rng.randint(0, 40))) for _ in range(2000)
+    ]:
+        assert b"".join(bytes(p) for p in _stuffed_pieces(sample)) == dot_stuff(sample)
+
+    raw = b"".join(
+        (b"." if i % 3 == 0 else b"") + b"line %d " % i + b"x" * 70 + b"\r\n" for i in range(3000)
+    )
+    ours, theirs = socket.socketpair()
+    ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    ours.settimeout(30)
+    got = bytearray()
+
+    def read() -> None:
+        while chunk := theirs.recv(1000):
+            got.extend(chunk)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    smtp = smtplib.SMTP()
+    smtp.sock = ours
+    send_data(smtp, raw)
+    ours.close()
+    reader.join(timeout=30)
+    theirs.close()
+    assert bytes(got) == dot_stuff(raw)
