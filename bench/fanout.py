@@ -33,7 +33,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import socket
 import sqlite3
@@ -203,17 +202,22 @@ def prepare(work: Path, kind: str, subscribers: int, pg: str | None) -> Base:
 # --- measurements -----------------------------------------------------------------------
 
 
-def run_command(args: list[str], env: dict[str, str]) -> dict[str, float]:
-    """Run a command; its wall time, CPU (with its children) and peak memory."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    done = subprocess.run(args, capture_output=True, text=True, env=env, check=False)
-    seconds = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if done.returncode != 0:
-        raise SystemExit(f"{' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return {"seconds": seconds, "cpu": cpu, "peak_mib": after.ru_maxrss / 1024, "out": done.stdout}
+def run_command(args: list[str], env: dict[str, str]) -> dict[str, Any]:
+    """Run a command; its wall time, CPU and peak memory: its own and its children's,
+    from ``wait4`` on it, so one command's figures never mix with another's."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(args, stdout=out, stderr=err, text=True, env=env)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        text, problems = out.read(), err.read()
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(args)} failed:\n{text}\n{problems}")
+    cpu = usage.ru_utime + usage.ru_stime
+    return {"seconds": seconds, "cpu": cpu, "peak_mib": usage.ru_maxrss / 1024, "out": text}
 
 
 def child_env() -> dict[str, str]:
@@ -322,7 +326,9 @@ def instrumented(config: Path) -> dict[str, Any]:
 
     stages = Stages()
     stages.wrap(digest_build, "build_edition", "compose")
-    stages.wrap(cli_delivery, "enqueue_counted", "enqueue")
+    for name in ("enqueue_counted", "enqueue_edition", "audience_counts"):  # then, before
+        if hasattr(cli_delivery, name):
+            stages.wrap(cli_delivery, name, "enqueue")
     stages.wrap(Outbox, "claim", "claim")
     stages.wrap(compose.EditionMessages, "choose", "picks")
     stages.wrap(Outbox, "record_picks", "picks")
@@ -441,16 +447,25 @@ def dkim_key(work: Path) -> Path:
 
 
 def message_size(config: Path) -> int:
-    """The size of one message as sent (for smtp-source): the stored edition's parts,
-    quoted-printable, with the headers."""
-    from syndicate.config import load_settings
+    """The size of one message as sent (for smtp-source): one reader's copy of the
+    stored edition, built as dispatch builds it."""
+    from syndicate.config import load_channels, load_settings
+    from syndicate.delivery.compose import EditionMessages
     from syndicate.store import open_store
+    from syndicate.store.outbox import Claimed
 
-    store = open_store(load_settings(config).store_url, upgrade=False)
+    settings = load_settings(config)
+    store = open_store(settings.store_url, upgrade=False)
+    channels = {c.name: c for c in load_channels(settings)}
     with store.engine.connect() as conn:
-        html, text = conn.exec_driver_sql("SELECT html, text FROM editions").one()
+        edition_id = conn.exec_driver_sql("SELECT max(id) FROM editions").scalar_one()
+    now = datetime.now(UTC)
+    reader = Claimed(
+        1, edition_id, CHANNEL, 1, "reader000001@example.com", "Reader 1", 1, now, "active", False
+    )
+    size = len(EditionMessages(store, settings, channels).message(reader, now).raw)
     store.close()
-    return int((len(html.encode()) + len(text.encode())) * 1.05) + 1500
+    return size
 
 
 def print_stages(label: str, n: int, result: dict[str, Any]) -> None:
