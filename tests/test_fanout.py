@@ -221,3 +221,14 @@ def test_plain_values_take_a_shortcut_to_the_same_quoted_printable() -> None:
         for last in (True, False):
             assert m._qp_piece(text, last=last) == reference(text, last), text
     assert plain > 5_000  # the shortcut was taken often
+
+
+def test_with_picks_is_replace() -> None:
+    """``Claimed.with_picks`` keeps every field (a field added later must be added there)."""
+    from dataclasses import fields, replace
+
+    from syndicate.store.outbox import Claimed
+
+    values = {f.name: f"value-{f.name}" for f in fields(Claimed)}
+    item = Claimed(**values)  # type: ignore[arg-type]
+    assert item.with_picks(5) == replace(item, picks=5)

@@ -26,7 +26,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -315,7 +315,7 @@ class Dispatcher:
                 )
                 continue
             if item.picks is None and item.id in picks:
-                item = replace(item, picks=picks[item.id])
+                item = item.with_picks(picks[item.id])
             try:
                 batch.messages.append(self.messages.message(item, now))
             except MessageError as err:

@@ -73,6 +73,25 @@ class Claimed:
     subscribed: bool = True  # still subscribed to the edition's channel
     picks: int | None = None  # the "More from" picks chosen at the first attempt (a mask)
 
+    def with_picks(self, picks: int) -> Claimed:
+        """This delivery with ``picks`` recorded (``dataclasses.replace`` without its
+        generic field-by-field work, which showed in the dispatch profile)."""
+        return Claimed(
+            self.id,
+            self.edition_id,
+            self.channel,
+            self.subscriber_id,
+            self.email,
+            self.name,
+            self.attempts,
+            self.created_at,
+            self.subscriber_status,
+            self.suppressed,
+            self.sections,
+            self.subscribed,
+            picks,
+        )
+
     @property
     def blocked(self) -> bool:
         """True when this subscriber must not get mail now (checked just before sending):
