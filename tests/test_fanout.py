@@ -21,7 +21,7 @@ from syndicate.delivery.dispatch import (
 )
 from syndicate.delivery.tokens import TokenSigner
 from syndicate.store import Store, open_store
-from syndicate.store.outbox import Outbox
+from syndicate.store.outbox import Claimed, Outbox
 from tests.deliveryhelpers import SECRET, SLOT, add_subscribers, channel, edition
 from tests.smtpserver import SMTPTestServer
 from tests.test_dispatch_crash import write_instance
@@ -232,3 +232,39 @@ def test_with_picks_is_replace() -> None:
     values = {f.name: f"value-{f.name}" for f in fields(Claimed)}
     item = Claimed(**values)  # type: ignore[arg-type]
     assert item.with_picks(5) == replace(item, picks=5)
+
+
+def test_claims_go_on_from_the_last_id_and_still_sweep_rows_left_behind(store: Store) -> None:
+    """A run claims after the last id it claimed (no rescan of the rows already sent),
+    and rows behind that which become due meanwhile (a dead sender's, its lease ended)
+    still go out in the same run."""
+    from syndicate.testing import FixedClock
+    from tests.deliveryhelpers import dispatcher
+
+    add_subscribers(store, 25)
+    ed = edition(store)
+    enqueue_edition(store, channel(), ed, SLOT)
+    outbox = Outbox(store)
+    first = [c.id for c in outbox.claim("t", now=SLOT, lease=timedelta(hours=1), limit=100)]
+    outbox.release("t")
+    later = outbox.claim("u", now=SLOT, lease=timedelta(hours=1), limit=100, after=first[9])
+    assert [c.id for c in later] == first[10:]
+    outbox.release("u")
+    # A dead sender holds the first 3 rows until SLOT + 30 s.
+    dead = outbox.claim("dead", now=SLOT, lease=timedelta(seconds=30), limit=3)
+    clock = FixedClock(SLOT + timedelta(seconds=1))
+    sender, backend = dispatcher(store, clock=clock)
+    original = sender._claim
+
+    def claim_then_let_time_pass(edition_id: int | None, after: int | None) -> list[Claimed]:
+        got = original(edition_id, after)
+        clock.advance(seconds=20)  # the dead sender's lease ends during the run
+        return got
+
+    sender._claim = claim_then_let_time_pass  # type: ignore[method-assign]
+    report = sender.run()
+    assert report.counts["sent"] == 25
+    assert outbox.status_counts(ed.id) == {"sent": 25}
+    sent = sorted(m.delivery_id for m in backend.sent)
+    assert sent == sorted(first)
+    assert {c.id for c in dead} <= set(sent)

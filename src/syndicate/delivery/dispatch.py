@@ -244,10 +244,16 @@ class Dispatcher:
         """
         report = DispatchReport()
         in_flight: tuple[_Batch, Future[list[DeliveryResult]]] | None = None
+        # Claims go on from the last id claimed; when nothing is left beyond it, one claim
+        # from the start takes any row behind it that became due (a dead sender's).
+        after: int | None = None
         with self.backend, ThreadPoolExecutor(1, thread_name_prefix="dispatch") as pool:
             while True:
                 more = not self.stop.is_set() and (max_rounds is None or report.rounds < max_rounds)
-                claimed = self._claim(edition_id) if more else []
+                claimed = self._claim(edition_id, after) if more else []
+                if more and not claimed and after is not None:
+                    claimed = self._claim(edition_id, None)
+                after = max((c.id for c in claimed), default=None)
                 batch = self._prepare(claimed) if claimed else None
                 if in_flight is not None:
                     try:
@@ -291,13 +297,14 @@ class Dispatcher:
         self._finish(batch, lambda: self._deliver(batch.messages), report)
         return report
 
-    def _claim(self, edition_id: int | None) -> list[Claimed]:
+    def _claim(self, edition_id: int | None, after: int | None) -> list[Claimed]:
         return self.outbox.claim(
             self.owner,
             now=self.clock(),
             lease=timedelta(seconds=self.settings.lease_seconds),
             limit=self.settings.batch_size,
             edition_id=edition_id,
+            after=after,
         )
 
     def _deliver(self, messages: list[OutboundMessage]) -> list[DeliveryResult]:

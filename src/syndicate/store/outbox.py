@@ -140,6 +140,7 @@ class Outbox(DeliveryResults):
         edition_id: int | None = None,
         ids: Sequence[int] | None = None,
         reserved_by: str | None = None,
+        after: int | None = None,
     ) -> list[Claimed]:
         """Claim up to ``limit`` due rows in id order for ``owner`` until ``now + lease``.
 
@@ -147,7 +148,10 @@ class Outbox(DeliveryResults):
         force, or ``sending`` with an expired lease (its sender died). Rows of paused
         channels are not claimed. ``ids`` narrows the claim to those rows;
         ``reserved_by`` also makes the rows reserved for that task due (see
-        :meth:`reserve`), whenever their reservation ends.
+        :meth:`reserve`), whenever their reservation ends. ``after`` claims only rows
+        with a greater id: a sender working through an edition passes the last id it
+        claimed, so each claim starts there instead of stepping again over every row
+        already sent (which made claims quadratic in the size of the list).
         """
         due = _due(now)
         if reserved_by is not None:
@@ -161,6 +165,8 @@ class Outbox(DeliveryResults):
             "attempts": deliveries.c.attempts + 1,
         }
         with self.engine.begin() as conn:
+            if after is not None:
+                due = and_(due, deliveries.c.id > after)
             ids = self._take(conn, due, values, limit, edition_id, ids)
             if not ids:
                 return []
