@@ -195,6 +195,9 @@ class OutboundMessage:
     html: str = ""
     text: str = ""
     headers: tuple[tuple[str, str], ...] = ()
+    # True when the builder guarantees that ``raw`` has no bare CR or LF (the edition's
+    # message template builds it so): SMTP then need not scan 70 KB per message for it.
+    crlf_only: bool = False
 
 
 @dataclass(frozen=True, slots=True)

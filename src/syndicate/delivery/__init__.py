@@ -31,6 +31,7 @@ if TYPE_CHECKING:
         Dispatcher,
         DispatchReport,
         audience_counts,
+        enqueue_counted,
         enqueue_edition,
     )
     from syndicate.delivery.guards import Waiting, deliveries_waiting, sender_guards
@@ -56,6 +57,7 @@ __getattr__ = lazy_exports(
         "deliveries_waiting": "guards",
         "sender_guards": "guards",
         "backend_names": "registry",
+        "enqueue_counted": "dispatch",
         "enqueue_edition": "dispatch",
         "make_backend": "registry",
     },
@@ -76,6 +78,7 @@ __all__ = [
     "audience_counts",
     "backend_names",
     "deliveries_waiting",
+    "enqueue_counted",
     "enqueue_edition",
     "make_backend",
     "sender_guards",

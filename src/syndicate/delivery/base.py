@@ -82,6 +82,9 @@ class Backend(ABC):
     name: ClassVar[str] = ""
     Options: ClassVar[type[BackendOptions]] = BackendOptions
     max_batch: ClassVar[int] = 1
+    # True when the backend sends only each message's ``raw`` bytes, never its ``html``
+    # and ``text``: the dispatcher then has messages built without them (faster).
+    raw_only: ClassVar[bool] = False
 
     def __init__(self, options: BackendOptions) -> None:
         self.options = options

@@ -110,8 +110,12 @@ class EditionMessages:
         *,
         signer: DKIMSigner | None = None,
         tokens: TokenSigner | None = None,
+        parts: bool = True,
     ) -> None:
         self.store = store
+        # False for a backend that sends only ``raw`` (``Backend.raw_only``): the
+        # messages are then built without their ``html`` and ``text`` strings.
+        self.parts = parts
         self.settings = settings
         self.channels = channels
         self.signer = signer if signer is not None else dkim_signer(settings)
@@ -276,4 +280,4 @@ class EditionMessages:
         picks = claimed.picks
         if picks is None:
             picks = self.choose([claimed], now).get(claimed.id)
-        return template.render(self.recipient(claimed), now, picks)
+        return template.render(self.recipient(claimed), now, picks, parts=self.parts)

@@ -31,7 +31,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -143,13 +143,35 @@ class AudienceCounts:
 
 def audience_counts(store: Store, channel: ChannelConfig, edition: EditionRecord) -> AudienceCounts:
     """:func:`audience` counted, with the reasons for everyone it leaves out."""
+    return _sorted_audience(store, channel, edition)[1]
+
+
+def enqueue_counted(
+    store: Store, channel: ChannelConfig, edition: EditionRecord, now: datetime
+) -> tuple[int, AudienceCounts]:
+    """:func:`enqueue_edition` and :func:`audience_counts` from one pass over the
+    channel's subscribers (``digest send`` reports both): (rows added, counts). Only a
+    frozen edition is enqueued, as by :func:`enqueue_edition`."""
+    _require_frozen(store, edition)
+    ids, counts = _sorted_audience(store, channel, edition)
+    return Outbox(store).enqueue(edition.id, ids, now), counts
+
+
+def _sorted_audience(
+    store: Store, channel: ChannelConfig, edition: EditionRecord
+) -> tuple[list[int], AudienceCounts]:
+    """The edition's audience (subscriber ids) and its counts, from one read."""
     stories = articles_by_ids(store, edition.article_ids)
     why_not = _left_out(channel, edition.slot, [a.section for a in stories], edition.cadence)
-    reasons = Counter(
-        why_not(sub) for _, sub in SubscriberStore(store).channel_audience(channel.name)
-    )
+    reasons: Counter[str | None] = Counter()
+    ids: list[int] = []
+    for subscriber_id, sub in SubscriberStore(store).channel_audience(channel.name):
+        reason = why_not(sub)
+        reasons[reason] += 1
+        if reason is None:
+            ids.append(subscriber_id)
     subscribed = sum(reasons.values())
-    return AudienceCounts(
+    return ids, AudienceCounts(
         reached=reasons[None],
         other_channel=max(0, active_audience(store) - subscribed),
         other_cadence=reasons["cadence"],
@@ -212,13 +234,19 @@ def enqueue_edition(
     still under review, missed or cancelled raises :class:`ReviewError` (its status is
     read from the store, not from ``edition``, which may be stale).
     """
+    _require_frozen(store, edition)
+    stories = articles_by_ids(store, edition.article_ids)
+    ids = audience(store, channel, edition.slot, [a.section for a in stories], edition.cadence)
+    return Outbox(store).enqueue(edition.id, ids, now)
+
+
+def _require_frozen(store: Store, edition: EditionRecord) -> None:
+    """Raise :class:`ReviewError` unless the stored edition is frozen (the hold window's
+    guard: deliveries come only from an edition nobody may still change)."""
     current = get_edition_by_id(store, edition.id)
     if current is None or current.status not in FROZEN:
         status = current.status if current is not None else "gone"
         raise ReviewError(f"edition {edition.id} is {status}: only an approved edition is sent")
-    stories = articles_by_ids(store, edition.article_ids)
-    ids = audience(store, channel, edition.slot, [a.section for a in stories], edition.cadence)
-    return Outbox(store).enqueue(edition.id, ids, now)
 
 
 def backoff(attempts: int, settings: DispatchSettings, rng: random.Random) -> float:
@@ -272,10 +300,16 @@ class Dispatcher:
         """
         report = DispatchReport()
         in_flight: tuple[_Batch, Future[list[DeliveryResult]]] | None = None
+        # Claims go on from the last id claimed; when nothing is left beyond it, one claim
+        # from the start takes any row behind it that became due (a dead sender's).
+        after: int | None = None
         with self.backend, ThreadPoolExecutor(1, thread_name_prefix="dispatch") as pool:
             while True:
                 more = not self.stop.is_set() and (max_rounds is None or report.rounds < max_rounds)
-                claimed = self._claim(edition_id) if more else []
+                claimed = self._claim(edition_id, after) if more else []
+                if more and not claimed and after is not None:
+                    claimed = self._claim(edition_id, None)
+                after = max((c.id for c in claimed), default=None)
                 batch = self._prepare(claimed) if claimed else None
                 if in_flight is not None:
                     try:
@@ -319,13 +353,14 @@ class Dispatcher:
         self._finish(batch, lambda: self._deliver(batch.messages), report)
         return report
 
-    def _claim(self, edition_id: int | None) -> list[Claimed]:
+    def _claim(self, edition_id: int | None, after: int | None) -> list[Claimed]:
         return self.outbox.claim(
             self.owner,
             now=self.clock(),
             lease=timedelta(seconds=self.settings.lease_seconds),
             limit=self.settings.batch_size,
             edition_id=edition_id,
+            after=after,
         )
 
     def _deliver(self, messages: list[OutboundMessage]) -> list[DeliveryResult]:
@@ -345,7 +380,7 @@ class Dispatcher:
                 )
                 continue
             if item.picks is None and item.id in picks:
-                item = replace(item, picks=picks[item.id])
+                item = item.with_picks(picks[item.id])
             try:
                 batch.messages.append(self.messages.message(item, now))
             except MessageError as err:

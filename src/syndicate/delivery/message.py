@@ -63,10 +63,29 @@ def relaxed_body(piece: bytes) -> bytes:
     return _WSP_RUN.sub(b" ", _LINE_END_WSP.sub(CRLF, piece))
 
 
+# Printable ASCII but "=", not ending in white space: quoted-printable leaves it as it is
+# but for soft line breaks. Names, addresses and signed links nearly always are.
+_QP_PLAIN = re.compile(r"[!-<>-~ ]*[!-<>-~]")
+
+
+def _plain_qp(data: bytes) -> bytes:
+    """:func:`qp_encode` of plain text (see ``_QP_PLAIN``): lines of 75 characters and
+    a soft break, the last one up to 76, exactly as ``binascii.b2a_qp`` cuts them."""
+    lines = []
+    while len(data) > 76:
+        lines.append(data[:75] + b"=")
+        data = data[75:]
+    lines.append(data)
+    return CRLF.join(lines)
+
+
 def _qp_piece(text: str, *, last: bool) -> bytes:
     """``text`` quoted-printable encoded; unless ``last``, it ends in a line break (the
     soft one ``=CRLF`` when the text does not end in a newline itself)."""
-    encoded = qp_encode(text)
+    # The per-recipient values take this fast path (same bytes; the test holds it).
+    # (b2a_qp encodes a "." alone on its last line: such text takes the general path.)
+    plain = len(text) < 1000 and not text.endswith(".") and _QP_PLAIN.fullmatch(text) is not None
+    encoded = _plain_qp(text.encode("ascii")) if plain else qp_encode(text)
     if last or not encoded or encoded.endswith(CRLF):
         return encoded
     head, sep, tail = encoded.rpartition(CRLF)
@@ -125,23 +144,35 @@ class EncodedBody:
         return found
 
     def fill(
-        self, values: dict[str, str], picks: int | None = None
+        self,
+        values: dict[str, str],
+        picks: int | None = None,
+        *,
+        text: bool = True,
+        canonical: bool = True,
     ) -> tuple[str, list[bytes], list[bytes]]:
         """(text, encoded pieces, canonical pieces) for one recipient's ``values``, with
-        the "More from" picks in the mask ``picks`` (default: the first ``related_k``)."""
+        the "More from" picks in the mask ``picks`` (default: the first ``related_k``).
+
+        Without ``text`` the text comes back empty, without ``canonical`` the canonical
+        pieces: joining a 70 KB body into a string and canonicalising the values are
+        most of a message's cost when nothing reads them (a raw-only backend, no DKIM).
+        """
         if self.html:
             values = {k: html_escape(v, quote=True) for k, v in values.items()}
         plan = self._plan(self.layout.default if picks is None else picks)
-        text_parts = plan.text.copy()
+        text_parts = plan.text.copy() if text else []
         encoded = plan.encoded.copy()
-        canonical = plan.canonical.copy()
+        canon = plan.canonical.copy() if canonical else []
         for index, key in plan.slots:
             value = values[key]
             piece = _qp_piece(value, last=False) if value else b""
-            text_parts[index] = value
             encoded[index] = piece
-            canonical[index] = relaxed_body(piece)
-        return "".join(text_parts), encoded, canonical
+            if text:
+                text_parts[index] = value
+            if canonical:
+                canon[index] = relaxed_body(piece)
+        return "".join(text_parts), encoded, canon
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +198,11 @@ class Sender:
 
 
 _UNSAFE_IN_HEADER = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def _crlf_only(data: bytes) -> bool:
+    """True when ``data`` (its CRLFs taken out by the caller) has no CR or LF left."""
+    return b"\r" not in data and b"\n" not in data
 
 
 def check_header_value(name: str, value: str) -> str:
@@ -313,6 +349,12 @@ class MessageTemplate:
         self.list_id = f"{channel}.{sender.list_id_domain}"
         self._head = self._fixed_headers(channel_title)
         self._parts = self._part_headers()
+        # Every per-recipient header value is checked for line breaks as it is made and
+        # the bodies are quoted-printable with CRLF: if the fixed parts are clean too,
+        # every message of this template has CRLF line ends only (``crlf_only``).
+        ids = f"{self._mid_unique}@{sender.message_id_domain}"
+        fixed = b"".join((self._head, *self._parts)).replace(CRLF, b"")
+        self._crlf_only = _crlf_only(fixed) and not _UNSAFE_IN_HEADER.search(ids)
         # The body starts after the blank line, i.e. without text_head's leading CRLF.
         _, text_head, html_head, close = self._parts
         self._canonical_heads = (
@@ -388,11 +430,17 @@ class MessageTemplate:
         return self.html_body.layout.choose(candidates, received)
 
     def render(
-        self, recipient: Recipient, now: datetime, picks: int | None = None
+        self,
+        recipient: Recipient,
+        now: datetime,
+        picks: int | None = None,
+        *,
+        parts: bool = True,
     ) -> OutboundMessage:
         """One recipient's message, showing the "More from" picks in the mask ``picks``
         (default: the first ``related_k``); :class:`MessageError` if a header would be
-        unsafe."""
+        unsafe. Without ``parts`` only ``raw`` is made (``html`` and ``text`` are left
+        empty), for backends that send ``raw`` as it is."""
         values = {
             "name": recipient.name,
             "email": recipient.email,
@@ -401,8 +449,9 @@ class MessageTemplate:
         }
         if picks is None:
             picks = self.html_body.layout.default
-        text, text_qp, text_canon = self.text_body.fill(values, picks)
-        html, html_qp, html_canon = self.html_body.fill(values, picks)
+        signed = self.signer is not None
+        text, text_qp, text_canon = self.text_body.fill(values, picks, text=parts, canonical=signed)
+        html, html_qp, html_canon = self.html_body.fill(values, picks, text=parts, canonical=signed)
         to = _address(recipient.name, recipient.email)
         message_id = self.message_id(recipient.subscriber_id)
         unsubscribe_items = self.list_unsubscribe(recipient)
@@ -419,10 +468,10 @@ class MessageTemplate:
                 mime,
             )
         )
-        body = b"".join((text_head, *text_qp, html_head, *html_qp, close))
-        if self.signer is not None:
-            head = self._sign(head, text_canon, html_canon) + head
-        raw = head + body
+        signature = self._sign(head, text_canon, html_canon) if signed else b""
+        crlf_only = self._crlf_only and _crlf_only(signature.replace(CRLF, b""))
+        # One join: the 70 KB message is copied once.
+        raw = b"".join((signature, head, text_head, *text_qp, html_head, *html_qp, close))
         headers = [
             ("List-Unsubscribe", unsubscribe),
             ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
@@ -444,4 +493,5 @@ class MessageTemplate:
             html=html,
             text=text,
             headers=tuple(headers),
+            crlf_only=crlf_only,
         )

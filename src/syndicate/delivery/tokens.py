@@ -13,11 +13,14 @@ after ``CONFIRM_MAX_AGE``. Keys rotate: sign with the newest secret, verify with
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous.encoding import base64_encode, int_to_bytes
+from itsdangerous.timed import TimestampSigner
 
 from syndicate.errors import SyndicateError
 
@@ -64,10 +67,39 @@ class TokenSigner:
             purpose: URLSafeTimedSerializer(keys, salt=f"syndicate.{purpose}.v1")
             for purpose in PURPOSES
         }
+        # Making a token is on the fan-out's per-message path (two per message), and
+        # itsdangerous builds a signer, derives the key and tries zlib on every token
+        # (zlib's set-up alone costs more than the rest). Its own signer, key and HMAC
+        # are taken once here and make tokens it verifies (see ``make``).
+        self._signers: dict[Purpose, tuple[TimestampSigner, bytes]] = {}
+        for purpose, serializer in self._serializers.items():
+            signer = serializer.make_signer()
+            assert isinstance(signer, TimestampSigner)
+            self._signers[purpose] = (signer, signer.derive_key())
+        self._stamp = (-1, b"")
+        self._channels: dict[str, str] = {}
 
     def make(self, purpose: Purpose, subscriber_id: int, channel: str) -> str:
-        """A URL-safe token for ``purpose`` bound to the subscriber and channel."""
-        return str(self._serializers[purpose].dumps([subscriber_id, channel]))
+        """A URL-safe token for ``purpose`` bound to the subscriber and channel.
+
+        The format is ``URLSafeTimedSerializer.dumps([subscriber_id, channel])``'s:
+        compact JSON in URL-safe base64, the timestamp, the HMAC of the signer's derived
+        key. The payload is never compressed (itsdangerous compresses only when that is
+        shorter, which a short id list seldom is, and reads either form).
+        """
+        signer, key = self._signers[purpose]
+        quoted = self._channels.get(channel)
+        if quoted is None:
+            if len(self._channels) >= 256:
+                self._channels.clear()
+            quoted = self._channels[channel] = json.dumps(channel, ensure_ascii=False)
+        payload = f"[{int(subscriber_id)},{quoted}]".encode()
+        now = signer.get_timestamp()
+        if self._stamp[0] != now:
+            self._stamp = (now, base64_encode(int_to_bytes(now)))
+        value = base64_encode(payload) + b"." + self._stamp[1]
+        signature = base64_encode(signer.algorithm.get_signature(key, value))
+        return (value + b"." + signature).decode("ascii")
 
     def verify(self, token: str, purpose: Purpose) -> TokenClaims:
         """The claims of ``token`` if it is genuine and meant for ``purpose``.
