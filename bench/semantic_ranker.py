@@ -70,10 +70,13 @@ def combined(weight: float) -> Ranker:
         position = {a.id: n for n, a in enumerate(articles)}
         out = []
         reference = max(a.published_at for a in articles)
-        for start in range(0, len(queries), 200):
-            batch = [articles[q] for q in queries[start : start + 200]]
-            picks = index.pick_per_story(batch, K, reference=reference)
-            out.extend([position[p.id] for p in picks[s.id]] for s in batch)
+        # One story at a time, as the default's ranker in related_quality.py: stories
+        # asked together are never each other's picks (an edition's contract), which
+        # would take every other query out of each query's pool.
+        for q in queries:
+            story = articles[q]
+            picks = index.pick_per_story([story], K, reference=reference)[story.id]
+            out.append([position[p.id] for p in picks])
         return out
 
     return rank
