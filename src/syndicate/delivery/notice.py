@@ -197,7 +197,7 @@ def operator_notice(
     now: datetime,
     signer: DKIMSigner | None = None,
 ) -> OutboundMessage:
-    """A plain-text notice to the operators (an alert: a paused recipient group).
+    """A plain-text notice to the operators (an alert, a draft waiting for review).
 
     Like a confirmation it is outside the outbox: ``edition_id`` 0 and a negative
     ``delivery_id`` (minus the notice's Unix time) that no outbox row can have.

@@ -1,8 +1,8 @@
 """Telling the editors that a draft is waiting: one message per operator, once per draft.
 
-Sent through the configured backend, outside the outbox (like the confirmation
-message, :mod:`syndicate.delivery.notice`): ``edition_id`` 0 and a negative
-``delivery_id``, so it can never be mistaken for a delivery. The draft's notice is
+Sent through the configured backend, outside the outbox, as an operator notice
+(:func:`syndicate.delivery.notice.operator_notice`: ``edition_id`` 0 and a negative
+``delivery_id``, so it can never be mistaken for a delivery). The draft's notice is
 claimed in the store before anything is sent, so however many scheduler passes (or
 schedulers) see the draft, its editors hear of it once; a send that fails is logged
 and not retried (the draft is on the console's Today page all the same).
@@ -11,18 +11,15 @@ and not retried (the draft is on the console's Today page all the same).
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Callable
 from datetime import datetime
-from email.message import EmailMessage
-from email.policy import SMTP
-from email.utils import format_datetime, formataddr
 
 from syndicate.config import ChannelConfig, Settings
 from syndicate.delivery.base import Backend
-from syndicate.delivery.compose import sender
+from syndicate.delivery.compose import dkim_signer, sender
+from syndicate.delivery.dkim import DKIMSigner
 from syndicate.delivery.message import check_header_value
-from syndicate.delivery.notice import NOTICE_EDITION
+from syndicate.delivery.notice import operator_notice
 from syndicate.models import OutboundMessage
 from syndicate.store import Store
 from syndicate.store.editions import EditionRecord
@@ -43,10 +40,11 @@ def draft_message(
     channel: ChannelConfig,
     record: EditionRecord,
     to_email: str,
-    number: int,
     now: datetime,
+    signer: DKIMSigner | None = None,
 ) -> OutboundMessage:
-    """The notice to one editor that ``record`` waits for review."""
+    """The notice to one editor that ``record`` waits for review (an operator notice,
+    DKIM-signed like every message when a key is configured)."""
     who = sender(settings)
     digest = channel.digest
     subject = check_header_value("Subject", f"Draft to review: {channel.title} — {record.subject}")
@@ -61,27 +59,8 @@ def draft_message(
         f"{rule}\n\n"
         f"Review it: {edition_link(settings, record.id)}\n"
     )
-    message_id = f"<draft.{record.id}.{number}.{secrets.token_hex(6)}@{who.message_id_domain}>"
-    mail = EmailMessage(policy=SMTP)
-    mail["From"] = formataddr((who.from_name, who.from_email))
-    mail["To"] = to_email
-    mail["Subject"] = subject
-    mail["Date"] = format_datetime(now)
-    mail["Message-ID"] = message_id
-    mail["Auto-Submitted"] = "auto-generated"
-    mail.set_content(text)
-    return OutboundMessage(
-        delivery_id=-(record.id * 1000 + number),
-        edition_id=NOTICE_EDITION,
-        channel="",
-        to_email=to_email,
-        to_name="",
-        from_email=who.from_email,
-        from_name=who.from_name,
-        subject=subject,
-        message_id=message_id,
-        raw=mail.as_bytes(),
-        text=text,
+    return operator_notice(
+        sender=who, to_email=to_email, subject=subject, text=text, now=now, signer=signer
     )
 
 
@@ -99,10 +78,8 @@ def notify_editors(
     editors = [op for op in Operators(store).all() if op.edits(channel.name)]
     if not editors or not claim_notice(store, record.id, now):
         return 0
-    messages = [
-        draft_message(settings, channel, record, op.email, n, now)
-        for n, op in enumerate(editors, 1)
-    ]
+    signer = dkim_signer(settings)
+    messages = [draft_message(settings, channel, record, op.email, now, signer) for op in editors]
     try:
         with make_backend() as backend:
             results = backend.deliver(messages)
