@@ -55,6 +55,15 @@ def test_a_store_that_has_sent_is_left_at_full_speed(tmp_path: Path, store: Stor
     assert Warmup(store, None).config() is None
 
 
+def test_warmup_off_says_a_configured_ramp_stays(tmp_path: Path) -> None:
+    settings_for(tmp_path, "warmup = { start = 50, days = 10 }\n")
+    shown = run(tmp_path, "deliveries", "warmup")
+    assert "warm-up ([delivery] warmup): 50 a day" in shown.stdout
+    off = run(tmp_path, "deliveries", "warmup", "--off").stdout
+    assert "no warm-up was switched on by doctor" in off
+    assert "[delivery] warmup is set in the settings and stays in force" in off
+
+
 def test_a_configured_ramp_is_reported_and_nothing_is_stored(tmp_path: Path, store: Store) -> None:
     config = settings_for(tmp_path, "warmup = { start = 50, days = 10 }\n")
     result = warmup_check(load_settings(config), store, NOW)

@@ -234,7 +234,9 @@ def deliveries_warmup(app: AppContext, off: bool) -> None:
         else:
             console.print("no warm-up was switched on by doctor")
         if app.settings.delivery.warmup is not None:
-            console.print("[delivery] warmup is set in the settings and stays in force")
+            console.print(
+                "[delivery] warmup is set in the settings and stays in force", markup=False
+            )
         return
     configured = app.settings.delivery.warmup
     ramp = configured or Warmup(store, None).config()

@@ -419,7 +419,8 @@ class Dispatcher:
         back = [m.delivery_id for m in batch.messages if domain_group(m.to_email) in held]
         if back:
             self.guards.hold(self.owner, back, batch.now, "group paused before sending")
-            batch.messages = [m for m in batch.messages if m.delivery_id not in set(back)]
+            gone = set(back)
+            batch.messages = [m for m in batch.messages if m.delivery_id not in gone]
         return batch
 
     def _release(self, batch: _Batch) -> None:
