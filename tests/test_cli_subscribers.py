@@ -94,7 +94,7 @@ def test_suppressions_import_and_sunset(instance: Path) -> None:
     assert add.returncode == 1 and "suppressed" in add.stdout
 
     off = run(instance, "subscribers", "sunset", "--dry-run")
-    assert off.returncode == 0 and "sunset is off" in off.stdout
+    assert off.returncode == 0 and "sunset is off ([subscribe] sunset_soft" in off.stdout
     run(
         instance,
         "subscribers",

@@ -371,7 +371,10 @@ def subscribers_sunset(
     bounce = rules.sunset_soft_bounce_days if soft_bounce_days is None else soft_bounce_days
     pending = rules.sunset_unconfirmed_days if unconfirmed_days is None else unconfirmed_days
     if not (bounce or pending):
-        console.print("sunset is off ([subscribe] sunset_soft_bounce_days and unconfirmed_days)")
+        console.print(
+            "sunset is off ([subscribe] sunset_soft_bounce_days and unconfirmed_days)",
+            markup=False,
+        )
         return
     report = sunset(
         app.store(),
