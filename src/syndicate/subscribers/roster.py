@@ -112,12 +112,30 @@ def import_csv(
     return run_import(store, path, "csv", options, now=now, dry_run=dry_run)
 
 
+# A spreadsheet reads a cell starting with one of these as a formula (OWASP "CSV
+# injection"): a name typed into the public sign-up form must not run in the
+# operator's spreadsheet.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value: str) -> str:
+    """``value`` for a CSV cell: a leading ``'`` when it would start a formula (which
+    every import here takes off again, :func:`csv_plain`)."""
+    return f"'{value}" if value.startswith(FORMULA_START) else value
+
+
+def csv_plain(value: str) -> str:
+    """A CSV cell's value with :func:`csv_safe`'s quote taken off."""
+    return value[1:] if value.startswith("'") and value[1:].startswith(FORMULA_START) else value
+
+
 def export_rows(store: SubscriberStore, status: str | None = None) -> Iterable[dict[str, str]]:
     """Subscribers as CSV rows in the import format: one row per subscription, so that
-    importing the export gives back the same cadences and sections per channel."""
+    importing the export gives back the same cadences and sections per channel. A cell
+    that a spreadsheet would run as a formula is quoted (:func:`csv_safe`)."""
     for sub in store.iter_all(status=status):
         for subscription in sub.subscriptions or (Subscription(""),):
-            yield {
+            row = {
                 "email": sub.email,
                 "name": sub.name,
                 "channels": subscription.channel,
@@ -125,3 +143,4 @@ def export_rows(store: SubscriberStore, status: str | None = None) -> Iterable[d
                 "sections": ";".join(subscription.sections),
                 "timezone": sub.timezone,
             }
+            yield {key: csv_safe(value) for key, value in row.items()}

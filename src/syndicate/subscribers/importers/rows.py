@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from syndicate.models import Subscription
 from syndicate.subscribers.consent import network_of
-from syndicate.subscribers.roster import InvalidRow, normalise_email
+from syndicate.subscribers.roster import InvalidRow, csv_plain, normalise_email
 
 __all__ = ["network_of"]  # re-exported: formats read sign-up addresses
 
@@ -58,9 +58,10 @@ class ImportedRow:
 
 
 def text(record: Record, *names: str) -> str:
-    """The first non-empty value among the columns ``names``, stripped ("" if none)."""
+    """The first non-empty value among the columns ``names``, stripped, with the quote
+    an export puts before a formula-like cell taken off ("" if none)."""
     for name in names:
-        value = (record.get(name) or "").strip()
+        value = csv_plain((record.get(name) or "").strip())
         if value:
             return value
     return ""
