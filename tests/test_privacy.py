@@ -18,6 +18,8 @@ from syndicate.models import Subscription
 from syndicate.store import Store
 from syndicate.store.consent_schema import erased_addresses
 from syndicate.store.consents import email_hash
+from syndicate.store.guards import Guards
+from syndicate.store.operators import Operators
 from syndicate.store.schema import metadata
 from syndicate.store.signups import SignupStore
 from syndicate.store.subscribers import SubscriberStore
@@ -56,6 +58,11 @@ def ana_with_a_history(store: Store) -> int:
     enqueue_edition(store, channel(), edition(store), SLOT)
     d, _ = dispatcher(store)
     assert d.run().total == 3
+    # The sign-up guard noted her confirmation mail; an operator unsuppressed her once.
+    assert Guards(store).note_confirmation(ANA, SLOT, SLOT - timedelta(days=1))
+    Operators(store).audit(
+        "editor@news.example", "suppression.remove", ANA, SLOT, before={"email": ANA}
+    )
     WebhookEventStore(store).record(
         provider="postmark",
         event_id="evt-1",

@@ -3,9 +3,11 @@ its erasure (keeping only a hash so the address is never mailed again).
 
 What the store holds about a person: ``subscribers`` (profile), ``subscriptions``,
 ``subscription_requests``, ``consent_records``, ``deliveries`` (the outbox, which
-editions were sent when), ``suppressions`` and ``webhook_events`` (by address). Every
-table that refers to a subscriber does so with ``ON DELETE CASCADE``; the two that
-hold the address itself are cleared by address.
+editions were sent when), ``suppressions``, ``webhook_events`` and the sign-up guard's
+``confirmation_sends`` (by address), and the console's ``audit_log`` (entries whose
+target is the address). Every table that refers to a subscriber does so with ``ON
+DELETE CASCADE``; those that hold the address itself are cleared by address, and an
+audit entry keeps only that an operator acted, on a hash of the address.
 """
 
 from __future__ import annotations
@@ -13,11 +15,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, delete, insert, select, update
 
 from syndicate.store.consent_schema import consent_records, erased_addresses
 from syndicate.store.consents import email_hash, erased_in
+from syndicate.store.console_schema import audit_log
 from syndicate.store.core import Store
+from syndicate.store.deliverability_schema import confirmation_sends
 from syndicate.store.delivery_schema import deliveries, subscribers, subscriptions, suppressions
 from syndicate.store.schema import editions
 from syndicate.store.signup_schema import subscription_requests
@@ -83,6 +87,16 @@ class PrivacyStore:
             held += conn.execute(
                 delete(webhook_events).where(webhook_events.c.email == email)
             ).rowcount
+            # The sign-up guard's "one confirmation a day" row names the address too.
+            held += conn.execute(
+                delete(confirmation_sends).where(confirmation_sends.c.email == email)
+            ).rowcount
+            # The console's audit log keeps that an operator acted, not on whom.
+            conn.execute(
+                update(audit_log)
+                .where(audit_log.c.target == email)
+                .values(target=f"erased:{email_hash(email)[:16]}", before=None, after=None)
+            )
             if not erased_in(conn, email):
                 conn.execute(
                     insert(erased_addresses).values(email_hash=email_hash(email), erased_at=now)
