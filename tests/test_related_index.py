@@ -167,7 +167,9 @@ def test_embeddings_add_a_semantic_signal_and_embed_covers_new_stories() -> None
         asked.append([s.id for s in stories])
         return np.stack([unit(1, 0.1) for _ in stories])
 
-    index = RelatedIndex([near, far, bare], embeddings=vectors, embed=embed)
+    # The plain cosine (the story's own embedding, not widened by its neighbours').
+    plain = RelatedWeights(semantic_feedback=0.0)
+    index = RelatedIndex([near, far, bare], plain, embeddings=vectors, embed=embed)
     signals = index.signals([story], reference=T0)
     by_id = dict(zip([c.id for c in index.candidates], signals.semantic[0], strict=True))
     assert asked == [[story.id]]
@@ -175,7 +177,9 @@ def test_embeddings_add_a_semantic_signal_and_embed_covers_new_stories() -> None
     assert by_id[far.id] < by_id[near.id]
     assert by_id[bare.id] == 0.0  # no embedding: no semantic part
     assert index.pick_per_story([story], 1)[story.id] == (near,)
-    half = RelatedIndex([near, far], RelatedWeights(semantic=0.5), embeddings=vectors)
+    half = RelatedIndex(
+        [near, far], RelatedWeights(semantic=0.5, semantic_feedback=0.0), embeddings=vectors
+    )
     near_half = half.signals([replace(story, id=near.id)], reference=T0).semantic[0]
     assert near_half.tolist() == pytest.approx([0.5, 0.0])
     without = RelatedIndex([near, far, bare]).signals([story], reference=T0)
