@@ -1,5 +1,5 @@
-"""Start-up of the commands that publish (issue 15, item 4): `build --help` and
-`serve --help` load no stage, no web framework and no database layer, like
+"""Start-up of the commands that publish and run (issue 15, item 4): `build --help`,
+`serve --help` and `run --help` load no stage, no web framework and no database layer, like
 `syndicate --help` (tests/test_cli.py)."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from tests.test_cli import HEAVY
 RUN_ONLY = (*HEAVY, "starlette", "uvicorn", "syndicate.web", "syndicate.feeds", "syndicate.config")
 
 
-@pytest.mark.parametrize("command", ["build", "serve"])
+@pytest.mark.parametrize("command", ["build", "serve", "run"])
 def test_command_help_imports_no_stage(command: str) -> None:
     # A fresh interpreter: what answering `syndicate COMMAND --help` pulls in. Only the
     # root group's own set-up (the logging console) is allowed to load rich.

@@ -225,6 +225,16 @@ class AppContext:
 
 pass_app = click.make_pass_decorator(AppContext)
 
+# The --workers option of the commands that dispatch (dispatch, digest send, run --once);
+# here, not beside dispatching, so "run --help" does not load the delivery stack.
+WORKERS = click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Dispatch processes working side by side (use the machine's cores).",
+)
+
 
 @click.group(
     cls=LazyGroup,

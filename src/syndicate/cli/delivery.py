@@ -15,7 +15,15 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from syndicate.cli.app import AppContext, cli, console, err_console, pass_app, plural
+from syndicate.cli.app import (
+    WORKERS,
+    AppContext,
+    cli,
+    console,
+    err_console,
+    pass_app,
+    plural,
+)
 from syndicate.cli.checks import check_sending
 from syndicate.cli.digest import channel_named, digest
 from syndicate.cli.editions import audience_text, edition_or_exit
@@ -152,15 +160,6 @@ def _publish(app: AppContext, edition_id: int | None) -> None:
         )
     else:
         console.print("nothing due (rows already published are waiting for their workers)")
-
-
-WORKERS = click.option(
-    "--workers",
-    type=click.IntRange(1, 64),
-    default=1,
-    show_default=True,
-    help="Dispatch processes working side by side (use the machine's cores).",
-)
 
 
 @cli.command("dispatch")

@@ -13,9 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from syndicate.cli.app import AppContext, cli, console, pass_app, plural
-from syndicate.cli.delivery import WORKERS, run_dispatch
-from syndicate.cli.failures import nothing_sent
+from syndicate.cli.app import WORKERS, AppContext, cli, console, pass_app, plural
 from syndicate.cli.text import esc
 from syndicate.models import utc_now
 
@@ -147,6 +145,9 @@ def _once(app: AppContext, workers: int) -> None:
     for e in report.editions:
         detail = f" (edition {e.edition_id}, {e.queued} queued)" if e.edition_id else ""
         console.print(f"digest {e.schedule} @ {e.slot:%Y-%m-%d %H:%M} UTC: {esc(e.status)}{detail}")
+    from syndicate.cli.delivery import run_dispatch  # the delivery stack: on use
+    from syndicate.cli.failures import nothing_sent
+
     dispatched = run_dispatch(app, None, workers)
     if report.failed or dispatched.paused or nothing_sent(dispatched):
         sys.exit(1)
