@@ -65,22 +65,33 @@ def build_edition(
     rendered = render_edition(edition, settings, channel, templates)
     if not save:
         return BuiltEdition(edition, rendered, None, created=False)
-    record, created = save_edition(
-        store,
-        NewEdition(
-            channel=channel.name,
-            slot=slot,
-            article_ids=tuple(a.id for a in edition.articles),
-            # The candidates the parts hold (a template without the "More from" markers
-            # holds only the first related_k; see render_edition).
-            related_ids=rendered.related_ids,
-            subject=rendered.subject,
-            preheader=rendered.preheader,
-            html=rendered.html,
-            text=rendered.text,
-            created_at=now or datetime.now(UTC),
-            cadence=cadence,
-            status=status,
-        ),
-    )
+    new = stored_form(channel, slot, edition, rendered, now or datetime.now(UTC), cadence, status)
+    record, created = save_edition(store, new)
     return BuiltEdition(edition, rendered, record, created)
+
+
+def stored_form(
+    channel: ChannelConfig,
+    slot: datetime,
+    edition: Edition,
+    rendered: RenderedEdition,
+    now: datetime,
+    cadence: str = OWN,
+    status: str = READY,
+) -> NewEdition:
+    """The row that stores ``edition`` of ``channel`` for ``slot`` with its compiled parts."""
+    return NewEdition(
+        channel=channel.name,
+        slot=slot,
+        article_ids=tuple(a.id for a in edition.articles),
+        # The candidates the parts hold (a template without the "More from" markers
+        # holds only the first related_k; see render_edition).
+        related_ids=rendered.related_ids,
+        subject=rendered.subject,
+        preheader=rendered.preheader,
+        html=rendered.html,
+        text=rendered.text,
+        created_at=now,
+        cadence=cadence,
+        status=status,
+    )

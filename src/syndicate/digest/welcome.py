@@ -24,6 +24,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from syndicate.config import ChannelConfig, Settings
+from syndicate.digest.build import stored_form
 from syndicate.digest.compose import (
     Edition,
     candidate_count,
@@ -37,7 +38,7 @@ from syndicate.models import Article
 from syndicate.related import RelatedIndex, related_index
 from syndicate.store import Store
 from syndicate.store.channels import iter_channel_articles
-from syndicate.store.editions import EditionRecord, NewEdition, articles_by_ids, get_edition
+from syndicate.store.editions import EditionRecord, articles_by_ids, get_edition
 from syndicate.store.editions import save_edition as save
 from syndicate.store.welcomes import START_HERE, WELCOME, latest_edition
 
@@ -77,21 +78,7 @@ def build_welcome(
     if edition is None:
         return None
     rendered = render_edition(edition, settings, channel, templates)
-    record, _ = save(
-        store,
-        NewEdition(
-            channel=channel.name,
-            slot=slot,
-            article_ids=tuple(a.id for a in edition.articles),
-            related_ids=rendered.related_ids,
-            subject=rendered.subject,
-            preheader=rendered.preheader,
-            html=rendered.html,
-            text=rendered.text,
-            created_at=now,
-            cadence=cadence,
-        ),
-    )
+    record, _ = save(store, stored_form(channel, slot, edition, rendered, now, cadence))
     return record
 
 
