@@ -77,3 +77,14 @@ def message(
         paragraphs=paragraphs,
         link=link,
     )
+
+
+def not_on_list(site: str) -> HTMLResponse:
+    """410 for a signed link whose subscriber is gone (erased or removed), with a way back."""
+    return message(
+        site,
+        "Not on our list",
+        "This address is no longer on our list.",
+        status=410,
+        link=("/subscribe", "Subscribe again"),
+    )

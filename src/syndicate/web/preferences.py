@@ -33,7 +33,7 @@ from syndicate.subscribers.signup import (
     section_choices,
 )
 from syndicate.web.forms import checked_form, fields, too_many
-from syndicate.web.pages import message, page
+from syndicate.web.pages import message, not_on_list, page
 from syndicate.web.privacy import privacy_values
 from syndicate.web.services import Services, consent
 
@@ -56,13 +56,7 @@ def routes_for(services: Services) -> list[BaseRoute]:
         )
 
     def gone() -> Response:
-        return message(
-            services.site,
-            "Not on our list",
-            "This address is no longer on our list.",
-            status=410,
-            link=("/subscribe", "Subscribe again"),
-        )
+        return not_on_list(services.site)
 
     def form_page(
         request: Request,

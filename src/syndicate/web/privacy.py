@@ -27,7 +27,7 @@ from syndicate.models import utc_now
 from syndicate.subscribers.privacy import erase, erasure_request, export_data
 from syndicate.subscribers.signup import claims_or_none
 from syndicate.web.forms import checked_form, too_many
-from syndicate.web.pages import HEADERS, message, page
+from syndicate.web.pages import HEADERS, message, not_on_list, page
 from syndicate.web.services import Services
 
 
@@ -54,9 +54,7 @@ def routes_for(services: Services) -> list[BaseRoute]:
         )
 
     def gone() -> Response:
-        return message(
-            services.site, "Not on our list", "This address is no longer on our list.", status=410
-        )
+        return not_on_list(services.site)
 
     async def download(request: Request) -> Response:
         claims = claims_or_none(services.signups, request.path_params["token"], "preferences")
