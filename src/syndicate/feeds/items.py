@@ -12,7 +12,7 @@ import html
 import mimetypes
 import re
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -127,11 +127,40 @@ def related_html(publisher: str, links: Sequence[RelatedLink]) -> str:
 
 def content_html(doc: FeedDocument, article: Article) -> str:
     """The item's HTML content: the body (or, when empty, the summary) and related links."""
-    if doc.summary_only:
-        return f"<p>{summary_html(article)}</p>"
     article = clean_article(article)
-    body = article.body_html or f"<p>{summary_html(article)}</p>"
+    summary = summary_html(article) if doc.summary_only or not article.body_html else ""
+    return _content(doc, article, summary)
+
+
+def _content(doc: FeedDocument, article: Article, summary: str) -> str:
+    """:func:`content_html` of a cleaned ``article`` whose summary HTML is known."""
+    if doc.summary_only:
+        return f"<p>{summary}</p>"
+    body = article.body_html or f"<p>{summary}</p>"
     return body + related_html(doc.publisher, doc.related.get(article.id, ()))
+
+
+@dataclass(frozen=True, slots=True)
+class ItemFields:
+    """What every format shows of one item, worked out once for all of them.
+
+    ``article`` is cleaned (:func:`clean_article`); the rest are :func:`summary_text`,
+    :func:`summary_html`, :func:`content_html` and :func:`categories` of it.
+    """
+
+    article: Article
+    summary_text: str
+    summary_html: str
+    content_html: str
+    categories: list[str]
+
+
+def item_fields(doc: FeedDocument, article: Article) -> ItemFields:
+    """``article``'s :class:`ItemFields` in ``doc`` (its item settings and related links)."""
+    article = clean_article(article)
+    plain = summary_text(article)
+    summary = html.escape(plain, quote=False)
+    return ItemFields(article, plain, summary, _content(doc, article, summary), categories(article))
 
 
 def categories(article: Article) -> list[str]:

@@ -19,6 +19,7 @@ import json
 from typing import Any
 
 from syndicate.feeds.items import (
+    ItemFields,
     categories,
     clean_article,
     content_html,
@@ -59,20 +60,31 @@ def render_json(doc: FeedDocument) -> bytes:
     return encoded.encode("utf-8")
 
 
-def item_json(doc: FeedDocument, article: Article) -> bytes:
+def item_json(doc: FeedDocument, article: Article, fields: ItemFields | None = None) -> bytes:
     """One item's bytes exactly as :func:`render_json` writes it inside ``items``
-    (``doc`` gives the item settings and "More from" links; :mod:`.fragments`)."""
-    return json.dumps(_item(doc, article), ensure_ascii=False, separators=(",", ":")).encode()
+    (``doc`` gives the item settings and "More from" links; :mod:`.fragments`).
+    ``fields``, when given, are ``item_fields(doc, article)``, shared with the XML items."""
+    item = _item(doc, article, fields)
+    return _ENCODE(item).encode()
 
 
-def _item(doc: FeedDocument, article: Article) -> dict[str, Any]:
-    article = clean_article(article)
+# The encoder json.dumps(..., ensure_ascii=False, separators=(",", ":")) builds per call.
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def _item(doc: FeedDocument, article: Article, fields: ItemFields | None = None) -> dict[str, Any]:
+    if fields is None:
+        article = clean_article(article)
+        summary, content, tags = summary_text(article), content_html(doc, article), None
+    else:
+        article = fields.article
+        summary, content, tags = fields.summary_text, fields.content_html, fields.categories
     item: dict[str, Any] = {"id": article.id}
     if article.url:
         item["url"] = article.url
     item["title"] = article.title
-    item["summary"] = summary_text(article)
-    item["content_html"] = content_html(doc, article)  # JF-2: content is required
+    item["summary"] = summary
+    item["content_html"] = content  # JF-2: content is required
     if article.image is not None:
         item["image"] = article.image.url
     item["date_published"] = rfc3339(article.published_at)
@@ -84,19 +96,20 @@ def _item(doc: FeedDocument, article: Article) -> dict[str, Any]:
     ]
     if authors:
         item["authors"] = authors
-    tags = categories(article)
+    if tags is None:
+        tags = categories(article)
     if tags:
         item["tags"] = tags
     if article.image is not None:
         image = article.image
-        fields = {
+        image_fields = {
             "alt": image.alt,
             "credit": image.credit,
             "caption": image.caption,
             "width": image.width,
             "height": image.height,
         }
-        extension = {key: value for key, value in fields.items() if value}
+        extension = {key: value for key, value in image_fields.items() if value}
         if extension:
             item["_syndicate"] = {"image": extension}
     return item
