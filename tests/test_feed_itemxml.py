@@ -16,13 +16,14 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from types import ModuleType
+from unittest import mock
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from syndicate.config import load_channels, load_settings
-from syndicate.feeds import fragments
+from syndicate.feeds import fragments, items
 from syndicate.feeds.fragments import render_items, render_items_reference
 from syndicate.feeds.items import clean_article
 from syndicate.feeds.itemxml import item_xml, renders_directly
@@ -203,7 +204,7 @@ SPECIAL = st.sampled_from(
     ]
 )
 TEXT = st.lists(st.one_of(st.text(max_size=12), SPECIAL), max_size=8).map("".join)
-WHEN = st.datetimes(min_value=datetime(1000, 1, 2), max_value=datetime(9998, 12, 30))
+WHEN = st.datetimes(min_value=datetime(1001, 1, 1), max_value=datetime(9998, 12, 30))
 OFFSET = st.sampled_from(
     [UTC, timezone(timedelta(hours=5, minutes=30)), timezone(-timedelta(hours=8))]
 )
@@ -259,3 +260,51 @@ def test_generated_articles(
         related=_related(batch, link_title),
     )
     assert_like_the_reference(doc, batch)
+
+
+# --- clean_article's shortcut for articles that are already clean ----------------------------
+
+
+def _cleaned_the_long_way(article: Article) -> Article:
+    with mock.patch.object(items, "_already_clean", return_value=False):
+        return items.clean_article.__wrapped__(article)
+
+
+def _one_field_changed(value: str) -> list[Article]:
+    """Article 1 with ``value`` put at the end of each text field in turn."""
+    base = article(1)
+    assert base.image is not None
+    image = base.image
+    return [
+        *(
+            dataclasses.replace(base, **{name: getattr(base, name) + value})
+            for name in ("id", "url", "title", "dek", "body_html", "section")
+        ),
+        dataclasses.replace(base, tags=(*base.tags, f"t{value}")),
+        dataclasses.replace(base, authors=(Author("A", bio=f"b{value}"),)),
+        dataclasses.replace(base, authors=(Author("A", url=f"u{value}"),)),
+        *(
+            dataclasses.replace(base, image=dataclasses.replace(image, **{name: f"x{value}"}))
+            for name in ("url", "alt", "credit", "caption")
+        ),
+    ]
+
+
+EDGES = ("", " ", "\n", "\u3000", "\x00", "\x1f", "\x7f", "\ufffe", "\uffff", "\uffc0")
+MIDDLES = ("\uff01", "\ud800", "😀", "é", "\t", "\r")
+
+
+@pytest.mark.parametrize("value", [*EDGES, *MIDDLES])
+def test_the_shortcut_gives_what_cleaning_gives(value: str) -> None:
+    for a in _one_field_changed(value):
+        assert items.clean_article.__wrapped__(a) == _cleaned_the_long_way(a), (value, a)
+    untitled = article(2, title="")
+    assert items.clean_article.__wrapped__(untitled).title == "(untitled)"
+    no_url = article(3, image=Image(""))
+    assert items.clean_article.__wrapped__(no_url).image is None
+
+
+@settings(max_examples=100, deadline=None)
+@given(articles(1))
+def test_the_shortcut_on_generated_articles(generated: Article) -> None:
+    assert items.clean_article.__wrapped__(generated) == _cleaned_the_long_way(generated)

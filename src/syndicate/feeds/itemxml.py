@@ -25,7 +25,7 @@ makes of it at the items' depth in a pretty-printed document:
 
 Two inputs are left to feedgen (:func:`renders_directly` is False): an article without
 an id (feedgen refuses the Atom entry, and the caller should see that same error) and
-dates before the year 1000 (``strftime`` writes such years platform-dependently).
+dates in the year 1000 or before (``strftime`` writes years below 1000 platform-dependently).
 tests/test_feed_itemxml.py proves byte-identity with feedgen on the example content,
 the golden channels, the benchmark's articles and generated hostile text.
 """
@@ -35,7 +35,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from syndicate.feeds.items import ItemFields, image_type, item_fields, rfc3339, utc
+from syndicate.feeds.items import ItemFields, image_type, item_fields
 from syndicate.feeds.render import FeedDocument
 from syndicate.models import Article
 
@@ -50,16 +50,28 @@ _ATOM_IN, _ATOM_IN2, _ATOM_OUT = "\n    ", "\n      ", "\n  "
 
 def _text(value: str) -> str:
     """``value`` escaped as libxml2 escapes element text."""
-    value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    if "&" in value:
+        value = value.replace("&", "&amp;")
+    if "<" in value:
+        value = value.replace("<", "&lt;")
+    if ">" in value:
+        value = value.replace(">", "&gt;")
     return value.replace("\r", "&#13;") if "\r" in value else value
+
+
+def _quoted(text: str) -> str:
+    """An attribute value (in double quotes) from its :func:`_text` escape: libxml2
+    also escapes the quote, LF and tab there."""
+    if '"' in text:
+        text = text.replace('"', "&quot;")
+    if "\n" in text or "\t" in text:
+        text = text.replace("\n", "&#10;").replace("\t", "&#9;")
+    return text
 
 
 def _attr(value: str) -> str:
     """``value`` escaped as libxml2 escapes an attribute value (in double quotes)."""
-    value = _text(value).replace('"', "&quot;")
-    if "\n" in value or "\t" in value:
-        value = value.replace("\n", "&#10;").replace("\t", "&#9;")
-    return value
+    return _quoted(_text(value))
 
 
 def _rfc2822(value: datetime) -> str:
@@ -72,11 +84,8 @@ def _rfc2822(value: datetime) -> str:
 
 def renders_directly(article: Article) -> bool:
     """Whether :func:`item_xml` renders ``article`` (else feedgen must; see the module)."""
-    return (
-        bool(article.id)
-        and utc(article.published_at).year >= 1000
-        and utc(article.updated_at).year >= 1000
-    )
+    # A year after 1000 anywhere is a year 1000 or later in UTC.
+    return bool(article.id) and article.published_at.year > 1000 and article.updated_at.year > 1000
 
 
 def item_xml(
@@ -96,104 +105,123 @@ def item_xml(
         fields = item_fields(doc, article)
     # feedgen sets content unless the item is summary-only and has a link (render.py).
     content = fields.content_html if not doc.summary_only or not fields.article.url else None
+    item = _Escaped(fields, content)
     out: dict[str, bytes] = {}
     for fmt in formats:
         if fmt == "rss":
-            out[fmt] = _rss(fields, content).encode("utf-8")
+            out[fmt] = _rss(item).encode("utf-8")
         elif fmt == "atom":
-            out[fmt] = _atom(fields, content).encode("utf-8")
+            out[fmt] = _atom(item).encode("utf-8")
     return out
 
 
-def _media(fields: ItemFields, media_type: str | None, inner: str, close: str) -> list[str]:
-    """The ``media:content`` element of the item's image (``_ItemExtension._media``)."""
-    image = fields.article.image
-    assert image is not None
-    parts = [f'<media:content url="{_attr(image.url)}" medium="image"']
-    if media_type:
-        parts.append(f' type="{_attr(media_type)}"')
-    if image.width:
-        parts.append(f' width="{_attr(str(image.width))}"')
-    if image.height:
-        parts.append(f' height="{_attr(str(image.height))}"')
-    if not image.alt and not image.credit:
-        parts.append("/>")
-        return parts
-    parts.append(">")
-    if image.alt:
-        parts.append(f'{inner}<media:title type="plain">{_text(image.alt)}</media:title>')
-    if image.credit:
-        parts.append(f"{inner}<media:credit>{_text(image.credit)}</media:credit>")
-    parts.append(f"{close}</media:content>")
-    return parts
+class _Escaped:
+    """An item's values escaped once, for both formats (the body is most of the work)."""
+
+    __slots__ = (
+        "article",
+        "authors",
+        "categories",
+        "content",
+        "fields",
+        "id",
+        "image_type",
+        "image_url",
+        "summary",
+        "title",
+        "url",
+    )
+
+    def __init__(self, fields: ItemFields, content: str | None) -> None:
+        article = self.article = fields.article
+        self.fields = fields
+        self.id = _text(article.id)
+        self.title = _text(article.title)
+        self.url = _text(article.url)
+        self.summary = _text(fields.summary_html)
+        self.content = None if content is None else _text(content)
+        self.categories = [_text(term) for term in fields.categories]
+        self.authors = [(_text(a.name), _text(a.url)) for a in article.authors if a.name]
+        image = article.image
+        self.image_url = "" if image is None else _attr(image.url)
+        self.image_type = None if image is None else image_type(image.url)
+
+    def media(self, inner: str, close: str) -> str:
+        """The ``media:content`` element of the item's image (``_ItemExtension._media``);
+        ``inner`` goes before its children, ``close`` before its closing tag."""
+        image = self.article.image
+        assert image is not None
+        parts = [f'<media:content url="{self.image_url}" medium="image"']
+        if self.image_type:
+            parts.append(f' type="{_attr(self.image_type)}"')
+        if image.width:
+            parts.append(f' width="{_attr(str(image.width))}"')
+        if image.height:
+            parts.append(f' height="{_attr(str(image.height))}"')
+        if not image.alt and not image.credit:
+            parts.append("/>")
+            return "".join(parts)
+        parts.append(">")
+        if image.alt:
+            parts.append(f'{inner}<media:title type="plain">{_text(image.alt)}</media:title>')
+        if image.credit:
+            parts.append(f"{inner}<media:credit>{_text(image.credit)}</media:credit>")
+        parts.append(f"{close}</media:content>")
+        return "".join(parts)
 
 
-def _rss(fields: ItemFields, content: str | None) -> str:
-    article = fields.article
+def _rss(item: _Escaped) -> str:
+    article = item.article
     nl = _RSS_IN
-    parts = ["<item>", nl, "<title>", _text(article.title), "</title>"]
-    if article.url:
-        parts += [nl, "<link>", _text(article.url), "</link>"]
-    description = fields.summary_html
-    if description:
-        parts += [nl, "<description>", _text(description), "</description>"]
+    parts = ["<item>", nl, "<title>", item.title, "</title>"]
+    if item.url:
+        parts += [nl, "<link>", item.url, "</link>"]
+    content = item.content
+    if item.summary:
+        parts += [nl, "<description>", item.summary, "</description>"]
         if content is not None:
-            parts += [nl, "<content:encoded>", _text(content), "</content:encoded>"]
+            parts += [nl, "<content:encoded>", content, "</content:encoded>"]
     elif content is not None:  # feedgen's fallback: no summary, the content describes
-        parts += [nl, "<description>", _text(content), "</description>"]
-    parts += [nl, '<guid isPermaLink="false">', _text(article.id), "</guid>"]
-    for term in fields.categories:
-        parts += [nl, "<category>", _text(term), "</category>"]
-    parts += [nl, "<pubDate>", _rfc2822(utc(article.published_at)), "</pubDate>"]
-    for author in article.authors:
-        if author.name:
-            parts += [nl, "<dc:creator>", _text(author.name), "</dc:creator>"]
-    image = article.image
-    if image is not None:
-        media_type = image_type(image.url)
-        if media_type:
-            url, kind = _attr(image.url), _attr(media_type)
-            parts += [nl, f'<enclosure url="{url}" length="0" type="{kind}"/>']
-        parts.append(nl)
-        parts += _media(fields, media_type, _RSS_IN2, nl)
+        parts += [nl, "<description>", content, "</description>"]
+    parts += [nl, '<guid isPermaLink="false">', item.id, "</guid>"]
+    for term in item.categories:
+        parts += [nl, "<category>", term, "</category>"]
+    parts += [nl, "<pubDate>", _rfc2822(item.fields.published), "</pubDate>"]
+    for name, _ in item.authors:
+        parts += [nl, "<dc:creator>", name, "</dc:creator>"]
+    if article.image is not None:
+        if item.image_type:
+            kind = _attr(item.image_type)
+            parts += [nl, f'<enclosure url="{item.image_url}" length="0" type="{kind}"/>']
+        parts += [nl, item.media(_RSS_IN2, nl)]
     parts.append(_RSS_OUT + "</item>")
     return "".join(parts)
 
 
-def _atom(fields: ItemFields, content: str | None) -> str:
-    article = fields.article
-    nl = _ATOM_IN
-    parts = [
-        "<entry>",
-        nl,
-        f"<id>{_text(article.id)}</id>",
-        nl,
-        f"<title>{_text(article.title)}</title>",
-        nl,
-        f"<updated>{rfc3339(article.updated_at)}</updated>",
-    ]
-    for author in article.authors:
-        if author.name:
-            parts += [nl, "<author>", _ATOM_IN2, "<name>", _text(author.name), "</name>"]
-            if author.url:
-                parts += [_ATOM_IN2, "<uri>", _text(author.url), "</uri>"]
-            parts += [nl, "</author>"]
+def _atom(item: _Escaped) -> str:
+    article = item.article
+    nl, nl2 = _ATOM_IN, _ATOM_IN2
+    parts = ["<entry>", nl, "<id>", item.id, "</id>", nl, "<title>", item.title, "</title>"]
+    parts += [nl, "<updated>", item.fields.updated.isoformat(), "</updated>"]
+    for name, uri in item.authors:
+        parts += [nl, "<author>", nl2, "<name>", name, "</name>"]
+        if uri:
+            parts += [nl2, "<uri>", uri, "</uri>"]
+        parts += [nl, "</author>"]
+    content = item.content
     if content is not None:
-        parts += [nl, '<content type="html"', f">{_text(content)}</content>" if content else "/>"]
-    if article.url:
-        parts += [nl, f'<link href="{_attr(article.url)}"/>']
-    summary = fields.summary_html
-    parts += [nl, '<summary type="html"', f">{_text(summary)}</summary>" if summary else "/>"]
-    for term in fields.categories:
-        parts += [nl, f'<category term="{_attr(term)}"/>']
-    parts += [nl, f"<published>{rfc3339(article.published_at)}</published>"]
-    image = article.image
-    if image is not None:
-        media_type = image_type(image.url)
-        if media_type:
-            url, kind = _attr(image.url), _attr(media_type)
-            parts += [nl, f'<link rel="enclosure" href="{url}" type="{kind}"/>']
-        parts.append(nl)
-        parts += _media(fields, media_type, _ATOM_IN2, nl)
+        parts += [nl, '<content type="html"', f">{content}</content>" if content else "/>"]
+    if item.url:
+        parts += [nl, f'<link href="{_quoted(item.url)}"/>']
+    summary = item.summary
+    parts += [nl, '<summary type="html"', f">{summary}</summary>" if summary else "/>"]
+    for term in item.categories:
+        parts += [nl, f'<category term="{_quoted(term)}"/>']
+    parts += [nl, "<published>", item.fields.published.isoformat(), "</published>"]
+    if article.image is not None:
+        if item.image_type:
+            kind = _attr(item.image_type)
+            parts += [nl, f'<link rel="enclosure" href="{item.image_url}" type="{kind}"/>']
+        parts += [nl, item.media(nl2, nl)]
     parts.append(_ATOM_OUT + "</entry>")
     return "".join(parts)

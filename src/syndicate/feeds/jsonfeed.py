@@ -76,9 +76,11 @@ def _item(doc: FeedDocument, article: Article, fields: ItemFields | None = None)
     if fields is None:
         article = clean_article(article)
         summary, content, tags = summary_text(article), content_html(doc, article), None
+        published, modified = rfc3339(article.published_at), rfc3339(article.updated_at)
     else:
         article = fields.article
         summary, content, tags = fields.summary_text, fields.content_html, fields.categories
+        published, modified = fields.published.isoformat(), fields.updated.isoformat()
     item: dict[str, Any] = {"id": article.id}
     if article.url:
         item["url"] = article.url
@@ -87,8 +89,8 @@ def _item(doc: FeedDocument, article: Article, fields: ItemFields | None = None)
     item["content_html"] = content  # JF-2: content is required
     if article.image is not None:
         item["image"] = article.image.url
-    item["date_published"] = rfc3339(article.published_at)
-    item["date_modified"] = rfc3339(article.updated_at)
+    item["date_published"] = published
+    item["date_modified"] = modified
     authors = [
         {"name": a.name, "url": a.url} if a.url else {"name": a.name}
         for a in article.authors
