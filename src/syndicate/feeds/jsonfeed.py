@@ -63,13 +63,78 @@ def render_json(doc: FeedDocument) -> bytes:
 def item_json(doc: FeedDocument, article: Article, fields: ItemFields | None = None) -> bytes:
     """One item's bytes exactly as :func:`render_json` writes it inside ``items``
     (``doc`` gives the item settings and "More from" links; :mod:`.fragments`).
-    ``fields``, when given, are ``item_fields(doc, article)``, shared with the XML items."""
-    item = _item(doc, article, fields)
-    return _ENCODE(item).encode()
+
+    ``fields``, when given, are ``item_fields(doc, article)``, shared with the XML
+    items; the item is then written directly (:func:`_written`), with the same bytes
+    as json's encoder (which stays the reference) and about twice as fast."""
+    if fields is not None:
+        data = _written(fields)
+        if data is not None:
+            return data
+    return _ENCODE(_item(doc, article, fields)).encode()
 
 
 # The encoder json.dumps(..., ensure_ascii=False, separators=(",", ":")) builds per call.
 _ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+# Bytes json escapes as \u00XX: controls other than tab, LF and CR, which the text
+# cleaning removes; if one got through, the encoder writes the item.
+_OTHER_CONTROLS = bytes(c for c in range(0x20) if c not in (0x09, 0x0A, 0x0D))
+
+
+def _string(value: str) -> str:
+    """``value`` as json's encoder writes a string (``ensure_ascii=False``) that holds no
+    control character but tab, LF and CR."""
+    if "\\" in value:
+        value = value.replace("\\", "\\\\")
+    if '"' in value:
+        value = value.replace('"', '\\"')
+    if "\n" in value:
+        value = value.replace("\n", "\\n")
+    if "\r" in value:
+        value = value.replace("\r", "\\r")
+    if "\t" in value:
+        value = value.replace("\t", "\\t")
+    return f'"{value}"'
+
+
+def _written(fields: ItemFields) -> bytes | None:
+    """:func:`_item` encoded, written member by member in its order; None for what is
+    left to the encoder (a number that is not a plain int, a control character)."""
+    article, q = fields.article, _string
+    parts = ['{"id":', q(article.id)]
+    if article.url:
+        parts += [',"url":', q(article.url)]
+    parts += [',"title":', q(article.title), ',"summary":', q(fields.summary_text)]
+    parts += [',"content_html":', q(fields.content_html)]
+    image = article.image
+    if image is not None:
+        parts += [',"image":', q(image.url)]
+    parts += [',"date_published":"', fields.published.isoformat()]
+    parts += ['","date_modified":"', fields.updated.isoformat(), '"']
+    authors = [
+        f'{{"name":{q(a.name)},"url":{q(a.url)}}}' if a.url else f'{{"name":{q(a.name)}}}'
+        for a in article.authors
+        if a.name
+    ]
+    if authors:
+        parts += [',"authors":[', ",".join(authors), "]"]
+    if fields.categories:
+        parts += [',"tags":[', ",".join(q(tag) for tag in fields.categories), "]"]
+    if image is not None:
+        members = [(k, q(v)) for k, v in (("alt", image.alt), ("credit", image.credit)) if v]
+        if image.caption:
+            members.append(("caption", q(image.caption)))
+        for key, number in (("width", image.width), ("height", image.height)):
+            if number:
+                if type(number) is not int:
+                    return None
+                members.append((key, str(number)))
+        if members:
+            inner = ",".join(f'"{key}":{value}' for key, value in members)
+            parts += [',"_syndicate":{"image":{', inner, "}}"]
+    parts.append("}")
+    data = "".join(parts).encode("utf-8")
+    return data if len(data.translate(None, _OTHER_CONTROLS)) == len(data) else None
 
 
 def _item(doc: FeedDocument, article: Article, fields: ItemFields | None = None) -> dict[str, Any]:
