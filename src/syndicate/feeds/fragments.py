@@ -8,15 +8,18 @@ document around it. So each item is rendered once per format and kept in the sto
 document is its head, rendered alone, with its items' fragments spliced in
 (:func:`splice`). A build renders only items that are new or whose inputs changed.
 
-feedgen stays the renderer: fragments are cut out of a feedgen document holding a batch
-of items (:func:`render_items`), and a head is a feedgen document holding one
-placeholder item, whose bytes are replaced by the real items' (items never hold the
-literal text ``<item>`` or ``<entry>``: text is escaped). What a head says of its items
-(the newest ``updated``, whether ``media:`` and ``dc:`` are declared) is given by
-:class:`~syndicate.feeds.render.HeadFacts`, worked out from the keys and fragments.
-The pretty-printed bytes of an element depend only on its depth, which is the same in
-every document, so a spliced document is byte-identical to the one feedgen renders
-whole (tests/test_feed_fragments.py proves it for every format, channel kind and page).
+Items are written directly (:func:`render_items`: :mod:`.itemxml` for RSS and Atom,
+:func:`.jsonfeed.item_json`), byte-identical to feedgen, which stays the reference
+(:func:`render_items_reference`: fragments cut out of a feedgen document holding a
+batch of items) and renders the rare item the direct writers leave to it. A head is a
+feedgen document holding one placeholder item, whose bytes are replaced by the real
+items' (items never hold the literal text ``<item>`` or ``<entry>``: text is escaped).
+What a head says of its items (the newest ``updated``, whether ``media:`` and ``dc:``
+are declared) is given by :class:`~syndicate.feeds.render.HeadFacts`, worked out from
+the keys and fragments. The pretty-printed bytes of an element depend only on its
+depth, which is the same in every document, so a spliced document is byte-identical to
+the one feedgen renders whole (tests/test_feed_fragments.py proves it for every format,
+channel kind and page; tests/test_feed_itemxml.py, that each item's bytes are feedgen's).
 """
 
 from __future__ import annotations

@@ -89,7 +89,8 @@ def _already_clean(article: Article) -> bool:
     if image is not None:
         values += [image.url, image.alt, image.credit, image.caption]
     try:
-        data = "\n".join(values).encode("utf-8")
+        joined = "\n".join(values)
+        data = joined.encode("utf-8")
     except (TypeError, UnicodeEncodeError):  # a None (made ""), a lone surrogate (dropped)
         return False
     if len(data.translate(None, _C0)) != len(data):
@@ -97,8 +98,9 @@ def _already_clean(article: Article) -> bool:
     # Both nonchars start with EF BF (U+FFC0-U+FFFF), rare: one search for both.
     if b"\xef\xbf" in data and any(n in data for n in _NONCHARS):
         return False
-    # No value starts or ends in whitespace (the id is not trimmed: no harm in asking).
-    return all(len(v) == len(v.strip()) for v in values)
+    # No value starts or ends in whitespace (the id is not trimmed: no harm in asking):
+    # stripping them all takes nothing off (counted without a Python loop).
+    return sum(map(len, map(str.strip, values))) == len(joined) - len(values) + 1
 
 
 def utc(value: datetime) -> datetime:
