@@ -92,6 +92,10 @@ def test_the_golden_channels_and_odd_items() -> None:
     for articles in (_odd_articles(), golden_articles()):  # each set has its own ids
         for doc in _kinds(document(articles), articles):
             assert_like_the_reference(doc, articles)
+            for formats in (("rss",), ("atom",), ("json",), ("json", "atom")):  # fewer formats
+                got = render_items(doc, articles, formats)
+                assert got == render_items_reference(doc, articles, formats)
+                assert all(set(data) == set(formats) for data in got.values())
 
 
 def test_the_example_content(tmp_path: Path) -> None:

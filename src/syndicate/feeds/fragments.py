@@ -105,11 +105,11 @@ def render_items(
     left: list[Article] = []
     for article in articles:
         fields = item_fields(template, article)
-        if xml_formats and not renders_directly(fields.article):
-            left.append(article)
-            data: dict[str, bytes] = {}
-        else:
+        data: dict[str, bytes] = {}
+        if xml_formats and renders_directly(fields.article):
             data = item_xml(template, article, xml_formats, fields)
+        elif xml_formats:
+            left.append(article)
         if "json" in formats:
             data["json"] = item_json(template, article, fields)
         out[article.id] = data
