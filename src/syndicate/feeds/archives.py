@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from syndicate.config import ChannelConfig, Settings
-from syndicate.feeds import documents, fragments, items, jsonfeed
+from syndicate.feeds import documents, fragments, items, itemxml, jsonfeed
 from syndicate.feeds import render as rendering
 from syndicate.feeds.documents import archive_path, document
 from syndicate.feeds.render import FORMATS, FeedDocument
@@ -197,7 +197,7 @@ def renderer_version() -> str:
     """A hash of the code that shapes the bytes, so a new renderer re-renders every page."""
     if not _RENDERER:
         digest = hashlib.sha256(version("feedgen").encode())
-        for module in (rendering, items, jsonfeed, documents, fragments):
+        for module in (rendering, items, itemxml, jsonfeed, documents, fragments):
             digest.update(Path(str(module.__file__)).read_bytes())
         _RENDERER.append(digest.hexdigest())
     return _RENDERER[0]

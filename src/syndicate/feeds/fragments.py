@@ -8,15 +8,18 @@ document around it. So each item is rendered once per format and kept in the sto
 document is its head, rendered alone, with its items' fragments spliced in
 (:func:`splice`). A build renders only items that are new or whose inputs changed.
 
-feedgen stays the renderer: fragments are cut out of a feedgen document holding a batch
-of items (:func:`render_items`), and a head is a feedgen document holding one
-placeholder item, whose bytes are replaced by the real items' (items never hold the
-literal text ``<item>`` or ``<entry>``: text is escaped). What a head says of its items
-(the newest ``updated``, whether ``media:`` and ``dc:`` are declared) is given by
-:class:`~syndicate.feeds.render.HeadFacts`, worked out from the keys and fragments.
-The pretty-printed bytes of an element depend only on its depth, which is the same in
-every document, so a spliced document is byte-identical to the one feedgen renders
-whole (tests/test_feed_fragments.py proves it for every format, channel kind and page).
+Items are written directly (:func:`render_items`: :mod:`.itemxml` for RSS and Atom,
+:func:`.jsonfeed.item_json`), byte-identical to feedgen, which stays the reference
+(:func:`render_items_reference`: fragments cut out of a feedgen document holding a
+batch of items) and renders the rare item the direct writers leave to it. A head is a
+feedgen document holding one placeholder item, whose bytes are replaced by the real
+items' (items never hold the literal text ``<item>`` or ``<entry>``: text is escaped).
+What a head says of its items (the newest ``updated``, whether ``media:`` and ``dc:``
+are declared) is given by :class:`~syndicate.feeds.render.HeadFacts`, worked out from
+the keys and fragments. The pretty-printed bytes of an element depend only on its
+depth, which is the same in every document, so a spliced document is byte-identical to
+the one feedgen renders whole (tests/test_feed_fragments.py proves it for every format,
+channel kind and page; tests/test_feed_itemxml.py, that each item's bytes are feedgen's).
 """
 
 from __future__ import annotations
@@ -29,7 +32,8 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from syndicate.config import ChannelConfig, Settings
-from syndicate.feeds.items import EMPTY_UPDATED, utc
+from syndicate.feeds.items import EMPTY_UPDATED, item_fields, utc
+from syndicate.feeds.itemxml import item_xml, renders_directly
 from syndicate.feeds.jsonfeed import item_json, render_json
 from syndicate.feeds.render import FeedDocument, HeadFacts, render_xml
 from syndicate.models import Article
@@ -41,7 +45,7 @@ if TYPE_CHECKING:
     from syndicate.feeds.archives import ArticleKey
     from syndicate.feeds.picks import ChannelPicks
 
-__all__ = ["Splicer", "input_hash", "render_items", "splice"]
+__all__ = ["Splicer", "input_hash", "render_items", "render_items_reference", "splice"]
 
 # Where items sit in each XML format: the opening and closing tag, and the whitespace
 # lxml's pretty printer puts between two siblings at the items' depth.
@@ -92,9 +96,34 @@ def render_items(
     """Each article's fragment in each format: ``{article id: {format: bytes}}``.
 
     ``template`` gives what items depend on besides the article (``summary_only``,
-    ``publisher``, ``related``); its head is thrown away. XML fragments are cut out of
-    feedgen documents of :data:`RENDER_BATCH` items.
+    ``publisher``, ``related``); its head is thrown away. XML items are written by
+    :mod:`.itemxml`, byte-identical to :func:`render_items_reference`, which still
+    renders the rare articles :func:`.itemxml.renders_directly` leaves to feedgen.
     """
+    out: dict[str, dict[str, bytes]] = {}
+    xml_formats = [f for f in formats if f in _XML]
+    left: list[Article] = []
+    for article in articles:
+        fields = item_fields(template, article)
+        data: dict[str, bytes] = {}
+        if xml_formats and renders_directly(fields.article):
+            data = item_xml(template, article, xml_formats, fields)
+        elif xml_formats:
+            left.append(article)
+        if "json" in formats:
+            data["json"] = item_json(template, article, fields)
+        out[article.id] = data
+    if left:
+        for article_id, data in render_items_reference(template, left, xml_formats).items():
+            out[article_id].update(data)
+    return out
+
+
+def render_items_reference(
+    template: FeedDocument, articles: Sequence[Article], formats: Sequence[str]
+) -> dict[str, dict[str, bytes]]:
+    """:func:`render_items` by feedgen, the reference: XML fragments are cut out of
+    feedgen documents of :data:`RENDER_BATCH` items."""
     out: dict[str, dict[str, bytes]] = {a.id: {} for a in articles}
     xml_formats = [f for f in formats if f in _XML]
     for start in range(0, len(articles), RENDER_BATCH):

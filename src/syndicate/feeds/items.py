@@ -12,7 +12,7 @@ import html
 import mimetypes
 import re
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -40,6 +40,8 @@ def clean_article(article: Article) -> Article:
     Cached, because each document is rendered in up to three formats and every helper
     below starts here; renderers never look at an article that has not been through it.
     """
+    if _already_clean(article):
+        return article
     image = article.image
     if image is not None:
         image = replace(
@@ -65,6 +67,40 @@ def clean_article(article: Article) -> Article:
         tags=tuple(text(tag).strip() for tag in article.tags),
         image=image if image is not None and image.url else None,
     )
+
+
+# The characters strip_controls removes, as UTF-8: C0 controls but tab, LF and CR (any
+# byte below 0x20 is one of them or those three), U+FFFE and U+FFFF; surrogates cannot
+# be encoded at all.
+_C0 = bytes(c for c in range(0x20) if c not in (0x09, 0x0A, 0x0D))
+_NONCHARS = ("\ufffe".encode(), "\uffff".encode())
+
+
+def _already_clean(article: Article) -> bool:
+    """Whether :func:`clean_article` would change nothing, as for what the store holds
+    (ingest cleans). Byte scans of all the text at once, several times faster than
+    strip_controls' regex over each field."""
+    image = article.image
+    if not article.title or (image is not None and not image.url):
+        return False
+    values = [article.id, article.url, article.title, article.dek, article.body_html]
+    values += [article.section, *article.tags]
+    values += [v for a in article.authors for v in (a.name, a.bio, a.url)]
+    if image is not None:
+        values += [image.url, image.alt, image.credit, image.caption]
+    try:
+        joined = "\n".join(values)
+        data = joined.encode("utf-8")
+    except (TypeError, UnicodeEncodeError):  # a None (made ""), a lone surrogate (dropped)
+        return False
+    if len(data.translate(None, _C0)) != len(data):
+        return False
+    # Both nonchars start with EF BF (U+FFC0-U+FFFF), rare: one search for both.
+    if b"\xef\xbf" in data and any(n in data for n in _NONCHARS):
+        return False
+    # No value starts or ends in whitespace (the id is not trimmed: no harm in asking):
+    # stripping them all takes nothing off (counted without a Python loop).
+    return sum(map(len, map(str.strip, values))) == len(joined) - len(values) + 1
 
 
 def utc(value: datetime) -> datetime:
@@ -96,7 +132,11 @@ _SPACE = re.compile(r"\s+")
 
 def summary_text(article: Article) -> str:
     """The dek; for an article without one, the start of its body as plain text."""
-    article = clean_article(article)
+    return _summary_text(clean_article(article))
+
+
+def _summary_text(article: Article) -> str:
+    """:func:`summary_text` of a cleaned ``article``."""
     if article.dek:
         return article.dek
     stripped = _TAG.sub("", _BLOCK_TAG.sub(" ", article.body_html))
@@ -127,16 +167,54 @@ def related_html(publisher: str, links: Sequence[RelatedLink]) -> str:
 
 def content_html(doc: FeedDocument, article: Article) -> str:
     """The item's HTML content: the body (or, when empty, the summary) and related links."""
-    if doc.summary_only:
-        return f"<p>{summary_html(article)}</p>"
     article = clean_article(article)
-    body = article.body_html or f"<p>{summary_html(article)}</p>"
+    summary = summary_html(article) if doc.summary_only or not article.body_html else ""
+    return _content(doc, article, summary)
+
+
+def _content(doc: FeedDocument, article: Article, summary: str) -> str:
+    """:func:`content_html` of a cleaned ``article`` whose summary HTML is known."""
+    if doc.summary_only:
+        return f"<p>{summary}</p>"
+    body = article.body_html or f"<p>{summary}</p>"
     return body + related_html(doc.publisher, doc.related.get(article.id, ()))
+
+
+@dataclass(frozen=True, slots=True)
+class ItemFields:
+    """What every format shows of one item, worked out once for all of them.
+
+    ``article`` is cleaned (:func:`clean_article`); the rest are :func:`summary_text`,
+    :func:`summary_html`, :func:`content_html` and :func:`categories` of it;
+    ``published`` and ``updated`` its dates through :func:`utc`.
+    """
+
+    article: Article
+    summary_text: str
+    summary_html: str
+    content_html: str
+    categories: list[str]
+    published: datetime
+    updated: datetime
+
+
+def item_fields(doc: FeedDocument, article: Article) -> ItemFields:
+    """``article``'s :class:`ItemFields` in ``doc`` (its item settings and related links)."""
+    article = clean_article(article)
+    plain = _summary_text(article)
+    summary = html.escape(plain, quote=False)
+    content = _content(doc, article, summary)
+    published, updated = utc(article.published_at), utc(article.updated_at)
+    return ItemFields(article, plain, summary, content, _categories(article), published, updated)
 
 
 def categories(article: Article) -> list[str]:
     """The section, then the tags; each once (case-insensitively), empty ones dropped."""
-    article = clean_article(article)
+    return _categories(clean_article(article))
+
+
+def _categories(article: Article) -> list[str]:
+    """:func:`categories` of a cleaned ``article``."""
     seen: dict[str, str] = {}
     for value in (article.section, *article.tags):
         if value:
