@@ -236,6 +236,7 @@ def test_a_repeated_request_is_answered_from_what_was_parsed_and_sees_the_disk(
     assert not isinstance(protocol, str)
     poll = b"GET /feeds/desk.json HTTP/1.1\r\nHost: x\r\nAccept-Encoding: identity\r\n\r\n"
     two = poll + b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+    once = poll.replace(b"identity", b"gzip")
     body = (out / "feeds/desk.json").read_bytes()
     changed = body.replace(b"Desk", b"Dusk")
     answers = []
@@ -246,9 +247,12 @@ def test_a_repeated_request_is_answered_from_what_was_parsed_and_sees_the_disk(
             if len(answers) == 2:
                 (out / "feeds/.swap").write_bytes(changed)
                 os.replace(out / "feeds/.swap", out / "feeds/desk.json")
+        sock.sendall(once)  # sent once: parsed, not remembered
+        gzipped = _read_answer(sock)
         sock.sendall(two)  # two requests in one chunk: parsed, not remembered
         both = _read_answer(sock, answers=2)
-    assert list(protocol.parsed) == [poll]
+    assert list(protocol.parsed) == [poll]  # remembered when sent a second time
+    assert b"content-encoding: gzip" in gzipped
     assert [a.endswith(body) for a in answers] == [True, True, False]
     assert answers[2].endswith(changed)  # the remembered request still looks at the disk
     assert both.count(b"HTTP/1.1 200 OK\r\n") == 2 and b'"status":"ok"' in both

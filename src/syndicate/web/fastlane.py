@@ -77,7 +77,8 @@ class FastLane:
 
     A poller on a kept-alive connection sends the same bytes at every poll, and so do
     the many connections of one feed fetcher. :attr:`parsed` remembers, for a chunk
-    of bytes that was exactly one request answered here, what the parser found in it;
+    of bytes that was exactly one request answered here and that its connection sent
+    twice in a row, what the parser found in it;
     the same bytes arriving again where a request starts are answered from that
     without parsing them again (the parser would end where it started, in the same
     state, having called the same callbacks with the same values). The validators are
@@ -106,6 +107,7 @@ class FastLane:
     _at_start: bool = True
     _begun = 0
     _last: _Parsed | None = None
+    _previous = b""  # the last such request this connection sent
 
     def data_received(self, data: bytes) -> None:
         if self._at_start:
@@ -124,7 +126,12 @@ class FastLane:
             was_at_start = False
         super().data_received(data)  # type: ignore[misc]
         if was_at_start and self._at_start and self._begun == 1 and len(data) <= _PARSED_MAX:
-            # Exactly one request, answered here, and nothing after it.
+            # Exactly one request, answered here, and nothing after it. Remembered once
+            # this connection has sent it twice in a row (a poller repeating itself):
+            # requests that are never repeated then cost a comparison, not an entry.
+            if data != self._previous:
+                self._previous = data
+                return
             parsed = self.parsed
             if len(parsed) >= _PARSED_ENTRIES:
                 parsed.clear()  # a client inventing requests cannot grow this for ever
