@@ -14,12 +14,18 @@
 # nginx reads the file each time (sendfile, gzip_static), as it is configured for
 # static files out of the box.
 #
+# wrk sends the same request bytes every time, as one poller on a kept-alive connection
+# does; `syndicate serve` then answers from what it parsed before (docs/serving.md). The
+# cases 200v and 304v give every request its own User-Agent (a wrk script), so each one
+# is parsed: CASES="200 304 200v 304v" bench/serve.sh measures both kinds.
+#
 # Needs root for apt-get when wrk or nginx is missing (not part of CI).
-# Usage: bench/serve.sh [DURATION_SECONDS] [REPEATS]
+# Usage: [CASES="200 304 304v"] bench/serve.sh [DURATION_SECONDS] [REPEATS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION="${1:-10}"
 REPEATS="${2:-3}"
+CASES="${CASES:-200 304}"
 CONNECTIONS=32
 PY="$(realpath -s "$(command -v "${PYTHON:-.venv/bin/python}")")"  # keep the venv symlink
 
@@ -48,6 +54,18 @@ cp -r syndicate.toml feeds content "$WORK/instance/"
 (cd "$WORK/instance" && "$PY" -m syndicate -q ingest >/dev/null && "$PY" -m syndicate -q build >/dev/null)
 OUT="$WORK/instance/public"
 chmod -R a+rX "$WORK/instance"
+
+# Every request its own User-Agent, for the cases 200v and 304v.
+cat >"$WORK/varied.lua" <<'EOF'
+counter = 0
+request = function()
+  counter = counter + 1
+  local headers = {}
+  for name, value in pairs(wrk.headers) do headers[name] = value end
+  headers["User-Agent"] = "reader/" .. counter
+  return wrk.format(nil, nil, headers)
+end
+EOF
 
 free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 SYN_PORT="$(free_port)"
@@ -111,8 +129,9 @@ cpu_ticks() {  # utime + stime of the given pids, in clock ticks
 TICKS="$(getconf CLK_TCK)"
 
 run_case() {  # server port case -> "requests/s cpu_us_per_request"
-  local server="$1" port="$2" case="$3" url="http://127.0.0.1:$2/feeds/all.xml"
-  local headers=(-H "Accept-Encoding: gzip")
+  local server="$1" port="$2" case="${3%v}" url="http://127.0.0.1:$2/feeds/all.xml"
+  local headers=(-H "Accept-Encoding: gzip") script=()
+  [ "$3" != "$case" ] && script=(-s "$WORK/varied.lua")
   if [ "$case" = 304 ]; then
     local etag
     etag="$(curl -s -D - -o /dev/null -H 'Accept-Encoding: gzip' "$url" | tr -d '\r' | awk -F': ' 'tolower($1)=="etag"{print $2}')"
@@ -125,7 +144,7 @@ run_case() {  # server port case -> "requests/s cpu_us_per_request"
   fi
   local pids; pids="$(pids_of "$server")"
   local before; before="$(cpu_ticks $pids)"
-  local out; out="$(taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" "${headers[@]}" "$url")"
+  local out; out="$(taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" "${script[@]}" "${headers[@]}" "$url")"
   local after; after="$(cpu_ticks $pids)"
   local requests rps
   requests="$(echo "$out" | awk '/requests in/{print $1}')"
@@ -137,7 +156,7 @@ echo "feed: /feeds/all.xml ($(stat -c %s "$OUT/feeds/all.xml") bytes, gzip $(sta
 printf '%-10s %-6s %12s %14s   %s\n' server answer "requests/s" "CPU us/request" "(each run)"
 declare -A RESULT
 median() { tr ' ' '\n' | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-for case in 200 304; do
+for case in $CASES; do
   declare -A RUNS_RPS=() RUNS_CPU=()
   for _ in $(seq 1 "$REPEATS"); do
     for server in syndicate nginx; do
@@ -151,11 +170,11 @@ for case in 200 304; do
     rps="$(echo ${RUNS_RPS[$server]} | median)"
     cpu="$(echo ${RUNS_CPU[$server]} | median)"
     RESULT["$server-$case"]="$rps $cpu"
-    label="$case"; [ "$case" = 200 ] && label="200 gz"
+    label="$case"; [ "${case%v}" = 200 ] && label="$case gz"
     printf '%-10s %-6s %12s %14s   %s\n' "$server" "$label" "$rps" "$cpu" "${RUNS_RPS[$server]# } / ${RUNS_CPU[$server]# }"
   done
 done
-for case in 200 304; do
+for case in $CASES; do
   read -r s_rps s_cpu <<<"${RESULT[syndicate-$case]}"
   read -r n_rps n_cpu <<<"${RESULT[nginx-$case]}"
   "$PY" -c "print(f'ratio syndicate/nginx, $case: requests/s {$s_rps/$n_rps:.3f} (goal >= 0.5), CPU per request {$s_cpu/$n_cpu:.1f}x')"

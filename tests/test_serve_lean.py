@@ -226,6 +226,54 @@ def test_a_head_too_large_after_a_fast_answer_is_refused(served: Served) -> None
     assert answer.startswith(b"HTTP/1.1 431 ")
 
 
+def test_a_repeated_request_is_answered_from_what_was_parsed_and_sees_the_disk(
+    tmp_path: Path,
+) -> None:
+    settings = _instance(tmp_path)
+    out = settings.resolve(settings.output.dir)
+    config = server_config(create_app(settings), "127.0.0.1", 0, access_log=False)
+    protocol = config.http  # the class: its `parsed` table is shared by the connections
+    assert not isinstance(protocol, str)
+    poll = b"GET /feeds/desk.json HTTP/1.1\r\nHost: x\r\nAccept-Encoding: identity\r\n\r\n"
+    two = poll + b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+    once = poll.replace(b"identity", b"gzip")
+    body = (out / "feeds/desk.json").read_bytes()
+    changed = body.replace(b"Desk", b"Dusk")
+    answers = []
+    with running(config) as port, socket.create_connection(("127.0.0.1", port), 10) as sock:
+        for _ in range(3):
+            sock.sendall(poll)
+            answers.append(_read_answer(sock))
+            if len(answers) == 2:
+                (out / "feeds/.swap").write_bytes(changed)
+                os.replace(out / "feeds/.swap", out / "feeds/desk.json")
+        sock.sendall(once)  # sent once: parsed, not remembered
+        gzipped = _read_answer(sock)
+        sock.sendall(two)  # two requests in one chunk: parsed, not remembered
+        both = _read_answer(sock, answers=2)
+    assert list(protocol.parsed) == [poll]  # remembered when sent a second time
+    assert b"content-encoding: gzip" in gzipped
+    assert [a.endswith(body) for a in answers] == [True, True, False]
+    assert answers[2].endswith(changed)  # the remembered request still looks at the disk
+    assert both.count(b"HTTP/1.1 200 OK\r\n") == 2 and b'"status":"ok"' in both
+
+
+def _read_answer(sock: socket.socket, answers: int = 1) -> bytes:
+    """Read ``answers`` whole answers (each with a Content-Length) from ``sock``."""
+    data = b""
+    while True:
+        rest, done = data, 0
+        while b"\r\n\r\n" in rest:
+            head, _, rest = rest.partition(b"\r\n\r\n")
+            length = int(next(v for k, _, v in _pairs(head) if k == b"content-length"))
+            if len(rest) < length:
+                break
+            rest, done = rest[length:], done + 1
+        if done >= answers:
+            return data
+        data += sock.recv(65536)
+
+
 # -- files changed on disk ---------------------------------------------------------------------
 
 

@@ -10,9 +10,9 @@ from syndicate.cli.digest import channel_named
 from syndicate.cli.operators import cli_actor
 from syndicate.cli.text import esc
 from syndicate.models import utc_now
-from syndicate.store.operators import Operators
-from syndicate.store.outbox import Outbox
-from syndicate.store.oversight import pause_channel
+
+# The store is imported by the commands that use it, so that `--help` loads no stage
+# (tests/test_startup.py).
 
 
 @cli.group()
@@ -26,6 +26,9 @@ def channels() -> None:
 @pass_app
 def channels_pause(app: AppContext, channel_name: str, reason: str) -> None:
     """Pause CHANNEL's sending: nothing of it is sent until it is resumed."""
+    from syndicate.store.operators import Operators
+    from syndicate.store.oversight import pause_channel
+
     channel = channel_named(app, channel_name)
     store = app.store()
     now = utc_now()
@@ -49,6 +52,9 @@ def channels_pause(app: AppContext, channel_name: str, reason: str) -> None:
 @pass_app
 def channels_resume(app: AppContext, channel_name: str) -> None:
     """Resume CHANNEL's sending (a pause by hand or by policy failures)."""
+    from syndicate.store.operators import Operators
+    from syndicate.store.outbox import Outbox
+
     channel = channel_named(app, channel_name)
     store = app.store()
     paused = Outbox(store).paused()

@@ -4,21 +4,23 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.table import Table
 
 from syndicate.cli.app import AppContext, cli, console, pass_app, plural, when
-from syndicate.cli.checks import sending_problems, template_problems
 from syndicate.cli.progress import progress_bar
 from syndicate.cli.text import cell
-from syndicate.config import find_config, load_channels
 from syndicate.errors import ConfigError
-from syndicate.ingest import SourceReport, ingest
 from syndicate.models import Article
-from syndicate.related.semantic import for_settings
-from syndicate.store import Store, current_revision, head_revision
+
+if TYPE_CHECKING:
+    from syndicate.ingest import SourceReport
+    from syndicate.store import Store
+
+# The stages are imported by the commands that run them, so that `--help` loads none
+# (tests/test_startup.py).
 
 # --- ingest ------------------------------------------------------------------------------
 
@@ -43,6 +45,9 @@ def ingest_cmd(
     Prints a summary per source; exits 1 if any source failed. A SQLite store whose
     folder does not exist is an error (exit 3) unless --create or [store] create.
     """
+    from syndicate.ingest import ingest
+    from syndicate.related.semantic import for_settings
+
     settings = app.settings
     store = app.store(create=create)
     names = list(sources) or [s.name for s in settings.sources if s.enabled]
@@ -251,6 +256,8 @@ def db_upgrade(app: AppContext) -> None:
     Every command also migrates on first use; only this one (and ingest --create)
     creates a SQLite store whose folder does not exist yet.
     """
+    from syndicate.store import current_revision, head_revision
+
     store = app.store(upgrade=False, create=True)
     before = current_revision(store.engine)
     ran = store.upgrade_if_needed()
@@ -282,6 +289,8 @@ def _index_terms(store: Store) -> int:
 @pass_app
 def db_status(app: AppContext) -> None:
     """Print the store's migration and article count."""
+    from syndicate.store import current_revision, head_revision
+
     store = app.store(upgrade=False)
     current = current_revision(store.engine)
     console.print(f"revision: {current or 'empty'} (newest: {head_revision()})")
@@ -303,6 +312,9 @@ def config_check(app: AppContext) -> None:
     the digest templates; prints the file it read and what it found. Exits 2 on any
     problem, listing each one.
     """
+    from syndicate.cli.checks import sending_problems, template_problems
+    from syndicate.config import find_config, load_channels
+
     path = find_config(app.config_path)
     settings = app.settings
     channels = load_channels(settings)

@@ -11,6 +11,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.table import Table
@@ -24,26 +25,17 @@ from syndicate.cli.app import (
     pass_app,
     plural,
 )
-from syndicate.cli.checks import check_sending
 from syndicate.cli.digest import channel_named, digest
 from syndicate.cli.editions import audience_text, edition_or_exit
 from syndicate.cli.failures import nothing_sent, say_nothing_sent
 from syndicate.cli.text import cell, esc
-from syndicate.config import load_channels
-from syndicate.delivery import (
-    Dispatcher,
-    DispatchReport,
-    EditionMessages,
-    deliveries_waiting,
-    enqueue_counted,
-    make_backend,
-    sender_guards,
-)
-from syndicate.digest import slot_for
 from syndicate.models import utc_now
-from syndicate.store.domain_groups import GROUPS, GroupPauses
-from syndicate.store.editions import FROZEN, UNDER_REVIEW
-from syndicate.store.outbox import Outbox
+
+if TYPE_CHECKING:
+    from syndicate.delivery import DispatchReport
+
+# The delivery stack and the store are imported by the commands that use them, so that
+# `--help` loads neither (tests/test_startup.py).
 
 # --- dispatch and deliveries -------------------------------------------------------------
 
@@ -68,6 +60,9 @@ def stop_on_signals() -> Iterator[threading.Event]:
 
 
 def _dispatch_here(app: AppContext, edition_id: int | None) -> DispatchReport:
+    from syndicate.config import load_channels
+    from syndicate.delivery import Dispatcher, EditionMessages, make_backend, sender_guards
+
     settings = app.settings
     store = app.store()
     channels = {c.name: c for c in load_channels(settings)}
@@ -113,6 +108,8 @@ def run_dispatch(app: AppContext, edition_id: int | None, workers: int = 1) -> D
     queue = "celery"`` nothing is sent here: the due rows are published as tasks for
     ``syndicate worker`` processes.
     """
+    from syndicate.delivery import DispatchReport
+
     if app.settings.dispatch.queue == "celery":
         _publish(app, edition_id)
         return DispatchReport()
@@ -189,6 +186,9 @@ def deliveries() -> None:
 @pass_app
 def deliveries_status(app: AppContext, edition_id: int | None, as_json: bool) -> None:
     """Counts of deliveries by status, for EDITION_ID or for all editions."""
+    from syndicate.delivery import deliveries_waiting
+    from syndicate.store.outbox import Outbox
+
     store = app.store()
     if edition_id is not None:
         edition_or_exit(store, edition_id)
@@ -257,6 +257,9 @@ def deliveries_warmup(app: AppContext, off: bool) -> None:
 def deliveries_resume(app: AppContext, name: str) -> None:
     """Lift the pause of a channel, or of a recipient group (gmail, microsoft, yahoo,
     other) a circuit breaker paused, after fixing what the provider complained about."""
+    from syndicate.store.domain_groups import GROUPS, GroupPauses
+    from syndicate.store.outbox import Outbox
+
     store = app.store()
     if name in GROUPS:
         if GroupPauses(store).resume(name):
@@ -287,8 +290,12 @@ def digest_send(app: AppContext, channel_name: str, at_now: bool, workers: int) 
     new to send, 1 when nothing of it could be sent (all deferred or failed), and 2 for
     a backend that cannot be built (checked before anything is composed or queued).
     """
+    from syndicate.cli.checks import check_sending
+    from syndicate.delivery import enqueue_counted
+    from syndicate.digest import slot_for
     from syndicate.digest.build import build_edition  # the composing stack: load on use
     from syndicate.digest.review import initial_status
+    from syndicate.store.editions import FROZEN, UNDER_REVIEW
 
     settings = app.settings
     channel = channel_named(app, channel_name)

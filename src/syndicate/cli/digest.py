@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -17,9 +18,10 @@ from syndicate.cli.app import (
     plural,
 )
 from syndicate.cli.text import cell
-from syndicate.config import ChannelConfig, load_channels
-from syndicate.digest import next_slot, slot_for
 from syndicate.errors import ConfigError
+
+if TYPE_CHECKING:
+    from syndicate.config import ChannelConfig
 
 
 @cli.group(cls=LazyGroup, lazy=DIGEST_COMMANDS)
@@ -28,6 +30,9 @@ def digest() -> None:
 
 
 def channel_named(app: AppContext, name: str) -> ChannelConfig:
+    """The configured channel called ``name``; a ConfigError naming the others if none."""
+    from syndicate.config import load_channels
+
     channels = {c.name: c for c in load_channels(app.settings)}
     if name not in channels:
         known = ", ".join(sorted(channels)) or "none"
@@ -67,6 +72,7 @@ def preview(
     Exits 1 when there is no edition (fewer new articles than min_items).
     """
     from syndicate.delivery.preview import write_preview
+    from syndicate.digest import next_slot, slot_for
     from syndicate.digest.build import build_edition  # the composing stack: load on use
 
     settings = app.settings

@@ -6,8 +6,8 @@ import click
 from rich.table import Table
 
 from syndicate.cli.app import AppContext, cli, console, pass_app, plural
+from syndicate.cli.choices import DOCTOR_GROUPS
 from syndicate.cli.text import cell
-from syndicate.doctor import GROUPS, run_doctor, save_report
 
 STYLES = {"pass": "green", "warn": "yellow", "fail": "bold red"}
 
@@ -17,7 +17,7 @@ STYLES = {"pass": "green", "warn": "yellow", "fail": "bold red"}
 @click.option(
     "--only",
     "only",
-    type=click.Choice(GROUPS),
+    type=click.Choice(DOCTOR_GROUPS),
     multiple=True,
     help="Run only this group of checks (repeatable) [default: all].",
 )
@@ -28,6 +28,8 @@ def doctor_cmd(app: AppContext, as_json: bool, only: tuple[str, ...]) -> None:
     Each check passes, warns or fails, with the fix spelled out; the results are kept
     for /metrics. Exits 1 when any check fails.
     """
+    from syndicate.doctor import GROUPS, run_doctor, save_report  # the checks: load on use
+
     settings = app.settings
     groups = tuple(g for g in GROUPS if g in only) if only else GROUPS
     report = run_doctor(settings, app.store, groups=groups)

@@ -3,26 +3,22 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.markup import escape
 from rich.table import Table
 
 from syndicate.cli.app import AppContext, cli, console, pass_app, plural, when
-from syndicate.delivery import AudienceCounts
-from syndicate.digest.errors import ReviewError
 from syndicate.models import Article, utc_now
-from syndicate.store import Store
-from syndicate.store.editions import (
-    OWN,
-    EditionListing,
-    EditionRecord,
-    articles_by_ids,
-    edition_listings,
-    get_edition_by_id,
-)
-from syndicate.store.stats import delivery_counts_by_edition
+
+if TYPE_CHECKING:
+    from syndicate.delivery import AudienceCounts
+    from syndicate.store import Store
+    from syndicate.store.editions import EditionListing, EditionRecord
+
+# The store and the stages are imported by the commands that use them, so that `--help`
+# loads none (tests/test_startup.py).
 
 # The order statuses are printed in: the way a delivery goes.
 STATUS_ORDER = ("queued", "sending", "sent", "deferred", "failed", "suppressed")
@@ -40,6 +36,9 @@ def editions() -> None:
 @pass_app
 def editions_list(app: AppContext, channel: str | None, limit: int | None, as_json: bool) -> None:
     """List editions, newest slot first, with their deliveries by status."""
+    from syndicate.store.editions import OWN, edition_listings
+    from syndicate.store.stats import delivery_counts_by_edition
+
     store = app.store()
     found = edition_listings(store, channel, limit)
     counts = delivery_counts_by_edition(store, [e.id for e in found])
@@ -75,6 +74,9 @@ def editions_list(app: AppContext, channel: str | None, limit: int | None, as_js
 def editions_show(app: AppContext, edition_id: int, as_json: bool) -> None:
     """Show EDITION_ID: slot, cadence, status, subject, stories, related picks and its
     deliveries by status."""
+    from syndicate.store.editions import articles_by_ids
+    from syndicate.store.stats import delivery_counts_by_edition
+
     store = app.store()
     record = edition_or_exit(store, edition_id)
     stories = articles_by_ids(store, record.article_ids)
@@ -103,6 +105,8 @@ def editions_show(app: AppContext, edition_id: int, as_json: bool) -> None:
 def edition_or_exit(store: Store, edition_id: int) -> EditionRecord:
     """The edition with this id; a usage error (exit 2) naming the way to list them if
     there is none."""
+    from syndicate.store.editions import get_edition_by_id
+
     record = get_edition_by_id(store, edition_id)
     if record is None:
         raise click.BadParameter(
@@ -178,6 +182,7 @@ def _review_move(app: AppContext, edition_id: int, move: str, reason: str = "") 
     """Hold, approve or cancel EDITION_ID as the command's user (audited)."""
     from syndicate.cli.operators import cli_actor
     from syndicate.digest import review
+    from syndicate.digest.errors import ReviewError
 
     store = app.store()
     edition_or_exit(store, edition_id)

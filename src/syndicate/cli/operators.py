@@ -8,10 +8,13 @@ import click
 from rich.table import Table
 
 from syndicate.cli.app import AppContext, cli, console, pass_app, plural, when
+from syndicate.cli.choices import ROLES
 from syndicate.cli.text import esc
 from syndicate.errors import StoreError
 from syndicate.models import utc_now
-from syndicate.store.operators import ROLES, Operators, check_password
+
+# The store (and its password hasher, slow to set up) is imported by the commands that
+# use it, so that `--help` loads no stage (tests/test_startup.py).
 
 PASSWORD_ENV = "SYNDICATE_OPERATOR_PASSWORD"
 
@@ -36,6 +39,8 @@ def _password_option(func: click.decorators.FC) -> click.decorators.FC:
 
 
 def _good_password(password: str) -> None:
+    from syndicate.store.operators import check_password
+
     try:
         check_password(password)
     except ValueError as err:
@@ -69,6 +74,8 @@ def operators_add(
     app: AppContext, email: str, role: str, channels: tuple[str, ...], password: str
 ) -> None:
     """Add an operator who signs in with EMAIL (turns the console on)."""
+    from syndicate.store.operators import Operators
+
     _good_password(password)
     found = Operators(app.store())
     now = utc_now()
@@ -90,6 +97,8 @@ def operators_add(
 @pass_app
 def operators_list(app: AppContext) -> None:
     """List the operators, their roles and any lock-out."""
+    from syndicate.store.operators import Operators
+
     found = Operators(app.store()).all()
     if not found:
         console.print("no operators: the console is off", highlight=False)
@@ -116,6 +125,8 @@ def operators_list(app: AppContext) -> None:
 @pass_app
 def operators_remove(app: AppContext, email: str) -> None:
     """Remove the operator EMAIL and end their sessions."""
+    from syndicate.store.operators import Operators
+
     found = Operators(app.store())
     before = found.get(email)
     if before is None or not found.remove(email):
@@ -132,6 +143,8 @@ def operators_remove(app: AppContext, email: str) -> None:
 @pass_app
 def operators_reset_password(app: AppContext, email: str, password: str) -> None:
     """Set a new password for EMAIL, lift any lock-out and end their sessions."""
+    from syndicate.store.operators import Operators
+
     _good_password(password)
     found = Operators(app.store())
     now = utc_now()

@@ -10,7 +10,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.table import Table
@@ -18,8 +18,10 @@ from rich.table import Table
 from syndicate.cli.app import AppContext, cli, console, pass_app, plural
 from syndicate.cli.progress import progress_bar
 from syndicate.cli.text import cell
-from syndicate.config import ChannelConfig, load_channels
 from syndicate.models import utc_now
+
+if TYPE_CHECKING:
+    from syndicate.config import ChannelConfig
 
 
 class _ArticleOrCommand(click.Group):
@@ -132,6 +134,8 @@ def _remembered(
 
 
 def _channel(app: AppContext, name: str) -> ChannelConfig:
+    from syndicate.config import load_channels
+
     channels = {c.name: c for c in load_channels(app.settings)}
     if name not in channels:
         known = ", ".join(sorted(channels)) or "none"

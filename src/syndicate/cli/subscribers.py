@@ -7,28 +7,21 @@ import csv
 import json
 import sys
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import click
 from rich.table import Table
 
 from syndicate.cli.app import AppContext, cli, console, err_console, pass_app, plural, when
+from syndicate.cli.choices import CADENCES, IMPORT_FORMATS, SUBSCRIBER_STATUSES
 from syndicate.cli.text import cell, esc
-from syndicate.config import load_channels
 from syndicate.models import Subscription, utc_now
-from syndicate.store.consents import ConsentStore
-from syndicate.store.delivery_schema import CADENCES, SUBSCRIBER_STATUSES
-from syndicate.store.subscribers import SubscriberStore
-from syndicate.subscribers.consent import operator_record
-from syndicate.subscribers.importers.apply import FORMATS, ImportOptions, parse_tag_map, run_import
-from syndicate.subscribers.roster import (
-    CSV_COLUMNS,
-    ImportReport,
-    InvalidRow,
-    check_timezone,
-    export_rows,
-    normalise_email,
-)
+
+if TYPE_CHECKING:
+    from syndicate.subscribers.roster import ImportReport
+
+# The roster and the store are imported by the commands that use them, so that `--help`
+# loads neither (tests/test_startup.py).
 
 
 @cli.group()
@@ -37,6 +30,8 @@ def subscribers() -> None:
 
 
 def _address(email: str) -> str:
+    from syndicate.subscribers.roster import InvalidRow, normalise_email
+
     try:
         return normalise_email(email)
     except InvalidRow as err:
@@ -73,6 +68,11 @@ def subscribers_add(
     note: str,
 ) -> None:
     """Add EMAIL (or update its subscriptions). Opted-out addresses are not re-added."""
+    from syndicate.config import load_channels
+    from syndicate.store.subscribers import SubscriberStore
+    from syndicate.subscribers.consent import operator_record
+    from syndicate.subscribers.roster import InvalidRow, check_timezone
+
     known = [c.name for c in load_channels(app.settings)]
     chosen = list(channels) or [c.name for c in load_channels(app.settings) if c.digest.enabled]
     unknown = [c for c in chosen if c not in known]
@@ -105,7 +105,7 @@ def subscribers_add(
 @click.option(
     "--from",
     "fmt",
-    type=click.Choice(list(FORMATS)),
+    type=click.Choice(IMPORT_FORMATS),
     default="csv",
     show_default=True,
     help="The tool FILE was exported from.",
@@ -151,6 +151,10 @@ def subscribers_import(
     reported with file and line and skipped; the rest are imported. Importing the same
     file again changes nothing. Exits 1 if any row was bad.
     """
+    from syndicate.config import load_channels
+    from syndicate.subscribers.importers.apply import ImportOptions, parse_tag_map, run_import
+    from syndicate.subscribers.roster import InvalidRow
+
     known = [c.name for c in load_channels(app.settings)]
     unknown = [c for c in channels if c not in known]
     if unknown:
@@ -206,6 +210,9 @@ def _summary(file: Path, report: ImportReport, dry_run: bool) -> str:
 @pass_app
 def subscribers_export(app: AppContext, file: TextIO, status: str | None) -> None:
     """Write subscribers as CSV (the import format) to FILE or standard output."""
+    from syndicate.store.subscribers import SubscriberStore
+    from syndicate.subscribers.roster import CSV_COLUMNS, export_rows
+
     writer = csv.DictWriter(file, fieldnames=list(CSV_COLUMNS), lineterminator="\n")
     writer.writeheader()
     writer.writerows(export_rows(SubscriberStore(app.store()), status))
@@ -217,6 +224,8 @@ def subscribers_export(app: AppContext, file: TextIO, status: str | None) -> Non
 @pass_app
 def subscribers_list(app: AppContext, status: str | None, as_json: bool) -> None:
     """List subscribers and their subscriptions."""
+    from syndicate.store.subscribers import SubscriberStore
+
     store = SubscriberStore(app.store())
     if as_json:
         for sub in store.iter_all(status=status):
@@ -250,6 +259,9 @@ def subscribers_list(app: AppContext, status: str | None, as_json: bool) -> None
 @pass_app
 def subscribers_show(app: AppContext, email: str, as_json: bool) -> None:
     """Show EMAIL: status, subscriptions and how and when each was consented to."""
+    from syndicate.store.consents import ConsentStore
+    from syndicate.store.subscribers import SubscriberStore
+
     address = _address(email)
     store = app.store()
     people = SubscriberStore(store)
@@ -300,6 +312,8 @@ def subscribers_show(app: AppContext, email: str, as_json: bool) -> None:
 @pass_app
 def subscribers_remove(app: AppContext, email: str) -> None:
     """Delete EMAIL and its subscriptions and deliveries (to unsubscribe, use the link)."""
+    from syndicate.store.subscribers import SubscriberStore
+
     address = _address(email)
     if not SubscriberStore(app.store()).remove(address):
         err_console.print(f"no subscriber {esc(address)}")

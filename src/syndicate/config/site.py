@@ -74,11 +74,12 @@ class OutputSettings(Section):
     """Where built files (feeds, archives) are written."""
 
     dir: Path = Field(Path("public"), description="Output folder for built feeds.")
-    etag: Literal["content", "nginx"] = Field(
+    etag: Literal["content", "nginx", "caddy"] = Field(
         "content",
         description=(
-            "How `syndicate serve` makes feed ETags: 'content' (a hash of the bytes) or "
-            "'nginx' (mtime and size in hex, as nginx does, to share caches with it)."
+            "How `syndicate serve` makes feed ETags: 'content' (a hash of the bytes), "
+            "'nginx' (mtime and size in hex, as nginx does) or 'caddy' (mtime and size "
+            "in base 36, as Caddy's file_server does), to share caches with that server."
         ),
     )
 

@@ -18,11 +18,18 @@ import logging
 from typing import Any
 
 from syndicate.web.conditional import http_date
-from syndicate.web.lean import LeanFiles, request_headers
+from syndicate.web.lean import LeanFiles, Variant, request_headers
 
 __all__ = ["FastLane"]
 
 _FEEDS = b"/feeds/"
+_Key = tuple[bytes, bytes | None, bytes | None, bytes | None]
+# What the parser found in a request answered here: the memo key, the method, the
+# HTTP version, keep-alive, and the URL (for the access log).
+_Parsed = tuple[_Key, bytes, str, bool, bytes]
+_PARSED_MAX = 4096
+"""Requests (whole chunks) up to this size are remembered in :attr:`FastLane.parsed`."""
+_PARSED_ENTRIES = 1024
 _DATE: list[tuple[str, bytes]] = [("", b"")]
 
 
@@ -57,8 +64,8 @@ class _NoEvent:
 class FastLane:
     """Answers published files from :attr:`lean` in ``on_headers_complete``.
 
-    Mixed in after :class:`~syndicate.web.server.HeadDeadline` (whose
-    ``await_next_head`` keeps the keep-alive and head deadlines) and before uvicorn's
+    Mixed in before :class:`~syndicate.web.server.HeadDeadline` (whose
+    ``await_next_head`` keeps the keep-alive and head deadlines) and uvicorn's
     httptools protocol.
 
     Answers are remembered for the rest of the event loop's current iteration in
@@ -67,15 +74,27 @@ class FastLane:
     at, so they may share one look at the disk (one ``stat`` of the manifest and of
     the file, see :class:`~syndicate.web.lean.LeanFiles`) and one validator check.
     A rebuild is still seen by every request read after it.
+
+    A poller on a kept-alive connection sends the same bytes at every poll, and so do
+    the many connections of one feed fetcher. :attr:`parsed` remembers, for a chunk
+    of bytes that was exactly one request answered here and that its connection sent
+    twice in a row, what the parser found in it;
+    the same bytes arriving again where a request starts are answered from that
+    without parsing them again (the parser would end where it started, in the same
+    state, having called the same callbacks with the same values). The validators are
+    still checked against the file as it is now.
     """
 
     lean: LeanFiles | None = None
     memo: dict[tuple[bytes, bytes | None, bytes | None, bytes | None], Any]
+    parsed: dict[bytes, _Parsed]
     # Provided by uvicorn's httptools protocol this is mixed into.
     cycle: Any
     parser: Any
     url: bytes
     headers: list[tuple[bytes, bytes]]
+    expect_100_continue: bool
+    scope: Any
     transport: Any
     flow: Any
     loop: Any
@@ -83,12 +102,55 @@ class FastLane:
     access_log: bool
     access_logger: logging.Logger
     server_state: Any
+    # Where the parser is: at the start of a request, after one answered here (True),
+    # and what the last answer here was, for :attr:`parsed`.
+    _at_start: bool = True
+    _begun = 0
+    _last: _Parsed | None = None
+    _previous = b""  # the last such request this connection sent
+
+    def data_received(self, data: bytes) -> None:
+        if self._at_start:
+            known = self.parsed.get(data)
+            if (
+                known is not None
+                and (self.cycle is None or self.cycle.response_complete)
+                and not self.flow.write_paused
+            ):
+                found = self._look_up(known[0])
+                if found is not None:
+                    self._answer(found, known)
+                    return
+            was_at_start, self._at_start, self._begun = True, False, 0
+        else:
+            was_at_start = False
+        super().data_received(data)  # type: ignore[misc]
+        if was_at_start and self._at_start and self._begun == 1 and len(data) <= _PARSED_MAX:
+            # Exactly one request, answered here, and nothing after it. Remembered once
+            # this connection has sent it twice in a row (a poller repeating itself):
+            # requests that are never repeated then cost a comparison, not an entry.
+            if data != self._previous:
+                self._previous = data
+                return
+            parsed = self.parsed
+            if len(parsed) >= _PARSED_ENTRIES:
+                parsed.clear()  # a client inventing requests cannot grow this for ever
+            assert self._last is not None
+            parsed[data] = self._last
+
+    def on_message_begin(self) -> None:
+        # uvicorn's ASGI scope is made only for a request that goes through uvicorn
+        # (see _scope_for_uvicorn).
+        self._at_start = False
+        self._begun += 1
+        self.url = b""
+        self.expect_100_continue = False
+        self.headers = []
 
     def on_headers_complete(self) -> None:
-        lean = self.lean
         cycle = self.cycle
         if (
-            lean is not None
+            self.lean is not None
             and (cycle is None or cycle.response_complete)
             and not self.flow.write_paused  # a client not reading: let uvicorn wait on it
             and self.url.startswith(_FEEDS)
@@ -98,23 +160,46 @@ class FastLane:
                 path, _, _ = self.url.partition(b"?")
                 if b"%" not in path and not self.parser.should_upgrade():
                     key = (path, *request_headers(self.headers))
-                    memo = self.memo
-                    found = memo.get(key)
-                    if found is None:
-                        first = not memo  # the manifest is checked once per iteration
-                        found = lean.answer(path.decode("latin-1"), *key[1:], check_manifest=first)
-                        if found is not None:
-                            if first:
-                                self.loop.call_soon(memo.clear)  # at this iteration's end
-                            memo[key] = found
+                    found = self._look_up(key)
                     if found is not None:
-                        self._answer(found[0], found[1], method)
+                        version = self.parser.get_http_version()
+                        keep_alive = version != "1.0" and self.parser.should_keep_alive()
+                        self._last = (key, method, version, keep_alive, self.url)
+                        self._answer(found, self._last)
                         return
+        self._scope_for_uvicorn()
         super().on_headers_complete()  # type: ignore[misc]
 
-    def _answer(self, not_modified: bool, variant: Any, method: bytes) -> None:
-        version = self.parser.get_http_version()
-        keep_alive = version != "1.0" and self.parser.should_keep_alive()
+    def on_message_complete(self) -> None:
+        if type(self.cycle) is _Answered:
+            self._at_start = True  # the request answered here has ended: the next may start
+            return
+        super().on_message_complete()  # type: ignore[misc]
+
+    def _scope_for_uvicorn(self) -> None:
+        """Make the scope uvicorn's ``on_message_begin`` would have made, keeping what
+        the parser has delivered since."""
+        url, headers, expect = self.url, self.headers, self.expect_100_continue
+        super().on_message_begin()  # type: ignore[misc]
+        self.url, self.headers, self.expect_100_continue = url, headers, expect
+        self.scope["headers"] = headers
+
+    def _look_up(self, key: _Key) -> tuple[bool, Variant] | None:
+        memo = self.memo
+        found = memo.get(key)
+        if found is None:
+            assert self.lean is not None
+            first = not memo  # the manifest is checked once per iteration
+            found = self.lean.answer(key[0].decode("latin-1"), *key[1:], check_manifest=first)
+            if found is not None:
+                if first:
+                    self.loop.call_soon(memo.clear)  # at this iteration's end
+                memo[key] = found
+        return found
+
+    def _answer(self, found: tuple[bool, Variant], request: _Parsed) -> None:
+        not_modified, variant = found
+        _, method, version, keep_alive, url = request
         head = variant.not_modified_head if not_modified else variant.ok_head
         tail = b"\r\n" if keep_alive else b"connection: close\r\n\r\n"
         if not_modified or method == b"HEAD":
@@ -128,7 +213,7 @@ class FastLane:
                 '%s - "%s %s HTTP/%s" %d',
                 client,
                 method.decode("ascii"),
-                self.url.decode("latin-1"),
+                url.decode("latin-1"),
                 version,
                 304 if not_modified else 200,
             )

@@ -43,9 +43,9 @@ from syndicate.web.conditional import (
 )
 from syndicate.web.published import Manifest, PublishedFiles, etag_of
 
-__all__ = ["LeanApp", "LeanFiles", "Resource", "Variant", "nginx_etag"]
+__all__ = ["LeanApp", "LeanFiles", "Resource", "Variant", "caddy_etag", "nginx_etag"]
 
-EtagStyle = Literal["content", "nginx"]
+EtagStyle = Literal["content", "nginx", "caddy"]
 _StatKey = tuple[int, int, int, int]
 
 CACHE_BYTES = 64 * 1024 * 1024
@@ -67,6 +67,24 @@ except ImportError:  # pragma: no cover - brotli is a core dependency
 def nginx_etag(mtime: int, size: int) -> str:
     """The ETag nginx's static module gives a file: its mtime and size in hex."""
     return f'"{mtime:x}-{size:x}"'
+
+
+def caddy_etag(mtime: int, size: int) -> str:
+    """The ETag Caddy's file_server (2.6) gives a file: its mtime in whole seconds and
+    its size, each in base 36, run together."""
+    return f'"{_base36(mtime)}{_base36(size)}"'
+
+
+def _base36(number: int) -> str:
+    # Go's strconv.FormatInt(n, 36): lower-case digits, "0" for zero, "-" when negative.
+    if number < 0:
+        return "-" + _base36(-number)
+    digits = ""
+    while True:
+        number, digit = divmod(number, 36)
+        digits = "0123456789abcdefghijklmnopqrstuvwxyz"[digit] + digits
+        if not number:
+            return digits
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,8 +267,9 @@ class LeanFiles:
         return variant
 
     def _etag(self, coding: str, body: bytes, mtime: int, source_size: int) -> str:
-        if self.etag_style == "nginx":
-            tag = nginx_etag(mtime, source_size)
+        if self.etag_style != "content":
+            made = nginx_etag if self.etag_style == "nginx" else caddy_etag
+            tag = made(mtime, source_size)
             return tag[:-1] + '-br"' if coding == "br" else tag
         if coding == "br":
             return f'"{etag_of(body, False)[1:-1]}-br"'

@@ -222,7 +222,7 @@ def guarded_protocol(
     if lean is not None and base is not H11Protocol:
         return type(
             "FastLaneProtocol",
-            (HeadDeadline, FastLane, base),
-            {"header_timeout": header_timeout, "lean": lean, "memo": {}},
+            (FastLane, HeadDeadline, base),
+            {"header_timeout": header_timeout, "lean": lean, "memo": {}, "parsed": {}},
         )
     return type("HeadDeadlineProtocol", (HeadDeadline, base), {"header_timeout": header_timeout})
