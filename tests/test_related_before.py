@@ -221,3 +221,21 @@ def test_the_stored_index_gives_the_same_picks_both_ways(
     index = related_index(store, settings(), channel(related_pool="site"), items[-1].published_at)
     got = assert_same(index, items, 4)
     assert sum(len(p) for p in got.values()) > len(items)
+
+
+def test_tied_feedback_neighbours_are_the_ones_the_whole_pool_gives(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Thirty members equally close to the story, each sharing a word of its own with one
+    # candidate: which ten feed the story's vector decides the picks, and which of a tie
+    # ``argpartition`` keeps depends on the whole row, wire columns included.
+    made = []
+    for n in range(10, 40):  # two digits each: texts of one length, cosines of one value
+        made.append(article(n, title="Alpha beta", body_html=f"<p>gamma delta own{n}</p>"))
+        made.append(article(100 + n, source="wire", body_html=f"<p>wire words {n}</p>"))
+        made.append(article(200 + n, title=f"Own{n} talks", body_html=f"<p>own{n} epsilon</p>"))
+    story = article(400, title="Alpha beta", body_html="<p>gamma delta</p>")
+    index = index_over([*made, story])
+    everything = sorted(made, key=lambda a: (a.published_at, a.id))
+    assert before._tied(index, [story], index.pool.space.cosines(index._vectors([story]))) == [0]
+    assert_same(index, [*everything[-40:], story], 4)

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 import numpy.typing as npt
@@ -38,8 +39,8 @@ import numpy.typing as npt
 from syndicate.models import Article
 from syndicate.related.ranking import RelatedIndex, _ranked
 
-# The cells of one block's (items × pool) matrices: ~8 MB of float64 each, whatever the
-# archive's size (20 items at 50,000 articles, 256 at 4,000 or fewer).
+# The cells of one block's (items × members) matrices: ~8 MB of float64 each, whatever
+# the archive's size (104 items over 10,000 members, 256 over 4,096 or fewer).
 BLOCK_CELLS = 1 << 20
 MAX_BLOCK = 256
 
@@ -91,47 +92,79 @@ def pick_each_before(
     not older than item>)`` gives, item by item (see the module's docstring)."""
     if k <= 0 or not items:
         return {item.id: () for item in items}
-    pool = index.pool
-    # What every item may pick before its own rules: members not marked related_exclude.
-    open_rows = index.members & ~pool.excluded
-    cosines = RowCosines(index)
+    members = np.flatnonzero(index.members)
+    # Only members are ever neighbours, scales or picks: their columns are all a row
+    # needs (a channel's fifth of the site is a fifth of the work).
+    view = RelatedIndex.over(
+        index.pool.view(members), index.load, index.weights, members=np.ones(len(members), bool)
+    )
+    cosines = RowCosines(view)
     chosen: dict[str, tuple[Article, ...]] = {}
-    size = block_size(len(pool))
+    size = block_size(len(members))
     for start in range(0, len(items), size):
         block = items[start : start + size]
-        places = _pick_block(index, block, k, open_rows, cosines)
-        wanted = list(dict.fromkeys(pool.ids[p] for rows in places for p in rows))
+        places = _pick_block(index, view, members, block, k, cosines)
+        wanted = list(dict.fromkeys(view.pool.ids[p] for rows in places for p in rows))
         loaded = {a.id: a for a in index.load(wanted)}  # one store read per block
         for item, rows in zip(block, places, strict=True):
-            ids = (pool.ids[p] for p in rows)
+            ids = (view.pool.ids[p] for p in rows)
             chosen[item.id] = tuple(loaded[i] for i in ids if i in loaded)
     return chosen
 
 
 def _pick_block(
     index: RelatedIndex,
+    view: RelatedIndex,
+    members: npt.NDArray[np.int64],
     block: Sequence[Article],
     k: int,
-    open_rows: npt.NDArray[np.bool_],
     cosines: RowCosines,
 ) -> list[list[int]]:
-    """The pool rows each item of ``block`` picks, in pick order."""
-    pool = index.pool
+    """The rows of ``view`` (``index``'s ``members``) each item of ``block`` picks."""
+    pool = view.pool
     # The index's own internals, on purpose: this is its per-story path, batched.
     vectors = index._vectors(block)
-    scores = index._signals(block, None, vectors, each=True).combined()
-    # The story's own cosine with every row, float32 as the near-copy check sums it.
-    story_cosines = pool.space.cosines(vectors).astype(np.float32)
+    signals = view._signals(block, None, vectors, each=True)
+    if index._embeddings and index.weights.semantic != 0:
+        semantic = np.vstack([index._semantic([s]) for s in block])[:, members]
+        signals = replace(signals, semantic=semantic)
+    scores = signals.combined()
+    # The story's own cosine with every row, as the text signal starts from.
+    story_cosines = pool.space.cosines(vectors)
+    for row in _tied(view, block, story_cosines):
+        alone = index._signals([block[row]], None, vectors[row], each=True).combined()
+        scores[row] = alone[0, members]
+    story_cosines32 = story_cosines.astype(np.float32)  # as the near-copy check sums it
     picks = []
     for row, item in enumerate(block):
-        allowed = open_rows & (pool.published < item.published_at.timestamp())
+        allowed = ~pool.excluded & (pool.published < item.published_at.timestamp())
         cluster = pool.cluster(item.story_key)
         if cluster is not None:
             allowed &= pool.stories != cluster
         if item.id in pool.position:
             allowed[pool.position[item.id]] = False
-        picks.append(_walk(index, scores[row], allowed, item, k, story_cosines[row], cosines))
+        picks.append(_walk(view, scores[row], allowed, item, k, story_cosines32[row], cosines))
     return picks
+
+
+def _tied(
+    view: RelatedIndex, block: Sequence[Article], cosines: npt.NDArray[np.float64]
+) -> list[int]:
+    """The rows whose feedback neighbours are not one set: a tie of positive cosines
+    at the last place. Which tied member ``argpartition`` keeps depends on the whole
+    row it is given, so those rows are scored over the whole pool as the item alone
+    would be."""
+    depth = min(view.weights.feedback_depth, len(view.pool) - 1)
+    if view.weights.feedback <= 0 or depth < 1:
+        return []
+    near = cosines.copy()
+    for row, story in enumerate(block):
+        if story.id in view.pool.position:
+            near[row, view.pool.position[story.id]] = 0.0
+    # The depth-th and (depth+1)-th largest cosines of each row.
+    ordered = -np.partition(-near, [depth - 1, depth], axis=1)
+    last, next_one = ordered[:, depth - 1], ordered[:, depth]
+    return [int(row) for row in np.flatnonzero((last == next_one) & (last > 0))]
 
 
 def _walk(
