@@ -124,17 +124,21 @@ def _pick_block(
     pool = view.pool
     # The index's own internals, on purpose: this is its per-story path, batched.
     vectors = index._vectors(block)
-    signals = view._signals(block, None, vectors, each=True)
+    # The story's plain cosine with every row: where the text signal starts from, and
+    # (float32, as the near-copy check sums it) the story's side of that check.
+    story_cosines = pool.space.cosines(vectors)
+    signals = view._signals(block, None, vectors, each=True, cosine=story_cosines)
     if index._embeddings and index.weights.semantic != 0:
         semantic = np.vstack([index._semantic([s]) for s in block])[:, members]
         signals = replace(signals, semantic=semantic)
     scores = signals.combined()
-    # The story's own cosine with every row, as the text signal starts from.
-    story_cosines = pool.space.cosines(vectors)
+    del signals
     for row in _tied(view, block, story_cosines):
         alone = index._signals([block[row]], None, vectors[row], each=True).combined()
         scores[row] = alone[0, members]
-    story_cosines32 = story_cosines.astype(np.float32)  # as the near-copy check sums it
+    # (_tied zeroed each story's own column: never a pick of its own, so never checked.)
+    story_cosines32 = story_cosines.astype(np.float32)
+    del story_cosines
     picks = []
     for row, item in enumerate(block):
         allowed = ~pool.excluded & (pool.published < item.published_at.timestamp())
@@ -153,14 +157,14 @@ def _tied(
     """The rows whose feedback neighbours are not one set: a tie of positive cosines
     at the last place. Which tied member ``argpartition`` keeps depends on the whole
     row it is given, so those rows are scored over the whole pool as the item alone
-    would be."""
+    would be. Each story's own column of ``cosines`` is set to 0 (in place: no copy)."""
     depth = min(view.weights.feedback_depth, len(view.pool) - 1)
-    if view.weights.feedback <= 0 or depth < 1:
-        return []
-    near = cosines.copy()
+    near = cosines
     for row, story in enumerate(block):
         if story.id in view.pool.position:
             near[row, view.pool.position[story.id]] = 0.0
+    if view.weights.feedback <= 0 or depth < 1:
+        return []
     # The depth-th and (depth+1)-th largest cosines of each row.
     ordered = -np.partition(-near, [depth - 1, depth], axis=1)
     last, next_one = ordered[:, depth - 1], ordered[:, depth]

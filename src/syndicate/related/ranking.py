@@ -214,10 +214,17 @@ class RelatedIndex:
     def _vectors(self, stories: Sequence[Article]) -> sparse.csr_matrix:
         return self.pool.space.vectors([article_terms(s) for s in stories])
 
-    def _text(self, stories: Sequence[Article], vectors: sparse.csr_matrix) -> FloatArray:
+    def _text(
+        self,
+        stories: Sequence[Article],
+        vectors: sparse.csr_matrix,
+        cosine: FloatArray | None = None,
+    ) -> FloatArray:
         """Cosine with each story's vector, widened by its nearest pool members, blended
-        with the plain BM25 score for stories of few words."""
-        cosine = self.pool.space.cosines(vectors)
+        with the plain BM25 score for stories of few words. ``cosine``: the stories'
+        plain cosines with the pool (``space.cosines(vectors)``) when the caller has them
+        (read, never changed)."""
+        cosine = self.pool.space.cosines(vectors) if cosine is None else cosine
         w = self.weights
         # Who may count as a neighbour or set a story's scale: members, never the story.
         others = np.broadcast_to(self.members, cosine.shape).copy()
@@ -372,19 +379,22 @@ class RelatedIndex:
         vectors: sparse.csr_matrix | None,
         *,
         each: bool = False,
+        cosine: FloatArray | None = None,
     ) -> Signals:
         """:meth:`signals`, reusing the stories' ``vectors`` when the caller has them.
 
         ``each``: every row as if its story were asked alone (``reference`` unused): its
         age decay counted from the story's own date, its semantic part computed alone (a
         batched float32 product may differ from a single row's in the last bit).
+        ``cosine``: the stories' plain cosines with the pool, if the caller has them.
         """
         w, pool = self.weights, self.pool
         n = len(pool)
         if not stories or not n:
             empty = np.zeros((len(stories), n))
             return Signals(empty, empty, empty, empty, np.ones((len(stories), n)), empty)
-        text = self._text(stories, self._vectors(stories) if vectors is None else vectors)
+        vectors = self._vectors(stories) if vectors is None else vectors
+        text = self._text(stories, vectors, cosine)
         codes = np.array([pool.section_code.get(s.section.casefold(), -1) for s in stories])
         same = codes[:, None] == pool.sections[None, :]
         informative = np.append(pool.section_weight, 0.0)  # code -1 (unknown) → nothing
