@@ -6,8 +6,10 @@ item, every later member excluded, scores the item against the whole pool anyway
 pays the per-call set-up (the exclusion set, the allowed mask, one store read, scipy's
 per-product overhead for every near-copy check) item by item: quadratic in the
 archive, two thirds of a cold feed build. Here the items are scored a block at a time
-(one set of products per block, blocks small enough that no (items × pool) matrix
-grows past a few MB) and each item's picks are walked from its own row.
+against the pool's members only (one set of products per block, blocks small enough
+that no (items × members) matrix grows past ~8 MB) and each item's picks are walked
+from its own row. What is left grows with items × members, as the definition asks:
+an item's feedback neighbours and scale are chosen among all members, later ones too.
 
 Why the picks are the same, to the bit:
 
@@ -15,6 +17,11 @@ Why the picks are the same, to the bit:
   runs per row in the same order (``lexical.py``, ``ranking.py``: the text signal,
   its feedback and BM25 blend), the age decay is counted from the item's own date
   (``_signals(each=True)``) and the semantic part is computed per item;
+* non-members' columns are left out (:meth:`~.pool.Pool.view` keeps the whole pool's
+  statistics): they are never a neighbour, a scale or a pick. Only which of several
+  *tied* feedback neighbours ``argpartition`` keeps depends on the columns it is
+  given, so an item whose neighbours tie at the last place is scored over the whole
+  pool, as alone (``_tied``);
 * the exclusions only ever changed which candidates are allowed, never the scores:
   "published before the item" is a comparison of the same timestamps the per-item
   path compared;
@@ -52,8 +59,8 @@ def block_size(pool_size: int) -> int:
 
 class RowCosines:
     """Cosines of pool rows with each other, as ``RelatedIndex.near_copy`` computes them
-    (float32, summed in the first row's order), remembered: neighbouring items walk
-    much the same candidates."""
+    (float32, summed in the first row's order), remembered for one batch of items:
+    neighbouring items walk much the same candidates (a few pairs per item)."""
 
     def __init__(self, index: RelatedIndex) -> None:
         matrix = index.pool.matrix
@@ -94,7 +101,7 @@ def pick_each_before(
         return {item.id: () for item in items}
     members = np.flatnonzero(index.members)
     # Only members are ever neighbours, scales or picks: their columns are all a row
-    # needs (a channel's fifth of the site is a fifth of the work).
+    # needs (with related_pool = "channel", a channel's share of the site's work).
     view = RelatedIndex.over(
         index.pool.view(members), index.load, index.weights, members=np.ones(len(members), bool)
     )

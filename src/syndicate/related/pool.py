@@ -405,7 +405,8 @@ class Pool:
         """Rows ``rows`` (ascending) as a pool of their own that scores each row exactly
         as this one does: this pool's statistics (idf, mean length, label rarities),
         cluster codes and id ranks, only fewer columns to compute (e.g. a channel's
-        members among the whole site's rows). ``rows`` (the view's ``rows``) are not kept.
+        members among the whole site's rows). Its ``rows`` (term counts) stay this
+        pool's: a view scores, it is never merged into.
         """
         keep = np.zeros(len(self), dtype=bool)
         keep[rows] = True
