@@ -104,6 +104,14 @@ def articles() -> list[Article]:
     return realistic()
 
 
+@pytest.fixture(params=["whole pool", "members' view"], autouse=True)
+def scoring(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every comparison both ways: scoring the whole pool's columns (a site pool) and
+    a view of the members' columns (a channel's pool), whatever the members' share."""
+    monkeypatch.setattr(before, "VIEW_SHARE", 1.0 if request.param == "members' view" else 0.0)
+    return str(request.param)
+
+
 def items_of(articles: Sequence[Article]) -> list[Article]:
     """The World channel's items, oldest first (as ``feeds.picks._choose`` sorts them)."""
     world = [a for a in articles if a.section == "World"]
@@ -223,9 +231,7 @@ def test_the_stored_index_gives_the_same_picks_both_ways(
     assert sum(len(p) for p in got.values()) > len(items)
 
 
-def test_tied_feedback_neighbours_are_the_ones_the_whole_pool_gives(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_tied_feedback_neighbours_are_the_ones_the_whole_pool_gives(scoring: str) -> None:
     # Thirty members equally close to the story, each sharing a word of its own with one
     # candidate: which ten feed the story's vector decides the picks, and which of a tie
     # ``argpartition`` keeps depends on the whole row, wire columns included.

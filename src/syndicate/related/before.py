@@ -6,8 +6,8 @@ item, every later member excluded, scores the item against the whole pool anyway
 pays the per-call set-up (the exclusion set, the allowed mask, one store read, scipy's
 per-product overhead for every near-copy check) item by item: quadratic in the
 archive, two thirds of a cold feed build. Here the items are scored a block at a time
-against the pool's members only (one set of products per block, blocks small enough
-that no (items × members) matrix grows past ~8 MB) and each item's picks are walked
+(one set of products per block, blocks small enough that no (items × rows) matrix
+grows past ~8 MB) and each item's picks are walked
 from its own row. What is left grows with items × members, as the definition asks:
 an item's feedback neighbours and scale are chosen among all members, later ones too.
 
@@ -17,8 +17,9 @@ Why the picks are the same, to the bit:
   runs per row in the same order (``lexical.py``, ``ranking.py``: the text signal,
   its feedback and BM25 blend), the age decay is counted from the item's own date
   (``_signals(each=True)``) and the semantic part is computed per item;
-* non-members' columns are left out (:meth:`~.pool.Pool.view` keeps the whole pool's
-  statistics): they are never a neighbour, a scale or a pick. Only which of several
+* when members are at most half the pool (``related_pool = "channel"``), non-members'
+  columns are left out (:meth:`~.pool.Pool.view` keeps the whole pool's statistics):
+  they are never a neighbour, a scale or a pick. Only which of several
   *tied* feedback neighbours ``argpartition`` keeps depends on the columns it is
   given, so an item whose neighbours tie at the last place is scored over the whole
   pool, as alone (``_tied``);
@@ -50,6 +51,8 @@ from syndicate.related.ranking import RelatedIndex, _ranked
 # the archive's size (104 items over 10,000 members, 256 over 4,096 or fewer).
 BLOCK_CELLS = 1 << 20
 MAX_BLOCK = 256
+# Members at most this share of the pool: score a view of their columns only.
+VIEW_SHARE = 0.5
 
 
 def block_size(pool_size: int) -> int:
@@ -100,61 +103,68 @@ def pick_each_before(
     if k <= 0 or not items:
         return {item.id: () for item in items}
     members = np.flatnonzero(index.members)
-    # Only members are ever neighbours, scales or picks: their columns are all a row
-    # needs (with related_pool = "channel", a channel's share of the site's work).
-    view = RelatedIndex.over(
-        index.pool.view(members), index.load, index.weights, members=np.ones(len(members), bool)
-    )
-    cosines = RowCosines(view)
+    if len(members) <= VIEW_SHARE * len(index.pool):
+        # Only members are ever neighbours, scales or picks: their columns are all a
+        # row needs (with related_pool = "channel", a channel's share of the work).
+        scoring = RelatedIndex.over(
+            index.pool.view(members), index.load, index.weights, members=np.ones(len(members), bool)
+        )
+        columns: npt.NDArray[np.int64] | None = members
+    else:  # (the site's pool: nearly every row is a member, a view would save little)
+        scoring, columns = index, None
+    cosines = RowCosines(scoring)
     chosen: dict[str, tuple[Article, ...]] = {}
-    size = block_size(len(members))
+    ids = scoring.pool.ids
+    size = block_size(len(scoring.pool))
     for start in range(0, len(items), size):
         block = items[start : start + size]
-        places = _pick_block(index, view, members, block, k, cosines)
-        wanted = list(dict.fromkeys(view.pool.ids[p] for rows in places for p in rows))
+        places = _pick_block(index, scoring, columns, block, k, cosines)
+        wanted = list(dict.fromkeys(ids[p] for rows in places for p in rows))
         loaded = {a.id: a for a in index.load(wanted)}  # one store read per block
         for item, rows in zip(block, places, strict=True):
-            ids = (view.pool.ids[p] for p in rows)
-            chosen[item.id] = tuple(loaded[i] for i in ids if i in loaded)
+            chosen[item.id] = tuple(loaded[i] for i in (ids[p] for p in rows) if i in loaded)
     return chosen
 
 
 def _pick_block(
     index: RelatedIndex,
-    view: RelatedIndex,
-    members: npt.NDArray[np.int64],
+    scoring: RelatedIndex,
+    columns: npt.NDArray[np.int64] | None,
     block: Sequence[Article],
     k: int,
     cosines: RowCosines,
 ) -> list[list[int]]:
-    """The rows of ``view`` (``index``'s ``members``) each item of ``block`` picks."""
-    pool = view.pool
+    """The rows of ``scoring`` (``index`` itself, or the view of its rows ``columns``)
+    each item of ``block`` picks."""
+    pool = scoring.pool
     # The index's own internals, on purpose: this is its per-story path, batched.
     vectors = index._vectors(block)
     # The story's plain cosine with every row: where the text signal starts from, and
     # (float32, as the near-copy check sums it) the story's side of that check.
     story_cosines = pool.space.cosines(vectors)
-    signals = view._signals(block, None, vectors, each=True, cosine=story_cosines)
-    if index._embeddings and index.weights.semantic != 0:
-        semantic = np.vstack([index._semantic([s]) for s in block])[:, members]
+    signals = scoring._signals(block, None, vectors, each=True, cosine=story_cosines)
+    if columns is not None and index._embeddings and index.weights.semantic != 0:
+        semantic = np.vstack([index._semantic([s]) for s in block])[:, columns]
         signals = replace(signals, semantic=semantic)
     scores = signals.combined()
     del signals
-    for row in _tied(view, block, story_cosines):
-        alone = index._signals([block[row]], None, vectors[row], each=True).combined()
-        scores[row] = alone[0, members]
-    # (_tied zeroed each story's own column: never a pick of its own, so never checked.)
+    if columns is not None:
+        for row in _tied(scoring, block, story_cosines):
+            alone = index._signals([block[row]], None, vectors[row], each=True).combined()
+            scores[row] = alone[0, columns]
+    # (_tied may have zeroed a story's own column: never its own pick, never checked.)
     story_cosines32 = story_cosines.astype(np.float32)
     del story_cosines
+    open_rows = scoring.members & ~pool.excluded
     picks = []
     for row, item in enumerate(block):
-        allowed = ~pool.excluded & (pool.published < item.published_at.timestamp())
+        allowed = open_rows & (pool.published < item.published_at.timestamp())
         cluster = pool.cluster(item.story_key)
         if cluster is not None:
             allowed &= pool.stories != cluster
         if item.id in pool.position:
             allowed[pool.position[item.id]] = False
-        picks.append(_walk(view, scores[row], allowed, item, k, story_cosines32[row], cosines))
+        picks.append(_walk(scoring, scores[row], allowed, item, k, story_cosines32[row], cosines))
     return picks
 
 
