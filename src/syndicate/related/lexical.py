@@ -130,6 +130,15 @@ class LexicalSpace:
             (data, indices, indptr), shape=(count, max(len(features), 1)), copy=False
         )
 
+    def view(self, rows: npt.NDArray[np.int64]) -> LexicalSpace:
+        """This space with only the pool rows ``rows``: the same statistics and weights,
+        so each product with a row gives what it gives here, to the bit."""
+        view = LexicalSpace.__new__(LexicalSpace)
+        view.features, view.idf, view.mean_length = self.features, self.idf, self.mean_length
+        view.norms = self.norms[rows]
+        view.matrix = sparse.csr_matrix(self.matrix[rows])  # rows keep their term order
+        return view
+
     def _weights(
         self,
         indptr: npt.NDArray[np.int64],

@@ -401,6 +401,36 @@ class Pool:
         )
         self.excluded = facts.excluded
 
+    def view(self, rows: npt.NDArray[np.int64]) -> Pool:
+        """Rows ``rows`` (ascending) as a pool of their own that scores each row exactly
+        as this one does: this pool's statistics (idf, mean length, label rarities),
+        cluster codes and id ranks, only fewer columns to compute (e.g. a channel's
+        members among the whole site's rows). Its ``rows`` (term counts) stay this
+        pool's: a view scores, it is never merged into.
+        """
+        keep = np.zeros(len(self), dtype=bool)
+        keep[rows] = True
+        view = Pool.__new__(Pool)
+        view.facts = self.facts.keep(keep)
+        view.ids = view.facts.ids
+        view.position = {i: n for n, i in enumerate(view.ids)}
+        view.rank = self.rank[rows]
+        view.rows = self.rows
+        view.space = self.space.view(rows)
+        view.matrix = view.space.matrix
+        view.section_code, view.section_weight = self.section_code, self.section_weight
+        view.sections = self.sections[rows]
+        view.tag_vocab, view.tag_weight = self.tag_vocab, self.tag_weight
+        view.tags = self.tags[rows]
+        view.author_vocab, view.authors = self.author_vocab, self.authors[rows]
+        view.tags_t = view.tags.T.tocsr()
+        view.authors_t = view.authors.T.tocsr()
+        view.published = self.published[rows]
+        view.story_code, view.stories = self.story_code, self.stories[rows]
+        view.source_code, view.sources = self.source_code, self.sources[rows]
+        view.excluded = self.excluded[rows]
+        return view
+
     def cluster(self, key: str) -> int | None:
         """The code of story cluster ``key`` (a ``story_key``), ``None`` if no row has it."""
         if key in self.story_code:

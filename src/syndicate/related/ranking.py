@@ -214,10 +214,17 @@ class RelatedIndex:
     def _vectors(self, stories: Sequence[Article]) -> sparse.csr_matrix:
         return self.pool.space.vectors([article_terms(s) for s in stories])
 
-    def _text(self, stories: Sequence[Article], vectors: sparse.csr_matrix) -> FloatArray:
+    def _text(
+        self,
+        stories: Sequence[Article],
+        vectors: sparse.csr_matrix,
+        cosine: FloatArray | None = None,
+    ) -> FloatArray:
         """Cosine with each story's vector, widened by its nearest pool members, blended
-        with the plain BM25 score for stories of few words."""
-        cosine = self.pool.space.cosines(vectors)
+        with the plain BM25 score for stories of few words. ``cosine``: the stories'
+        plain cosines with the pool (``space.cosines(vectors)``) when the caller has them
+        (read, never changed)."""
+        cosine = self.pool.space.cosines(vectors) if cosine is None else cosine
         w = self.weights
         # Who may count as a neighbour or set a story's scale: members, never the story.
         others = np.broadcast_to(self.members, cosine.shape).copy()
@@ -370,14 +377,24 @@ class RelatedIndex:
         stories: Sequence[Article],
         reference: datetime | None,
         vectors: sparse.csr_matrix | None,
+        *,
+        each: bool = False,
+        cosine: FloatArray | None = None,
     ) -> Signals:
-        """:meth:`signals`, reusing the stories' ``vectors`` when the caller has them."""
+        """:meth:`signals`, reusing the stories' ``vectors`` when the caller has them.
+
+        ``each``: every row as if its story were asked alone (``reference`` unused): its
+        age decay counted from the story's own date, its semantic part computed alone (a
+        batched float32 product may differ from a single row's in the last bit).
+        ``cosine``: the stories' plain cosines with the pool, if the caller has them.
+        """
         w, pool = self.weights, self.pool
         n = len(pool)
         if not stories or not n:
             empty = np.zeros((len(stories), n))
             return Signals(empty, empty, empty, empty, np.ones((len(stories), n)), empty)
-        text = self._text(stories, self._vectors(stories) if vectors is None else vectors)
+        vectors = self._vectors(stories) if vectors is None else vectors
+        text = self._text(stories, vectors, cosine)
         codes = np.array([pool.section_code.get(s.section.casefold(), -1) for s in stories])
         same = codes[:, None] == pool.sections[None, :]
         informative = np.append(pool.section_weight, 0.0)  # code -1 (unknown) → nothing
@@ -393,17 +410,24 @@ class RelatedIndex:
         del shared_authors
         tag = np.minimum(shared_tags, w.tag_cap, out=shared_tags)
         tag *= w.tag
-        ref = reference or max(s.published_at for s in stories)
-        age_days = np.maximum(0.0, (ref.timestamp() - pool.published) / 86400.0)
-        decay = 1.0 - w.recency + w.recency * 0.5 ** (age_days / w.half_life_days)
+        if each:
+            decay = np.stack([self._decay(s.published_at) for s in stories])
+        else:
+            ref = reference or max(s.published_at for s in stories)
+            decay = np.asarray(np.broadcast_to(self._decay(ref), text.shape))
+        if each and self._embeddings and w.semantic != 0:
+            semantic = np.vstack([self._semantic([s]) for s in stories])
+        else:
+            semantic = self._semantic(stories)
         return Signals(
-            text=text,
-            section=section,
-            tag=tag,
-            author=author,
-            decay=np.asarray(np.broadcast_to(decay, text.shape)),
-            semantic=self._semantic(stories),
+            text=text, section=section, tag=tag, author=author, decay=decay, semantic=semantic
         )
+
+    def _decay(self, reference: datetime) -> FloatArray:
+        """Each pool row's age multiplier, ages counted back from ``reference``."""
+        w = self.weights
+        age_days = np.maximum(0.0, (reference.timestamp() - self.pool.published) / 86400.0)
+        return np.asarray(1.0 - w.recency + w.recency * 0.5 ** (age_days / w.half_life_days))
 
     def scores(self, stories: Sequence[Article], reference: datetime | None = None) -> FloatArray:
         """A (stories × pool) matrix of boosted, age-decayed scores."""
@@ -457,6 +481,19 @@ class RelatedIndex:
             for n, s in enumerate(stories)
         }
         return {sid: self._articles(ids) for sid, ids in chosen.items()}
+
+    def pick_each_before(
+        self, items: Sequence[Article], k: int = 4
+    ) -> dict[str, tuple[Article, ...]]:
+        """For each item, its k picks among the members published strictly before it.
+
+        The same picks, in the same order, as asking :meth:`pick_per_story` for each
+        item alone with every member not older than it excluded, in a few batched passes
+        instead (``related/before.py`` says how and why it is the same).
+        """
+        from syndicate.related.before import pick_each_before  # the one caller: feeds
+
+        return pick_each_before(self, items, k)
 
     def _articles(self, positions: Sequence[int]) -> tuple[Article, ...]:
         return tuple(self._load([self.pool.ids[p] for p in positions]))

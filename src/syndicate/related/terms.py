@@ -18,6 +18,7 @@ from __future__ import annotations
 import html
 import re
 import zlib
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -98,14 +99,23 @@ def terms_of(fields: Iterable[tuple[str, float]], max_terms: int | None = None) 
     """The term vector of weighted text fields, e.g. ``[(title, 2.0), (body, 1.0)]``,
     keeping the ``max_terms`` (default :data:`MAX_TERMS`) heaviest."""
     weight: dict[int, float] = {}
-    first: dict[int, int] = {}
-    position = 0
+    first: dict[int, int] = {}  # a bucket's first word's rank among first occurrences
+    rank = 0
     for text, field_weight in fields:
-        for word in words(text):
+        # Each distinct word hashed once (news repeats its words), in order of first
+        # occurrence, so ranks order the buckets as word positions would. A whole-number
+        # weight times a count is the sum of that many weights exactly; any other weight
+        # is added once per occurrence, as the sum is defined.
+        whole = float(field_weight).is_integer()
+        for word, count in Counter(words(text)).items():
             bucket = _bucket(word)
-            weight[bucket] = weight.get(bucket, 0.0) + field_weight
-            first.setdefault(bucket, position)
-            position += 1
+            if whole:
+                weight[bucket] = weight.get(bucket, 0.0) + field_weight * count
+            else:
+                for _ in range(count):
+                    weight[bucket] = weight.get(bucket, 0.0) + field_weight
+            first.setdefault(bucket, rank)
+            rank += 1
     length = float(sum(weight.values()))
     kept = sorted(weight, key=lambda b: (-weight[b], first[b]))[: max_terms or MAX_TERMS]
     kept.sort()
