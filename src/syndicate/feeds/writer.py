@@ -8,34 +8,40 @@ import json
 import logging
 import os
 import re
-import tempfile
+import secrets
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 log = logging.getLogger("syndicate.feeds")
 
-COMMIT_EVERY = 512  # staged files before a commit: bounds temporary files on disk
-FSYNC_THREADS = 16
+COMMIT_EVERY = 512  # staged files before a commit: bounds temporary files and memory
+WRITE_THREADS = 8
 # A temporary file lives from staging to the next commit: seconds. One this old was left
 # by a killed build; a younger one may belong to a build running beside this one.
 STALE_TEMP_SECONDS = 600.0
-# The names _stage gives (mkstemp: ".<file name>.<8 random characters>.tmp").
+# The names _stage gives: ".<file name>.<8 random characters>.tmp".
 _TEMP_NAME = re.compile(r"^\..+\.[A-Za-z0-9_]{8}\.tmp$")
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
 
 
 class Writer:
     """Writes files under ``root`` atomically, only when their bytes change.
 
     A changed file is written to a temporary file in the same folder (so the rename
-    cannot cross file systems); :meth:`commit` then fsyncs each temporary file and
-    renames it over the old one, so a reader opens the old bytes or the new, never a
-    mix, and a crash leaves one or the other. Commits fsync many files in parallel:
-    the file system batches concurrent fsyncs into few journal commits, which makes a
-    full build of thousands of archive pages an order of magnitude faster than one
-    fsync after another. :meth:`sync` commits and fsyncs the folders, so the renames
-    are durable too; call it before telling anyone (WebSub hubs) about the change.
+    cannot cross file systems) and fsynced; :meth:`commit` then renames each over the
+    old one, in the order they were written, so a reader opens the old bytes or the
+    new, never a mix, and a crash leaves one or the other. :meth:`sync` commits and
+    fsyncs the folders, so the renames are durable too; call it before telling anyone
+    (WebSub hubs) about the change.
+
+    Temporary files are created, written (gzip copies compressed first) and fsynced by
+    a pool of ``WRITE_THREADS`` threads while the caller builds the next document: file
+    creation, fsync and zlib all release the GIL, so a full build's thousands of files
+    cost little more than building their bytes; and the file system batches concurrent
+    fsyncs into few journal commits, an order of magnitude faster than one fsync after
+    another. A failure in a thread is raised by the next :meth:`commit`.
 
     The first write removes the temporary files a killed build left anywhere under
     ``root`` (those older than ``STALE_TEMP_SECONDS``): a build rewrites only what
@@ -44,8 +50,11 @@ class Writer:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self._staged: list[tuple[str, Path]] = []  # (temporary file, final path)
-        self._dirs: set[Path] = set()
+        # Each staged file's final path and the job writing its temporary file.
+        self._staged: list[tuple[Future[str], Path]] = []
+        self._pool: ThreadPoolExecutor | None = None
+        self._dirs: set[Path] = set()  # folders with renames not yet fsynced
+        self._made: set[Path] = set()  # folders known to exist
         self._swept = False
 
     def write(self, relative: str, data: bytes, *, gz: bool = True) -> bool:
@@ -62,41 +71,42 @@ class Writer:
                 log.info("removed %d temporary file(s) left by an interrupted build", removed)
         changed = not _same_bytes(path, data)
         if changed:
-            self._stage(path, data)
+            self._stage(path, data, compress=False)
         gz_path = path.with_name(path.name + ".gz")
         if gz and (changed or not gz_path.exists()):
-            # mtime=0: no timestamp in the gzip header, so the copy is deterministic too.
-            self._stage(gz_path, gzip.compress(data, compresslevel=9, mtime=0))
+            self._stage(gz_path, data, compress=True)
         if len(self._staged) >= COMMIT_EVERY:
             self.commit()
         return changed
 
-    def _stage(self, path: Path, data: bytes) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-            os.chmod(tmp, 0o644)  # mkstemp makes 0600; another web server must read it
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        self._staged.append((tmp, path))
+    def _stage(self, path: Path, data: bytes, *, compress: bool) -> None:
+        folder = path.parent
+        if folder not in self._made:
+            folder.mkdir(parents=True, exist_ok=True)
+            self._made.add(folder)
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(WRITE_THREADS, thread_name_prefix="feed-writer")
+        job = self._pool.submit(_write_temporary, str(folder), path.name, data, compress)
+        self._staged.append((job, path))
 
     def commit(self) -> None:
-        """fsync every staged file (in parallel), then rename each over its target."""
+        """Wait for every staged file to be written and fsynced, then rename each over
+        its target; on a failure, remove every temporary file and raise the first error."""
         staged, self._staged = self._staged, []
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)  # every job done (or failed) before anything is renamed
         if not staged:
             return
         try:
-            with ThreadPoolExecutor(max_workers=FSYNC_THREADS) as pool:
-                list(pool.map(_fsync, (tmp for tmp, _ in staged)))
-            for tmp, path in staged:
+            done = [(job.result(), path) for job, path in staged]
+            for tmp, path in done:
                 os.replace(tmp, path)
                 self._dirs.add(path.parent)
         finally:
-            for tmp, _ in staged:  # after a failure: leave no temporary file behind
-                Path(tmp).unlink(missing_ok=True)
+            for job, _ in staged:  # after a failure: leave no temporary file behind
+                if job.exception() is None:
+                    Path(job.result()).unlink(missing_ok=True)
 
     def remove(self, path: Path) -> None:
         """Delete ``path`` (a file no longer built), if it exists."""
@@ -129,6 +139,30 @@ def remove_stale_temporaries(root: Path, max_age: float = STALE_TEMP_SECONDS) ->
             except FileNotFoundError:
                 continue  # renamed or removed meanwhile by another build
     return removed
+
+
+def _write_temporary(folder: str, name: str, data: bytes, compress: bool) -> str:
+    """Write ``data`` (gzipped with ``compress``) to a new temporary file beside ``name``
+    in ``folder`` and fsync it; return its path. Runs in the writer's threads."""
+    if compress:
+        # mtime=0: no timestamp in the gzip header, so the copy is deterministic too.
+        data = gzip.compress(data, compresslevel=9, mtime=0)
+    while True:
+        tmp = os.path.join(folder, f".{name}.{secrets.token_hex(4)}.tmp")
+        try:
+            fd = os.open(tmp, _CREATE, 0o644)
+        except FileExistsError:  # pragma: no cover - 32 random bits taken
+            continue
+        break
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            os.fchmod(fd, 0o644)  # whatever the umask: another web server must read it
+            fh.write(data)
+        _fsync(tmp)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return tmp
 
 
 def _fsync(path: str) -> None:
