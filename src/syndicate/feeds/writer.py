@@ -55,6 +55,8 @@ class Writer:
         self._pool: ThreadPoolExecutor | None = None
         self._dirs: set[Path] = set()  # folders with renames not yet fsynced
         self._made: set[Path] = set()  # folders known to exist
+        self._fresh: set[Path] = set()  # folders this writer created: no file was there
+        self._written: set[Path] = set()  # files staged in fresh folders
         self._swept = False
 
     def write(self, relative: str, data: bytes, *, gz: bool = True) -> bool:
@@ -69,24 +71,36 @@ class Writer:
             self._swept = True
             if removed := remove_stale_temporaries(self.root):
                 log.info("removed %d temporary file(s) left by an interrupted build", removed)
-        changed = not _same_bytes(path, data)
+        new = self._is_new(path)
+        changed = new or not _same_bytes(path, data)
         if changed:
             self._stage(path, data, compress=False)
         gz_path = path.with_name(path.name + ".gz")
-        if gz and (changed or not gz_path.exists()):
+        if gz and (changed or new or not gz_path.exists()):
             self._stage(gz_path, data, compress=True)
         if len(self._staged) >= COMMIT_EVERY:
             self.commit()
         return changed
 
-    def _stage(self, path: Path, data: bytes, *, compress: bool) -> None:
+    def _is_new(self, path: Path) -> bool:
+        """Make ``path``'s folder if missing; True when ``path`` cannot exist yet (its
+        folder was made by this writer, and nothing staged it since). A full build into
+        a new folder then never stats its files: a stat in a folder where the threads
+        are creating files waits for them."""
         folder = path.parent
         if folder not in self._made:
-            folder.mkdir(parents=True, exist_ok=True)
+            if not folder.is_dir():
+                folder.mkdir(parents=True, exist_ok=True)
+                self._fresh.add(folder)
             self._made.add(folder)
+        return folder in self._fresh and path not in self._written
+
+    def _stage(self, path: Path, data: bytes, *, compress: bool) -> None:
+        if path.parent in self._fresh:
+            self._written.add(path)
         if self._pool is None:
             self._pool = ThreadPoolExecutor(WRITE_THREADS, thread_name_prefix="feed-writer")
-        job = self._pool.submit(_write_temporary, str(folder), path.name, data, compress)
+        job = self._pool.submit(_write_temporary, str(path.parent), path.name, data, compress)
         self._staged.append((job, path))
 
     def commit(self) -> None:
@@ -103,10 +117,11 @@ class Writer:
             for tmp, path in done:
                 os.replace(tmp, path)
                 self._dirs.add(path.parent)
-        finally:
-            for job, _ in staged:  # after a failure: leave no temporary file behind
+        except BaseException:
+            for job, _ in staged:  # leave no temporary file behind
                 if job.exception() is None:
                     Path(job.result()).unlink(missing_ok=True)
+            raise
 
     def remove(self, path: Path) -> None:
         """Delete ``path`` (a file no longer built), if it exists."""
