@@ -144,7 +144,9 @@ def remove_stale_temporaries(root: Path, max_age: float = STALE_TEMP_SECONDS) ->
     removed = 0
     for folder, _dirs, files in os.walk(root):
         for name in files:
-            if not _TEMP_NAME.match(name):
+            # Most names are published files: the prefix test spares them the regex, which
+            # matters at the first write of an incremental build over a large archive.
+            if name[0] != "." or not _TEMP_NAME.match(name):
                 continue
             path = os.path.join(folder, name)
             try:
