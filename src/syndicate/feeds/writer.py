@@ -17,7 +17,7 @@ from typing import Any
 log = logging.getLogger("syndicate.feeds")
 
 COMMIT_EVERY = 512  # staged files before a commit: bounds temporary files and memory
-WRITE_THREADS = 8
+WRITE_THREADS = 16  # creation and fsync wait on the disk: more threads than cores pay
 # A temporary file lives from staging to the next commit: seconds. One this old was left
 # by a killed build; a younger one may belong to a build running beside this one.
 STALE_TEMP_SECONDS = 600.0
