@@ -172,19 +172,27 @@ def _write_temporary(folder: str, name: str, data: bytes, compress: bool) -> str
             continue
         break
     try:
-        with os.fdopen(fd, "wb") as fh:
+        try:
             os.fchmod(fd, 0o644)  # whatever the umask: another web server must read it
-            fh.write(data)
-        _fsync(tmp)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            _fsync(fd)  # through the descriptor: no second open of each file
+        finally:
+            os.close(fd)
     except BaseException:
         os.unlink(tmp)
         raise
     return tmp
 
 
-def _fsync(path: str) -> None:
-    # Linux fsyncs a file's data through a read-only descriptor too.
-    fd = os.open(path, os.O_RDONLY)
+def _fsync(target: str | int) -> None:
+    """fsync an open descriptor, or the file or folder at a path."""
+    if isinstance(target, int):
+        os.fsync(target)
+        return
+    # Linux fsyncs a file's data (and a folder's entries) through a read-only descriptor.
+    fd = os.open(target, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
