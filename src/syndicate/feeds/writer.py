@@ -17,7 +17,8 @@ from typing import Any
 log = logging.getLogger("syndicate.feeds")
 
 COMMIT_EVERY = 512  # staged files before a commit: bounds temporary files and memory
-WRITE_THREADS = 16  # creation and fsync wait on the disk: more threads than cores pay
+WRITE_THREADS = 1  # creating and writing temporary files (see Writer)
+FSYNC_THREADS = 16
 # A temporary file lives from staging to the next commit: seconds. One this old was left
 # by a killed build; a younger one may belong to a build running beside this one.
 STALE_TEMP_SECONDS = 600.0
@@ -30,18 +31,20 @@ class Writer:
     """Writes files under ``root`` atomically, only when their bytes change.
 
     A changed file is written to a temporary file in the same folder (so the rename
-    cannot cross file systems) and fsynced; :meth:`commit` then renames each over the
-    old one, in the order they were written, so a reader opens the old bytes or the
-    new, never a mix, and a crash leaves one or the other. :meth:`sync` commits and
-    fsyncs the folders, so the renames are durable too; call it before telling anyone
-    (WebSub hubs) about the change.
+    cannot cross file systems); :meth:`commit` then fsyncs each temporary file and
+    renames it over the old one, so a reader opens the old bytes or the new, never a
+    mix, and a crash leaves one or the other. :meth:`sync` commits and fsyncs the
+    folders, so the renames are durable too; call it before telling anyone (WebSub
+    hubs) about the change.
 
-    Temporary files are created, written (gzip copies compressed first) and fsynced by
-    a pool of ``WRITE_THREADS`` threads while the caller builds the next document: file
-    creation, fsync and zlib all release the GIL, so a full build's thousands of files
-    cost little more than building their bytes; and the file system batches concurrent
-    fsyncs into few journal commits, an order of magnitude faster than one fsync after
-    another. A failure in a thread is raised by the next :meth:`commit`.
+    Temporary files are created and written (gzip copies compressed first) by a writer
+    thread while the caller builds the next document: file creation and zlib release
+    the GIL, so the build's CPU work and the disk's overlap. One thread, not a pool:
+    creations in one folder serialise on the folder anyway, and concurrent ones (and
+    creations racing fsyncs) cost more system time than they save (measured at 2,000
+    articles). Commits fsync many files in parallel: the file system batches
+    concurrent fsyncs into few journal commits, an order of magnitude faster than one
+    fsync after another. A failure in the thread is raised by the next :meth:`commit`.
 
     The first write removes the temporary files a killed build left anywhere under
     ``root`` (those older than ``STALE_TEMP_SECONDS``): a build rewrites only what
@@ -104,8 +107,8 @@ class Writer:
         self._staged.append((job, path))
 
     def commit(self) -> None:
-        """Wait for every staged file to be written and fsynced, then rename each over
-        its target; on a failure, remove every temporary file and raise the first error."""
+        """Wait for every staged file to be written, fsync them (in parallel), then rename
+        each over its target; on a failure, remove every temporary file and raise."""
         staged, self._staged = self._staged, []
         pool, self._pool = self._pool, None
         if pool is not None:
@@ -114,6 +117,8 @@ class Writer:
             return
         try:
             done = [(job.result(), path) for job, path in staged]
+            with ThreadPoolExecutor(max_workers=FSYNC_THREADS) as syncs:
+                list(syncs.map(_fsync, (tmp for tmp, _ in done)))
             for tmp, path in done:
                 os.replace(tmp, path)
                 self._dirs.add(path.parent)
@@ -160,7 +165,7 @@ def remove_stale_temporaries(root: Path, max_age: float = STALE_TEMP_SECONDS) ->
 
 def _write_temporary(folder: str, name: str, data: bytes, compress: bool) -> str:
     """Write ``data`` (gzipped with ``compress``) to a new temporary file beside ``name``
-    in ``folder`` and fsync it; return its path. Runs in the writer's threads."""
+    in ``folder``; return its path. Runs in the writer's thread."""
     if compress:
         # mtime=0: no timestamp in the gzip header, so the copy is deterministic too.
         data = gzip.compress(data, compresslevel=9, mtime=0)
@@ -177,7 +182,6 @@ def _write_temporary(folder: str, name: str, data: bytes, compress: bool) -> str
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view) :]
-            _fsync(fd)  # through the descriptor: no second open of each file
         finally:
             os.close(fd)
     except BaseException:
@@ -186,13 +190,9 @@ def _write_temporary(folder: str, name: str, data: bytes, compress: bool) -> str
     return tmp
 
 
-def _fsync(target: str | int) -> None:
-    """fsync an open descriptor, or the file or folder at a path."""
-    if isinstance(target, int):
-        os.fsync(target)
-        return
+def _fsync(path: str) -> None:
     # Linux fsyncs a file's data (and a folder's entries) through a read-only descriptor.
-    fd = os.open(target, os.O_RDONLY)
+    fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
