@@ -88,8 +88,8 @@ class Writer:
     def _is_new(self, path: Path) -> bool:
         """Make ``path``'s folder if missing; True when ``path`` cannot exist yet (its
         folder was made by this writer, and nothing staged it since). A full build into
-        a new folder then never stats its files: a stat in a folder where the threads
-        are creating files waits for them."""
+        a new folder then never stats its files: a stat in a folder where the writer
+        thread is creating files waits for it."""
         folder = path.parent
         if folder not in self._made:
             if not folder.is_dir():
