@@ -359,3 +359,24 @@ def test_a_failed_commit_leaves_the_old_file_and_no_temporary_files(
         writer.commit()
     assert (tmp_path / "feeds/x.xml").read_bytes() == b"old"
     assert sorted(p.name for p in (tmp_path / "feeds").iterdir()) == ["x.xml", "x.xml.gz"]
+
+
+def test_the_writer_compares_with_what_it_wrote_in_a_folder_it_made(tmp_path: Path) -> None:
+    from syndicate.feeds.writer import Writer
+
+    writer = Writer(tmp_path)
+    old = os.umask(0o077)  # files stay readable by another web server whatever the umask
+    try:
+        assert writer.write("feeds/new/x.xml", b"one") is True  # a new folder: no stat
+        writer.commit()
+        assert writer.write("feeds/new/x.xml", b"one") is False  # same bytes: left alone
+        assert writer.write("feeds/new/x.xml", b"two") is True
+        assert writer.write("feeds/new/y.xml", b"three", gz=False) is True
+        writer.sync()
+    finally:
+        os.umask(old)
+    folder = tmp_path / "feeds/new"
+    assert sorted(p.name for p in folder.iterdir()) == ["x.xml", "x.xml.gz", "y.xml"]
+    assert (folder / "x.xml").read_bytes() == b"two"
+    assert gzip.decompress((folder / "x.xml.gz").read_bytes()) == b"two"
+    assert all(p.stat().st_mode & 0o777 == 0o644 for p in folder.iterdir())

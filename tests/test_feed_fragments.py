@@ -14,9 +14,9 @@ from syndicate.config import ChannelConfig, Settings, load_channels
 from syndicate.feeds.archives import ArticleKey
 from syndicate.feeds.builder import BuildReport, build
 from syndicate.feeds.documents import archive_path, document, feed_path, render
-from syndicate.feeds.fragments import render_items, splice
+from syndicate.feeds.fragments import Heads, render_items, splice
 from syndicate.feeds.picks import channel_picks
-from syndicate.feeds.render import FORMATS, FeedDocument, RelatedLink
+from syndicate.feeds.render import FORMATS, DocumentLinks, FeedDocument, RelatedLink
 from syndicate.ingest.run import ingest
 from syndicate.models import Article, Author, Image, utc_now
 from syndicate.store import Store, open_store
@@ -79,6 +79,45 @@ def test_spliced_documents_equal_the_feedgen_reference(
     plain = [dataclasses.replace(a, image=None, authors=()) for a in articles]
     doc = dataclasses.replace(doc, articles=plain)
     assert _spliced(doc, ALL_FORMATS) == render(doc, ALL_FORMATS)
+
+
+def test_heads_rendered_once_per_shape_equal_the_feedgen_reference() -> None:
+    """One Heads across many documents, as a build keeps it: each page's head is a
+    template with its own links and date put in, byte-identical to feedgen's."""
+    heads = Heads()
+    articles = _odd_articles()
+    links = {
+        # Plain URLs, and ones XML escapes (& and "), which take the whole-render path.
+        "plain": lambda fmt, n: f"{BASE}/feeds/d/archive/{n}.{FORMATS[fmt].extension}",
+        "escaped": lambda fmt, n: f'{BASE}/feeds/d?page={n}&f={fmt}&q="x"',
+    }
+    for kind, url in links.items():
+        for n in range(1, 6):  # first, middle and last pages, and a subscription document
+            archive = n < 5
+            doc_links = {
+                fmt: DocumentLinks(
+                    url(fmt, n),
+                    current=url(fmt, 0) if archive else None,
+                    prev_archive=url(fmt, n - 1) if n > 1 else None,
+                    next_archive=url(fmt, n + 1) if archive and n < 4 else None,
+                )
+                for fmt in FORMATS
+            }
+            chunk = articles[n - 1 : n + 2]  # other items: other dates and namespaces
+            doc = golden_document(
+                chunk, links=doc_links, archive=archive, hubs=() if archive else (f"{BASE}/hub",)
+            )
+            items = render_items(doc, chunk, ALL_FORMATS)
+            spliced = splice(
+                doc,
+                ALL_FORMATS,
+                [a.updated_at for a in chunk],
+                [items[a.id] for a in chunk],
+                heads=heads,
+            )
+            assert spliced == render(doc, ALL_FORMATS), (kind, n)
+    # Rendered once per shape, not once per document.
+    assert 0 < len(heads._templates) < 10
 
 
 # --- builds ------------------------------------------------------------------------------

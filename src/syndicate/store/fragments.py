@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from typing import TypeVar
 
-from sqlalchemy import delete, func, select, tuple_
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from syndicate.models import Article, Author
@@ -19,8 +19,9 @@ from syndicate.store.core import Store
 from syndicate.store.fragments_schema import feed_fragments
 from syndicate.store.schema import articles
 
-# Ids per query: SQLite (3.32+) binds up to 32,766 parameters and PostgreSQL 65,535;
-# a document batch of the builder stays well under this, so it is one query.
+# Ids per query (each binds its id and its hash): SQLite (3.32+) binds up to 32,766
+# parameters and PostgreSQL 65,535; a document batch of the builder stays well under
+# this, so it is one query.
 _CHUNK = 10_000
 
 
@@ -44,25 +45,28 @@ def load_fragments(
     """
     found: dict[str, dict[str, bytes]] = {}
     own: set[tuple[str, str]] = set()
-    pairs = list(wanted.items())
+    ids = list(wanted)
+    table = feed_fragments.c
     with store.engine.connect() as conn:
-        for chunk in _chunks(pairs, _CHUNK):
+        for chunk in _chunks(ids, _CHUNK):
+            # Hashes as a second IN list, not (id, hash) pairs: the article_id index
+            # finds the rows and the hash is checked on the row's first bytes, so the
+            # fragments of other channels' items (other hashes) are never read; and
+            # fetched all at once, not row by row.
             query = select(
-                feed_fragments.c.channel,
-                feed_fragments.c.format,
-                feed_fragments.c.article_id,
-                feed_fragments.c.fragment,
+                table.channel, table.format, table.article_id, table.input_hash, table.fragment
             ).where(
-                tuple_(feed_fragments.c.article_id, feed_fragments.c.input_hash).in_(chunk),
-                feed_fragments.c.format.in_(list(formats)),
+                table.article_id.in_(chunk),
+                table.input_hash.in_([wanted[i] for i in chunk]),
+                table.format.in_(list(formats)),
             )
-            for row in conn.execute(query):
-                key = (row.article_id, row.format)
-                if key in own:
+            for row_channel, fmt, article_id, digest, fragment in conn.execute(query).all():
+                key = (article_id, fmt)
+                if key in own or digest != wanted[article_id]:
                     continue
-                if row.channel == channel:
+                if row_channel == channel:
                     own.add(key)
-                found.setdefault(row.article_id, {})[row.format] = bytes(row.fragment)
+                found.setdefault(article_id, {})[fmt] = bytes(fragment)
     return found
 
 
