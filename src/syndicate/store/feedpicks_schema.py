@@ -1,7 +1,7 @@
 """The table of feed items' stored "More from" picks (``related_in_content``).
 
 Defined on the same ``metadata`` as :mod:`syndicate.store.schema`; migration 0010
-creates exactly this.
+creates exactly this (and 0020 the reverse table, `feed_pick_targets`).
 """
 
 from __future__ import annotations
@@ -24,4 +24,15 @@ feed_item_picks = Table(
     Column("item_hash", String(64), nullable=False),
     Column("settings", String(64), nullable=False),
     Column("computed_at", UTCDateTime, nullable=False),
+)
+
+# The reverse of ``pick_ids`` (migration 0020): which of a channel's items link to an
+# article, so a build told that an article changed re-checks only those items' picks
+# instead of reading every stored row. Kept in step by store/feedpicks.py.
+feed_pick_targets = Table(
+    "feed_pick_targets",
+    metadata,
+    Column("channel", String(64), primary_key=True),
+    Column("target_id", String(512), primary_key=True),
+    Column("article_id", String(512), primary_key=True),
 )

@@ -1,0 +1,466 @@
+"""Incremental builds: follow the store's change log, touch only the documents it reaches.
+
+A full build reads every article key of every channel. After it, the build remembers
+(in ``<output>/.syndicate/incremental.json``) per channel: the last change of the store's
+change log it has seen (:mod:`syndicate.store.changes`), a fingerprint of every setting
+and of the renderer, how many items the channel had and the key (publication time, id)
+of the item at each multiple of ``items`` counted from the oldest — the first item of
+every archive page, and of the tail the subscription document shows. Plus the
+modification time of the folders it wrote, so a file removed behind its back is noticed.
+
+The next build reads only the changes since then, one row per changed article with the
+article as it was (:class:`~syndicate.store.changes.ArticleChange`), and the changed
+articles as they are now. For each channel:
+
+* an article that joined, left or moved in the channel (new, deleted, back-dated, or
+  its section, tags… changed) shifts every item newer than it by one place: every page
+  from the one it falls in (found by bisecting the remembered keys) is read again, with
+  one indexed range query, to the newest;
+* an article edited in place touches its own page only (one range query, ``items`` rows);
+* with ``related_in_content``, the items whose stored picks point to a changed article
+  (a reverse index, :func:`~syndicate.store.feedpicks.items_picking`) have their picks
+  checked again, and their pages too;
+* the subscription document is read with one ``LIMIT`` query.
+
+Every page read is fingerprinted as in a full build (:mod:`.archives`), so a page that
+did not in fact change is not rewritten. The full path runs instead when there is no
+remembered state, a setting or the renderer changed, ``--repick``, the change log has
+more than :data:`MAX_CHANGES` rows to follow, its triggers are missing, a watched folder
+changed, or a change was committed while the build read (it cannot tell which side of
+its reads the change fell on: the next build is a full one).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from syndicate.config import ChannelConfig, Settings
+from syndicate.feeds.archives import ArticleKey, renderer_version
+from syndicate.feeds.documents import STATE_DIR
+from syndicate.feeds.writer import json_bytes, read_json
+from syndicate.models import Article
+from syndicate.store import Store
+from syndicate.store.changes import ArticleChange, change_tracking, changes_since, last_change
+from syndicate.store.channels import matches
+from syndicate.store.feedpicks import items_picking
+from syndicate.store.fragments import SortKey, iter_light_articles
+
+__all__ = ["MAX_CHANGES", "STATE", "ChannelView", "Memory", "channel_state", "full_view"]
+
+STATE = f"{STATE_DIR}/incremental.json"
+MAX_CHANGES = 2_000  # change-log rows beyond which a full read is the cheaper way
+# A folder modified less than this long before the build ends is stamped back by this
+# much (:func:`_mark`): well beyond the tick of any file system's clock.
+SETTLE_NS = 1_000_000_000
+
+
+def _older(a: SortKey, b: SortKey) -> bool:
+    """True when ``a`` sorts before ``b`` counted from the oldest (newest first is
+    published_at descending, then id ascending)."""
+    return a[0] < b[0] or (a[0] == b[0] and a[1] > b[1])
+
+
+def _block(bounds: Sequence[SortKey], key: SortKey) -> int:
+    """Which block of ``items`` (0 = the oldest) ``key`` falls in: the number of
+    remembered first keys not newer than it, less one (-1: older than all)."""
+    lo, hi = 0, len(bounds)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if _older(key, bounds[mid]):
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo - 1
+
+
+def _key(article: Article | ArticleKey) -> SortKey:
+    return (article.published_at, article.id)
+
+
+@dataclass
+class ChannelState:
+    """What the last build of a channel left to go on (see the module's docstring)."""
+
+    seq: int
+    settings: str
+    total: int
+    bounds: list[SortKey]  # the key of the item at positions 0, items, 2·items… < total
+    archive: int | None = None  # the archive folder's mark (:func:`_mark`)
+
+    def to_json(self) -> dict[str, Any]:
+        """The state as stored."""
+        return {
+            "seq": self.seq,
+            "settings": self.settings,
+            "total": self.total,
+            "bounds": [[t.isoformat(), i] for t, i in self.bounds],
+            "archive": self.archive,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ChannelState:
+        """The state as read back (:exc:`KeyError`, :exc:`ValueError` when malformed)."""
+        return cls(
+            int(data["seq"]),
+            str(data["settings"]),
+            int(data["total"]),
+            [(datetime.fromisoformat(t), str(i)) for t, i in data["bounds"]],
+            data.get("archive"),
+        )
+
+
+@dataclass
+class ChannelView:
+    """The part of a channel a build reads: how many items it has, its newest, the
+    archive pages to fingerprint (``pages_to_check``: page → its items, newest first),
+    and for ``related_in_content`` the items whose picks must be checked.
+
+    A full view (``partial`` False) holds every key; an incremental one only these.
+    ``removed`` are items the channel no longer carries (their picks and fragments go),
+    ``bounds`` the first key of each block after the build.
+    """
+
+    total: int
+    pages: int
+    newest: list[ArticleKey]
+    pages_to_check: dict[int, list[ArticleKey]]
+    partial: bool
+    keys: list[ArticleKey] = field(default_factory=list)
+    pick_items: list[ArticleKey] = field(default_factory=list)
+    removed: set[str] = field(default_factory=set)
+    bounds: list[SortKey] = field(default_factory=list)
+    old_pages: int = 0
+
+
+def full_view(channel: ChannelConfig, keys: list[ArticleKey]) -> ChannelView:
+    """The view of a full build: every key (newest first) and every page."""
+    size = channel.items
+    pages = len(keys) // size if channel.archives else 0
+    total = len(keys)
+    return ChannelView(
+        total=total,
+        pages=pages,
+        newest=keys[:size],
+        pages_to_check={},
+        partial=False,
+        keys=keys,
+        pick_items=keys,
+        bounds=[_key(keys[total - 1 - start]) for start in range(0, total, size)],
+    )
+
+
+def channel_state(settings: Settings, channel: ChannelConfig) -> str:
+    """A fingerprint of everything a channel's bytes depend on besides its articles: every
+    setting (the site's, the channel's, the sources' "More from" rules…) and the renderer."""
+    material = [
+        renderer_version(),
+        settings.model_dump(mode="json"),
+        channel.model_dump(mode="json"),
+    ]
+    encoded = json.dumps(material, sort_keys=True, ensure_ascii=False, default=str).encode()
+    return hashlib.sha256(encoded).hexdigest()
+
+
+def _mark(path: Path) -> int | None:
+    """A folder's modification time, to tell next time whether anything in it changed.
+
+    File systems stamp with a coarse clock (a few milliseconds), so a file removed just
+    after the build's last write in the folder could leave its time as it was. A folder
+    modified less than :data:`SETTLE_NS` ago is therefore stamped back by that much:
+    any later change gives it a later time.
+    """
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    now = time.time_ns()
+    if now - stat.st_mtime_ns < SETTLE_NS:
+        os.utime(path, ns=(stat.st_atime_ns, now - SETTLE_NS))
+        return now - SETTLE_NS
+    return stat.st_mtime_ns
+
+
+def _unchanged(path: Path, mark: Any) -> bool:
+    """True when ``path`` still has the time :func:`_mark` recorded."""
+    try:
+        return isinstance(mark, int) and path.stat().st_mtime_ns == mark
+    except OSError:
+        return False
+
+
+@dataclass
+class Memory:
+    """What this build knows from the last one, and what it leaves to the next.
+
+    :meth:`open` reads the remembered state and the changes since; :meth:`view` gives a
+    channel's incremental view (``None``: build it in full); :meth:`save` records the
+    state after the build.
+    """
+
+    store: Store
+    settings: Settings
+    root: Path
+    channels: Sequence[ChannelConfig]  # every configured channel
+    seq: int = 0  # every change up to this one is followed by this build
+    states: dict[str, ChannelState] = field(default_factory=dict)
+    changes: list[ArticleChange] = field(default_factory=list)
+    current: dict[str, Article] = field(default_factory=dict)  # changed articles, as now
+    known: list[str] = field(default_factory=list)  # the channels of the last full build
+    tracking: bool = False
+    saved: dict[str, Any] = field(default_factory=dict)  # other channels' states, kept
+
+    @classmethod
+    def open(
+        cls,
+        store: Store,
+        settings: Settings,
+        root: Path,
+        channels: Sequence[ChannelConfig],
+        *,
+        repick: bool,
+    ) -> Memory:
+        """The state of the last build of ``root`` and the store's changes since."""
+        memory = cls(store, settings, root, channels)
+        memory.tracking = change_tracking(store)
+        if not memory.tracking:
+            return memory
+        memory.seq = last_change(store)
+        saved = read_json(root / STATE)
+        if saved.get("version") != 1:
+            return memory
+        memory.known = [str(name) for name in saved.get("known", [])]
+        dirs = saved.get("dirs", {})
+        if not all(_unchanged(root / name, dirs.get(name)) for name in _DIRS):
+            return memory  # a file removed or added behind our back: read everything
+        memory.saved = dict(saved.get("channels", {}))
+        if repick:
+            return memory
+        for channel in channels:
+            try:
+                state = ChannelState.from_json(memory.saved[channel.name])
+            except (KeyError, ValueError, TypeError):
+                continue
+            if state.settings != channel_state(settings, channel) or state.seq > memory.seq:
+                continue
+            folder = root / "feeds" / channel.name / "archive"
+            paged = channel.archives and state.total >= channel.items
+            if paged and not _unchanged(folder, state.archive):
+                continue
+            memory.states[channel.name] = state
+        if memory.states:
+            memory._read_changes(min(s.seq for s in memory.states.values()))
+        return memory
+
+    def _read_changes(self, since: int) -> None:
+        found = changes_since(self.store, since, MAX_CHANGES)
+        if found is None:  # too many to follow one by one
+            self.states.clear()
+            return
+        self.seq, self.changes = max(self.seq, found[0]), found[1]
+        ids = [change.article_id for change in self.changes]
+        if ids:
+            self.current = {a.id: a for a in iter_light_articles(self.store, ids=ids)}
+
+    def view(self, channel: ChannelConfig) -> ChannelView | None:
+        """The channel's incremental view, or ``None`` when it must be read whole.
+
+        Channels built alone (``only``) may remember different points of the log: the
+        changes are read from the oldest, and a change a channel followed already is
+        followed again (it costs reading a range, never a wrong file: every range read
+        is read from the store as it is).
+        """
+        state = self.states.get(channel.name)
+        if state is None:
+            return None
+        return _Reader(self.store, channel, state, self.changes, self.current).view()
+
+    def save(self, built: Mapping[str, ChannelView | None], *, complete: bool) -> None:
+        """Record the state after the build: each channel in ``built`` (its view;
+        ``None`` for a channel that failed) and the others as they were. ``complete``:
+        every configured channel was built, so their list is the one remembered."""
+        if not self.tracking:
+            return
+        raced = last_change(self.store) != self.seq
+        channels = {} if raced else dict(self.saved)
+        by_name = {c.name: c for c in self.channels}
+        for name, view in built.items():
+            channels.pop(name, None)
+            if view is None or raced:
+                continue
+            state = ChannelState(
+                self.seq,
+                channel_state(self.settings, by_name[name]),
+                view.total,
+                view.bounds,
+                _mark(self.root / "feeds" / name / "archive"),
+            )
+            channels[name] = state.to_json()
+        data = {
+            "version": 1,
+            "known": sorted(by_name) if complete else self.known,
+            "dirs": {name: _mark(self.root / name) for name in _DIRS},
+            "channels": channels,
+        }
+        path, encoded = self.root / STATE, json_bytes(data)
+        try:
+            if path.read_bytes() == encoded:
+                return  # an unchanged build leaves every file and its time alone
+        except OSError:
+            pass
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_bytes(encoded)
+        os.replace(tmp, path)
+
+
+_DIRS = ("feeds", f"{STATE_DIR}/pages")
+
+
+@dataclass
+class _Reader:
+    """One channel's incremental view (see the module's docstring)."""
+
+    store: Store
+    channel: ChannelConfig
+    state: ChannelState
+    changes: list[ArticleChange]
+    current: Mapping[str, Article]
+
+    def _read(self, **bounds: Any) -> Iterator[ArticleKey]:
+        filters = self.channel.filters
+        for article in iter_light_articles(
+            self.store,
+            sections=filters.sections,
+            sources=filters.sources,
+            authors=bool(filters.authors),
+            **bounds,
+        ):
+            if matches(filters, article):
+                yield ArticleKey.of(article)
+
+    def view(self) -> ChannelView | None:
+        size, state, filters = self.channel.items, self.state, self.channel.filters
+        bounds = state.bounds
+        shifted: list[SortKey] = []
+        edited: list[SortKey] = []
+        removed: set[str] = set()
+        now_in: list[str] = []
+        for change in self.changes:
+            before, now = change.before, self.current.get(change.article_id)
+            was = before is not None and matches(filters, before)
+            is_in = now is not None and matches(filters, now)
+            if is_in:
+                now_in.append(change.article_id)
+            in_place = before is not None and now is not None and _key(before) == _key(now)
+            if was and is_in and in_place and now is not None:
+                edited.append(_key(now))
+                continue
+            if was and before is not None:
+                shifted.append(_key(before))
+            if is_in and now is not None:
+                shifted.append(_key(now))
+            if was and not is_in:
+                removed.add(change.article_id)
+        touched: list[ArticleKey] = []
+        if self.channel.related_in_content and self.changes:
+            linking = items_picking(
+                self.store, self.channel.name, {c.article_id for c in self.changes}
+            )
+            linking -= removed
+            touched = list(self._read(ids=linking)) if linking else []
+            edited.extend(_key(k) for k in touched)
+        region: list[ArticleKey] = []  # newest first, from block ``first`` on
+        first = len(bounds)
+        if shifted:
+            oldest = shifted[0]
+            for key in shifted[1:]:
+                if _older(key, oldest):
+                    oldest = key
+            first = max(_block(bounds, oldest), 0)
+            # Every block has a first key, so ``first`` names one (or the store was empty).
+            region = list(self._read(since=bounds[first] if bounds else None))
+            total = first * size + len(region)
+        else:
+            total = state.total
+        pages = total // size if self.channel.archives else 0
+        old_pages = state.total // size if self.channel.archives else 0
+        check: dict[int, list[ArticleKey]] = {}
+        oldest_first = region[::-1]
+        for block in range(first, pages):
+            start = (block - first) * size
+            check[block + 1] = oldest_first[start : start + size][::-1]
+        if pages != old_pages and min(pages, old_pages) >= 1:
+            check.setdefault(min(pages, old_pages), [])  # its next-archive link changes
+        for key in edited:
+            block = _block(bounds, key)
+            if 0 <= block < min(first, pages):
+                check.setdefault(block + 1, [])
+        for page, members in check.items():
+            if members:
+                continue
+            block = page - 1
+            if block >= first:  # inside the region: already read
+                start = (block - first) * size
+                check[page] = oldest_first[start : start + size][::-1]
+                continue
+            upper = bounds[block + 1] if block + 1 < len(bounds) else None
+            members = list(self._read(since=bounds[block], before=upper))
+            if len(members) != size:  # the remembered state does not hold: read it all
+                return None
+            check[page] = members
+        newest = region[:size] if len(region) >= size else self._newest(min(size, total))
+        if len(newest) != min(size, total):
+            return None
+        new_bounds = list(bounds[:first]) + [
+            _key(oldest_first[start]) for start in range(0, len(oldest_first), size)
+        ]
+        if len(new_bounds) != -(-total // size):
+            return None
+        in_docs = {k.id: k for members in check.values() for k in members}
+        in_docs.update((k.id, k) for k in newest)
+        in_docs.update((k.id, k) for k in touched)
+        if now_in:
+            missing = [i for i in now_in if i not in in_docs]
+            in_docs.update((k.id, k) for k in self._read(ids=missing))
+        return ChannelView(
+            total=total,
+            pages=pages,
+            newest=newest,
+            pages_to_check=check,
+            partial=True,
+            pick_items=list(in_docs.values()),
+            removed=removed,
+            bounds=new_bounds,
+            old_pages=old_pages,
+        )
+
+    def _newest(self, count: int) -> list[ArticleKey]:
+        """The channel's ``count`` newest keys: LIMIT queries, more when filters in
+        Python (tags, authors) leave too few."""
+        found: list[ArticleKey] = []
+        before: SortKey | None = None
+        batch = max(count * 2, 50)
+        while len(found) < count:
+            rows = list(
+                iter_light_articles(
+                    self.store,
+                    sections=self.channel.filters.sections,
+                    sources=self.channel.filters.sources,
+                    authors=bool(self.channel.filters.authors),
+                    before=before,
+                    limit=batch,
+                )
+            )
+            found.extend(ArticleKey.of(a) for a in rows if matches(self.channel.filters, a))
+            if len(rows) < batch:
+                break
+            before = _key(rows[-1])
+            batch *= 2
+        return found[:count]
