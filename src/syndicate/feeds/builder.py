@@ -298,6 +298,10 @@ def _build_channel(
     report = ChannelReport(channel.name)
     pages, newest = view.pages, view.newest
     report.total, report.items, report.archive_pages = view.total, len(newest), pages
+    if view.unchanged:
+        report.items = min(channel.items, view.total)
+        report.formats = dict.fromkeys(channel.formats, "unchanged")
+        return report, True
 
     # The items' stored "More from" links (chosen now only for new or changed items).
     picks = channel_picks(

@@ -123,7 +123,8 @@ class ChannelView:
     archive pages to fingerprint (``pages_to_check``: page → its items, newest first),
     and for ``related_in_content`` the items whose picks must be checked.
 
-    A full view (``partial`` False) holds every key; an incremental one only these.
+    A full view (``partial`` False) holds every key; an incremental one only these, or
+    nothing when no change reaches the channel (``unchanged``).
     ``removed`` are items the channel no longer carries (their picks and fragments go),
     ``bounds`` the first key of each block after the build.
     """
@@ -138,6 +139,7 @@ class ChannelView:
     removed: set[str] = field(default_factory=set)
     bounds: list[SortKey] = field(default_factory=list)
     old_pages: int = 0
+    unchanged: bool = False  # no change reaches the channel: nothing to read or write
 
 
 def full_view(channel: ChannelConfig, keys: list[ArticleKey]) -> ChannelView:
@@ -376,6 +378,8 @@ class _Reader:
             linking -= removed
             touched = list(self._read(ids=linking)) if linking else []
             edited.extend(_key(k) for k in touched)
+        if not (shifted or edited or removed):  # nothing of the channel changed
+            return self._unchanged()
         region: list[ArticleKey] = []  # newest first, from block ``first`` on
         first = len(bounds)
         if shifted:
@@ -439,6 +443,19 @@ class _Reader:
             removed=removed,
             bounds=new_bounds,
             old_pages=old_pages,
+        )
+
+    def _unchanged(self) -> ChannelView:
+        pages = self.state.total // self.channel.items if self.channel.archives else 0
+        return ChannelView(
+            total=self.state.total,
+            pages=pages,
+            newest=[],
+            pages_to_check={},
+            partial=True,
+            bounds=list(self.state.bounds),
+            old_pages=pages,
+            unchanged=True,
         )
 
     def _newest(self, count: int) -> list[ArticleKey]:

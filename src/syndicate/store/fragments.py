@@ -12,7 +12,7 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import TypeVar
 
-from sqlalchemy import delete, func, select, tuple_
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from syndicate.models import Article, Author
@@ -46,19 +46,23 @@ def load_fragments(
     """
     found: dict[str, dict[str, bytes]] = {}
     own: set[tuple[str, str]] = set()
-    pairs = list(wanted.items())
     with store.engine.connect() as conn:
-        for chunk in _chunks(pairs, _CHUNK):
+        for chunk in _chunks(list(wanted), _CHUNK):
+            # By id (the article_id index), the hash compared here: SQLite answers a
+            # (id, hash) IN (...) by scanning the whole table, every channel's items.
             query = select(
                 feed_fragments.c.channel,
                 feed_fragments.c.format,
                 feed_fragments.c.article_id,
+                feed_fragments.c.input_hash,
                 feed_fragments.c.fragment,
             ).where(
-                tuple_(feed_fragments.c.article_id, feed_fragments.c.input_hash).in_(chunk),
+                feed_fragments.c.article_id.in_(chunk),
                 feed_fragments.c.format.in_(list(formats)),
             )
             for row in conn.execute(query):
+                if wanted[row.article_id] != row.input_hash:
+                    continue
                 key = (row.article_id, row.format)
                 if key in own:
                     continue
