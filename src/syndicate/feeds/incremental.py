@@ -387,9 +387,11 @@ class _Reader:
             for key in shifted[1:]:
                 if _older(key, oldest):
                     oldest = key
-            first = max(_block(bounds, oldest), 0)
-            # Every block has a first key, so ``first`` names one (or the store was empty).
-            region = list(self._read(since=bounds[first] if bounds else None))
+            block = _block(bounds, oldest)
+            first = max(block, 0)
+            # From the first key of the block the oldest change falls in; from the very
+            # first article when it falls before every block (or there was none).
+            region = list(self._read(since=bounds[first] if block >= 0 else None))
             total = first * size + len(region)
         else:
             total = state.total
