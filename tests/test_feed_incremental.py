@@ -339,10 +339,12 @@ def test_the_change_log_records_every_kind_of_change(store: Store) -> None:
     assert found is not None
     newest, changes = found
     assert newest == last_change(store) > seen
-    before = {c.article_id: c.before for c in changes}
-    assert set(before) == {story(1), story(2), story(3)}
-    assert before[story(3)] is None  # new since
-    assert before[story(2)] is not None and before[story(2)].section == "World"  # as it was
+    befores = {c.article_id: c.befores for c in changes}
+    assert set(befores) == {story(1), story(2), story(3)}
+    assert befores[story(3)] == (None,)  # new since
+    first, second = befores[story(2)]  # re-sectioned, then deleted
+    assert first is not None and first.section == "World"  # as it was
+    assert second is not None and second.section == "Culture"
     assert changes_since(store, seen, 2) is None  # more rows than asked to follow
 
 
@@ -361,3 +363,23 @@ def test_a_same_time_article_at_a_page_boundary(
         lambda: save(store, [number], published_at=T0 + timedelta(hours=7)),
     )
     assert "feeds/desk/archive/3.atom" in changed and "feeds/desk/archive/2.atom" not in changed
+
+
+def test_a_channel_built_alone_and_an_article_moved_twice(
+    site: tuple[Store, Settings], tmp_path: Path, scans: list[list[str]]
+) -> None:
+    """desk follows the first move alone (``only``); the next build follows both moves
+    for the others and again for desk, from where each saw the article last."""
+    store, settings = site
+
+    build(store, settings)
+    # Story 9 (page 3) moves to page 1, which desk alone sees, then back near page 3:
+    # desk's pages 1 and 2 shift back, though neither of story 9's other dates is there.
+    save(store, [9], published_at=T0 + timedelta(hours=1, minutes=30))
+    build(store, settings, only=["desk"])
+    save(store, [9], published_at=T0 + timedelta(hours=9, minutes=30))
+    scans.clear()
+    build(store, settings)
+    assert scans == [[]]
+    root = settings.resolve(settings.output.dir)
+    assert files(root) == fresh(store, settings, tmp_path / "fresh")

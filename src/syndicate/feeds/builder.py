@@ -1,6 +1,8 @@
 """Build the published feed files, then tell the WebSub hubs.
 
-For each channel: read its articles' keys (newest first, no bodies), with
+For each channel: read its articles' keys (newest first, no bodies; after a previous
+build, only the keys of the documents the store's changes since reach:
+:mod:`.incremental`), with
 ``related_in_content`` its items' stored "More from" picks (:mod:`.picks`: chosen once,
 for new or changed items only), build the subscription document (the newest ``items``)
 in every configured format and the RFC 5005 archive pages of the rest
@@ -16,6 +18,7 @@ Layout under ``output.dir``::
     .syndicate/manifest.json    what `syndicate serve` serves: channels, formats, lifetimes
     .syndicate/websub.json      pings no hub has accepted yet, retried on the next build
     .syndicate/pages/<channel>.json   fingerprints of archive pages
+    .syndicate/incremental.json what the next build goes on (:mod:`.incremental`)
     .syndicate/build.lock       one build at a time
 
 No file's bytes come from the clock: document dates come from articles and gzip copies

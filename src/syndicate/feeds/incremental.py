@@ -8,8 +8,8 @@ of the item at each multiple of ``items`` counted from the oldest — the first 
 every archive page, and of the tail the subscription document shows. Plus the
 modification time of the folders it wrote, so a file removed behind its back is noticed.
 
-The next build reads only the changes since then, one row per changed article with the
-article as it was (:class:`~syndicate.store.changes.ArticleChange`), and the changed
+The next build reads only the changes since then, per changed article the states it was
+in before each change (:class:`~syndicate.store.changes.ArticleChange`), and the changed
 articles as they are now. For each channel:
 
 * an article that joined, left or moved in the channel (new, deleted, back-dated, or
@@ -355,20 +355,19 @@ class _Reader:
         removed: set[str] = set()
         now_in: list[str] = []
         for change in self.changes:
-            before, now = change.before, self.current.get(change.article_id)
-            was = before is not None and matches(filters, before)
+            now = self.current.get(change.article_id)
+            # Where it sat in the channel before each change: the state remembered is one
+            # of them (the first, unless this channel followed some changes already).
+            were = [_key(b) for b in change.befores if b is not None and matches(filters, b)]
             is_in = now is not None and matches(filters, now)
-            if is_in:
-                now_in.append(change.article_id)
-            in_place = before is not None and now is not None and _key(before) == _key(now)
-            if was and is_in and in_place and now is not None:
-                edited.append(_key(now))
-                continue
-            if was and before is not None:
-                shifted.append(_key(before))
             if is_in and now is not None:
+                now_in.append(change.article_id)
+                if len(were) == len(change.befores) and all(k == _key(now) for k in were):
+                    edited.append(_key(now))  # always there, never moved: edited in place
+                    continue
                 shifted.append(_key(now))
-            if was and not is_in:
+            shifted.extend(were)
+            if were and not is_in:
                 removed.add(change.article_id)
         touched: list[ArticleKey] = []
         if self.channel.related_in_content and self.changes:

@@ -27,12 +27,17 @@ POSTGRES_REPLAY = 1_000
 
 @dataclass(frozen=True, slots=True)
 class ArticleChange:
-    """One changed article, and what it was before its first change after the point asked
-    (``before`` is None when it did not exist then). Only what places an article in a
-    channel is kept: id, source, section, tags, authors and publication time."""
+    """One changed article, and what it was before each of its changes after the point
+    asked, oldest first (``None`` where it did not exist). Only what places an article
+    in a channel is kept: id, source, section, tags, authors and publication time.
+
+    Every earlier state is kept, not only the first: a reader that saw some of these
+    changes already (a channel built alone, a change read twice) finds the state it saw
+    among them.
+    """
 
     article_id: str
-    before: Article | None
+    befores: tuple[Article | None, ...]
 
 
 def change_tracking(store: Store) -> bool:
@@ -58,8 +63,9 @@ def last_change(store: Store) -> int:
 
 def changes_since(store: Store, seq: int, limit: int) -> tuple[int, list[ArticleChange]] | None:
     """The articles changed after change ``seq``: ``(newest change number, changes)``,
-    one entry per article, or ``None`` when more than ``limit`` rows changed (reading
-    everything is then cheaper than following each change).
+    one entry per article (in the order of their first change), or ``None`` when more
+    than ``limit`` rows changed (reading everything is then cheaper than following each
+    change).
     """
     start = seq
     with store.engine.connect() as conn:
@@ -73,12 +79,11 @@ def changes_since(store: Store, seq: int, limit: int) -> tuple[int, list[Article
         ).all()
     if len(rows) > limit:
         return None
-    first: dict[str, ArticleChange] = {}
-    for row in rows:  # the first change after the point holds the article as it was then
-        if row.article_id not in first:
-            first[row.article_id] = ArticleChange(row.article_id, _before(row))
+    befores: dict[str, list[Article | None]] = {}
+    for row in rows:
+        befores.setdefault(row.article_id, []).append(_before(row))
     newest = max([seq, *(row.seq for row in rows)])
-    return newest, list(first.values())
+    return newest, [ArticleChange(i, tuple(states)) for i, states in befores.items()]
 
 
 def _before(row: Row[Any]) -> Article | None:
