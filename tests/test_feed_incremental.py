@@ -383,3 +383,48 @@ def test_a_channel_built_alone_and_an_article_moved_twice(
     assert scans == [[]]
     root = settings.resolve(settings.output.dir)
     assert files(root) == fresh(store, settings, tmp_path / "fresh")
+
+
+def test_the_migration_fills_the_reverse_index_and_matches_the_schema(store_url: str) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlalchemy import insert, select
+
+    from syndicate.store.changes_schema import article_changes
+    from syndicate.store.engine import make_engine, migrate
+    from syndicate.store.feedpicks_schema import feed_item_picks, feed_pick_targets
+    from syndicate.store.schema import metadata
+
+    engine = make_engine(store_url, create=True)
+    migrate(engine, "0018")
+    with engine.begin() as conn:  # picks stored before the reverse index existed
+        conn.execute(
+            insert(feed_item_picks),
+            [
+                {
+                    "channel": "a",
+                    "article_id": story(n),
+                    "pick_ids": [story(n - 1), story(n - 2)],
+                    "item_hash": "h",
+                    "settings": "s",
+                    "computed_at": T0,
+                }
+                for n in (3, 4)
+            ],
+        )
+    migrate(engine)
+    with engine.connect() as conn:
+        diffs = compare_metadata(MigrationContext.configure(conn), metadata)
+        targets = {tuple(row) for row in conn.execute(select(feed_pick_targets))}
+        logged = conn.execute(select(article_changes)).all()
+    assert [
+        d for d in diffs if "feed_pick_targets" in repr(d) or "article_changes" in repr(d)
+    ] == []
+    assert targets == {
+        ("a", story(2), story(3)),
+        ("a", story(1), story(3)),
+        ("a", story(3), story(4)),
+        ("a", story(2), story(4)),
+    }
+    assert logged == []
+    engine.dispose()
