@@ -39,6 +39,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -326,6 +327,16 @@ _DIRS = ("feeds", f"{STATE_DIR}/pages")
 
 
 @dataclass
+class _Moves:
+    """What a channel's changes did (:meth:`_Reader._classify`)."""
+
+    shifted: list[SortKey] = field(default_factory=list)
+    edited: list[SortKey] = field(default_factory=list)
+    removed: set[str] = field(default_factory=set)
+    now_in: list[str] = field(default_factory=list)
+
+
+@dataclass
 class _Reader:
     """One channel's incremental view (see the module's docstring)."""
 
@@ -348,103 +359,103 @@ class _Reader:
                 yield ArticleKey.of(article)
 
     def view(self) -> ChannelView | None:
-        size, state, filters = self.channel.items, self.state, self.channel.filters
-        bounds = state.bounds
-        shifted: list[SortKey] = []
-        edited: list[SortKey] = []
-        removed: set[str] = set()
-        now_in: list[str] = []
+        size, state = self.channel.items, self.state
+        moves = self._classify()
+        touched = self._linking(moves.removed)
+        moves.edited.extend(_key(k) for k in touched)
+        if not (moves.shifted or moves.edited or moves.removed):
+            return self._unchanged()  # nothing of the channel changed
+        region: list[ArticleKey] = []  # newest first, from block ``first`` on
+        first, total = len(state.bounds), state.total
+        if moves.shifted:
+            oldest = moves.shifted[0]
+            for key in moves.shifted[1:]:
+                if _older(key, oldest):
+                    oldest = key
+            block = _block(state.bounds, oldest)
+            first = max(block, 0)
+            # From the first key of the block the oldest change falls in; from the very
+            # first article when it falls before every block (or there was none).
+            region = list(self._read(since=state.bounds[first] if block >= 0 else None))
+            total = first * size + len(region)
+        check = self._pages(first, region[::-1], total, moves.edited)
+        newest = region[:size] if len(region) >= size else self._newest(min(size, total))
+        new_bounds = list(state.bounds[:first]) + [
+            _key(region[-1 - start]) for start in range(0, len(region), size)
+        ]
+        if check is None or len(newest) != min(size, total) or len(new_bounds) != -(-total // size):
+            return None  # the remembered state does not hold: read the channel whole
+        in_docs = {k.id: k for members in check.values() for k in members}
+        in_docs.update((k.id, k) for k in (*newest, *touched))
+        if missing := [i for i in moves.now_in if i not in in_docs]:
+            in_docs.update((k.id, k) for k in self._read(ids=missing))
+        return ChannelView(
+            total=total,
+            pages=total // size if self.channel.archives else 0,
+            newest=newest,
+            pages_to_check=check,
+            partial=True,
+            pick_items=list(in_docs.values()),
+            removed=moves.removed,
+            bounds=new_bounds,
+            old_pages=state.total // size if self.channel.archives else 0,
+        )
+
+    def _classify(self) -> _Moves:
+        """What the changes did to the channel: which keys shift the items after them,
+        which items were edited in place, which left."""
+        moves, filters = _Moves(), self.channel.filters
         for change in self.changes:
             now = self.current.get(change.article_id)
             # Where it sat in the channel before each change: the state remembered is one
             # of them (the first, unless this channel followed some changes already).
             were = [_key(b) for b in change.befores if b is not None and matches(filters, b)]
-            is_in = now is not None and matches(filters, now)
-            if is_in and now is not None:
-                now_in.append(change.article_id)
+            if now is not None and matches(filters, now):
+                moves.now_in.append(change.article_id)
                 if len(were) == len(change.befores) and all(k == _key(now) for k in were):
-                    edited.append(_key(now))  # always there, never moved: edited in place
+                    moves.edited.append(_key(now))  # always there, never moved
                     continue
-                shifted.append(_key(now))
-            shifted.extend(were)
-            if were and not is_in:
-                removed.add(change.article_id)
-        touched: list[ArticleKey] = []
-        if self.channel.related_in_content and self.changes:
-            linking = items_picking(
-                self.store, self.channel.name, {c.article_id for c in self.changes}
-            )
-            linking -= removed
-            touched = list(self._read(ids=linking)) if linking else []
-            edited.extend(_key(k) for k in touched)
-        if not (shifted or edited or removed):  # nothing of the channel changed
-            return self._unchanged()
-        region: list[ArticleKey] = []  # newest first, from block ``first`` on
-        first = len(bounds)
-        if shifted:
-            oldest = shifted[0]
-            for key in shifted[1:]:
-                if _older(key, oldest):
-                    oldest = key
-            block = _block(bounds, oldest)
-            first = max(block, 0)
-            # From the first key of the block the oldest change falls in; from the very
-            # first article when it falls before every block (or there was none).
-            region = list(self._read(since=bounds[first] if block >= 0 else None))
-            total = first * size + len(region)
-        else:
-            total = state.total
-        pages = total // size if self.channel.archives else 0
-        old_pages = state.total // size if self.channel.archives else 0
-        check: dict[int, list[ArticleKey]] = {}
-        oldest_first = region[::-1]
-        for block in range(first, pages):
-            start = (block - first) * size
-            check[block + 1] = oldest_first[start : start + size][::-1]
+                moves.shifted.append(_key(now))
+            elif were:
+                moves.removed.add(change.article_id)
+            moves.shifted.extend(were)
+        return moves
+
+    def _linking(self, removed: set[str]) -> list[ArticleKey]:
+        """With "More from" links: the channel's items whose stored picks point to a
+        changed article (their picks are checked again, their pages fingerprinted)."""
+        if not (self.channel.related_in_content and self.changes):
+            return []
+        changed = {c.article_id for c in self.changes}
+        linking = items_picking(self.store, self.channel.name, changed) - removed
+        return list(self._read(ids=linking)) if linking else []
+
+    def _pages(
+        self, first: int, oldest_first: list[ArticleKey], total: int, edited: list[SortKey]
+    ) -> dict[int, list[ArticleKey]] | None:
+        """The pages to fingerprint and their items (newest first): every page from
+        block ``first`` on (``oldest_first`` holds them), the previous newest page when
+        the number of pages changed, and the pages of items edited in place below
+        ``first`` (read by range). ``None`` when a page read is not full."""
+        size, bounds, archives = self.channel.items, self.state.bounds, self.channel.archives
+        pages = total // size if archives else 0
+        old_pages = self.state.total // size if archives else 0
+        wanted = set(range(first + 1, pages + 1))
         if pages != old_pages and min(pages, old_pages) >= 1:
-            check.setdefault(min(pages, old_pages), [])  # its next-archive link changes
-        for key in edited:
-            block = _block(bounds, key)
-            if 0 <= block < min(first, pages):
-                check.setdefault(block + 1, [])
-        for page, members in check.items():
-            if members:
-                continue
+            wanted.add(min(pages, old_pages))  # its next-archive link changes
+        wanted.update(b + 1 for b in map(partial(_block, bounds), edited) if 0 <= b < pages)
+        check: dict[int, list[ArticleKey]] = {}
+        for page in sorted(wanted):
             block = page - 1
-            if block >= first:  # inside the region: already read
+            if block >= first:  # inside the range read already
                 start = (block - first) * size
                 check[page] = oldest_first[start : start + size][::-1]
                 continue
             upper = bounds[block + 1] if block + 1 < len(bounds) else None
-            members = list(self._read(since=bounds[block], before=upper))
-            if len(members) != size:  # the remembered state does not hold: read it all
+            check[page] = list(self._read(since=bounds[block], before=upper))
+            if len(check[page]) != size:
                 return None
-            check[page] = members
-        newest = region[:size] if len(region) >= size else self._newest(min(size, total))
-        if len(newest) != min(size, total):
-            return None
-        new_bounds = list(bounds[:first]) + [
-            _key(oldest_first[start]) for start in range(0, len(oldest_first), size)
-        ]
-        if len(new_bounds) != -(-total // size):
-            return None
-        in_docs = {k.id: k for members in check.values() for k in members}
-        in_docs.update((k.id, k) for k in newest)
-        in_docs.update((k.id, k) for k in touched)
-        if now_in:
-            missing = [i for i in now_in if i not in in_docs]
-            in_docs.update((k.id, k) for k in self._read(ids=missing))
-        return ChannelView(
-            total=total,
-            pages=pages,
-            newest=newest,
-            pages_to_check=check,
-            partial=True,
-            pick_items=list(in_docs.values()),
-            removed=removed,
-            bounds=new_bounds,
-            old_pages=old_pages,
-        )
+        return check
 
     def _unchanged(self) -> ChannelView:
         pages = self.state.total // self.channel.items if self.channel.archives else 0
