@@ -41,6 +41,7 @@ from syndicate.config import ChannelConfig, Settings, load_channels
 from syndicate.errors import ConfigError, SyndicateError
 from syndicate.feeds.archives import (
     ArchiveJob,
+    ArchivePlan,
     ArticleKey,
     plan_archives,
     plan_pages,
@@ -332,7 +333,12 @@ def _build_channel(
         path.exists() and path.with_name(path.name + ".gz").exists() for path in files
     )
     job = ArchiveJob(run.store, run.settings, run.writer, channel, picks, splicer)
-    if view.partial:
+    # No page to look at and as many pages as before: the pages and their fingerprints
+    # stay as they are, and the fingerprint file (one line per page) is not even read.
+    same_pages = view.partial and not view.pages_to_check and pages == view.old_pages
+    if same_pages:
+        plan = ArchivePlan(pages)
+    elif view.partial:
         plan = plan_pages(job, pages, view.old_pages, view.pages_to_check)
     else:
         plan = plan_archives(job, view.keys, pages)
@@ -356,7 +362,8 @@ def _build_channel(
                 report.changed_urls.append(site_url(run.settings, feed_path(channel.name, fmt)))
         # An item deleted since the scan: leave no fingerprint, so the next build redoes it.
         run.writer.write(state, (fingerprint if whole else "").encode(), gz=False)
-    report.archives_written = write_archives(job, plan, results)
+    if not (same_pages or (view.partial and not plan.dirty and pages == view.old_pages)):
+        report.archives_written = write_archives(job, plan, results)
     complete = complete and all(str(page) in plan.prints for page in plan.dirty)
     report.items_rendered, report.items_reused = splicer.rendered, splicer.reused
     run.writer.commit()  # in place before the next channel, so a disk error is this one's

@@ -19,7 +19,8 @@ articles as they are now. For each channel:
 * an article edited in place touches its own page only (one range query, ``items`` rows);
 * with ``related_in_content``, the items whose stored picks point to a changed article
   (a reverse index, :func:`~syndicate.store.feedpicks.items_picking`) have their picks
-  checked again, and their pages too;
+  checked again, and their pages too; so do the items whose picks were chosen since
+  (the log of chosen picks: another build sharing the store, ``--repick``);
 * the subscription document is read with one ``LIMIT`` query.
 
 Every page read is fingerprinted as in a full build (:mod:`.archives`), so a page that
@@ -51,7 +52,7 @@ from syndicate.models import Article
 from syndicate.store import Store
 from syndicate.store.changes import ArticleChange, change_tracking, changes_since, last_change
 from syndicate.store.channels import matches
-from syndicate.store.feedpicks import items_picking
+from syndicate.store.feedpicks import items_picking, last_pick_change, picks_chosen_since
 from syndicate.store.fragments import SortKey, iter_light_articles
 
 __all__ = ["MAX_CHANGES", "STATE", "ChannelView", "Memory", "channel_state", "full_view"]
@@ -95,11 +96,13 @@ class ChannelState:
     total: int
     bounds: list[SortKey]  # the key of the item at positions 0, items, 2·items… < total
     archive: int | None = None  # the archive folder's mark (:func:`_mark`)
+    picks: int = 0  # the last entry seen of the log of chosen picks
 
     def to_json(self) -> dict[str, Any]:
         """The state as stored."""
         return {
             "seq": self.seq,
+            "picks": self.picks,
             "settings": self.settings,
             "total": self.total,
             "bounds": [[t.isoformat(), i] for t, i in self.bounds],
@@ -115,6 +118,7 @@ class ChannelState:
             int(data["total"]),
             [(datetime.fromisoformat(t), str(i)) for t, i in data["bounds"]],
             data.get("archive"),
+            int(data["picks"]),
         )
 
 
@@ -213,6 +217,8 @@ class Memory:
     root: Path
     channels: Sequence[ChannelConfig]  # every configured channel
     seq: int = 0  # every change up to this one is followed by this build
+    picks_seq: int = 0  # the log of chosen picks when the build started
+    repicked: dict[str, set[str]] = field(default_factory=dict)  # by channel, since
     states: dict[str, ChannelState] = field(default_factory=dict)
     changes: list[ArticleChange] = field(default_factory=list)
     current: dict[str, Article] = field(default_factory=dict)  # changed articles, as now
@@ -235,7 +241,7 @@ class Memory:
         memory.tracking = change_tracking(store)
         if not memory.tracking:
             return memory
-        memory.seq = last_change(store)
+        memory.seq, memory.picks_seq = last_change(store), last_pick_change(store)
         saved = read_json(root / STATE)
         if saved.get("version") != 1:
             return memory
@@ -251,8 +257,10 @@ class Memory:
                 state = ChannelState.from_json(memory.saved[channel.name])
             except (KeyError, ValueError, TypeError):
                 continue
-            if state.settings != channel_state(settings, channel) or state.seq > memory.seq:
+            if state.settings != channel_state(settings, channel):
                 continue
+            if state.seq > memory.seq or state.picks > memory.picks_seq:
+                continue  # the store went back (a restored copy): read everything
             folder = root / "feeds" / channel.name / "archive"
             paged = channel.archives and state.total >= channel.items
             if paged and not _unchanged(folder, state.archive):
@@ -260,6 +268,13 @@ class Memory:
             memory.states[channel.name] = state
         if memory.states:
             memory._read_changes(min(s.seq for s in memory.states.values()))
+        if memory.states:
+            since = min(s.picks for s in memory.states.values())
+            repicked = picks_chosen_since(store, since, MAX_CHANGES)
+            if repicked is None:
+                memory.states.clear()
+            else:
+                memory.repicked = repicked
         return memory
 
     def _read_changes(self, since: int) -> None:
@@ -283,7 +298,8 @@ class Memory:
         state = self.states.get(channel.name)
         if state is None:
             return None
-        return _Reader(self.store, channel, state, self.changes, self.current).view()
+        repicked = self.repicked.get(channel.name, set())
+        return _Reader(self.store, channel, state, self.changes, self.current, repicked).view()
 
     def save(self, built: Mapping[str, ChannelView | None], *, complete: bool) -> None:
         """Record the state after the build: each channel in ``built`` (its view;
@@ -304,6 +320,9 @@ class Memory:
                 view.total,
                 view.bounds,
                 _mark(self.root / "feeds" / name / "archive"),
+                # From when the build started: picks it chose itself are checked once more
+                # next time (a fingerprint each), rather than others' chosen meanwhile lost.
+                self.picks_seq,
             )
             channels[name] = state.to_json()
         data = {
@@ -345,6 +364,7 @@ class _Reader:
     state: ChannelState
     changes: list[ArticleChange]
     current: Mapping[str, Article]
+    repicked: set[str] = field(default_factory=set)  # items whose picks were chosen since
 
     def _read(self, **bounds: Any) -> Iterator[ArticleKey]:
         filters = self.channel.filters
@@ -423,11 +443,13 @@ class _Reader:
 
     def _linking(self, removed: set[str]) -> list[ArticleKey]:
         """With "More from" links: the channel's items whose stored picks point to a
-        changed article (their picks are checked again, their pages fingerprinted)."""
-        if not (self.channel.related_in_content and self.changes):
+        changed article (their picks are checked again, their pages fingerprinted), and
+        those whose picks another build chose since (their pages are fingerprinted)."""
+        if not self.channel.related_in_content or not (self.changes or self.repicked):
             return []
         changed = {c.article_id for c in self.changes}
-        linking = items_picking(self.store, self.channel.name, changed) - removed
+        linking = items_picking(self.store, self.channel.name, changed) if changed else set()
+        linking = (linking | self.repicked) - removed
         return list(self._read(ids=linking)) if linking else []
 
     def _pages(

@@ -12,12 +12,17 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, Text, delete, insert, literal, select
+from sqlalchemy import Connection, Text, delete, func, insert, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from syndicate.models import Article
+from syndicate.store.changes import POSTGRES_REPLAY
 from syndicate.store.core import Store, _article, _chunks
-from syndicate.store.feedpicks_schema import feed_item_picks, feed_pick_targets
+from syndicate.store.feedpicks_schema import (
+    feed_item_picks,
+    feed_pick_changes,
+    feed_pick_targets,
+)
 from syndicate.store.schema import articles
 
 _CHUNK = 500  # ids per IN (...) query: well under SQLite's bound-parameter limit
@@ -110,6 +115,35 @@ def save_picks(store: Store, channel: str, picks: Mapping[str, StoredPicks], now
         ]
         if targets:
             conn.execute(insert(feed_pick_targets), targets)
+        # Logged, so every output folder built from this store shows the new links.
+        conn.execute(
+            insert(feed_pick_changes), [{"channel": channel, "article_id": i} for i in picks]
+        )
+
+
+def last_pick_change(store: Store) -> int:
+    """The number of the newest entry of the log of chosen picks (0 for none)."""
+    with store.engine.connect() as conn:
+        return int(conn.execute(select(func.max(feed_pick_changes.c.seq))).scalar() or 0)
+
+
+def picks_chosen_since(store: Store, seq: int, limit: int) -> dict[str, set[str]] | None:
+    """The items whose picks were chosen after log entry ``seq``, by channel; ``None``
+    when more than ``limit`` were (PostgreSQL: see :data:`POSTGRES_REPLAY`)."""
+    with store.engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            seq = max(0, seq - POSTGRES_REPLAY)
+        rows = conn.execute(
+            select(feed_pick_changes.c.channel, feed_pick_changes.c.article_id)
+            .where(feed_pick_changes.c.seq > seq)
+            .limit(limit + 1)
+        ).all()
+    if len(rows) > limit:
+        return None
+    found: dict[str, set[str]] = {}
+    for row in rows:
+        found.setdefault(row.channel, set()).add(row.article_id)
+    return found
 
 
 def _forget_targets(conn: Connection, channel: str, article_ids: list[str]) -> None:

@@ -6,7 +6,7 @@ creates exactly this (and 0020 the reverse table, `feed_pick_targets`).
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Column, String, Table
+from sqlalchemy import JSON, Column, Integer, String, Table
 
 from syndicate.store.schema import UTCDateTime, metadata
 
@@ -35,4 +35,15 @@ feed_pick_targets = Table(
     Column("channel", String(64), primary_key=True),
     Column("target_id", String(512), primary_key=True),
     Column("article_id", String(512), primary_key=True),
+)
+
+# A row per item whose stored picks were chosen (migration 0020): what an incremental
+# build re-checks besides changed articles, since another build sharing the store (its
+# own output folder, or ``--repick``) may choose picks this output has not shown yet.
+feed_pick_changes = Table(
+    "feed_pick_changes",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("channel", String(64), nullable=False),
+    Column("article_id", String(512), nullable=False),
 )

@@ -2,7 +2,8 @@
 
 ``article_changes`` is filled by triggers on ``articles``: every insert, update and
 delete, whoever makes it. ``feed_pick_targets`` is the reverse of ``feed_item_picks``
-(which items link to an article), filled here from the stored picks.
+(which items link to an article), filled here from the stored picks;
+``feed_pick_changes`` logs the items whose picks were chosen.
 
 Revision ID: 0020
 Revises: 0018
@@ -75,6 +76,13 @@ def upgrade() -> None:
         sa.Column("article_id", sa.String(512), nullable=False),
         sa.PrimaryKeyConstraint("channel", "target_id", "article_id", name="pk_feed_pick_targets"),
     )
+    op.create_table(
+        "feed_pick_changes",
+        sa.Column("seq", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("channel", sa.String(64), nullable=False),
+        sa.Column("article_id", sa.String(512), nullable=False),
+        sa.PrimaryKeyConstraint("seq", name="pk_feed_pick_changes"),
+    )
     bind = op.get_bind()
     if bind.dialect.name == "postgresql":
         op.execute(_POSTGRES_FUNCTION)
@@ -121,5 +129,6 @@ def downgrade() -> None:
         )
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP FUNCTION IF EXISTS syndicate_article_changes()")
+    op.drop_table("feed_pick_changes")
     op.drop_table("feed_pick_targets")
     op.drop_table("article_changes")
