@@ -39,7 +39,7 @@ import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -47,7 +47,7 @@ from typing import Any
 from syndicate.config import ChannelConfig, Settings
 from syndicate.feeds.archives import ArticleKey, renderer_version
 from syndicate.feeds.documents import STATE_DIR
-from syndicate.feeds.writer import json_bytes, read_json
+from syndicate.feeds.writer import read_json
 from syndicate.models import Article
 from syndicate.store import Store
 from syndicate.store.changes import ArticleChange, change_tracking, changes_since, last_change
@@ -58,19 +58,33 @@ from syndicate.store.fragments import SortKey, iter_light_articles
 __all__ = ["MAX_CHANGES", "STATE", "ChannelView", "Memory", "channel_state", "full_view"]
 
 STATE = f"{STATE_DIR}/incremental.json"
+VERSION = 2  # of the state's layout; another one is not read (a full build)
 MAX_CHANGES = 2_000  # change-log rows beyond which a full read is the cheaper way
 # A folder modified less than this long before the build ends is stamped back by this
 # much (:func:`_mark`): well beyond the tick of any file system's clock.
 SETTLE_NS = 1_000_000_000
 
 
-def _older(a: SortKey, b: SortKey) -> bool:
+# An article's place as kept: its publication time as fixed-width UTC text (so places
+# compare as strings, and thousands of them are read back without parsing a date) and id.
+Place = tuple[str, str]
+_TIME = "%Y-%m-%dT%H:%M:%S.%f"
+
+
+def _sort_key(place: Place | None) -> SortKey | None:
+    """The store's key of ``place`` (for a range query)."""
+    if place is None:
+        return None
+    return (datetime.strptime(place[0], _TIME).replace(tzinfo=UTC), place[1])
+
+
+def _older(a: Place, b: Place) -> bool:
     """True when ``a`` sorts before ``b`` counted from the oldest (newest first is
     published_at descending, then id ascending)."""
     return a[0] < b[0] or (a[0] == b[0] and a[1] > b[1])
 
 
-def _block(bounds: Sequence[SortKey], key: SortKey) -> int:
+def _block(bounds: Sequence[Place], key: Place) -> int:
     """Which block of ``items`` (0 = the oldest) ``key`` falls in: the number of
     remembered first keys not newer than it, less one (-1: older than all)."""
     lo, hi = 0, len(bounds)
@@ -83,8 +97,8 @@ def _block(bounds: Sequence[SortKey], key: SortKey) -> int:
     return lo - 1
 
 
-def _key(article: Article | ArticleKey) -> SortKey:
-    return (article.published_at, article.id)
+def _key(article: Article | ArticleKey) -> Place:
+    return (article.published_at.astimezone(UTC).strftime(_TIME), article.id)
 
 
 @dataclass
@@ -94,7 +108,7 @@ class ChannelState:
     seq: int
     settings: str
     total: int
-    bounds: list[SortKey]  # the key of the item at positions 0, items, 2·items… < total
+    bounds: list[Place]  # the place of the items at positions 0, items, 2·items… < total
     archive: int | None = None  # the archive folder's mark (:func:`_mark`)
     picks: int = 0  # the last entry seen of the log of chosen picks
 
@@ -105,7 +119,7 @@ class ChannelState:
             "picks": self.picks,
             "settings": self.settings,
             "total": self.total,
-            "bounds": [[t.isoformat(), i] for t, i in self.bounds],
+            "bounds": [list(place) for place in self.bounds],
             "archive": self.archive,
         }
 
@@ -116,7 +130,7 @@ class ChannelState:
             int(data["seq"]),
             str(data["settings"]),
             int(data["total"]),
-            [(datetime.fromisoformat(t), str(i)) for t, i in data["bounds"]],
+            [(str(t), str(i)) for t, i in data["bounds"]],
             data.get("archive"),
             int(data["picks"]),
         )
@@ -142,7 +156,7 @@ class ChannelView:
     keys: list[ArticleKey] = field(default_factory=list)
     pick_items: list[ArticleKey] = field(default_factory=list)
     removed: set[str] = field(default_factory=set)
-    bounds: list[SortKey] = field(default_factory=list)
+    bounds: list[Place] = field(default_factory=list)
     old_pages: int = 0
     unchanged: bool = False  # no change reaches the channel: nothing to read or write
 
@@ -243,7 +257,7 @@ class Memory:
             return memory
         memory.seq, memory.picks_seq = last_change(store), last_pick_change(store)
         saved = read_json(root / STATE)
-        if saved.get("version") != 1:
+        if saved.get("version") != VERSION:
             return memory
         memory.known = [str(name) for name in saved.get("known", [])]
         dirs = saved.get("dirs", {})
@@ -326,12 +340,14 @@ class Memory:
             )
             channels[name] = state.to_json()
         data = {
-            "version": 1,
+            "version": VERSION,
             "known": sorted(by_name) if complete else self.known,
             "dirs": {name: _mark(self.root / name) for name in _DIRS},
             "channels": channels,
         }
-        path, encoded = self.root / STATE, json_bytes(data)
+        # One line, no indent: thousands of places at 50,000 articles.
+        path = self.root / STATE
+        encoded = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
         try:
             if path.read_bytes() == encoded:
                 return  # an unchanged build leaves every file and its time alone
@@ -349,8 +365,8 @@ _DIRS = ("feeds", f"{STATE_DIR}/pages")
 class _Moves:
     """What a channel's changes did (:meth:`_Reader._classify`)."""
 
-    shifted: list[SortKey] = field(default_factory=list)
-    edited: list[SortKey] = field(default_factory=list)
+    shifted: list[Place] = field(default_factory=list)
+    edited: list[Place] = field(default_factory=list)
     removed: set[str] = field(default_factory=set)
     now_in: list[str] = field(default_factory=list)
 
@@ -396,7 +412,8 @@ class _Reader:
             first = max(block, 0)
             # From the first key of the block the oldest change falls in; from the very
             # first article when it falls before every block (or there was none).
-            region = list(self._read(since=state.bounds[first] if block >= 0 else None))
+            since = _sort_key(state.bounds[first]) if block >= 0 else None
+            region = list(self._read(since=since))
             total = first * size + len(region)
         check = self._pages(first, region[::-1], total, moves.edited)
         newest = region[:size] if len(region) >= size else self._newest(min(size, total))
@@ -453,7 +470,7 @@ class _Reader:
         return list(self._read(ids=linking)) if linking else []
 
     def _pages(
-        self, first: int, oldest_first: list[ArticleKey], total: int, edited: list[SortKey]
+        self, first: int, oldest_first: list[ArticleKey], total: int, edited: list[Place]
     ) -> dict[int, list[ArticleKey]] | None:
         """The pages to fingerprint and their items (newest first): every page from
         block ``first`` on (``oldest_first`` holds them), the previous newest page when
@@ -474,7 +491,7 @@ class _Reader:
                 check[page] = oldest_first[start : start + size][::-1]
                 continue
             upper = bounds[block + 1] if block + 1 < len(bounds) else None
-            check[page] = list(self._read(since=bounds[block], before=upper))
+            check[page] = list(self._read(since=_sort_key(bounds[block]), before=_sort_key(upper)))
             if len(check[page]) != size:
                 return None
         return check
@@ -512,6 +529,6 @@ class _Reader:
             found.extend(ArticleKey.of(a) for a in rows if matches(self.channel.filters, a))
             if len(rows) < batch:
                 break
-            before = _key(rows[-1])
+            before = (rows[-1].published_at, rows[-1].id)
             batch *= 2
         return found[:count]
