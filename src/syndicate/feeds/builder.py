@@ -190,7 +190,8 @@ def build(
             if on_channel is not None:
                 on_channel(report)
         run.writer.sync()  # durable and live before any hub hears of it (WS-2)
-        memory.save(built, complete=not only)
+        chosen = sum(report.picks_chosen for report in reports)
+        memory.save(built, complete=not only, picks_saved=chosen)
         pings = _publish(settings, channels, zip(selected, reports, strict=True))
     finally:
         lock.release()

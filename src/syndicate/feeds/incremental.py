@@ -315,13 +315,20 @@ class Memory:
         repicked = self.repicked.get(channel.name, set())
         return _Reader(self.store, channel, state, self.changes, self.current, repicked).view()
 
-    def save(self, built: Mapping[str, ChannelView | None], *, complete: bool) -> None:
+    def save(
+        self, built: Mapping[str, ChannelView | None], *, complete: bool, picks_saved: int = 0
+    ) -> None:
         """Record the state after the build: each channel in ``built`` (its view;
         ``None`` for a channel that failed) and the others as they were. ``complete``:
-        every configured channel was built, so their list is the one remembered."""
+        every configured channel was built, so their list is the one remembered.
+        ``picks_saved``: how many items' picks this build chose (logged by it)."""
         if not self.tracking:
             return
         raced = last_change(self.store) != self.seq
+        # The picks log moved by this build's own entries only: they are shown already.
+        # Otherwise another build chose some meanwhile: from the start, to check them.
+        picks_now = last_pick_change(self.store)
+        picks_seen = picks_now if picks_now - self.picks_seq == picks_saved else self.picks_seq
         channels = {} if raced else dict(self.saved)
         by_name = {c.name: c for c in self.channels}
         for name, view in built.items():
@@ -334,9 +341,7 @@ class Memory:
                 view.total,
                 view.bounds,
                 _mark(self.root / "feeds" / name / "archive"),
-                # From when the build started: picks it chose itself are checked once more
-                # next time (a fingerprint each), rather than others' chosen meanwhile lost.
-                self.picks_seq,
+                picks_seen,
             )
             channels[name] = state.to_json()
         data = {
