@@ -18,7 +18,8 @@ Layout under ``output.dir``::
     .syndicate/manifest.json    what `syndicate serve` serves: channels, formats, lifetimes
     .syndicate/websub.json      pings no hub has accepted yet, retried on the next build
     .syndicate/pages/<channel>.json   fingerprints of archive pages
-    .syndicate/incremental.json what the next build goes on (:mod:`.incremental`)
+    .syndicate/incremental.json what the next build goes on (:mod:`.incremental`),
+    .syndicate/incremental/<channel>.json   and where each archive page starts
     .syndicate/build.lock       one build at a time
 
 No file's bytes come from the clock: document dates come from articles and gzip copies

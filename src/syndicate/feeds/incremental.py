@@ -1,12 +1,13 @@
 """Incremental builds: follow the store's change log, touch only the documents it reaches.
 
 A full build reads every article key of every channel. After it, the build remembers
-(in ``<output>/.syndicate/incremental.json``) per channel: the last change of the store's
-change log it has seen (:mod:`syndicate.store.changes`), a fingerprint of every setting
-and of the renderer, how many items the channel had and the key (publication time, id)
-of the item at each multiple of ``items`` counted from the oldest — the first item of
-every archive page, and of the tail the subscription document shows. Plus the
-modification time of the folders it wrote, so a file removed behind its back is noticed.
+(in ``<output>/.syndicate/incremental.json``) per channel: the last change of the
+store's change log it has seen (:mod:`syndicate.store.changes`), a fingerprint of every
+setting and of the renderer, how many items the channel had, and (in
+``.syndicate/incremental/<channel>.json``) the place (publication time, id) of the item
+at each multiple of ``items`` counted from the oldest — the first item of every archive
+page, and of the tail the subscription document shows. Plus the modification time of
+the folders it wrote, so a file removed behind its back is noticed.
 
 The next build reads only the changes since then, per changed article the states it was
 in before each change (:class:`~syndicate.store.changes.ArticleChange`), and the changed
@@ -58,7 +59,8 @@ from syndicate.store.fragments import SortKey, iter_light_articles
 __all__ = ["MAX_CHANGES", "STATE", "ChannelView", "Memory", "channel_state", "full_view"]
 
 STATE = f"{STATE_DIR}/incremental.json"
-VERSION = 2  # of the state's layout; another one is not read (a full build)
+VERSION = 3  # of the state's layout; another one is not read (a full build)
+PLACES_DIR = f"{STATE_DIR}/incremental"  # <channel>.json: its page starts
 MAX_CHANGES = 2_000  # change-log rows beyond which a full read is the cheaper way
 # A folder modified less than this long before the build ends is stamped back by this
 # much (:func:`_mark`): well beyond the tick of any file system's clock.
@@ -108,9 +110,12 @@ class ChannelState:
     seq: int
     settings: str
     total: int
-    bounds: list[Place]  # the place of the items at positions 0, items, 2·items… < total
+    bounds_hash: str  # of the file of places (:func:`_load_places`)
     archive: int | None = None  # the archive folder's mark (:func:`_mark`)
     picks: int = 0  # the last entry seen of the log of chosen picks
+    # The place of the items at positions 0, items, 2·items… < total: read from their
+    # own file when a change reaches the channel, written only when they change.
+    bounds: list[Place] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The state as stored."""
@@ -119,7 +124,7 @@ class ChannelState:
             "picks": self.picks,
             "settings": self.settings,
             "total": self.total,
-            "bounds": [list(place) for place in self.bounds],
+            "bounds": self.bounds_hash,
             "archive": self.archive,
         }
 
@@ -130,7 +135,7 @@ class ChannelState:
             int(data["seq"]),
             str(data["settings"]),
             int(data["total"]),
-            [(str(t), str(i)) for t, i in data["bounds"]],
+            str(data["bounds"]),
             data.get("archive"),
             int(data["picks"]),
         )
@@ -156,7 +161,7 @@ class ChannelView:
     keys: list[ArticleKey] = field(default_factory=list)
     pick_items: list[ArticleKey] = field(default_factory=list)
     removed: set[str] = field(default_factory=set)
-    bounds: list[Place] = field(default_factory=list)
+    bounds: list[Place] | None = None  # None: as they were (an unchanged channel)
     old_pages: int = 0
     unchanged: bool = False  # no change reaches the channel: nothing to read or write
 
@@ -176,6 +181,42 @@ def full_view(channel: ChannelConfig, keys: list[ArticleKey]) -> ChannelView:
         pick_items=keys,
         bounds=[_key(keys[total - 1 - start]) for start in range(0, total, size)],
     )
+
+
+def _places_path(root: Path, channel: str) -> Path:
+    return root / PLACES_DIR / f"{channel}.json"
+
+
+def _load_places(root: Path, channel: str, digest: str) -> list[Place] | None:
+    """A channel's remembered page starts; ``None`` when missing or not the ones the
+    state names (a file from another build)."""
+    try:
+        data = _places_path(root, channel).read_bytes()
+    except OSError:
+        return None
+    if hashlib.sha256(data).hexdigest() != digest:
+        return None
+    return [(str(t), str(i)) for t, i in json.loads(data)]
+
+
+def _save_places(root: Path, channel: str, places: Sequence[Place]) -> str:
+    """Write a channel's page starts (when they changed); their hash."""
+    data = json.dumps([list(p) for p in places], separators=(",", ":")).encode()
+    _write_if_changed(_places_path(root, channel), data)
+    return hashlib.sha256(data).hexdigest()
+
+
+def _write_if_changed(path: Path, data: bytes) -> None:
+    """Replace ``path`` atomically with ``data``, unless it holds them: an unchanged
+    build leaves every file, and its time, alone."""
+    try:
+        if path.read_bytes() == data:
+            return
+    except OSError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
 
 
 def channel_state(settings: Settings, channel: ChannelConfig) -> str:
@@ -313,7 +354,9 @@ class Memory:
         if state is None:
             return None
         repicked = self.repicked.get(channel.name, set())
-        return _Reader(self.store, channel, state, self.changes, self.current, repicked).view()
+        reader = _Reader(self.store, self.root, channel, state, self.changes, self.current)
+        reader.repicked = repicked
+        return reader.view()
 
     def save(
         self, built: Mapping[str, ChannelView | None], *, complete: bool, picks_saved: int = 0
@@ -335,11 +378,15 @@ class Memory:
             channels.pop(name, None)
             if view is None or raced:
                 continue
+            if view.bounds is not None:
+                digest = _save_places(self.root, name, view.bounds)
+            else:
+                digest = str(self.saved[name]["bounds"])  # read at the start: still there
             state = ChannelState(
                 self.seq,
                 channel_state(self.settings, by_name[name]),
                 view.total,
-                view.bounds,
+                digest,
                 _mark(self.root / "feeds" / name / "archive"),
                 picks_seen,
             )
@@ -350,17 +397,8 @@ class Memory:
             "dirs": {name: _mark(self.root / name) for name in _DIRS},
             "channels": channels,
         }
-        # One line, no indent: thousands of places at 50,000 articles.
-        path = self.root / STATE
         encoded = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
-        try:
-            if path.read_bytes() == encoded:
-                return  # an unchanged build leaves every file and its time alone
-        except OSError:
-            pass
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_bytes(encoded)
-        os.replace(tmp, path)
+        _write_if_changed(self.root / STATE, encoded)
 
 
 _DIRS = ("feeds", f"{STATE_DIR}/pages")
@@ -381,6 +419,7 @@ class _Reader:
     """One channel's incremental view (see the module's docstring)."""
 
     store: Store
+    root: Path
     channel: ChannelConfig
     state: ChannelState
     changes: list[ArticleChange]
@@ -406,6 +445,9 @@ class _Reader:
         moves.edited.extend(_key(k) for k in touched)
         if not (moves.shifted or moves.edited or moves.removed):
             return self._unchanged()  # nothing of the channel changed
+        state.bounds = _load_places(self.root, self.channel.name, state.bounds_hash)
+        if state.bounds is None:
+            return None
         region: list[ArticleKey] = []  # newest first, from block ``first`` on
         first, total = len(state.bounds), state.total
         if moves.shifted:
@@ -481,7 +523,7 @@ class _Reader:
         block ``first`` on (``oldest_first`` holds them), the previous newest page when
         the number of pages changed, and the pages of items edited in place below
         ``first`` (read by range). ``None`` when a page read is not full."""
-        size, bounds, archives = self.channel.items, self.state.bounds, self.channel.archives
+        size, bounds, archives = self.channel.items, self.state.bounds or [], self.channel.archives
         pages = total // size if archives else 0
         old_pages = self.state.total // size if archives else 0
         wanted = set(range(first + 1, pages + 1))
@@ -509,7 +551,6 @@ class _Reader:
             newest=[],
             pages_to_check={},
             partial=True,
-            bounds=list(self.state.bounds),
             old_pages=pages,
             unchanged=True,
         )
