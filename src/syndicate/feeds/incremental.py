@@ -280,6 +280,13 @@ class Memory:
     known: list[str] = field(default_factory=list)  # the channels of the last full build
     tracking: bool = False
     saved: dict[str, Any] = field(default_factory=dict)  # other channels' states, kept
+    fingerprints: dict[str, str] = field(default_factory=dict)
+
+    def fingerprint(self, channel: ChannelConfig) -> str:
+        """:func:`channel_state` of ``channel``, worked out once per build."""
+        if channel.name not in self.fingerprints:
+            self.fingerprints[channel.name] = channel_state(self.settings, channel)
+        return self.fingerprints[channel.name]
 
     @classmethod
     def open(
@@ -312,7 +319,7 @@ class Memory:
                 state = ChannelState.from_json(memory.saved[channel.name])
             except (KeyError, ValueError, TypeError):
                 continue
-            if state.settings != channel_state(settings, channel):
+            if state.settings != memory.fingerprint(channel):
                 continue
             if state.seq > memory.seq or state.picks > memory.picks_seq:
                 continue  # the store went back (a restored copy): read everything
@@ -384,7 +391,7 @@ class Memory:
                 digest = str(self.saved[name]["bounds"])  # read at the start: still there
             state = ChannelState(
                 self.seq,
-                channel_state(self.settings, by_name[name]),
+                self.fingerprint(by_name[name]),
                 view.total,
                 digest,
                 _mark(self.root / "feeds" / name / "archive"),
