@@ -34,19 +34,31 @@ its reads the change fell on: the next build is a full one).
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 from syndicate.config import ChannelConfig, Settings
-from syndicate.feeds.archives import ArticleKey, renderer_version
+from syndicate.feeds.archives import ArticleKey
+from syndicate.feeds.buildstate import (
+    STATE,
+    VERSION,
+    ChannelState,
+    Place,
+    block_of,
+    channel_state,
+    load_places,
+    mark,
+    older,
+    place,
+    save_places,
+    sort_key,
+    unchanged,
+    write_if_changed,
+)
 from syndicate.feeds.documents import STATE_DIR
 from syndicate.feeds.writer import read_json
 from syndicate.models import Article
@@ -58,87 +70,7 @@ from syndicate.store.fragments import SortKey, iter_light_articles
 
 __all__ = ["MAX_CHANGES", "STATE", "ChannelView", "Memory", "channel_state", "full_view"]
 
-STATE = f"{STATE_DIR}/incremental.json"
-VERSION = 3  # of the state's layout; another one is not read (a full build)
-PLACES_DIR = f"{STATE_DIR}/incremental"  # <channel>.json: its page starts
 MAX_CHANGES = 2_000  # change-log rows beyond which a full read is the cheaper way
-# A folder modified less than this long before the build ends is stamped back by this
-# much (:func:`_mark`): well beyond the tick of any file system's clock.
-SETTLE_NS = 1_000_000_000
-
-
-# An article's place as kept: its publication time as fixed-width UTC text (so places
-# compare as strings, and thousands of them are read back without parsing a date) and id.
-Place = tuple[str, str]
-_TIME = "%Y-%m-%dT%H:%M:%S.%f"
-
-
-def _sort_key(place: Place | None) -> SortKey | None:
-    """The store's key of ``place`` (for a range query)."""
-    if place is None:
-        return None
-    return (datetime.strptime(place[0], _TIME).replace(tzinfo=UTC), place[1])
-
-
-def _older(a: Place, b: Place) -> bool:
-    """True when ``a`` sorts before ``b`` counted from the oldest (newest first is
-    published_at descending, then id ascending)."""
-    return a[0] < b[0] or (a[0] == b[0] and a[1] > b[1])
-
-
-def _block(bounds: Sequence[Place], key: Place) -> int:
-    """Which block of ``items`` (0 = the oldest) ``key`` falls in: the number of
-    remembered first keys not newer than it, less one (-1: older than all)."""
-    lo, hi = 0, len(bounds)
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if _older(key, bounds[mid]):
-            hi = mid
-        else:
-            lo = mid + 1
-    return lo - 1
-
-
-def _key(article: Article | ArticleKey) -> Place:
-    return (article.published_at.astimezone(UTC).strftime(_TIME), article.id)
-
-
-@dataclass
-class ChannelState:
-    """What the last build of a channel left to go on (see the module's docstring)."""
-
-    seq: int
-    settings: str
-    total: int
-    bounds_hash: str  # of the file of places (:func:`_load_places`)
-    archive: int | None = None  # the archive folder's mark (:func:`_mark`)
-    picks: int = 0  # the last entry seen of the log of chosen picks
-    # The place of the items at positions 0, items, 2·items… < total: read from their
-    # own file when a change reaches the channel, written only when they change.
-    bounds: list[Place] | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        """The state as stored."""
-        return {
-            "seq": self.seq,
-            "picks": self.picks,
-            "settings": self.settings,
-            "total": self.total,
-            "bounds": self.bounds_hash,
-            "archive": self.archive,
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> ChannelState:
-        """The state as read back (:exc:`KeyError`, :exc:`ValueError` when malformed)."""
-        return cls(
-            int(data["seq"]),
-            str(data["settings"]),
-            int(data["total"]),
-            str(data["bounds"]),
-            data.get("archive"),
-            int(data["picks"]),
-        )
 
 
 @dataclass
@@ -179,83 +111,8 @@ def full_view(channel: ChannelConfig, keys: list[ArticleKey]) -> ChannelView:
         partial=False,
         keys=keys,
         pick_items=keys,
-        bounds=[_key(keys[total - 1 - start]) for start in range(0, total, size)],
+        bounds=[place(keys[total - 1 - start]) for start in range(0, total, size)],
     )
-
-
-def _places_path(root: Path, channel: str) -> Path:
-    return root / PLACES_DIR / f"{channel}.json"
-
-
-def _load_places(root: Path, channel: str, digest: str) -> list[Place] | None:
-    """A channel's remembered page starts; ``None`` when missing or not the ones the
-    state names (a file from another build)."""
-    try:
-        data = _places_path(root, channel).read_bytes()
-    except OSError:
-        return None
-    if hashlib.sha256(data).hexdigest() != digest:
-        return None
-    return [(str(t), str(i)) for t, i in json.loads(data)]
-
-
-def _save_places(root: Path, channel: str, places: Sequence[Place]) -> str:
-    """Write a channel's page starts (when they changed); their hash."""
-    data = json.dumps([list(p) for p in places], separators=(",", ":")).encode()
-    _write_if_changed(_places_path(root, channel), data)
-    return hashlib.sha256(data).hexdigest()
-
-
-def _write_if_changed(path: Path, data: bytes) -> None:
-    """Replace ``path`` atomically with ``data``, unless it holds them: an unchanged
-    build leaves every file, and its time, alone."""
-    try:
-        if path.read_bytes() == data:
-            return
-    except OSError:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
-def channel_state(settings: Settings, channel: ChannelConfig) -> str:
-    """A fingerprint of everything a channel's bytes depend on besides its articles: every
-    setting (the site's, the channel's, the sources' "More from" rules…) and the renderer."""
-    material = [
-        renderer_version(),
-        settings.model_dump(mode="json"),
-        channel.model_dump(mode="json"),
-    ]
-    encoded = json.dumps(material, sort_keys=True, ensure_ascii=False, default=str).encode()
-    return hashlib.sha256(encoded).hexdigest()
-
-
-def _mark(path: Path) -> int | None:
-    """A folder's modification time, to tell next time whether anything in it changed.
-
-    File systems stamp with a coarse clock (a few milliseconds), so a file removed just
-    after the build's last write in the folder could leave its time as it was. A folder
-    modified less than :data:`SETTLE_NS` ago is therefore stamped back by that much:
-    any later change gives it a later time.
-    """
-    try:
-        stat = path.stat()
-    except OSError:
-        return None
-    now = time.time_ns()
-    if now - stat.st_mtime_ns < SETTLE_NS:
-        os.utime(path, ns=(stat.st_atime_ns, now - SETTLE_NS))
-        return now - SETTLE_NS
-    return stat.st_mtime_ns
-
-
-def _unchanged(path: Path, mark: Any) -> bool:
-    """True when ``path`` still has the time :func:`_mark` recorded."""
-    try:
-        return isinstance(mark, int) and path.stat().st_mtime_ns == mark
-    except OSError:
-        return False
 
 
 @dataclass
@@ -309,7 +166,7 @@ class Memory:
             return memory
         memory.known = [str(name) for name in saved.get("known", [])]
         dirs = saved.get("dirs", {})
-        if not all(_unchanged(root / name, dirs.get(name)) for name in _DIRS):
+        if not all(unchanged(root / name, dirs.get(name)) for name in _DIRS):
             return memory  # a file removed or added behind our back: read everything
         memory.saved = dict(saved.get("channels", {}))
         if repick:
@@ -325,7 +182,7 @@ class Memory:
                 continue  # the store went back (a restored copy): read everything
             folder = root / "feeds" / channel.name / "archive"
             paged = channel.archives and state.total >= channel.items
-            if paged and not _unchanged(folder, state.archive):
+            if paged and not unchanged(folder, state.archive):
                 continue
             memory.states[channel.name] = state
         if memory.states:
@@ -386,7 +243,7 @@ class Memory:
             if view is None or raced:
                 continue
             if view.bounds is not None:
-                digest = _save_places(self.root, name, view.bounds)
+                digest = save_places(self.root, name, view.bounds)
             else:
                 digest = str(self.saved[name]["bounds"])  # read at the start: still there
             state = ChannelState(
@@ -394,18 +251,18 @@ class Memory:
                 self.fingerprint(by_name[name]),
                 view.total,
                 digest,
-                _mark(self.root / "feeds" / name / "archive"),
+                mark(self.root / "feeds" / name / "archive"),
                 picks_seen,
             )
             channels[name] = state.to_json()
         data = {
             "version": VERSION,
             "known": sorted(by_name) if complete else self.known,
-            "dirs": {name: _mark(self.root / name) for name in _DIRS},
+            "dirs": {name: mark(self.root / name) for name in _DIRS},
             "channels": channels,
         }
         encoded = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
-        _write_if_changed(self.root / STATE, encoded)
+        write_if_changed(self.root / STATE, encoded)
 
 
 _DIRS = ("feeds", f"{STATE_DIR}/pages")
@@ -449,10 +306,10 @@ class _Reader:
         size, state = self.channel.items, self.state
         moves = self._classify()
         touched = self._linking(moves.removed)
-        moves.edited.extend(_key(k) for k in touched)
+        moves.edited.extend(place(k) for k in touched)
         if not (moves.shifted or moves.edited or moves.removed):
             return self._unchanged()  # nothing of the channel changed
-        state.bounds = _load_places(self.root, self.channel.name, state.bounds_hash)
+        state.bounds = load_places(self.root, self.channel.name, state.bounds_hash)
         if state.bounds is None:
             return None
         region: list[ArticleKey] = []  # newest first, from block ``first`` on
@@ -460,19 +317,19 @@ class _Reader:
         if moves.shifted:
             oldest = moves.shifted[0]
             for key in moves.shifted[1:]:
-                if _older(key, oldest):
+                if older(key, oldest):
                     oldest = key
-            block = _block(state.bounds, oldest)
+            block = block_of(state.bounds, oldest)
             first = max(block, 0)
             # From the first key of the block the oldest change falls in; from the very
             # first article when it falls before every block (or there was none).
-            since = _sort_key(state.bounds[first]) if block >= 0 else None
+            since = sort_key(state.bounds[first]) if block >= 0 else None
             region = list(self._read(since=since))
             total = first * size + len(region)
         check = self._pages(first, region[::-1], total, moves.edited)
         newest = region[:size] if len(region) >= size else self._newest(min(size, total))
         new_bounds = list(state.bounds[:first]) + [
-            _key(region[-1 - start]) for start in range(0, len(region), size)
+            place(region[-1 - start]) for start in range(0, len(region), size)
         ]
         if check is None or len(newest) != min(size, total) or len(new_bounds) != -(-total // size):
             return None  # the remembered state does not hold: read the channel whole
@@ -500,13 +357,13 @@ class _Reader:
             now = self.current.get(change.article_id)
             # Where it sat in the channel before each change: the state remembered is one
             # of them (the first, unless this channel followed some changes already).
-            were = [_key(b) for b in change.befores if b is not None and matches(filters, b)]
+            were = [place(b) for b in change.befores if b is not None and matches(filters, b)]
             if now is not None and matches(filters, now):
                 moves.now_in.append(change.article_id)
-                if len(were) == len(change.befores) and all(k == _key(now) for k in were):
-                    moves.edited.append(_key(now))  # always there, never moved
+                if len(were) == len(change.befores) and all(k == place(now) for k in were):
+                    moves.edited.append(place(now))  # always there, never moved
                     continue
-                moves.shifted.append(_key(now))
+                moves.shifted.append(place(now))
             elif were:
                 moves.removed.add(change.article_id)
             moves.shifted.extend(were)
@@ -536,7 +393,7 @@ class _Reader:
         wanted = set(range(first + 1, pages + 1))
         if pages != old_pages and min(pages, old_pages) >= 1:
             wanted.add(min(pages, old_pages))  # its next-archive link changes
-        wanted.update(b + 1 for b in map(partial(_block, bounds), edited) if 0 <= b < pages)
+        wanted.update(b + 1 for b in map(partial(block_of, bounds), edited) if 0 <= b < pages)
         check: dict[int, list[ArticleKey]] = {}
         for page in sorted(wanted):
             block = page - 1
@@ -545,7 +402,7 @@ class _Reader:
                 check[page] = oldest_first[start : start + size][::-1]
                 continue
             upper = bounds[block + 1] if block + 1 < len(bounds) else None
-            check[page] = list(self._read(since=_sort_key(bounds[block]), before=_sort_key(upper)))
+            check[page] = list(self._read(since=sort_key(bounds[block]), before=sort_key(upper)))
             if len(check[page]) != size:
                 return None
         return check
