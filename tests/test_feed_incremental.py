@@ -452,3 +452,33 @@ def test_picks_chosen_by_another_build_of_the_store(
 
     _, changed = incremental(store, settings, tmp_path, scans, repick_elsewhere)
     assert {n for n in changed if n.startswith("feeds/related")}
+
+
+def test_the_walk_for_a_killed_builds_files_only_when_a_folder_changed(
+    site: tuple[Store, Settings], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The walk over every output file (for temporary files a killed build left) is
+    skipped when every folder is as the last build left it; a file left in one is found."""
+    from syndicate.feeds import writer
+
+    store, settings = site
+    root = settings.resolve(settings.output.dir)
+    walks: list[Path] = []
+    sweep = writer.remove_stale_temporaries
+
+    def recording(path: Path, *args: Any) -> int:
+        if path == root:  # the output folder (WebSub's state walks its own folder)
+            walks.append(path)
+        return sweep(path, *args)
+
+    monkeypatch.setattr(writer, "remove_stale_temporaries", recording)
+    build(store, settings)
+    assert walks == [root]  # the first build walks
+    save(store, [21])
+    build(store, settings)
+    assert walks == [root]  # an incremental one does not
+    left = root / "feeds/desk/archive/.1.xml.k1ll3d_x.tmp"
+    left.write_bytes(b"half a page")
+    os.utime(left, (PAST, PAST))
+    build(store, settings)
+    assert walks == [root, root] and not left.exists()

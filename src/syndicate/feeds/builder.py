@@ -171,10 +171,12 @@ def build(
     except filelock.Timeout as err:
         raise SyndicateError(f"another build still holds {lock.lock_file}") from err
     try:
-        run = _Build(store, settings, Writer(output), repick)
+        memory = Memory.open(store, settings, output, channels, repick=repick)
+        # Every folder as the last build left it: no killed build left a temporary file
+        # there, and the walk over every file to find one is skipped.
+        run = _Build(store, settings, Writer(output, sweep=not memory.clean), repick)
         run.writer.write(MANIFEST, manifest_bytes(settings, channels), gz=False)
         reports = []
-        memory = Memory.open(store, settings, output, channels, repick=repick)
         if not only and memory.known != sorted(known):
             # Stored feed picks and fragments of channels no longer configured (a scan of
             # both tables: only when the list of channels changed since the last build).

@@ -139,6 +139,12 @@ class Memory:
     saved: dict[str, Any] = field(default_factory=dict)  # other channels' states, kept
     fingerprints: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def clean(self) -> bool:
+        """True when every configured channel's folders are as the last build left them
+        (no file added or removed since, so no temporary file of a killed build)."""
+        return bool(self.channels) and len(self.states) == len(self.channels)
+
     def fingerprint(self, channel: ChannelConfig) -> str:
         """:func:`channel_state` of ``channel``, worked out once per build."""
         if channel.name not in self.fingerprints:
