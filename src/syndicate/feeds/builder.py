@@ -311,24 +311,9 @@ def _build_channel(
         report.formats = dict.fromkeys(channel.formats, "unchanged")
         return report, True
 
-    # The items' stored "More from" links (chosen now only for new or changed items).
-    picks = channel_picks(
-        run.store,
-        run.settings,
-        channel,
-        view.pick_items,
-        utc_now(),
-        repick=run.repick,
-        partial=view.partial,
-        gone=view.removed,
-    )
+    picks = _picks_and_fragments(run, channel, view)
     report.picks_chosen = picks.computed.total()
     splicer = Splicer(run.store, run.settings, channel, picks, renderer_version())
-    if view.partial:
-        if view.removed:
-            forget_item_fragments(run.store, channel.name, view.removed)
-    else:
-        _forget_gone_fragments(run.store, channel, view.keys)
     state = f"{STATE_DIR}/pages/{channel.name}.feed"
     fingerprint = _feed_fingerprint(run.settings, channel, pages, newest, picks)
     files = [run.writer.root / feed_path(channel.name, fmt) for fmt in channel.formats]
@@ -337,22 +322,14 @@ def _build_channel(
         path.exists() and path.with_name(path.name + ".gz").exists() for path in files
     )
     job = ArchiveJob(run.store, run.settings, run.writer, channel, picks, splicer)
-    # No page to look at and as many pages as before: the pages and their fingerprints
-    # stay as they are, and the fingerprint file (one line per page) is not even read.
-    same_pages = view.partial and not view.pages_to_check and pages == view.old_pages
-    if same_pages:
-        plan = ArchivePlan(pages)
-    elif view.partial:
-        plan = plan_pages(job, pages, view.old_pages, view.pages_to_check)
-    else:
-        plan = plan_archives(job, view.keys, pages)
+    plan = _plan(job, view)
     feed = (
         []
         if fresh
         else [(document(run.settings, channel, (), page=None, pages=pages, related={}), newest)]
     )
     # The subscription document and the dirty pages in one pass: one read of fragments.
-    results = splicer.documents(feed + plan.docs)
+    results = splicer.documents(feed + (plan.docs if plan else []))
     complete = True
     if fresh:
         report.formats = dict.fromkeys(channel.formats, "unchanged")
@@ -366,12 +343,43 @@ def _build_channel(
                 report.changed_urls.append(site_url(run.settings, feed_path(channel.name, fmt)))
         # An item deleted since the scan: leave no fingerprint, so the next build redoes it.
         run.writer.write(state, (fingerprint if whole else "").encode(), gz=False)
-    if not (same_pages or (view.partial and not plan.dirty and pages == view.old_pages)):
+    if plan is not None:
         report.archives_written = write_archives(job, plan, results)
-    complete = complete and all(str(page) in plan.prints for page in plan.dirty)
+        complete = complete and all(str(page) in plan.prints for page in plan.dirty)
     report.items_rendered, report.items_reused = splicer.rendered, splicer.reused
     run.writer.commit()  # in place before the next channel, so a disk error is this one's
     return report, complete
+
+
+def _picks_and_fragments(run: _Build, channel: ChannelConfig, view: ChannelView) -> ChannelPicks:
+    """The items' stored "More from" links (chosen now only for new or changed items);
+    the fragments of items the channel no longer carries go."""
+    picks = channel_picks(
+        run.store,
+        run.settings,
+        channel,
+        view.pick_items,
+        utc_now(),
+        repick=run.repick,
+        partial=view.partial,
+        gone=view.removed,
+    )
+    if not view.partial:
+        _forget_gone_fragments(run.store, channel, view.keys)
+    elif view.removed:
+        forget_item_fragments(run.store, channel.name, view.removed)
+    return picks
+
+
+def _plan(job: ArchiveJob, view: ChannelView) -> ArchivePlan | None:
+    """The archive pages to rewrite; ``None`` when an incremental build leaves them all,
+    and their fingerprint file (a line per page), as they are."""
+    if not view.partial:
+        return plan_archives(job, view.keys, view.pages)
+    if not view.pages_to_check and view.pages == view.old_pages:
+        return None  # not even the fingerprints are read
+    plan = plan_pages(job, view.pages, view.old_pages, view.pages_to_check)
+    return plan if plan.dirty or view.pages != view.old_pages else None
 
 
 def _feed_fingerprint(
