@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib.metadata import version
@@ -129,6 +129,41 @@ def plan_archives(job: ArchiveJob, keys: Sequence[ArticleKey], pages: int) -> Ar
         present = all(
             (job.writer.root / archive_path(channel.name, page, f)).exists()
             for f in channel.formats
+        )
+        if not present or old.get(str(page)) != plan.prints[str(page)]:
+            plan.dirty.append(page)
+            head = document(job.settings, channel, (), page=page, pages=pages, related={})
+            plan.docs.append((head, members))
+    return plan
+
+
+def plan_pages(
+    job: ArchiveJob, pages: int, old_pages: int, check: Mapping[int, Sequence[ArticleKey]]
+) -> ArchivePlan:
+    """An incremental build's :func:`plan_archives`: only the pages in ``check`` (page →
+    its items, newest first) are fingerprinted; the others keep the fingerprints stored
+    (:mod:`.incremental` found that nothing of theirs changed). The pages from
+    ``pages + 1`` to ``old_pages`` (the channel lost items) are removed, by name: the
+    folder is not listed.
+    """
+    channel, root = job.channel, job.writer.root
+    old = read_json(root / job.state_file()).get("pages", {})
+    for page in range(pages + 1, old_pages + 1):
+        for fmt in channel.formats:
+            path = root / archive_path(channel.name, page, fmt)
+            job.writer.remove(path)
+            job.writer.remove(path.with_name(path.name + ".gz"))
+    plan = ArchivePlan(pages)
+    if not pages:
+        job.writer.remove(root / job.state_file())
+        return plan
+    plan.prints = {n: p for n, p in old.items() if n.isdigit() and int(n) <= pages}
+    settings = _settings_material(job)
+    for page in sorted(check):
+        members = check[page]
+        plan.prints[str(page)] = _fingerprint(job, page, pages, members, settings)
+        present = all(
+            (root / archive_path(channel.name, page, f)).exists() for f in channel.formats
         )
         if not present or old.get(str(page)) != plan.prints[str(page)]:
             plan.dirty.append(page)

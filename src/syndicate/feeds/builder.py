@@ -1,6 +1,8 @@
 """Build the published feed files, then tell the WebSub hubs.
 
-For each channel: read its articles' keys (newest first, no bodies), with
+For each channel: read its articles' keys (newest first, no bodies; after a previous
+build, only the keys of the documents the store's changes since reach:
+:mod:`.incremental`), with
 ``related_in_content`` its items' stored "More from" picks (:mod:`.picks`: chosen once,
 for new or changed items only), build the subscription document (the newest ``items``)
 in every configured format and the RFC 5005 archive pages of the rest
@@ -16,6 +18,8 @@ Layout under ``output.dir``::
     .syndicate/manifest.json    what `syndicate serve` serves: channels, formats, lifetimes
     .syndicate/websub.json      pings no hub has accepted yet, retried on the next build
     .syndicate/pages/<channel>.json   fingerprints of archive pages
+    .syndicate/incremental.json what the next build goes on (:mod:`.incremental`),
+    .syndicate/incremental/<channel>.json   and where each archive page starts
     .syndicate/build.lock       one build at a time
 
 No file's bytes come from the clock: document dates come from articles and gzip copies
@@ -38,8 +42,10 @@ from syndicate.config import ChannelConfig, Settings, load_channels
 from syndicate.errors import ConfigError, SyndicateError
 from syndicate.feeds.archives import (
     ArchiveJob,
+    ArchivePlan,
     ArticleKey,
     plan_archives,
+    plan_pages,
     renderer_version,
     write_archives,
 )
@@ -52,6 +58,7 @@ from syndicate.feeds.documents import (
     site_url,
 )
 from syndicate.feeds.fragments import Splicer
+from syndicate.feeds.incremental import ChannelView, Memory, full_view
 from syndicate.feeds.picks import ChannelPicks, channel_picks
 from syndicate.feeds.render import FORMATS
 from syndicate.feeds.websub import Ping, PingReport, publish
@@ -64,6 +71,7 @@ from syndicate.store.fragments import (
     count_fragment_items,
     forget_fragments_except,
     forget_fragments_of_other_channels,
+    forget_item_fragments,
     iter_light_articles,
 )
 
@@ -163,18 +171,30 @@ def build(
     except filelock.Timeout as err:
         raise SyndicateError(f"another build still holds {lock.lock_file}") from err
     try:
-        run = _Build(store, settings, Writer(output), repick)
+        memory = Memory.open(store, settings, output, channels, repick=repick)
+        # Every folder as the last build left it: no killed build left a temporary file
+        # there, and the walk over every file to find one is skipped.
+        run = _Build(store, settings, Writer(output, sweep=not memory.clean), repick)
         run.writer.write(MANIFEST, manifest_bytes(settings, channels), gz=False)
         reports = []
-        if not only:  # stored feed picks and fragments of channels no longer configured
+        if not only and memory.known != sorted(known):
+            # Stored feed picks and fragments of channels no longer configured (a scan of
+            # both tables: only when the list of channels changed since the last build).
             forget_other_channels(store, known)
             forget_fragments_of_other_channels(store, known)
-        scanned = _scan(run.store, selected)
+        views = {c.name: memory.view(c) for c in selected}
+        scanned = _scan(run.store, [c for c in selected if views[c.name] is None])
+        built: dict[str, ChannelView | None] = {}
         for channel in selected:
-            reports.append(_channel_or_error(run, channel, scanned[channel.name]))
+            view = views[channel.name] or full_view(channel, scanned[channel.name])
+            report, complete = _channel_or_error(run, channel, view)
+            built[channel.name] = view if complete else None
+            reports.append(report)
             if on_channel is not None:
-                on_channel(reports[-1])
+                on_channel(report)
         run.writer.sync()  # durable and live before any hub hears of it (WS-2)
+        chosen = sum(report.picks_chosen for report in reports)
+        memory.save(built, complete=not only, picks_saved=chosen)
         pings = _publish(settings, channels, zip(selected, reports, strict=True))
     finally:
         lock.release()
@@ -266,26 +286,34 @@ def _scan(store: Store, channels: Sequence[ChannelConfig]) -> dict[str, list[Art
     return found
 
 
-def _channel_or_error(run: _Build, channel: ChannelConfig, keys: list[ArticleKey]) -> ChannelReport:
+def _channel_or_error(
+    run: _Build, channel: ChannelConfig, view: ChannelView
+) -> tuple[ChannelReport, bool]:
     try:
-        return _build_channel(run, channel, keys)
+        return _build_channel(run, channel, view)
     except (ValueError, OSError) as err:
         # Rendering or disk trouble in one channel: report it and build the others.
         log.error("channel %s: %s", channel.name, err)
-        return ChannelReport(channel.name, error=str(err) or type(err).__name__)
+        return ChannelReport(channel.name, error=str(err) or type(err).__name__), False
 
 
-def _build_channel(run: _Build, channel: ChannelConfig, keys: list[ArticleKey]) -> ChannelReport:
+def _build_channel(
+    run: _Build, channel: ChannelConfig, view: ChannelView
+) -> tuple[ChannelReport, bool]:
+    """Build one channel from its ``view`` (every key, or an incremental build's part);
+    the report, and whether every document read was whole (an item deleted while the
+    build read leaves a document to redo: the next build must not be incremental)."""
     report = ChannelReport(channel.name)
-    pages = len(keys) // channel.items if channel.archives else 0
-    newest = keys[: channel.items]
-    report.total, report.items, report.archive_pages = len(keys), len(newest), pages
+    pages, newest = view.pages, view.newest
+    report.total, report.items, report.archive_pages = view.total, len(newest), pages
+    if view.unchanged:
+        report.items = min(channel.items, view.total)
+        report.formats = dict.fromkeys(channel.formats, "unchanged")
+        return report, True
 
-    # Every item's stored "More from" links (chosen now only for new or changed items).
-    picks = channel_picks(run.store, run.settings, channel, keys, utc_now(), repick=run.repick)
+    picks = _picks_and_fragments(run, channel, view)
     report.picks_chosen = picks.computed.total()
     splicer = Splicer(run.store, run.settings, channel, picks, renderer_version())
-    _forget_gone_fragments(run.store, channel, keys)
     state = f"{STATE_DIR}/pages/{channel.name}.feed"
     fingerprint = _feed_fingerprint(run.settings, channel, pages, newest, picks)
     files = [run.writer.root / feed_path(channel.name, fmt) for fmt in channel.formats]
@@ -294,18 +322,20 @@ def _build_channel(run: _Build, channel: ChannelConfig, keys: list[ArticleKey]) 
         path.exists() and path.with_name(path.name + ".gz").exists() for path in files
     )
     job = ArchiveJob(run.store, run.settings, run.writer, channel, picks, splicer)
-    plan = plan_archives(job, keys, pages)
+    plan = _plan(job, view)
     feed = (
         []
         if fresh
         else [(document(run.settings, channel, (), page=None, pages=pages, related={}), newest)]
     )
     # The subscription document and the dirty pages in one pass: one read of fragments.
-    results = splicer.documents(feed + plan.docs)
+    results = splicer.documents(feed + (plan.docs if plan else []))
+    complete = True
     if fresh:
         report.formats = dict.fromkeys(channel.formats, "unchanged")
     else:
         data, whole = next(results)
+        complete = whole
         for fmt, content in data.items():
             written = run.writer.write(feed_path(channel.name, fmt), content)
             report.formats[fmt] = "written" if written else "unchanged"
@@ -313,10 +343,43 @@ def _build_channel(run: _Build, channel: ChannelConfig, keys: list[ArticleKey]) 
                 report.changed_urls.append(site_url(run.settings, feed_path(channel.name, fmt)))
         # An item deleted since the scan: leave no fingerprint, so the next build redoes it.
         run.writer.write(state, (fingerprint if whole else "").encode(), gz=False)
-    report.archives_written = write_archives(job, plan, results)
+    if plan is not None:
+        report.archives_written = write_archives(job, plan, results)
+        complete = complete and all(str(page) in plan.prints for page in plan.dirty)
     report.items_rendered, report.items_reused = splicer.rendered, splicer.reused
     run.writer.commit()  # in place before the next channel, so a disk error is this one's
-    return report
+    return report, complete
+
+
+def _picks_and_fragments(run: _Build, channel: ChannelConfig, view: ChannelView) -> ChannelPicks:
+    """The items' stored "More from" links (chosen now only for new or changed items);
+    the fragments of items the channel no longer carries go."""
+    picks = channel_picks(
+        run.store,
+        run.settings,
+        channel,
+        view.pick_items,
+        utc_now(),
+        repick=run.repick,
+        partial=view.partial,
+        gone=view.removed,
+    )
+    if not view.partial:
+        _forget_gone_fragments(run.store, channel, view.keys)
+    elif view.removed:
+        forget_item_fragments(run.store, channel.name, view.removed)
+    return picks
+
+
+def _plan(job: ArchiveJob, view: ChannelView) -> ArchivePlan | None:
+    """The archive pages to rewrite; ``None`` when an incremental build leaves them all,
+    and their fingerprint file (a line per page), as they are."""
+    if not view.partial:
+        return plan_archives(job, view.keys, view.pages)
+    if not view.pages_to_check and view.pages == view.old_pages:
+        return None  # not even the fingerprints are read
+    plan = plan_pages(job, view.pages, view.old_pages, view.pages_to_check)
+    return plan if plan.dirty or view.pages != view.old_pages else None
 
 
 def _feed_fingerprint(

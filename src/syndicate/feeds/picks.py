@@ -30,7 +30,7 @@ import hashlib
 import json
 import logging
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -144,18 +144,22 @@ def channel_picks(
     now: datetime,
     *,
     repick: bool = False,
+    partial: bool = False,
+    gone: Collection[str] = (),
 ) -> ChannelPicks:
     """The links of every item of ``channel`` (``items``), choosing and storing the
     picks of items that have none or whose picks no longer stand (every item's, with
     ``repick``: the operator's ``syndicate build --repick``).
 
     Nothing is read or chosen for a channel without ``related_in_content``. Rows of
-    items the channel no longer carries are removed.
+    items the channel no longer carries are removed: every other row, or with
+    ``partial`` (an incremental build: ``items`` are only the items of the documents it
+    reads, and those whose article or picks' articles changed) the rows of ``gone``.
     """
     if not related_active(channel):
         return ChannelPicks()
     settings_fp = settings_key(channel)
-    stored = load_picks(store, channel.name)
+    stored = load_picks(store, channel.name, {i.id for i in items} if partial else None)
     targets = articles_by_id(store, {p for s in stored.values() for p in s.pick_ids}, bodies=False)
     allowed = pool_rule(settings, channel)
     result = ChannelPicks()
@@ -182,7 +186,7 @@ def channel_picks(
             ", ".join(f"{why}: {n}" for why, n in sorted(result.computed.items())),
         )
     current = {item.id for item in items}
-    forget_picks(store, channel.name, set(stored) - current)
+    forget_picks(store, channel.name, set(gone) if partial else set(stored) - current)
     for item_id in current & set(stored):
         result.links[item_id] = tuple(
             RelatedLink(target.title, target.url)

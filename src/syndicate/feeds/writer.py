@@ -48,10 +48,11 @@ class Writer:
 
     The first write removes the temporary files a killed build left anywhere under
     ``root`` (those older than ``STALE_TEMP_SECONDS``): a build rewrites only what
-    changed, so a leftover beside an unchanged file would otherwise stay for good.
+    changed, so a leftover beside an unchanged file would otherwise stay for good
+    (unless ``sweep`` is false).
     """
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, sweep: bool = True) -> None:
         self.root = root
         # Each staged file's final path and the job writing its temporary file.
         self._staged: list[tuple[Future[str], Path]] = []
@@ -60,7 +61,10 @@ class Writer:
         self._made: set[Path] = set()  # folders known to exist
         self._fresh: set[Path] = set()  # folders this writer created: no file was there
         self._written: set[Path] = set()  # files staged in fresh folders
-        self._swept = False
+        # ``sweep=False``: the caller knows no build was killed since the last sweep
+        # (an incremental build: feeds/incremental.py), and the walk over every file
+        # would be most of its time on a large archive.
+        self._swept = not sweep
 
     def write(self, relative: str, data: bytes, *, gz: bool = True) -> bool:
         """Stage ``data`` (and, with ``gz``, a gzip copy) unless the file holds it already.

@@ -1,12 +1,12 @@
 """The table of feed items' stored "More from" picks (``related_in_content``).
 
 Defined on the same ``metadata`` as :mod:`syndicate.store.schema`; migration 0010
-creates exactly this.
+creates exactly this (and 0020 the reverse table, `feed_pick_targets`).
 """
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Column, String, Table
+from sqlalchemy import JSON, Column, Integer, String, Table
 
 from syndicate.store.schema import UTCDateTime, metadata
 
@@ -24,4 +24,26 @@ feed_item_picks = Table(
     Column("item_hash", String(64), nullable=False),
     Column("settings", String(64), nullable=False),
     Column("computed_at", UTCDateTime, nullable=False),
+)
+
+# The reverse of ``pick_ids`` (migration 0020): which of a channel's items link to an
+# article, so a build told that an article changed re-checks only those items' picks
+# instead of reading every stored row. Kept in step by store/feedpicks.py.
+feed_pick_targets = Table(
+    "feed_pick_targets",
+    metadata,
+    Column("channel", String(64), primary_key=True),
+    Column("target_id", String(512), primary_key=True),
+    Column("article_id", String(512), primary_key=True),
+)
+
+# A row per item whose stored picks were chosen (migration 0020): what an incremental
+# build re-checks besides changed articles, since another build sharing the store (its
+# own output folder, or ``--repick``) may choose picks this output has not shown yet.
+feed_pick_changes = Table(
+    "feed_pick_changes",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("channel", String(64), nullable=False),
+    Column("article_id", String(512), nullable=False),
 )

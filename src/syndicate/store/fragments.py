@@ -9,6 +9,7 @@ ones rendered anew, forget those of channels or items that are gone; and
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping, Sequence
+from datetime import datetime
 from typing import TypeVar
 
 from sqlalchemy import delete, func, select
@@ -26,6 +27,7 @@ _CHUNK = 10_000
 
 
 T = TypeVar("T")
+SortKey = tuple[datetime, str]  # (published_at, id): where an article sits in a channel
 
 
 def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
@@ -123,6 +125,18 @@ def forget_fragments_except(store: Store, channel: str, keep: Collection[str]) -
             )
 
 
+def forget_item_fragments(store: Store, channel: str, article_ids: Collection[str]) -> None:
+    """Remove ``channel``'s fragments of the items ``article_ids`` (items it no longer
+    carries, known by id: an incremental build reads no other row)."""
+    with store.engine.begin() as conn:
+        for chunk in _chunks(sorted(article_ids), 500):
+            conn.execute(
+                delete(feed_fragments).where(
+                    feed_fragments.c.channel == channel, feed_fragments.c.article_id.in_(chunk)
+                )
+            )
+
+
 def forget_fragments_of_other_channels(store: Store, keep: Collection[str]) -> None:
     """Remove the fragments of every channel not named in ``keep`` (no longer configured)."""
     with store.engine.begin() as conn:
@@ -135,11 +149,20 @@ def iter_light_articles(
     sections: Sequence[str] = (),
     sources: Sequence[str] = (),
     authors: bool = True,
+    since: SortKey | None = None,
+    before: SortKey | None = None,
+    ids: Collection[str] | None = None,
+    limit: int | None = None,
 ) -> Iterator[Article]:
     """Articles newest first (as :meth:`Store.iter_articles` orders them), with only
     what a feed build needs to place items and match channels: ids, URLs, content
     hashes, dates, story, pins, source, section, tags and (with ``authors``) authors.
     Title, dek, body and image are empty: the bodies are most of the store's bytes.
+
+    The incremental build reads parts of a channel: ``since`` keeps the articles not
+    older than that ``(published_at, id)`` key (the key's own article included),
+    ``before`` those strictly older than it (both index ranges on ``published_at``),
+    ``ids`` those among the ids given, ``limit`` the newest so many.
     """
     columns = [
         articles.c.id,
@@ -160,9 +183,30 @@ def iter_light_articles(
         query = query.where(func.lower(articles.c.section).in_([s.lower() for s in sections]))
     if sources:
         query = query.where(articles.c.source.in_(list(sources)))
+    # Newest first is (published_at desc, id asc): of two articles published at the same
+    # time, the one with the greater id is the older.
+    if since is not None:
+        query = query.where(
+            articles.c.published_at >= since[0],
+            ~((articles.c.published_at == since[0]) & (articles.c.id > since[1])),
+        )
+    if before is not None:
+        query = query.where(
+            articles.c.published_at <= before[0],
+            ~((articles.c.published_at == before[0]) & (articles.c.id <= before[1])),
+        )
+    if limit is not None:
+        query = query.limit(limit)
+    queries = (
+        [query]
+        if ids is None
+        else [query.where(articles.c.id.in_(chunk)) for chunk in _chunks(sorted(ids), 500)]
+    )
     with store.engine.connect() as conn:
-        result = conn.execution_options(yield_per=2_000).execute(query)
-        for row in result:
+        rows = (
+            row for part in queries for row in conn.execution_options(yield_per=2_000).execute(part)
+        )
+        for row in rows:
             yield Article(
                 id=row.id,
                 source=row.source,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 from syndicate.store import (  # noqa: F401  (register tables)
+    changes_schema,
     consent_schema,
     console_schema,
     deliverability_schema,
