@@ -3,7 +3,7 @@
 An incremental feed build (:mod:`syndicate.feeds.incremental`) remembers the last
 change it saw (:func:`last_change`) and next time reads only the changes after it
 (:func:`changes_since`), each with the article as it was before; the articles as they
-are now it reads by id. The log is filled by triggers (migration 0020), so a store whose
+are now it reads by id. The log is filled by triggers (migration 0019), so a store whose
 triggers are missing (:func:`change_tracking`) must be read whole.
 """
 

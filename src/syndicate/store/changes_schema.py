@@ -1,6 +1,6 @@
 """The change log of the ``articles`` table (what an incremental feed build reads).
 
-Defined on the same ``metadata`` as :mod:`syndicate.store.schema`; migration 0020
+Defined on the same ``metadata`` as :mod:`syndicate.store.schema`; migration 0019
 creates exactly this, and the triggers that fill it (:data:`TRIGGERS`).
 """
 

@@ -1,7 +1,7 @@
 """The table of feed items' stored "More from" picks (``related_in_content``).
 
 Defined on the same ``metadata`` as :mod:`syndicate.store.schema`; migration 0010
-creates exactly this (and 0020 the reverse table, `feed_pick_targets`).
+creates exactly this (and 0019 the reverse table, `feed_pick_targets`).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ feed_item_picks = Table(
     Column("computed_at", UTCDateTime, nullable=False),
 )
 
-# The reverse of ``pick_ids`` (migration 0020): which of a channel's items link to an
+# The reverse of ``pick_ids`` (migration 0019): which of a channel's items link to an
 # article, so a build told that an article changed re-checks only those items' picks
 # instead of reading every stored row. Kept in step by store/feedpicks.py.
 feed_pick_targets = Table(
@@ -37,7 +37,7 @@ feed_pick_targets = Table(
     Column("article_id", String(512), primary_key=True),
 )
 
-# A row per item whose stored picks were chosen (migration 0020): what an incremental
+# A row per item whose stored picks were chosen (migration 0019): what an incremental
 # build re-checks besides changed articles, since another build sharing the store (its
 # own output folder, or ``--repick``) may choose picks this output has not shown yet.
 feed_pick_changes = Table(

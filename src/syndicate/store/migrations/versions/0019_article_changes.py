@@ -5,7 +5,7 @@ delete, whoever makes it. ``feed_pick_targets`` is the reverse of ``feed_item_pi
 (which items link to an article), filled here from the stored picks;
 ``feed_pick_changes`` logs the items whose picks were chosen.
 
-Revision ID: 0020
+Revision ID: 0019
 Revises: 0018
 Create Date: 2026-12-05
 """
@@ -17,7 +17,7 @@ import json
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0020"
+revision = "0019"
 down_revision = "0018"
 branch_labels = None
 depends_on = None
