@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -18,7 +17,6 @@ from dataclasses import dataclass
 from email.utils import formatdate
 from pathlib import Path
 
-import httpx
 import pytest
 
 from syndicate.config import Settings, load_settings
@@ -27,6 +25,7 @@ from syndicate.store import open_store
 from syndicate.web import create_app, server_config
 from syndicate.web.lean import caddy_etag
 from tests.feeds.fixtures import BASE, make_instance, save
+from tests.frontservers import fetch, free_port, wait_for
 from tests.uvicornserver import running
 
 CADDYFILE = Path(__file__).resolve().parents[1] / "deploy" / "caddy" / "Caddyfile"
@@ -44,12 +43,6 @@ class Pair:
     caddy: str
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def pair(tmp_path: Path) -> Iterator[Pair]:
     make_instance(tmp_path / "i", {"desk": 'title = "Desk"\nitems = 2\n'})
@@ -63,7 +56,7 @@ def pair(tmp_path: Path) -> Iterator[Pair]:
     store.close()
     assert CADDY is not None
     with running(server_config(create_app(settings), "127.0.0.1", 0)) as app_port:
-        port = _free_port()
+        port = free_port()
         env = {
             **os.environ,
             "HOME": str(tmp_path),  # Caddy keeps its state under $HOME/.local/share/caddy
@@ -77,31 +70,11 @@ def pair(tmp_path: Path) -> Iterator[Pair]:
         command = [CADDY, "run", "--config", str(CADDYFILE), "--adapter", "caddyfile"]
         proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
-            _wait_for(port, proc)
+            wait_for("caddy", port, proc)
             yield Pair(settings, f"http://127.0.0.1:{app_port}", f"http://127.0.0.1:{port}")
         finally:
             proc.terminate()
             proc.wait(timeout=10)
-
-
-def _wait_for(port: int, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"caddy exited: {proc.stderr.read() if proc.stderr else ''!r}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    pytest.fail("caddy did not start")
-
-
-def _get(base: str, path: str, headers: dict[str, str], method: str = "GET") -> httpx.Response:
-    # No automatic decoding: the bytes on the wire are compared.
-    with httpx.Client(base_url=base) as client:
-        request = client.build_request(method, path, headers=headers)
-        return client.send(request, stream=False)
 
 
 # Caddy sends its precompressed gzip copy chunked, without Content-Length.
@@ -121,8 +94,8 @@ CASES = [
 def test_caddy_and_the_app_send_the_same_validators_and_bytes(
     pair: Pair, path: str, headers: dict[str, str]
 ) -> None:
-    app = _get(pair.app, path, headers)
-    caddy = _get(pair.caddy, path, headers)
+    app = fetch(pair.app, path, headers)
+    caddy = fetch(pair.caddy, path, headers)
     assert app.status_code == caddy.status_code == 200
     for name in SAME:
         assert app.headers.get(name) == caddy.headers.get(name), name
@@ -131,7 +104,7 @@ def test_caddy_and_the_app_send_the_same_validators_and_bytes(
     assert app.read() == caddy.read()
     if "content-encoding" not in app.headers:
         assert app.headers["content-length"] == caddy.headers["content-length"]
-    head = _get(pair.caddy, path, headers, "HEAD")
+    head = fetch(pair.caddy, path, headers, "HEAD")
     assert head.status_code == 200 and head.headers["etag"] == app.headers["etag"]
 
 
@@ -139,7 +112,7 @@ def test_the_etag_is_the_files_mtime_and_size_in_base_36(pair: Pair) -> None:
     out = pair.settings.resolve(pair.settings.output.dir)
     for coding, suffix in (("identity", ""), ("gzip", ".gz")):
         st = os.stat(out / f"feeds/desk.xml{suffix}")
-        tag = _get(pair.caddy, "/feeds/desk.xml", {"Accept-Encoding": coding}).headers["etag"]
+        tag = fetch(pair.caddy, "/feeds/desk.xml", {"Accept-Encoding": coding}).headers["etag"]
         assert tag == caddy_etag(int(st.st_mtime), st.st_size)
     assert caddy_etag(0, 0) == '"00"'
     assert caddy_etag(1796474915, 69207) == '"tpkowz1hef"'  # as Caddy 2.6.2 answered
@@ -149,33 +122,33 @@ def test_the_etag_is_the_files_mtime_and_size_in_base_36(pair: Pair) -> None:
 def test_a_validator_from_either_server_gets_a_304_from_both(
     pair: Pair, path: str, headers: dict[str, str]
 ) -> None:
-    app_tag = _get(pair.app, path, headers).headers["etag"]
-    caddy_tag = _get(pair.caddy, path, headers).headers["etag"]
+    app_tag = fetch(pair.app, path, headers).headers["etag"]
+    caddy_tag = fetch(pair.caddy, path, headers).headers["etag"]
     for base in (pair.app, pair.caddy):
         for tag in (app_tag, caddy_tag, f"W/{caddy_tag}", f'"other", {app_tag}', "*"):
-            r = _get(base, path, {**headers, "If-None-Match": tag})
+            r = fetch(base, path, {**headers, "If-None-Match": tag})
             assert r.status_code == 304, (base, tag)
             assert r.headers["etag"] == app_tag
             assert r.content == b""
-        other = _get(base, path, {**headers, "If-None-Match": '"other"'})
+        other = fetch(base, path, {**headers, "If-None-Match": '"other"'})
         assert other.status_code == 200, base
 
 
 def test_the_gzip_etag_does_not_validate_the_identity_file_on_either(pair: Pair) -> None:
-    gz_tag = _get(pair.caddy, "/feeds/desk.xml", {"Accept-Encoding": "gzip"}).headers["etag"]
+    gz_tag = fetch(pair.caddy, "/feeds/desk.xml", {"Accept-Encoding": "gzip"}).headers["etag"]
     for base in (pair.app, pair.caddy):
-        r = _get(base, "/feeds/desk.xml", {"Accept-Encoding": "identity", "If-None-Match": gz_tag})
+        r = fetch(base, "/feeds/desk.xml", {"Accept-Encoding": "identity", "If-None-Match": gz_tag})
         assert r.status_code == 200, base
 
 
 def test_if_modified_since_is_answered_alike(pair: Pair) -> None:
     path, headers = "/feeds/desk.xml", {"Accept-Encoding": "gzip"}
-    last_modified = _get(pair.app, path, headers).headers["last-modified"]
+    last_modified = fetch(pair.app, path, headers).headers["last-modified"]
     later = formatdate(time.time() + 3600, usegmt=True)
     earlier = formatdate(0, usegmt=True)
     for since, expected in ((last_modified, 304), (later, 304), (earlier, 200)):
         statuses = {
-            _get(base, path, {**headers, "If-Modified-Since": since}).status_code
+            fetch(base, path, {**headers, "If-Modified-Since": since}).status_code
             for base in (pair.app, pair.caddy)
         }
         assert statuses == {expected}, since
@@ -187,13 +160,13 @@ def test_state_files_and_gzip_copies_are_not_served_by_caddy(pair: Pair) -> None
         "/feeds/desk.xml.gz",
         "/feeds/desk/archive/1.atom.gz",
     ):
-        assert _get(pair.caddy, path, {}).status_code == 404, path
-        assert _get(pair.app, path, {}).status_code == 404, path
+        assert fetch(pair.caddy, path, {}).status_code == 404, path
+        assert fetch(pair.app, path, {}).status_code == 404, path
 
 
 def test_other_paths_are_proxied_to_the_app(pair: Pair) -> None:
     for path in ("/healthz", "/"):
-        app = _get(pair.app, path, {})
-        caddy = _get(pair.caddy, path, {})
+        app = fetch(pair.app, path, {})
+        caddy = fetch(pair.caddy, path, {})
         assert app.status_code == caddy.status_code == 200, path
         assert app.content == caddy.content, path

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -17,7 +16,6 @@ from dataclasses import dataclass
 from email.utils import formatdate
 from pathlib import Path
 
-import httpx
 import pytest
 
 from syndicate.config import Settings, load_settings
@@ -25,6 +23,7 @@ from syndicate.feeds.builder import build
 from syndicate.store import open_store
 from syndicate.web import create_app, server_config
 from tests.feeds.fixtures import BASE, make_instance, save
+from tests.frontservers import fetch, free_port, wait_for
 from tests.uvicornserver import running
 
 SNIPPET = Path(__file__).resolve().parents[1] / "deploy" / "nginx" / "syndicate-feeds.conf"
@@ -40,12 +39,6 @@ class Pair:
     settings: Settings
     app: str
     nginx: str
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _nginx_conf(work: Path, root: Path, port: int) -> str:
@@ -87,7 +80,7 @@ def pair(tmp_path: Path) -> Iterator[Pair]:
     store.close()
     work = tmp_path / "nginx"
     work.mkdir()
-    port = _free_port()
+    port = free_port()
     conf = work / "nginx.conf"
     conf.write_text(_nginx_conf(work, settings.resolve(settings.output.dir), port))
     assert NGINX is not None
@@ -103,32 +96,12 @@ def pair(tmp_path: Path) -> Iterator[Pair]:
         stderr=subprocess.PIPE,
     )
     try:
-        _wait_for(port, proc)
+        wait_for("nginx", port, proc)
         with running(server_config(create_app(settings), "127.0.0.1", 0)) as app_port:
             yield Pair(settings, f"http://127.0.0.1:{app_port}", f"http://127.0.0.1:{port}")
     finally:
         proc.terminate()
         proc.wait(timeout=10)
-
-
-def _wait_for(port: int, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"nginx exited: {proc.stderr.read() if proc.stderr else ''!r}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    pytest.fail("nginx did not start")
-
-
-def _get(base: str, path: str, headers: dict[str, str], method: str = "GET") -> httpx.Response:
-    # No automatic decoding: the bytes on the wire are compared.
-    with httpx.Client(base_url=base) as client:
-        request = client.build_request(method, path, headers=headers)
-        return client.send(request, stream=False)
 
 
 SAME = ("etag", "last-modified", "content-type", "content-encoding", "content-length", "vary")
@@ -146,8 +119,8 @@ CASES = [
 def test_nginx_and_the_app_send_the_same_validators_and_bytes(
     pair: Pair, path: str, headers: dict[str, str]
 ) -> None:
-    app = _get(pair.app, path, headers)
-    ngx = _get(pair.nginx, path, headers)
+    app = fetch(pair.app, path, headers)
+    ngx = fetch(pair.nginx, path, headers)
     assert app.status_code == ngx.status_code == 200
     for name in SAME:
         assert app.headers.get(name) == ngx.headers.get(name), name
@@ -155,7 +128,7 @@ def test_nginx_and_the_app_send_the_same_validators_and_bytes(
     assert app.headers["x-content-type-options"] == ngx.headers["x-content-type-options"]
     assert app.headers.get_list("link") == ngx.headers.get_list("link")
     assert app.read() == ngx.read()
-    head = _get(pair.nginx, path, headers, "HEAD")
+    head = fetch(pair.nginx, path, headers, "HEAD")
     assert head.status_code == 200 and head.headers["etag"] == app.headers["etag"]
 
 
@@ -163,33 +136,33 @@ def test_nginx_and_the_app_send_the_same_validators_and_bytes(
 def test_a_validator_from_either_server_gets_a_304_from_both(
     pair: Pair, path: str, headers: dict[str, str]
 ) -> None:
-    app_tag = _get(pair.app, path, headers).headers["etag"]
-    ngx_tag = _get(pair.nginx, path, headers).headers["etag"]
+    app_tag = fetch(pair.app, path, headers).headers["etag"]
+    ngx_tag = fetch(pair.nginx, path, headers).headers["etag"]
     for base in (pair.app, pair.nginx):
         for tag in (app_tag, ngx_tag, f"W/{ngx_tag}", f'"other", {app_tag}'):
-            r = _get(base, path, {**headers, "If-None-Match": tag})
+            r = fetch(base, path, {**headers, "If-None-Match": tag})
             assert r.status_code == 304, (base, tag)
             assert r.headers["etag"] == app_tag
             assert r.content == b""
-        other = _get(base, path, {**headers, "If-None-Match": '"other"'})
+        other = fetch(base, path, {**headers, "If-None-Match": '"other"'})
         assert other.status_code == 200, base
 
 
 def test_the_gzip_etag_does_not_validate_the_identity_file_on_either(pair: Pair) -> None:
-    gz_tag = _get(pair.nginx, "/feeds/desk.xml", {"Accept-Encoding": "gzip"}).headers["etag"]
+    gz_tag = fetch(pair.nginx, "/feeds/desk.xml", {"Accept-Encoding": "gzip"}).headers["etag"]
     for base in (pair.app, pair.nginx):
-        r = _get(base, "/feeds/desk.xml", {"Accept-Encoding": "identity", "If-None-Match": gz_tag})
+        r = fetch(base, "/feeds/desk.xml", {"Accept-Encoding": "identity", "If-None-Match": gz_tag})
         assert r.status_code == 200, base
 
 
 def test_if_modified_since_is_answered_alike(pair: Pair) -> None:
     path, headers = "/feeds/desk.xml", {"Accept-Encoding": "gzip"}
-    last_modified = _get(pair.app, path, headers).headers["last-modified"]
+    last_modified = fetch(pair.app, path, headers).headers["last-modified"]
     later = formatdate(time.time() + 3600, usegmt=True)
     earlier = formatdate(0, usegmt=True)
     for since, expected in ((last_modified, 304), (later, 304), (earlier, 200)):
         statuses = {
-            _get(base, path, {**headers, "If-Modified-Since": since}).status_code
+            fetch(base, path, {**headers, "If-Modified-Since": since}).status_code
             for base in (pair.app, pair.nginx)
         }
         assert statuses == {expected}, since
@@ -201,5 +174,5 @@ def test_state_files_and_gzip_copies_are_not_served_by_nginx(pair: Pair) -> None
         "/feeds/desk.xml.gz",
         "/feeds/desk/archive/1.atom.gz",
     ):
-        assert _get(pair.nginx, path, {}).status_code == 404, path
-        assert _get(pair.app, path, {}).status_code == 404, path
+        assert fetch(pair.nginx, path, {}).status_code == 404, path
+        assert fetch(pair.app, path, {}).status_code == 404, path
