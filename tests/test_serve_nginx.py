@@ -10,10 +10,8 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from email.utils import formatdate
 from pathlib import Path
 
 import pytest
@@ -23,7 +21,14 @@ from syndicate.feeds.builder import build
 from syndicate.store import open_store
 from syndicate.web import create_app, server_config
 from tests.feeds.fixtures import BASE, make_instance, save
-from tests.frontservers import fetch, free_port, wait_for
+from tests.frontservers import (
+    check_gzip_etag_does_not_validate_identity,
+    check_if_modified_since_alike,
+    check_state_and_gzip_copies_not_served,
+    fetch,
+    free_port,
+    wait_for,
+)
 from tests.uvicornserver import running
 
 SNIPPET = Path(__file__).resolve().parents[1] / "deploy" / "nginx" / "syndicate-feeds.conf"
@@ -149,30 +154,12 @@ def test_a_validator_from_either_server_gets_a_304_from_both(
 
 
 def test_the_gzip_etag_does_not_validate_the_identity_file_on_either(pair: Pair) -> None:
-    gz_tag = fetch(pair.nginx, "/feeds/desk.xml", {"Accept-Encoding": "gzip"}).headers["etag"]
-    for base in (pair.app, pair.nginx):
-        r = fetch(base, "/feeds/desk.xml", {"Accept-Encoding": "identity", "If-None-Match": gz_tag})
-        assert r.status_code == 200, base
+    check_gzip_etag_does_not_validate_identity(pair.app, pair.nginx)
 
 
 def test_if_modified_since_is_answered_alike(pair: Pair) -> None:
-    path, headers = "/feeds/desk.xml", {"Accept-Encoding": "gzip"}
-    last_modified = fetch(pair.app, path, headers).headers["last-modified"]
-    later = formatdate(time.time() + 3600, usegmt=True)
-    earlier = formatdate(0, usegmt=True)
-    for since, expected in ((last_modified, 304), (later, 304), (earlier, 200)):
-        statuses = {
-            fetch(base, path, {**headers, "If-Modified-Since": since}).status_code
-            for base in (pair.app, pair.nginx)
-        }
-        assert statuses == {expected}, since
+    check_if_modified_since_alike(pair.app, pair.nginx)
 
 
 def test_state_files_and_gzip_copies_are_not_served_by_nginx(pair: Pair) -> None:
-    for path in (
-        "/.syndicate/manifest.json",
-        "/feeds/desk.xml.gz",
-        "/feeds/desk/archive/1.atom.gz",
-    ):
-        assert fetch(pair.nginx, path, {}).status_code == 404, path
-        assert fetch(pair.app, path, {}).status_code == 404, path
+    check_state_and_gzip_copies_not_served(pair.app, pair.nginx)
