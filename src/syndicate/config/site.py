@@ -82,6 +82,21 @@ class OutputSettings(Section):
             "in base 36, as Caddy's file_server does), to share caches with that server."
         ),
     )
+    cache: bool = Field(
+        True,
+        description=(
+            "Keep every built document (and its gzip copy) by fingerprint in cache_dir "
+            "and hard-link it into the output folder: a rebuild into a new folder, or "
+            "back to an earlier state, renders and compresses nothing."
+        ),
+    )
+    cache_dir: Path = Field(
+        Path("var/cache/feeds"),
+        description=(
+            "Where built documents are kept (relative to the config file). On the "
+            "output folder's file system, or the cache is not used."
+        ),
+    )
 
 
 class FetchSettings(Section):

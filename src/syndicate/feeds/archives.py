@@ -39,6 +39,7 @@ from syndicate.models import Article
 from syndicate.store import Store
 
 if TYPE_CHECKING:
+    from syndicate.feeds.doccache import DocumentCache
     from syndicate.feeds.fragments import Splicer
     from syndicate.feeds.picks import ChannelPicks
 
@@ -90,6 +91,7 @@ class ArchiveJob:
     channel: ChannelConfig
     picks: ChannelPicks
     splicer: Splicer
+    cache: DocumentCache | None = None
 
     def state_file(self) -> str:
         """The fingerprint file, relative to the output folder."""
@@ -98,13 +100,32 @@ class ArchiveJob:
 
 @dataclass
 class ArchivePlan:
-    """Which pages a build rewrites: their new fingerprints, the dirty page numbers and
-    their documents (heads, and items as keys) for :class:`.fragments.Splicer`."""
+    """Which pages a build rewrites: their new fingerprints, the dirty page numbers,
+    those kept in the document cache (page → format → entry: :mod:`.doccache`) and the
+    others' documents (heads, and items as keys) for :class:`.fragments.Splicer`."""
 
     pages: int
     prints: dict[str, str] = field(default_factory=dict)
     dirty: list[int] = field(default_factory=list)
+    cached: dict[int, dict[str, Path]] = field(default_factory=dict)
     docs: list[tuple[FeedDocument, Sequence[ArticleKey]]] = field(default_factory=list)
+
+    def add(
+        self, job: ArchiveJob, page: int, members: Sequence[ArticleKey], old: str | None
+    ) -> None:
+        """Page ``page`` (items ``members``) is to be rewritten: from the document cache,
+        or spliced. ``old``: the fingerprint it had, whose cache entries it releases."""
+        self.dirty.append(page)
+        fingerprint = self.prints[str(page)]
+        if job.cache is not None:
+            if old and old != fingerprint:
+                job.cache.release(old, job.channel.formats)
+            found = job.cache.find(fingerprint, job.channel.formats)
+            if found is not None:
+                self.cached[page] = found
+                return
+        head = document(job.settings, job.channel, (), page=page, pages=self.pages, related={})
+        self.docs.append((head, members))
 
 
 def plan_archives(job: ArchiveJob, keys: Sequence[ArticleKey], pages: int) -> ArchivePlan:
@@ -131,9 +152,11 @@ def plan_archives(job: ArchiveJob, keys: Sequence[ArticleKey], pages: int) -> Ar
             for f in channel.formats
         )
         if not present or old.get(str(page)) != plan.prints[str(page)]:
-            plan.dirty.append(page)
-            head = document(job.settings, channel, (), page=page, pages=pages, related={})
-            plan.docs.append((head, members))
+            plan.add(job, page, members, old.get(str(page)))
+        elif job.cache is not None:
+            for fmt in channel.formats:
+                path = job.writer.root / archive_path(channel.name, page, fmt)
+                job.cache.adopt(plan.prints[str(page)], fmt, path)
     return plan
 
 
@@ -153,6 +176,8 @@ def plan_pages(
             path = root / archive_path(channel.name, page, fmt)
             job.writer.remove(path)
             job.writer.remove(path.with_name(path.name + ".gz"))
+        if job.cache is not None and (gone := old.get(str(page))):
+            job.cache.release(gone, channel.formats)
     plan = ArchivePlan(pages)
     if not pages:
         job.writer.remove(root / job.state_file())
@@ -166,28 +191,42 @@ def plan_pages(
             (root / archive_path(channel.name, page, f)).exists() for f in channel.formats
         )
         if not present or old.get(str(page)) != plan.prints[str(page)]:
-            plan.dirty.append(page)
-            head = document(job.settings, channel, (), page=page, pages=pages, related={})
-            plan.docs.append((head, members))
+            plan.add(job, page, members, old.get(str(page)))
     return plan
 
 
 def write_archives(
     job: ArchiveJob, plan: ArchivePlan, results: Iterable[tuple[dict[str, bytes], bool]]
 ) -> int:
-    """Write the dirty pages' bytes (``results``, in ``plan.docs`` order) and the
-    fingerprints; how many pages changed."""
+    """Write the dirty pages: linked from the document cache, or their bytes
+    (``results``, in ``plan.docs`` order); then the fingerprints. How many pages
+    changed."""
     if not plan.pages:
         return 0
     written = 0
     complete: set[int] = set()
-    for page, (data, whole) in zip(plan.dirty, results, strict=True):
+    results = iter(results)
+    name, cache = job.channel.name, job.cache
+    for page in plan.dirty:
+        if (found := plan.cached.get(page)) is not None:
+            complete.add(page)
+            changed = [
+                job.writer.link(archive_path(name, page, fmt), entry)
+                for fmt, entry in found.items()
+            ]
+            written += any(changed)
+            continue
+        data, whole = next(results)
+        fingerprint = plan.prints[str(page)]
         if whole:
             complete.add(page)
-        changed = [
-            job.writer.write(archive_path(job.channel.name, page, fmt), content)
-            for fmt, content in data.items()
-        ]
+        changed = []
+        for fmt, content in data.items():
+            relative = archive_path(name, page, fmt)
+            entry = cache.entry(fingerprint, fmt) if cache is not None and whole else None
+            changed.append(job.writer.write(relative, content, cached=entry))
+            if entry is not None and cache is not None and not changed[-1]:
+                cache.adopt(fingerprint, fmt, job.writer.root / relative)
         written += any(changed)
     for page in set(plan.dirty) - complete:  # the store changed between reads: redo next time
         plan.prints.pop(str(page), None)

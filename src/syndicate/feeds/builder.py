@@ -49,6 +49,7 @@ from syndicate.feeds.archives import (
     renderer_version,
     write_archives,
 )
+from syndicate.feeds.doccache import DocumentCache
 from syndicate.feeds.documents import (
     MANIFEST,
     STATE_DIR,
@@ -128,6 +129,7 @@ class _Build:
     settings: Settings
     writer: Writer
     repick: bool = False
+    cache: DocumentCache | None = None
     warned: set[str] = field(default_factory=set)
 
     def warn_once(self, key: str, message: str) -> None:
@@ -170,11 +172,13 @@ def build(
         lock.acquire()
     except filelock.Timeout as err:
         raise SyndicateError(f"another build still holds {lock.lock_file}") from err
+    cache: DocumentCache | None = None
     try:
         memory = Memory.open(store, settings, output, channels, repick=repick)
+        cache = DocumentCache.open(settings, output / STATE_DIR)
         # Every folder as the last build left it: no killed build left a temporary file
         # there, and the walk over every file to find one is skipped.
-        run = _Build(store, settings, Writer(output, sweep=not memory.clean), repick)
+        run = _Build(store, settings, Writer(output, sweep=not memory.clean), repick, cache)
         run.writer.write(MANIFEST, manifest_bytes(settings, channels), gz=False)
         reports = []
         if not only and memory.known != sorted(known):
@@ -193,10 +197,15 @@ def build(
             if on_channel is not None:
                 on_channel(report)
         run.writer.sync()  # durable and live before any hub hears of it (WS-2)
+        if cache is not None:
+            # Every channel read whole: the entries this build did not use are garbage.
+            cache.collect(everything=not only and not any(views.values()))
         chosen = sum(report.picks_chosen for report in reports)
         memory.save(built, complete=not only, picks_saved=chosen)
         pings = _publish(settings, channels, zip(selected, reports, strict=True))
     finally:
+        if cache is not None:
+            cache.close()
         lock.release()
     return BuildReport(reports, pings)
 
@@ -318,14 +327,17 @@ def _build_channel(
     fingerprint = _feed_fingerprint(run.settings, channel, pages, newest, picks)
     files = [run.writer.root / feed_path(channel.name, fmt) for fmt in channel.formats]
     # Same items, links and settings: the bytes would be the same (HT-4); not even read.
-    fresh = _read_text(run.writer.root / state) == fingerprint and all(
+    old = _read_text(run.writer.root / state)
+    fresh = old == fingerprint and all(
         path.exists() and path.with_name(path.name + ".gz").exists() for path in files
     )
-    job = ArchiveJob(run.store, run.settings, run.writer, channel, picks, splicer)
+    cache = run.cache
+    cached = None if fresh or cache is None else cache.find(fingerprint, channel.formats)
+    job = ArchiveJob(run.store, run.settings, run.writer, channel, picks, splicer, cache)
     plan = _plan(job, view)
     feed = (
         []
-        if fresh
+        if fresh or cached
         else [(document(run.settings, channel, (), page=None, pages=pages, related={}), newest)]
     )
     # The subscription document and the dirty pages in one pass: one read of fragments.
@@ -333,14 +345,34 @@ def _build_channel(
     complete = True
     if fresh:
         report.formats = dict.fromkeys(channel.formats, "unchanged")
+        if cache is not None:
+            for kept, path in zip(channel.formats, files, strict=True):
+                cache.adopt(fingerprint, kept, path)
     else:
-        data, whole = next(results)
+        if cached is not None:
+            outcome = {
+                fmt: run.writer.link(feed_path(channel.name, fmt), e) for fmt, e in cached.items()
+            }
+            whole = True
+        else:
+            data, whole = next(results)
+            outcome = {
+                fmt: run.writer.write(
+                    feed_path(channel.name, fmt),
+                    content,
+                    cached=cache.entry(fingerprint, fmt) if cache is not None and whole else None,
+                )
+                for fmt, content in data.items()
+            }
         complete = whole
-        for fmt, content in data.items():
-            written = run.writer.write(feed_path(channel.name, fmt), content)
+        for fmt, written in outcome.items():
             report.formats[fmt] = "written" if written else "unchanged"
             if written:
                 report.changed_urls.append(site_url(run.settings, feed_path(channel.name, fmt)))
+            elif cache is not None and whole:
+                cache.adopt(fingerprint, fmt, run.writer.root / feed_path(channel.name, fmt))
+        if cache is not None and old and old != fingerprint:
+            cache.release(old, channel.formats)
         # An item deleted since the scan: leave no fingerprint, so the next build redoes it.
         run.writer.write(state, (fingerprint if whole else "").encode(), gz=False)
     if plan is not None:

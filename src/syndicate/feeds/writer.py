@@ -54,8 +54,9 @@ class Writer:
 
     def __init__(self, root: Path, *, sweep: bool = True) -> None:
         self.root = root
-        # Each staged file's final path and the job writing its temporary file.
-        self._staged: list[tuple[Future[str], Path]] = []
+        # Each staged file: the job writing its temporary file, its final path, and the
+        # output path that links it when the final path is a document cache entry.
+        self._staged: list[tuple[Future[str], Path, Path | None]] = []
         self._pool: ThreadPoolExecutor | None = None
         self._dirs: set[Path] = set()  # folders with renames not yet fsynced
         self._made: set[Path] = set()  # folders known to exist
@@ -66,28 +67,96 @@ class Writer:
         # would be most of its time on a large archive.
         self._swept = not sweep
 
-    def write(self, relative: str, data: bytes, *, gz: bool = True) -> bool:
+    def write(
+        self, relative: str, data: bytes, *, gz: bool = True, cached: Path | None = None
+    ) -> bool:
         """Stage ``data`` (and, with ``gz``, a gzip copy) unless the file holds it already.
 
         Returns True when the file will be replaced. The gzip copy is rewritten with its
         file, or written when missing. Staged files replace the old ones at the next
         :meth:`commit` (at the latest every ``COMMIT_EVERY`` files).
+
+        ``cached``: the document cache entry of these bytes (:mod:`.doccache`; its gzip
+        copy is the same name with ``.gz``). A new file is written there and linked
+        into place.
         """
         path = self.root / relative
+        self._sweep()
+        new = self._is_new(path)
+        changed = new or not _same_bytes(path, data)
+        gz_path = path.with_name(path.name + ".gz")
+        if cached is not None and gz and changed:
+            self._stage(cached, data, compress=False, link=path)
+            self._stage(cached.with_name(cached.name + ".gz"), data, compress=True, link=gz_path)
+        else:
+            if changed:
+                self._stage(path, data, compress=False)
+            if gz and (changed or not gz_path.exists()):
+                self._stage(gz_path, data, compress=True)
+        if len(self._staged) >= COMMIT_EVERY:
+            self.commit()
+        return changed
+
+    def link(self, relative: str, entry: Path) -> bool:
+        """Put the document cache entry ``entry`` and its gzip copy (``entry`` + ``.gz``)
+        in place as ``relative`` and its ``.gz``, by hard links, unless the file holds
+        those bytes already (then it keeps them and its modification time).
+
+        Returns True when the file is replaced (at once: the entry is durable already).
+        """
+        path = self.root / relative
+        self._sweep()
+        gz_path, gz_entry = path.with_name(path.name + ".gz"), entry.with_name(entry.name + ".gz")
+        new = self._is_new(path)
+        if not new and _same_file(path, entry):
+            if not gz_path.exists():
+                self._install(gz_entry, gz_path, direct=False)
+            return False
+        for one, target in ((entry, path), (gz_entry, gz_path)):
+            self._install(one, target, direct=new)
+            if new:
+                self._written.add(target)
+        return True
+
+    def _install(self, entry: Path, path: Path, *, direct: bool) -> None:
+        """Link ``entry`` as ``path``: at once when no file is expected there
+        (``direct``), otherwise through a temporary name renamed over the old file.
+
+        The link keeps the entry's modification time (when its bytes were made), unless
+        that is not later than the file it replaces': then it is now, so a URL's time
+        never goes back when its bytes change (a client that sends only
+        If-Modified-Since would be told its older copy is current).
+        """
+        if direct:
+            try:
+                os.link(entry, path)
+                self._dirs.add(path.parent)
+                return
+            except FileExistsError:
+                pass
+        try:
+            mine, old = os.stat(entry), os.stat(path)
+        except FileNotFoundError:
+            pass
+        else:
+            if (mine.st_dev, mine.st_ino) == (old.st_dev, old.st_ino):
+                return  # linked already (and a rename between two links does nothing)
+            if mine.st_mtime_ns <= old.st_mtime_ns:
+                os.utime(entry)  # one inode: the link shows it from its first instant
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+        os.link(entry, tmp)
+        try:
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        self._dirs.add(path.parent)
+
+    def _sweep(self) -> None:
         if not self._swept:
             self._swept = True
             if removed := remove_stale_temporaries(self.root):
                 log.info("removed %d temporary file(s) left by an interrupted build", removed)
-        new = self._is_new(path)
-        changed = new or not _same_bytes(path, data)
-        if changed:
-            self._stage(path, data, compress=False)
-        gz_path = path.with_name(path.name + ".gz")
-        if gz and (changed or new or not gz_path.exists()):
-            self._stage(gz_path, data, compress=True)
-        if len(self._staged) >= COMMIT_EVERY:
-            self.commit()
-        return changed
 
     def _is_new(self, path: Path) -> bool:
         """Make ``path``'s folder if missing; True when ``path`` cannot exist yet (its
@@ -102,13 +171,21 @@ class Writer:
             self._made.add(folder)
         return folder in self._fresh and path not in self._written
 
-    def _stage(self, path: Path, data: bytes, *, compress: bool) -> None:
-        if path.parent in self._fresh:
+    def _stage(self, path: Path, data: bytes, *, compress: bool, link: Path | None = None) -> None:
+        if link is not None:
+            self._written.add(link)
+            self._made_folder(path.parent)
+        elif path.parent in self._fresh:
             self._written.add(path)
         if self._pool is None:
             self._pool = ThreadPoolExecutor(WRITE_THREADS, thread_name_prefix="feed-writer")
         job = self._pool.submit(_write_temporary, str(path.parent), path.name, data, compress)
-        self._staged.append((job, path))
+        self._staged.append((job, path, link))
+
+    def _made_folder(self, folder: Path) -> None:
+        if folder not in self._made:
+            folder.mkdir(parents=True, exist_ok=True)
+            self._made.add(folder)
 
     def commit(self) -> None:
         """Wait for every staged file to be written, fsync them (in parallel), then rename
@@ -120,14 +197,19 @@ class Writer:
         if not staged:
             return
         try:
-            done = [(job.result(), path) for job, path in staged]
+            done = [(job.result(), path, link) for job, path, link in staged]
             with ThreadPoolExecutor(max_workers=FSYNC_THREADS) as syncs:
-                list(syncs.map(_fsync, (tmp for tmp, _ in done)))
-            for tmp, path in done:
+                list(syncs.map(_fsync, (tmp for tmp, _, _ in done)))
+            for tmp, path, link in done:
                 os.replace(tmp, path)
-                self._dirs.add(path.parent)
+                if link is None:
+                    self._dirs.add(path.parent)
+                else:
+                    # A cache entry: its folder's name for it need not be durable (the
+                    # output's link is what must be; a lost entry is only a miss).
+                    self._install(path, link, direct=link.parent in self._fresh)
         except BaseException:
-            for job, _ in staged:  # leave no temporary file behind
+            for job, _, _ in staged:  # leave no temporary file behind
                 if job.exception() is None:
                     Path(job.result()).unlink(missing_ok=True)
             raise
@@ -201,6 +283,17 @@ def _fsync(path: str) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _same_file(path: Path, entry: Path) -> bool:
+    """Whether ``path`` is ``entry`` (a link to it) or holds the same bytes."""
+    try:
+        mine, theirs = path.stat(), entry.stat()
+        if (mine.st_dev, mine.st_ino) == (theirs.st_dev, theirs.st_ino):
+            return True
+        return mine.st_size == theirs.st_size and path.read_bytes() == entry.read_bytes()
+    except FileNotFoundError:
+        return False
 
 
 def _same_bytes(path: Path, data: bytes) -> bool:
