@@ -3,10 +3,14 @@
 
 Measures, each run in a fresh process (so peak memory, ru_maxrss, is that run's own):
 
-* cold full build: an empty output folder and a store without stored feed picks or
-  item fragments (a store's first build): every channel, format, archive page, gzip;
+* cold full build: an empty output folder, a store without stored feed picks or item
+  fragments and an empty document cache (a store's first build): every channel,
+  format, archive page, gzip;
 * full build, fragments kept: an empty output folder over a store that has been built
-  (every item's fragments stored: the documents are spliced, no item is rendered);
+  (every item's fragments stored), the document cache emptied: the documents are
+  spliced and compressed, no item is rendered;
+* full build, all kept: an empty output folder over a store that has been built and its
+  document cache (``[output] cache_dir``): every document is linked from the cache;
 * incremental build: the same output folder after one new article (each run adds one);
 
 and prints the median wall time of several runs, peak memory, the ratio to a peer
@@ -123,19 +127,21 @@ STAGES = {
     "splice documents": "fragments.py:splice",
     "write files (+gzip)": "writer.py:write",
     "commit (fsync, rename)": "writer.py:commit",
+    "link cached documents": "writer.py:link",
+    "document cache upkeep": "doccache.py:collect",
     "page fingerprints": "archives.py:_fingerprint",
 }
 
 
 def child_syndicate(
-    config: Path, output: Path, *, cold: bool, profile: bool = False
+    config: Path, output: Path, *, cold: bool, profile: bool = False, cache: bool = True
 ) -> dict[str, Any]:
     """Run syndicate's build; return its timing and what it did.
 
-    ``cold``: start without stored feed picks or fragments, so every
+    ``cold``: start without stored feed picks, fragments or cached documents, so every
     ``related_in_content`` item's picks are chosen and every item rendered, as the
-    first build of a store does. ``profile``: also the cumulative seconds of
-    :data:`STAGES`.
+    first build of a store does. ``cache``: keep the document cache (otherwise it is
+    emptied first). ``profile``: also the cumulative seconds of :data:`STAGES`.
     """
     import cProfile
     import pstats
@@ -149,6 +155,8 @@ def child_syndicate(
     if cold:
         _forget(store, "feed_item_picks")
         _forget(store, "feed_fragments")
+    if cold or not cache:
+        shutil.rmtree(settings.resolve(settings.output.cache_dir), ignore_errors=True)
     profiler = cProfile.Profile() if profile else None
     start = time.perf_counter()
     if profiler is not None:
@@ -255,8 +263,8 @@ def _peer_write(stem: Path, title: str, articles: list[Any]) -> None:
 def measure(kind: str, config: Path, output: Path) -> dict[str, Any]:
     """Run one child process and return its result with its peak memory.
 
-    ``kind``: ``peer``, ``cold`` or ``warm`` (a syndicate build with or without stored
-    picks and fragments), ``cold-profile`` or ``warm-profile``.
+    ``kind``: ``peer``, ``cold``, ``spliced`` (picks and fragments kept, the document
+    cache emptied) or ``warm`` (all kept), or one of those with ``-profile``.
     """
     done = subprocess.run(
         [
@@ -306,7 +314,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--incremental-runs", type=int, default=5)
     parser.add_argument("--no-profile", action="store_true", help="skip the profile summary")
-    parser.add_argument("--child", choices=["peer", "cold", "warm", "cold-profile", "warm-profile"])
+    kinds = ["cold", "spliced", "warm"]
+    parser.add_argument("--child", choices=["peer", *kinds, *(f"{k}-profile" for k in kinds)])
     parser.add_argument("--config", type=Path)
     parser.add_argument("--output", type=Path)
     args = parser.parse_args()
@@ -316,7 +325,11 @@ def main() -> None:
         else:
             kind, _, profile = args.child.partition("-")
             result = child_syndicate(
-                args.config, args.output, cold=kind == "cold", profile=bool(profile)
+                args.config,
+                args.output,
+                cold=kind == "cold",
+                profile=bool(profile),
+                cache=kind != "spliced",
             )
         result["maxrss_kb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         print(json.dumps(result))
@@ -332,9 +345,11 @@ def bench_size(args: Any, count: int) -> None:
         start = time.perf_counter()
         config = make_instance(root / "instance", count)
         print(f"\n== {count} articles (store made in {time.perf_counter() - start:.1f} s)")
-        runs: dict[str, list[dict[str, Any]]] = {"cold": [], "peer": [], "warm": []}
+        runs: dict[str, list[dict[str, Any]]] = {k: [] for k in ("cold", "peer", "spliced", "warm")}
         for r in range(args.runs):
-            for kind in ("cold", "peer", "warm"):  # interleaved, so drift hits all alike
+            # Interleaved, so drift hits all alike; "warm" after "spliced", which leaves
+            # the document cache it links from.
+            for kind in ("cold", "peer", "spliced", "warm"):
                 out = root / f"out-{kind}-{r}"
                 runs[kind].append(measure(kind, config, out))
                 shutil.rmtree(out)
@@ -342,6 +357,8 @@ def bench_size(args: Any, count: int) -> None:
         profiles = {}
         if not args.no_profile:
             profiles["cold"] = measure("cold-profile", config, live)
+            shutil.rmtree(live)
+            profiles["all kept"] = measure("warm-profile", config, live)
         else:
             measure("cold", config, live)
         incremental = []
@@ -367,7 +384,8 @@ def report(
     print(f"{'':34}{'median s':>10}{'peak MB':>10}{'/ peer':>8}")
     rows = [
         ("syndicate cold full build", runs["cold"]),
-        ("syndicate full, fragments kept", runs["warm"]),
+        ("syndicate full, fragments kept", runs["spliced"]),
+        ("syndicate full, all kept", runs["warm"]),
         ("peer full (feedgen floor)", runs["peer"]),
         ("syndicate incremental (+1)", inc),
     ]
