@@ -11,7 +11,11 @@ Measures, each run in a fresh process (so peak memory, ru_maxrss, is that run's 
   spliced and compressed, no item is rendered;
 * full build, all kept: an empty output folder over a store that has been built and its
   document cache (``[output] cache_dir``): every document is linked from the cache;
-* incremental build: the same output folder after one new article (each run adds one);
+* incremental build: the same output folder after one new article (each run adds one),
+  apart for an article outside the ``related_in_content`` channel (World) and one in
+  it, whose "More from" picks a new process must load the related index to choose;
+* incremental build in a long-running process (the daemon's case): one process builds
+  after each new World article, its related index kept in memory between builds;
 
 and prints the median wall time of several runs, peak memory, the ratio to a peer
 measured in the same run, and a profile of one cold and one incremental build by stage
@@ -286,6 +290,32 @@ def measure(kind: str, config: Path, output: Path) -> dict[str, Any]:
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
+def child_resident(config: Path, output: Path, first: int, runs: int) -> dict[str, Any]:
+    """The daemon's case: one process saves a new World article (the
+    ``related_in_content`` channel's section) and builds, ``runs`` times after a first
+    round that loads the related index; the median seconds of those builds."""
+    from syndicate.config import load_settings
+    from syndicate.feeds.builder import build
+    from syndicate.store import open_store
+
+    settings = load_settings(config, {"output": {"dir": output}})
+    store = open_store(settings.store_url)
+    seconds = []
+    for k in range(runs + 1):
+        n = first + 5 * k
+        assert SECTIONS[n % len(SECTIONS)] == "World"
+        store.save_entries([make_entry(n)], now=T0)
+        start = time.perf_counter()
+        report = build(store, settings)
+        seconds.append(time.perf_counter() - start)
+        assert sum(c.picks_chosen for c in report.channels) >= 1
+    return {
+        "seconds": statistics.median(seconds[1:]),
+        "first": seconds[0],
+        "last": first + 5 * runs,
+    }
+
+
 def add_article(config: Path, n: int) -> None:
     """Store one new article (newest of all), as an ingest between two builds would."""
     from syndicate.config import load_settings
@@ -314,14 +344,18 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--incremental-runs", type=int, default=5)
     parser.add_argument("--no-profile", action="store_true", help="skip the profile summary")
-    kinds = ["cold", "spliced", "warm"]
-    parser.add_argument("--child", choices=["peer", *kinds, *(f"{k}-profile" for k in kinds)])
+    parser.add_argument(
+        "--child", help="peer, cold, spliced, warm (with -profile), resident:FIRST:RUNS"
+    )
     parser.add_argument("--config", type=Path)
     parser.add_argument("--output", type=Path)
     args = parser.parse_args()
     if args.child:
         if args.child == "peer":
             result = child_peer(args.config, args.output)
+        elif args.child.startswith("resident:"):
+            _, first, count = args.child.split(":")
+            result = child_resident(args.config, args.output, int(first), int(count))
         else:
             kind, _, profile = args.child.partition("-")
             result = child_syndicate(
@@ -361,20 +395,28 @@ def bench_size(args: Any, count: int) -> None:
             profiles["all kept"] = measure("warm-profile", config, live)
         else:
             measure("cold", config, live)
-        incremental = []
-        for r in range(args.incremental_runs):
-            add_article(config, count + r)
-            incremental.append(measure("warm", config, live))
+        incremental: dict[str, list[dict[str, Any]]] = {"other": [], "related": []}
+        n = count
+        # Articles newest each time, the sections in turn: until each kind has its runs.
+        while min(map(len, incremental.values())) < args.incremental_runs:
+            add_article(config, n)
+            related = SECTIONS[n % len(SECTIONS)] == "World"
+            incremental["related" if related else "other"].append(measure("warm", config, live))
+            n += 1
         if not args.no_profile:
-            add_article(config, count + args.incremental_runs)
+            add_article(config, n)
             profiles["incremental"] = measure("warm-profile", config, live)
-        report(args, runs, incremental, profiles)
+            n += 1
+        n += -n % len(SECTIONS)  # the next World article
+        resident = measure(f"resident:{n}:{args.incremental_runs}", config, live)
+        report(args, runs, incremental, resident, profiles)
 
 
 def report(
     args: Any,
     runs: dict[str, list[dict[str, Any]]],
-    inc: list[dict[str, Any]],
+    incremental: dict[str, list[dict[str, Any]]],
+    resident: dict[str, Any],
     profiles: dict[str, dict[str, Any]],
 ) -> None:
     """Print the figures."""
@@ -387,11 +429,18 @@ def report(
         ("syndicate full, fragments kept", runs["spliced"]),
         ("syndicate full, all kept", runs["warm"]),
         ("peer full (feedgen floor)", runs["peer"]),
-        ("syndicate incremental (+1)", inc),
+        ("syndicate incremental (+1)", incremental["other"]),
+        ("  ... in the related channel", incremental["related"]),
+        ("  ... same, long-running process", [resident]),
     ]
     for label, measured in rows:
         med, mem = summary(measured)
         print(f"{label:34}{med:10.3f}{mem:10.0f}{med / p_med:8.3f}")
+    print(
+        f"long-running process: {args.incremental_runs} builds after one that loaded the "
+        f"related index ({resident['first']:.3f} s)"
+    )
+    inc = incremental["other"] + incremental["related"]
     written = statistics.median(r["pages_written"] for r in inc)
     rendered = statistics.median(r["items_rendered"] for r in inc)
     chosen = statistics.median(r["picks_chosen"] for r in inc)
