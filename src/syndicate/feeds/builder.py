@@ -9,7 +9,9 @@ in every configured format and the RFC 5005 archive pages of the rest
 (:mod:`.archives`) from the items' stored fragments (:mod:`.fragments`: each item
 rendered once per format, when it or its links change), write each file and a gzip copy
 only when the bytes change, atomically (:mod:`.writer`); then ping the channel's hubs
-for every subscription document that changed (:mod:`.websub`).
+for every subscription document that changed (:mod:`.websub`). A document built before,
+by this build's fingerprint, is hard-linked from the document cache instead of being
+spliced and written again (:mod:`.doccache`).
 
 Layout under ``output.dir``::
 
