@@ -268,9 +268,14 @@ _RENDERER: list[str] = []
 
 
 def renderer_version() -> str:
-    """A hash of the code that shapes the bytes, so a new renderer re-renders every page."""
+    """A hash of the code that shapes the bytes, so a new renderer re-renders every page:
+    syndicate's rendering modules, feedgen's version, and lxml's and libxml2's (their
+    escaping and pretty-printing are in every item's bytes, :mod:`.itemxml`)."""
     if not _RENDERER:
-        digest = hashlib.sha256(version("feedgen").encode())
+        from lxml import etree
+
+        shaping = [version("feedgen"), etree.LXML_VERSION, etree.LIBXML_VERSION]
+        digest = hashlib.sha256(repr(shaping).encode())
         for module in (rendering, items, itemxml, jsonfeed, documents, fragments):
             digest.update(Path(str(module.__file__)).read_bytes())
         _RENDERER.append(digest.hexdigest())
