@@ -20,6 +20,7 @@ from syndicate.feeds.builder import BuildReport, build
 from syndicate.feeds.incremental import STATE
 from syndicate.ingest.content import content_hash
 from syndicate.store import Store, open_store
+from syndicate.store.changes import prune_logs
 from tests.feeds.fixtures import AUTHORITY, T0, entries, make_instance, save
 
 PAST = 1_600_000_000  # an mtime long before any build in these tests
@@ -482,3 +483,31 @@ def test_the_walk_for_a_killed_builds_files_only_when_a_folder_changed(
     os.utime(left, (PAST, PAST))
     build(store, settings)
     assert walks == [root, root] and not left.exists()
+
+
+def test_a_build_behind_the_pruned_change_log_reads_everything(
+    site: tuple[Store, Settings], tmp_path: Path, scans: list[list[str]]
+) -> None:
+    """Builds drop the log's rows no build could follow (store/changes.py:prune_logs);
+    a folder remembering a point older than what is left reads every channel whole,
+    one within it goes on incrementally."""
+    store, settings = site
+    root = settings.resolve(settings.output.dir)
+    behind = load_settings(
+        settings.base_dir / "syndicate.toml", {"output": {"dir": tmp_path / "b"}}
+    )
+    build(store, behind)
+    build(store, settings)
+    save(store, range(21, 27))
+    build(store, settings)  # follows the six changes
+    assert prune_logs(store) == 0  # the default keeps far more than this
+    assert prune_logs(store, keep=2) > 0
+    scans.clear()
+    build(store, behind)
+    assert scans == [sorted(CHANNELS)]
+    assert files(tmp_path / "b") == fresh(store, settings, tmp_path / "fresh")
+    save(store, [27])
+    scans.clear()
+    build(store, settings)
+    assert scans == [[]]
+    assert files(root) == fresh(store, settings, tmp_path / "fresh2")

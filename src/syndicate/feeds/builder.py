@@ -204,6 +204,7 @@ def build(
             cache.collect(everything=not only and not any(views.values()))
         chosen = sum(report.picks_chosen for report in reports)
         memory.save(built, complete=not only, picks_saved=chosen)
+        memory.prune()
         pings = _publish(settings, channels, zip(selected, reports, strict=True))
     finally:
         if cache is not None:

@@ -63,7 +63,13 @@ from syndicate.feeds.documents import STATE_DIR
 from syndicate.feeds.writer import read_json
 from syndicate.models import Article
 from syndicate.store import Store
-from syndicate.store.changes import ArticleChange, change_tracking, changes_since, last_change
+from syndicate.store.changes import (
+    ArticleChange,
+    change_tracking,
+    changes_since,
+    last_change,
+    prune_logs,
+)
 from syndicate.store.channels import matches
 from syndicate.store.feedpicks import items_picking, last_pick_change, picks_chosen_since
 from syndicate.store.fragments import SortKey, iter_light_articles
@@ -269,6 +275,12 @@ class Memory:
         }
         encoded = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
         write_if_changed(self.root / STATE, encoded)
+
+    def prune(self) -> None:
+        """Drop the change logs' rows too old for any incremental build to follow (a
+        build remembering an older point finds the gap and reads everything)."""
+        if self.tracking:
+            prune_logs(self.store)
 
 
 _DIRS = ("feeds", f"{STATE_DIR}/pages")

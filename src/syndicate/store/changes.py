@@ -13,16 +13,21 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, func, select, text
+from sqlalchemy import Row, Table, delete, func, select, text
 
 from syndicate.models import Article, Author
 from syndicate.store.changes_schema import TRIGGERS, article_changes
 from syndicate.store.core import Store
+from syndicate.store.feedpicks_schema import feed_pick_changes
 
 # PostgreSQL hands out sequence numbers at insert time, not at commit, so a change may
 # become visible after a later-numbered one: re-reading this many numbers before the last
 # one seen catches it (a change read twice costs a little work, never a wrong file).
 POSTGRES_REPLAY = 1_000
+# Change numbers kept by :func:`prune_logs`: a reader further behind than this reads
+# everything anyway (it would have more changes to follow than the feed builder's
+# ``MAX_CHANGES``), with room for :data:`POSTGRES_REPLAY`.
+KEEP_CHANGES = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,10 +70,12 @@ def changes_since(store: Store, seq: int, limit: int) -> tuple[int, list[Article
     """The articles changed after change ``seq``: ``(newest change number, changes)``,
     one entry per article (in the order of their first change), or ``None`` when more
     than ``limit`` rows changed (reading everything is then cheaper than following each
-    change).
+    change) or when changes after ``seq`` were pruned (:func:`prune_logs`).
     """
     start = seq
     with store.engine.connect() as conn:
+        if pruned_after(conn, article_changes, seq):
+            return None
         if conn.dialect.name == "postgresql":
             start = max(0, seq - POSTGRES_REPLAY)
         rows = conn.execute(
@@ -105,3 +112,32 @@ def _before(row: Row[Any]) -> Article | None:
         updated_at=published,
         content_hash="",
     )
+
+
+def pruned_after(conn: Any, log: Table, seq: int) -> bool:
+    """Whether rows of ``log`` numbered after ``seq`` may have been pruned: its oldest
+    row is newer than ``seq + 1`` (a number skipped by a rolled-back transaction gives
+    the same answer: one full read too many, never a missed change)."""
+    oldest = conn.execute(select(func.min(log.c.seq))).scalar()
+    return oldest is not None and int(oldest) > seq + 1
+
+
+def prune_logs(store: Store, keep: int = KEEP_CHANGES) -> int:
+    """Remove the rows of the article change log and of the log of chosen feed picks
+    numbered more than ``keep`` before each log's newest; how many went. A reader whose
+    last change is older than what is left finds the gap (:func:`pruned_after`) and
+    reads everything."""
+    return sum(_prune(store, log, keep) for log in (article_changes, feed_pick_changes))
+
+
+def _prune(store: Store, log: Table, keep: int) -> int:
+    with store.engine.connect() as conn:
+        # Apart: SQLite answers a lone min() or max() from the key's ends, both at once
+        # with a scan of the whole log.
+        oldest = conn.execute(select(func.min(log.c.seq))).scalar()
+        newest = conn.execute(select(func.max(log.c.seq))).scalar()
+    if newest is None or int(newest) - int(oldest) < keep:
+        return 0  # the common case: a read, no write transaction
+    with store.engine.begin() as conn:
+        gone = conn.execute(delete(log).where(log.c.seq <= int(newest) - keep))
+    return int(gone.rowcount or 0)

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, Text, delete, func, insert, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from syndicate.models import Article
-from syndicate.store.changes import POSTGRES_REPLAY
+from syndicate.store.changes import POSTGRES_REPLAY, pruned_after
 from syndicate.store.core import Store, _article, _chunks
 from syndicate.store.feedpicks_schema import (
     feed_item_picks,
@@ -129,8 +129,12 @@ def last_pick_change(store: Store) -> int:
 
 def picks_chosen_since(store: Store, seq: int, limit: int) -> dict[str, set[str]] | None:
     """The items whose picks were chosen after log entry ``seq``, by channel; ``None``
-    when more than ``limit`` were (PostgreSQL: see :data:`POSTGRES_REPLAY`)."""
+    when more than ``limit`` were, or entries after ``seq`` were pruned
+    (:func:`~syndicate.store.changes.prune_logs`; PostgreSQL: see
+    :data:`POSTGRES_REPLAY`)."""
     with store.engine.connect() as conn:
+        if pruned_after(conn, feed_pick_changes, seq):
+            return None
         if conn.dialect.name == "postgresql":
             seq = max(0, seq - POSTGRES_REPLAY)
         rows = conn.execute(
