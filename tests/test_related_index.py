@@ -3,6 +3,7 @@ and the embeddings hook."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import replace
 from datetime import timedelta
 
@@ -194,10 +195,61 @@ def test_a_warm_ranking_with_nothing_changed_does_not_sync(
     save(store, *(entry(n, list(TOPICS)[n % 3]) for n in range(6)))
     story = store.list_articles()[0]
     calls: list[int] = []
-    monkeypatch.setattr(cache, "sync_terms", lambda s: calls.append(sync_terms(s)))
+    monkeypatch.setattr(cache, "sync_terms", lambda s, **kw: calls.append(sync_terms(s, **kw)))
     picks(store, story)  # cold: the first look syncs
     picks(store, story)  # warm, nothing written: no stale-row query
     assert len(calls) == 1
     (new,) = save(store, entry(30, "harbour"))  # a new article: the next look syncs
     assert new.id in picks(store, story, k=5)
     assert len(calls) == 2
+
+
+def test_a_warm_look_checks_only_the_articles_the_change_log_names(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After the first look, a sync checks the articles changed since the last one
+    (store/changes.py), not the whole table; an edit that keeps ``updated_at`` below
+    the newest (no sign in the articles' count or stamps) is seen all the same."""
+    import syndicate.related.sync as sync
+
+    saved = save(store, *(entry(n, list(TOPICS)[n % 3]) for n in range(12)))
+    story = saved[0]
+    checked: list[set[str] | None] = []
+    stale = sync.stale_article_ids
+
+    def spy(
+        store: Store,
+        version: int,
+        limit: int | None = None,
+        *,
+        among: Collection[str] | None = None,
+    ) -> list[str]:
+        checked.append(None if among is None else set(among))
+        return stale(store, version, limit, among=among)
+
+    monkeypatch.setattr(sync, "stale_article_ids", spy)
+    picks(store, story)
+    assert checked == [None]  # the first look: the whole table
+    (new,) = save(store, entry(40, "harbour", extra=TOPICS["harbour"] * 2))
+    assert picks(store, story)[0] == new.id
+    # PostgreSQL re-reads the last 1,000 changes (store/changes.py): more ids, no scan.
+    replayed = store.engine.dialect.name == "postgresql"
+    assert checked[1] is not None and new.id in checked[1]
+    assert replayed or checked[1:] == [{new.id}]
+    # The new article turns into an orchestra story, saved with its old stamps.
+    store.save_entries(
+        [
+            clean_entry(
+                replace(entry(40, "orchestra"), body_html=f"<p>{TOPICS['orchestra']}</p>"),
+                source="desk",
+                authority="news.example,2026",
+                site_url=BASE,
+            )
+        ],
+        now=T0 + timedelta(days=1),
+    )
+    got = picks(store, story)  # no sync_terms by hand, as ingest would do
+    assert new.id not in got
+    assert checked[2] is not None and new.id in checked[2]
+    assert replayed or checked[2:] == [{new.id}]
+    assert got == fresh_picks(store, story)

@@ -27,6 +27,7 @@ from syndicate.related.pool import FactsBuilder, Pool, TermRowsBuilder, folded, 
 from syndicate.related.ranking import Embed, RelatedIndex, RelatedWeights, Vectors
 from syndicate.related.sync import sync_terms
 from syndicate.store import Store
+from syndicate.store.changes import change_tracking, changes_since, last_change
 from syndicate.store.related_terms import (
     TermsRow,
     articles_state,
@@ -37,6 +38,9 @@ from syndicate.store.related_terms import (
     terms_state,
 )
 
+# Changed articles beyond which a sync checks the whole table (one query) rather than
+# each of them.
+MAX_SYNCED = 2_000
 # Rows are re-read this far behind the watermark: a transaction that started earlier
 # may commit rows stamped before the newest one already seen.
 OVERLAP = timedelta(minutes=2)
@@ -64,6 +68,8 @@ class StoredIndex:
         self.watermark: datetime | None = None
         self._state: tuple[int, datetime | None] = (0, None)
         self._articles: tuple[int, datetime | None, datetime | None] = (0, None, None)
+        self._tracking: bool | None = None  # whether the store keeps a change log
+        self._synced = 0  # the change log's newest entry at the last sync
         self._lock = threading.Lock()
 
     def _changed(self, row: TermsRow) -> bool:
@@ -76,15 +82,14 @@ class StoredIndex:
         """The up-to-date pool.
 
         The first look in a process syncs the table (``sync_terms``: articles without a
-        row get one); later looks sync again only when the articles' count or newest
-        stamps moved, so a warm ranking asks the store for a few aggregates (index
-        probes) and nothing else when nothing changed.
+        row get one); later looks sync only the articles the store's change log says
+        changed since (:mod:`syndicate.store.changes`), so a warm ranking asks the store
+        for an index probe and nothing else when nothing changed, and checks a new
+        article's row alone, not the whole table. A store without the log's triggers
+        syncs whole again when the articles' count or newest stamps moved.
         """
         with self._lock:
-            seen = articles_state(store)
-            if self.pool is None or seen != self._articles:
-                sync_terms(store)
-            self._articles = seen
+            self._sync(store)
             state = terms_state(store)
             if self.pool is not None and state == self._state:
                 return self.pool  # nothing written or removed since the last look
@@ -102,6 +107,26 @@ class StoredIndex:
                 self.pool = self._keep(terms_ids(store))
             self._state = state
             return self.pool
+
+    def _sync(self, store: Store) -> None:
+        if self._tracking is None:
+            self._tracking = change_tracking(store)
+        if not self._tracking:
+            seen = articles_state(store)
+            if self.pool is None or seen != self._articles:
+                sync_terms(store)
+            self._articles = seen
+            return
+        newest = last_change(store)
+        if self.pool is not None and newest == self._synced:
+            return
+        found = None if self.pool is None else changes_since(store, self._synced, MAX_SYNCED)
+        if found is None:  # the first look, a gap in the log or many changes: all of it
+            sync_terms(store)
+        else:
+            newest = found[0]
+            sync_terms(store, among=[change.article_id for change in found[1]])
+        self._synced = newest
 
     def _merge(self, rows: Iterable[TermsRow], terms: TermRowsBuilder) -> Pool:
         """The pool with ``rows`` added or replaced: kept rows stay where they are and

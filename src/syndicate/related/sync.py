@@ -10,7 +10,7 @@ wrong pick.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime
 
 from syndicate.models import Article, utc_now
@@ -54,12 +54,15 @@ def sync_terms(
     batch: int = 500,
     on_progress: Progress | None = None,
     clock: Callable[[], datetime] = utc_now,
+    among: Collection[str] | None = None,
 ) -> int:
     """Bring ``related_terms`` up to date; returns how many rows were (re)computed.
 
-    Each batch commits on its own, so an interrupted backfill resumes where it stopped.
+    ``among``: only these articles can be stale (those the store's change log says
+    changed since the last sync): they alone are checked. Each batch commits on its own,
+    so an interrupted backfill resumes where it stopped.
     """
-    stale = stale_article_ids(store, TERMS_VERSION)
+    stale = stale_article_ids(store, TERMS_VERSION, among=among)
     if on_progress is not None:
         on_progress(0, len(stale))
     for start in range(0, len(stale), batch):

@@ -136,7 +136,7 @@ def _prune(store: Store, log: Table, keep: int) -> int:
         # with a scan of the whole log.
         oldest = conn.execute(select(func.min(log.c.seq))).scalar()
         newest = conn.execute(select(func.max(log.c.seq))).scalar()
-    if newest is None or int(newest) - int(oldest) < keep:
+    if newest is None or oldest is None or int(newest) - int(oldest) < keep:
         return 0  # the common case: a read, no write transaction
     with store.engine.begin() as conn:
         gone = conn.execute(delete(log).where(log.c.seq <= int(newest) - keep))

@@ -7,7 +7,7 @@ mean (hashing, weights) is ``related/``'s business.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -47,9 +47,12 @@ class TermsRow:
     indexed_at: datetime
 
 
-def stale_article_ids(store: Store, version: int, limit: int | None = None) -> list[str]:
+def stale_article_ids(
+    store: Store, version: int, limit: int | None = None, *, among: Collection[str] | None = None
+) -> list[str]:
     """Ids of articles whose terms row is missing, of another ``version``, or out of
-    date (an article field it copies has changed), in id order."""
+    date (an article field it copies has changed), in id order; only ``among`` those
+    ids when given (the articles changed since a point: no scan of the table)."""
     t = related_terms
     differs: list[ColumnElement[bool]] = [t.c.id.is_(None), t.c.version != version]
     differs += [t.c[name] != articles.c[name] for name in _COPIED if name in articles.c]
@@ -62,7 +65,14 @@ def stale_article_ids(store: Store, version: int, limit: int | None = None) -> l
     if limit is not None:
         query = query.limit(limit)
     with store.engine.connect() as conn:
-        return list(conn.execute(query).scalars())
+        if among is None:
+            return list(conn.execute(query).scalars())
+        wanted = sorted(among)
+        found = [
+            conn.execute(query.where(articles.c.id.in_(wanted[start : start + 500]))).scalars()
+            for start in range(0, len(wanted), 500)
+        ]
+        return sorted(i for part in found for i in part)[:limit]
 
 
 def delete_orphan_terms(store: Store) -> int:
@@ -132,9 +142,10 @@ def articles_state(store: Store) -> tuple[int, datetime | None, datetime | None]
     """How many articles are stored, the newest first-seen and the newest updated time:
     a cheap sign (two indexed maxima and a count) that ``related_terms`` may need a sync.
 
-    Ingest and ``db upgrade`` sync the table themselves; this catches articles written by
-    other means (a content edit that keeps ``updated_at`` below the newest may go
-    unnoticed until the next ingest's sync)."""
+    Ingest and ``db upgrade`` sync the table themselves; on a store without the change
+    log's triggers (:mod:`syndicate.store.changes`, which names every changed article)
+    this catches articles written by other means (a content edit that keeps
+    ``updated_at`` below the newest may go unnoticed until the next ingest's sync)."""
     a = articles
     with store.engine.connect() as conn:
         # Three queries, not one: a lone max() of an indexed column is an index probe,
