@@ -144,15 +144,17 @@ class StoredIndex:
         old = self.pool
         if old is None:
             return Pool(new_facts, fresh)
-        ids = set(new_facts.ids)
-        keep = np.fromiter((i not in ids for i in old.ids), dtype=bool, count=len(old))
+        replaced = [old.position[i] for i in new_facts.ids if i in old.position]
         old_facts, old_rows = old.facts, old.rows
+        if not replaced:  # only new articles (the common refresh): grow the pool
+            return Pool.extended(old, old_facts.then(new_facts), old_rows.then(fresh))
+        keep = np.ones(len(old), dtype=bool)
+        keep[replaced] = False
         self.pool = None  # the old weights go before the new ones are computed
         del old
-        kept_facts = old_facts if keep.all() else old_facts.keep(keep)
-        merged = (old_rows if keep.all() else old_rows.keep(keep)).then(fresh)
+        merged = old_rows.keep(keep).then(fresh)
         del old_rows, fresh
-        return Pool(kept_facts.then(new_facts), merged)
+        return Pool(old_facts.keep(keep).then(new_facts), merged)
 
     def _keep(self, ids: set[str]) -> Pool:
         old = self.pool

@@ -9,6 +9,7 @@ article id order, which is how every ranking tie is broken.
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import sys
 from collections.abc import Iterable, Sequence
@@ -333,6 +334,79 @@ class FactsBuilder:
         )
 
 
+def _extended_rank(
+    rank: npt.NDArray[np.int64], ordered: list[str], new_ids: Sequence[str]
+) -> tuple[npt.NDArray[np.int64], list[str]]:
+    """The ranks (places in id order) of rows ranked ``rank`` (``ordered``: their ids
+    in id order) followed by rows ``new_ids`` (ids none of them has), and the ids of all
+    in id order."""
+    fresh = sorted(new_ids)
+    # Where each new id goes among the old ones: an old row moves up by one for each new
+    # id placed at or before it; the j-th new id (in id order) lands j places after its.
+    places = np.array([bisect.bisect_left(ordered, i) for i in fresh], dtype=np.int64)
+    moved = rank + np.searchsorted(places, rank, side="right")
+    at = {i: int(p) + j for j, (i, p) in enumerate(zip(fresh, places, strict=True))}
+    added = np.fromiter((at[i] for i in new_ids), dtype=np.int64, count=len(new_ids))
+    merged = list(ordered)
+    for i in fresh:
+        bisect.insort(merged, i)
+    return np.concatenate([moved, added]), merged
+
+
+def _extended_labels(
+    vocab: dict[str, int],
+    labels: sparse.csr_matrix,
+    offsets: npt.NDArray[np.int64],
+    names: list[str],
+) -> tuple[dict[str, int], sparse.csr_matrix]:
+    """:func:`_labels` of ``names`` whose first ones are ``labels``' rows (their vocabulary
+    ``vocab``): the old codes renumbered in one array operation (a sorted vocabulary
+    grows by insertion, so their order within a row is kept), the new ones looked up."""
+    grown = {name: n for n, name in enumerate(sorted(set(names)))}
+    old = labels.indices
+    remap = np.fromiter((grown[name] for name in vocab), dtype=np.int64, count=len(vocab))
+    codes = np.concatenate(
+        [
+            remap[old] if len(old) else np.zeros(0, np.int64),
+            np.fromiter((grown[n] for n in names[len(old) :]), dtype=np.int64),
+        ]
+    ).astype(np.int32)
+    data = np.ones(len(names), dtype=np.float32)
+    shape = (len(offsets) - 1, max(len(grown), 1))
+    return grown, sparse.csr_matrix((data, codes, offsets), shape=shape)
+
+
+def _extended_stories(
+    old: Pool, facts: Facts, position: dict[str, int]
+) -> tuple[dict[str, int], npt.NDArray[np.int64]]:
+    """:class:`Pool`'s story codes for ``facts`` whose first rows are ``old``'s: named
+    clusters renumbered in the grown sorted list, rows of their own story at
+    ``base + row`` with the new ``base``, and the old rows a new cluster is named after
+    given its code."""
+    named = sorted(set(old.story_code) | {s for s in facts.stories[len(old) :] if s})
+    code = {k: n for n, k in enumerate(named)}
+    base, old_base = len(named), len(old.story_code)
+    remap = np.array([code[k] for k in old.story_code], dtype=np.int64)
+    stories = old.stories.copy()
+    own = stories >= old_base
+    stories[~own] = remap[stories[~own]]
+    stories[own] = base + np.flatnonzero(own)
+    for key in code.keys() - old.story_code.keys():
+        row = position.get(key)
+        if row is not None and row < len(old) and not facts.stories[row]:
+            stories[row] = code[key]  # a new cluster named after this article
+    done = len(old)
+    added = np.fromiter(
+        (
+            code[s] if s else code.get(i, base + done + n)
+            for n, (i, s) in enumerate(zip(facts.ids[done:], facts.stories[done:], strict=True))
+        ),
+        dtype=np.int64,
+        count=len(facts) - done,
+    )
+    return code, np.concatenate([stories, added])
+
+
 def _labels(
     offsets: npt.NDArray[np.int64], names: list[str]
 ) -> tuple[dict[str, int], sparse.csr_matrix]:
@@ -355,6 +429,8 @@ class Pool:
         order = sorted(range(len(self.ids)), key=self.ids.__getitem__)
         self.rank = np.empty(len(order), dtype=np.int64)
         self.rank[order] = np.arange(len(order))
+        # The ids in id order: where :meth:`extended` places new ones.
+        self.ordered = [self.ids[n] for n in order]
         del order
         self.rows = rows = rows.compacted()
         assert rows.features is not None
@@ -400,6 +476,65 @@ class Pool:
             (self.source_code[s] for s in facts.sources), dtype=np.int64, count=len(facts)
         )
         self.excluded = facts.excluded
+
+    @classmethod
+    def extended(cls, old: Pool, facts: Facts, rows: TermRows) -> Pool:
+        """The pool of ``old``'s rows followed by new ones: ``facts`` and ``rows`` are
+        the whole, ``old``'s rows first and unchanged, then the new rows (the cache's
+        refresh after new articles). Equal to ``Pool(facts, rows)`` array for array
+        (tests/test_related_pool.py), without its passes over every row in Python: the
+        old rows' ranks and label codes are renumbered with array operations, only the
+        new rows' are looked up. The statistics (idf, rarities, weights) are computed
+        whole, as they depend on every row. ``old`` is left as it was (a ranking may
+        still be reading it)."""
+        done = len(old)
+        new_ids = facts.ids[done:]
+        pool = cls.__new__(cls)
+        pool.facts = facts
+        pool.ids = facts.ids
+        pool.position = dict(old.position)
+        pool.position.update((i, done + k) for k, i in enumerate(new_ids))
+        pool.rank, pool.ordered = _extended_rank(old.rank, old.ordered, new_ids)
+        pool.rows = rows = rows.compacted()
+        assert rows.features is not None
+        pool.space = LexicalSpace(
+            rows.indptr, rows.indices, rows.counts, rows.lengths, rows.features
+        )
+        pool.matrix = pool.space.matrix
+        folded_sections = {s: s.casefold() for s in set(facts.sections)}
+        names = sorted(set(folded_sections.values()) - {""})
+        pool.section_code = {s: n for n, s in enumerate(names)}
+        by_name = {s: pool.section_code.get(f, -2) for s, f in folded_sections.items()}
+        remap = np.array([pool.section_code[s] for s in old.section_code] + [-2], np.int64)
+        # Code -2 (no section) stays -2: it picks remap's last entry.
+        kept = remap[np.where(old.sections >= 0, old.sections, len(remap) - 1)]
+        pool.sections = np.concatenate(
+            [kept, np.fromiter((by_name[s] for s in facts.sections[done:]), np.int64)]
+        )
+        counts = np.bincount(pool.sections[pool.sections >= 0], minlength=len(names))
+        pool.section_weight = 1.0 - counts / max(len(facts), 1)
+        pool.tag_vocab, pool.tags = _extended_labels(
+            old.tag_vocab, old.tags, facts.tag_offsets, facts.tags
+        )
+        pool.tag_weight = rarity(pool.tags)
+        pool.author_vocab, pool.authors = _extended_labels(
+            old.author_vocab, old.authors, facts.author_offsets, facts.authors
+        )
+        pool.tags_t = pool.tags.T.tocsr()
+        pool.authors_t = pool.authors.T.tocsr()
+        pool.published = facts.published
+        pool.story_code, pool.stories = _extended_stories(old, facts, pool.position)
+        names = sorted(set(facts.sources))
+        pool.source_code = {s: n for n, s in enumerate(names)}
+        remap = np.array([pool.source_code[s] for s in old.source_code], np.int64)
+        pool.sources = np.concatenate(
+            [
+                remap[old.sources] if len(old) else np.zeros(0, np.int64),
+                np.fromiter((pool.source_code[s] for s in facts.sources[done:]), np.int64),
+            ]
+        )
+        pool.excluded = facts.excluded
+        return pool
 
     def view(self, rows: npt.NDArray[np.int64]) -> Pool:
         """Rows ``rows`` (ascending) as a pool of their own that scores each row exactly
