@@ -3,29 +3,41 @@
 A feed item's "More from" picks come from the pool members published strictly before
 it (``feeds/picks.py``). Asking :meth:`~.ranking.RelatedIndex.pick_per_story` once per
 item, every later member excluded, scores the item against the whole pool anyway and
-pays the per-call set-up (the exclusion set, the allowed mask, one store read, scipy's
-per-product overhead for every near-copy check) item by item: quadratic in the
-archive, two thirds of a cold feed build. Here the items are scored a block at a time
-(one set of products per block, blocks small enough that no (items × rows) matrix
-grows past ~8 MB) and each item's picks are walked
-from its own row. What is left grows with items × members, as the definition asks:
-an item's feedback neighbours and scale are chosen among all members, later ones too.
+pays the per-call set-up item by item: quadratic in the archive. Here the items are
+scored a block at a time (one set of products per block) over the members only, their
+columns in publication order (:class:`Columns`), and each item's picks are walked from
+its own row.
+
+What an item needs of the whole row, and what only of the members before it:
+
+* its feedback neighbours and the scale of its BM25 blend are chosen among *all*
+  members, later ones too: the plain cosine, the widened cosine and the BM25 score are
+  computed over every member (three sparse products per block, and a partition and two
+  maxima per row);
+* everything else (the blended text signal, section, tags, author, semantic part, age
+  decay, their combination, the ranking and the walk) only over the block's *prefix*:
+  the members published before the block's newest item (on average half the members,
+  where every candidate an item may pick lies).
 
 Why the picks are the same, to the bit:
 
-* a row of the batched signals is the row the item alone gets: every product and sum
-  runs per row in the same order (``lexical.py``, ``ranking.py``: the text signal,
-  its feedback and BM25 blend), the age decay is counted from the item's own date
-  (``_signals(each=True)``) and the semantic part is computed per item;
-* when members are at most half the pool (``related_pool = "channel"``), non-members'
-  columns are left out (:meth:`~.pool.Pool.view` keeps the whole pool's statistics):
-  they are never a neighbour, a scale or a pick. Only which of several
-  *tied* feedback neighbours ``argpartition`` keeps depends on the columns it is
-  given, so an item whose neighbours tie at the last place is scored over the whole
-  pool, as alone (``_tied``);
-* the exclusions only ever changed which candidates are allowed, never the scores:
-  "published before the item" is a comparison of the same timestamps the per-item
-  path compared;
+* every cell is computed by the same operations on the same operands as the item alone
+  gets: products and sums run per row in the same order (``lexical.py``, the label
+  products summed in the story's order), the age decay is counted from the item's own
+  date, the semantic part is computed per item; a cell's value does not depend on which
+  other columns are computed, or in which order;
+* non-members are never a neighbour, a scale or a pick, so leaving their columns out
+  changes no maximum; the story's own column is set to 0 where the item alone gets 0
+  (never a neighbour or a scale, never its own pick);
+* the feedback neighbours are a *set* (the feedback matrix is built canonical, so its
+  sums run in pool row order): the members' top ``depth`` cosines give the same set as
+  the whole pool's row unless the ``depth``-th and next cosines tie (above 0); then
+  which tied member ``argpartition`` keeps depends on the whole row it is given, so
+  for those rows the whole pool's row (zeros outside the members) is rebuilt and
+  partitioned exactly as the item alone partitions it (``_neighbours``);
+* "published before the item" is a comparison of the same timestamps the per-item
+  path compares (a prefix of the columns, which are sorted by them); the ranking breaks
+  ties by the pool's id rank as ``_ranked`` always does;
 * the walk is :meth:`~.ranking.RelatedIndex._diversify`'s, and its near-copy checks
   compute the same float32 sums: a story's cosine with a pool row is the row's entries
   times the story's weights summed in the row's order (as ``space.cosines`` and the
@@ -39,25 +51,61 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from dataclasses import replace
 
 import numpy as np
 import numpy.typing as npt
+from scipy import sparse
 
 from syndicate.models import Article
-from syndicate.related.ranking import RelatedIndex, _ranked
+from syndicate.related.pool import folded, label_matrix
+from syndicate.related.ranking import RelatedIndex, _authors, _ranked, decay
+from syndicate.related.terms import MAX_TERMS
+
+FloatArray = npt.NDArray[np.float64]
+Rows = npt.NDArray[np.int64]
 
 # The cells of one block's (items × members) matrices: ~8 MB of float64 each, whatever
 # the archive's size (104 items over 10,000 members, 256 over 4,096 or fewer).
 BLOCK_CELLS = 1 << 20
 MAX_BLOCK = 256
-# Members at most this share of the pool: score a view of their columns only.
-VIEW_SHARE = 0.5
 
 
-def block_size(pool_size: int) -> int:
-    """How many items are scored together over a pool of ``pool_size`` rows."""
-    return max(1, min(MAX_BLOCK, BLOCK_CELLS // max(pool_size, 1)))
+def block_size(columns: int) -> int:
+    """How many items are scored together over ``columns`` members."""
+    return max(1, min(MAX_BLOCK, BLOCK_CELLS // max(columns, 1)))
+
+
+class Columns:
+    """An index's members as score columns, in publication order (ties in row order):
+    "published before the item" is a prefix. Each column is its pool row's vector and
+    labels (:meth:`~.lexical.LexicalSpace.view` keeps the whole pool's statistics)."""
+
+    def __init__(self, index: RelatedIndex) -> None:
+        pool = index.pool
+        members = np.flatnonzero(index.members)
+        self.rows: Rows = members[np.argsort(pool.published[members], kind="stable")]
+        self.place = np.full(len(pool), -1, dtype=np.int64)  # pool row → column (-1: none)
+        self.place[self.rows] = np.arange(len(self.rows))
+        self.space = pool.space.view(self.rows)
+        self.published = pool.published[self.rows]
+        self.open = ~pool.excluded[self.rows]
+        self.stories = pool.stories[self.rows]
+        self.rank = pool.rank[self.rows]
+        self.sections = pool.sections[self.rows]
+        self.tags_t = pool.tags[self.rows].T.tocsr()
+        self.authors_t = pool.authors[self.rows].T.tocsr()
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def before(self, moment: float) -> int:
+        """How many columns were published strictly before the timestamp ``moment``."""
+        return int(np.searchsorted(self.published, moment, side="left"))
+
+    def of(self, index: RelatedIndex, article_id: str) -> int:
+        """The column of pool article ``article_id`` (-1: not a member, or not in the pool)."""
+        row = index.pool.position.get(article_id)
+        return -1 if row is None else int(self.place[row])
 
 
 class RowCosines:
@@ -100,121 +148,195 @@ def pick_each_before(
     """For each of ``items``, its ``k`` picks among ``index``'s members published
     strictly before it: what ``index.pick_per_story([item], k, exclude=<the members
     not older than item>)`` gives, item by item (see the module's docstring)."""
-    if k <= 0 or not items:
+    if k <= 0 or not items or not index.members.any():
         return {item.id: () for item in items}
-    members = np.flatnonzero(index.members)
-    if len(members) <= VIEW_SHARE * len(index.pool):
-        # Only members are ever neighbours, scales or picks: their columns are all a
-        # row needs (with related_pool = "channel", a channel's share of the work).
-        scoring = RelatedIndex.over(
-            index.pool.view(members), index.load, index.weights, members=np.ones(len(members), bool)
-        )
-        columns: npt.NDArray[np.int64] | None = members
-    else:  # (the site's pool: nearly every row is a member, a view would save little)
-        scoring, columns = index, None
-    cosines = RowCosines(scoring)
+    columns = Columns(index)
+    cosines = RowCosines(index)
+    # Oldest first, so a block's prefix is its items' (the caller's order is kept).
+    order = sorted(range(len(items)), key=lambda n: items[n].published_at.timestamp())
+    places: list[list[int]] = [[] for _ in items]
+    size = block_size(len(columns))
+    for start in range(0, len(order), size):
+        part = order[start : start + size]
+        block = [items[n] for n in part]
+        for n, rows in zip(part, _pick_block(index, columns, block, k, cosines), strict=True):
+            places[n] = rows
+    ids = index.pool.ids
     chosen: dict[str, tuple[Article, ...]] = {}
-    ids = scoring.pool.ids
-    size = block_size(len(scoring.pool))
-    for start in range(0, len(items), size):
-        block = items[start : start + size]
-        places = _pick_block(index, scoring, columns, block, k, cosines)
-        wanted = list(dict.fromkeys(ids[p] for rows in places for p in rows))
+    for start in range(0, len(order), size):
+        part = order[start : start + size]
+        wanted = list(dict.fromkeys(ids[p] for n in part for p in places[n]))
         loaded = {a.id: a for a in index.load(wanted)}  # one store read per block
-        for item, rows in zip(block, places, strict=True):
-            chosen[item.id] = tuple(loaded[i] for i in (ids[p] for p in rows) if i in loaded)
-    return chosen
+        for n in part:
+            picks = tuple(loaded[i] for i in (ids[p] for p in places[n]) if i in loaded)
+            chosen[items[n].id] = picks
+    return {item.id: chosen[item.id] for item in items}
 
 
 def _pick_block(
     index: RelatedIndex,
-    scoring: RelatedIndex,
-    columns: npt.NDArray[np.int64] | None,
+    columns: Columns,
     block: Sequence[Article],
     k: int,
     cosines: RowCosines,
 ) -> list[list[int]]:
-    """The rows of ``scoring`` (``index`` itself, or the view of its rows ``columns``)
-    each item of ``block`` picks."""
-    pool = scoring.pool
+    """The pool rows each item of ``block`` picks."""
     # The index's own internals, on purpose: this is its per-story path, batched.
     vectors = index._vectors(block)
-    # The story's plain cosine with every row: where the text signal starts from, and
+    own = [columns.of(index, story.id) for story in block]
+    # The story's plain cosine with every member: where the text signal starts from, and
     # (float32, as the near-copy check sums it) the story's side of that check.
-    story_cosines = pool.space.cosines(vectors)
-    signals = scoring._signals(block, None, vectors, each=True, cosine=story_cosines)
-    if columns is not None and index._embeddings and index.weights.semantic != 0:
-        semantic = np.vstack([index._semantic([s]) for s in block])[:, columns]
-        signals = replace(signals, semantic=semantic)
-    scores = signals.combined()
-    del signals
-    if columns is not None:
-        for row in _tied(scoring, block, story_cosines):
-            alone = index._signals([block[row]], None, vectors[row], each=True).combined()
-            scores[row] = alone[0, columns]
-    # (_tied may have zeroed a story's own column: never its own pick, never checked.)
-    story_cosines32 = story_cosines.astype(np.float32)
-    del story_cosines
-    open_rows = scoring.members & ~pool.excluded
+    plain = columns.space.cosines(vectors)
+    for row, place in enumerate(own):
+        if place >= 0:
+            plain[row, place] = 0.0  # never its own neighbour (nor its own pick)
+    width = max(columns.before(story.published_at.timestamp()) for story in block)
+    scores = _scores(index, columns, block, vectors, plain, own, width)
+    plain32 = plain[:, :width].astype(np.float32)
+    del plain
     picks = []
     for row, item in enumerate(block):
-        allowed = open_rows & (pool.published < item.published_at.timestamp())
-        cluster = pool.cluster(item.story_key)
-        if cluster is not None:
-            allowed &= pool.stories != cluster
-        if item.id in pool.position:
-            allowed[pool.position[item.id]] = False
-        picks.append(_walk(scoring, scores[row], allowed, item, k, story_cosines32[row], cosines))
+        walked = _walk(index, columns, scores[row], item, k, plain32[row], cosines)
+        picks.append([int(columns.rows[place]) for place in walked])
     return picks
 
 
-def _tied(
-    view: RelatedIndex, block: Sequence[Article], cosines: npt.NDArray[np.float64]
-) -> list[int]:
-    """The rows whose feedback neighbours are not one set: a tie of positive cosines
-    at the last place. Which tied member ``argpartition`` keeps depends on the whole
-    row it is given, so those rows are scored over the whole pool as the item alone
-    would be. Each story's own column of ``cosines`` is set to 0 (in place: no copy)."""
-    depth = min(view.weights.feedback_depth, len(view.pool) - 1)
-    near = cosines
-    for row, story in enumerate(block):
-        if story.id in view.pool.position:
-            near[row, view.pool.position[story.id]] = 0.0
-    if view.weights.feedback <= 0 or depth < 1:
-        return []
-    # The depth-th and (depth+1)-th largest cosines of each row.
-    ordered = -np.partition(-near, [depth - 1, depth], axis=1)
-    last, next_one = ordered[:, depth - 1], ordered[:, depth]
-    return [int(row) for row in np.flatnonzero((last == next_one) & (last > 0))]
+def _scores(
+    index: RelatedIndex,
+    columns: Columns,
+    block: Sequence[Article],
+    vectors: sparse.csr_matrix,
+    plain: FloatArray,
+    own: list[int],
+    width: int,
+) -> FloatArray:
+    """The block's (items × first ``width`` columns) scores: ``Signals.combined``."""
+    w, pool = index.weights, index.pool
+    text = _text(index, columns, vectors, plain, own, width)
+    codes = np.array([pool.section_code.get(s.section.casefold(), -1) for s in block])
+    same = codes[:, None] == columns.sections[None, :width]
+    informative = np.append(pool.section_weight, 0.0)  # code -1 (unknown) → nothing
+    total = text + np.where(same, w.section * informative[codes][:, None], 0.0)
+    del text, same
+    story_tags = label_matrix([folded(s.tags) for s in block], pool.tag_vocab)
+    weighted = story_tags.multiply(pool.tag_weight[None, :])
+    tag = (weighted @ columns.tags_t[:, :width]).toarray()
+    tag = np.minimum(tag, w.tag_cap, out=tag)
+    tag *= w.tag
+    total += tag
+    del tag
+    story_authors = label_matrix([_authors(s) for s in block], pool.author_vocab)
+    shared_authors = (story_authors @ columns.authors_t[:, :width]).toarray() > 0
+    total += np.where(shared_authors, w.author * 1.0, 0.0)
+    del shared_authors
+    if index._embeddings and w.semantic != 0:
+        semantic = np.vstack([index._semantic([s]) for s in block])
+        total += semantic[:, columns.rows[:width]]
+    # (Without embeddings the semantic part is +0.0: adding it changes no score.)
+    moments = np.array([[s.published_at.timestamp()] for s in block])
+    total *= decay(w, moments, columns.published[None, :width])
+    return total
+
+
+def _text(
+    index: RelatedIndex,
+    columns: Columns,
+    vectors: sparse.csr_matrix,
+    plain: FloatArray,
+    own: list[int],
+    width: int,
+) -> FloatArray:
+    """``RelatedIndex._text`` over the first ``width`` columns: the widened cosine,
+    blended with BM25 for stories of few words; neighbours and scales among all members
+    (``plain``: cosines with every member, each story's own column 0)."""
+    w = index.weights
+    depth = min(w.feedback_depth, len(columns) - 1)
+    if w.feedback > 0 and depth >= 1:
+        rows, neighbours = _neighbours(index, columns, plain, depth)
+        widened = index.widened_vectors(vectors, rows, neighbours, depth)
+        cosine = columns.space.cosines(widened)
+    else:
+        cosine = plain
+    distinct = np.diff(vectors.indptr).astype(np.float64)
+    share = w.query * np.clip(1.0 - distinct / MAX_TERMS, 0.0, 1.0)
+    if not share.any():
+        return np.array(cosine[:, :width], dtype=np.float64)
+    bm25 = columns.space.query_scores(vectors)
+    for row, place in enumerate(own):
+        if place >= 0:  # a story never sets its own scale (all values are ≥ 0)
+            cosine[row, place] = bm25[row, place] = 0.0
+    best_cosine = cosine.max(axis=1)
+    best_bm25 = bm25.max(axis=1)
+    scale = np.divide(share * best_cosine, best_bm25, out=np.zeros_like(share), where=best_bm25 > 0)
+    return np.asarray(cosine[:, :width] + scale[:, None] * bm25[:, :width], dtype=np.float64)
+
+
+def _neighbours(
+    index: RelatedIndex, columns: Columns, plain: FloatArray, depth: int
+) -> tuple[Rows, Rows]:
+    """Each story's ``depth`` nearest members with a positive cosine, as (story rows,
+    pool rows). A tie at the last place is settled as the item alone settles it: by
+    ``argpartition`` over the whole pool's row, zeros outside the members."""
+    top, tied = _top(plain, depth)
+    top = columns.rows[top]  # pool rows
+    for row in np.flatnonzero(tied):
+        whole = np.zeros((1, len(index.pool)))
+        whole[0, columns.rows] = plain[row]
+        top[row] = np.argpartition(-whole, depth - 1, axis=1)[0, :depth]
+    places = columns.place[top]  # (a tie's partition may keep non-members: 0, dropped)
+    near = np.take_along_axis(plain, np.maximum(places, 0), axis=1)
+    chosen = (places >= 0) & (near > 0)  # only neighbours sharing a word
+    rows = np.repeat(np.arange(len(plain)), depth)[chosen.ravel()]
+    return rows, top.ravel()[chosen.ravel()]
+
+
+def _top(plain: FloatArray, depth: int) -> tuple[Rows, npt.NDArray[np.bool_]]:
+    """Each row's ``depth`` largest columns, and whether the ``depth``-th ties with the
+    next (above 0: then which of them a partition keeps depends on the whole row).
+    ``depth`` is below the row's length."""
+    top = np.argpartition(-plain, [depth - 1, depth], axis=1)
+    last = np.take_along_axis(plain, top[:, depth - 1 : depth + 1], axis=1)
+    return top[:, :depth], (last[:, 0] == last[:, 1]) & (last[:, 0] > 0)
 
 
 def _walk(
     index: RelatedIndex,
-    relevance: npt.NDArray[np.float64],
-    allowed: npt.NDArray[np.bool_],
+    columns: Columns,
+    relevance: FloatArray,
     item: Article,
     k: int,
     story_cosines: npt.NDArray[np.float32],
     cosines: RowCosines,
 ) -> list[int]:
-    """``RelatedIndex._diversify`` for one item: pins first, then the most relevant
-    allowed rows, one per story cluster, passing over near-copies."""
-    pool, limit = index.pool, index.weights.near_duplicate
-    pinned = [pool.position[p] for p in dict.fromkeys(item.related_pins) if p in pool.position]
+    """``RelatedIndex._diversify`` for one item over its columns (those before it):
+    pins first, then the most relevant allowed columns, one per story cluster, passing
+    over near-copies."""
+    limit = index.weights.near_duplicate
+    width = columns.before(item.published_at.timestamp())
+    allowed = columns.open[:width].copy()
+    cluster = index.pool.cluster(item.story_key)
+    if cluster is not None:
+        allowed &= columns.stories[:width] != cluster
+    own = columns.of(index, item.id)
+    if 0 <= own < width:
+        allowed[own] = False
+    pinned = [columns.of(index, p) for p in dict.fromkeys(item.related_pins)]
+    pinned = [p for p in pinned if p >= 0]
     picked: list[int] = []
     taken: set[int] = set()
-    ranked = _ranked(relevance, allowed, k, pool.rank)
-    for place in itertools.chain((p for p in pinned if allowed[p]), ranked):
-        cluster = int(pool.stories[place])
-        if place in picked or cluster in taken:
+    ranked = _ranked(relevance[:width], allowed, k, columns.rank[:width])
+    rows = columns.rows
+    for place in itertools.chain((p for p in pinned if p < width and allowed[p]), ranked):
+        story = int(columns.stories[place])
+        if place in picked or story in taken:
             continue
         if place not in pinned and (
             story_cosines[place] >= limit
-            or (picked and max(cosines(place, p) for p in picked) >= limit)
+            or (picked and max(cosines(int(rows[place]), int(rows[p])) for p in picked) >= limit)
         ):
             continue
         picked.append(place)
-        taken.add(cluster)
+        taken.add(story)
         if len(picked) == k:
             break
     return picked
