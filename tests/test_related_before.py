@@ -255,6 +255,6 @@ def test_tied_feedback_neighbours_are_the_ones_the_whole_pool_gives(scoring: str
     columns = before.Columns(index)
     plain = columns.space.cosines(index._vectors([story]))
     plain[0, columns.of(index, story.id)] = 0.0
-    _, tied = before._top(plain, index.weights.feedback_depth)
+    _, tied = before._top(plain.T.astype(np.float32), index.weights.feedback_depth)
     assert tied.tolist() == [True]
     assert_same(index, [*everything[-40:], story], 4)

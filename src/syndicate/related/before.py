@@ -50,13 +50,14 @@ Why the picks are the same, to the bit:
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import numpy.typing as npt
 from scipy import sparse
 
 from syndicate.models import Article
+from syndicate.related.lexical import LexicalSpace
 from syndicate.related.pool import folded, label_matrix
 from syndicate.related.ranking import RelatedIndex, _authors, _ranked, decay
 from syndicate.related.terms import MAX_TERMS
@@ -64,15 +65,18 @@ from syndicate.related.terms import MAX_TERMS
 FloatArray = npt.NDArray[np.float64]
 Rows = npt.NDArray[np.int64]
 
-# The cells of one block's (items × members) matrices: ~8 MB of float64 each, whatever
-# the archive's size (104 items over 10,000 members, 256 over 4,096 or fewer).
+# A block's products with every member: (members × items) float32 matrices of at most
+# ~16 MB each; its scores are computed over the members before its items, a part of at
+# most ~8 MB of float64 at a time (the older the items, the more of them in a part).
+PRODUCT_CELLS = 1 << 22
 BLOCK_CELLS = 1 << 20
 MAX_BLOCK = 256
+CHUNK = 2048  # members' rows at a time in a float64 pass over every member
 
 
-def block_size(columns: int) -> int:
+def block_size(columns: int, cells: int = PRODUCT_CELLS) -> int:
     """How many items are scored together over ``columns`` members."""
-    return max(1, min(MAX_BLOCK, BLOCK_CELLS // max(columns, 1)))
+    return max(1, min(MAX_BLOCK, cells // max(columns, 1)))
 
 
 class Columns:
@@ -180,39 +184,132 @@ def _pick_block(
     k: int,
     cosines: RowCosines,
 ) -> list[list[int]]:
-    """The pool rows each item of ``block`` picks."""
+    """The pool rows each item of ``block`` (oldest first) picks."""
     # The index's own internals, on purpose: this is its per-story path, batched.
-    vectors = index._vectors(block)
-    own = [columns.of(index, story.id) for story in block]
-    # The story's plain cosine with every member: where the text signal starts from, and
-    # (float32, as the near-copy check sums it) the story's side of that check.
-    plain = columns.space.cosines(vectors)
-    for row, place in enumerate(own):
-        if place >= 0:
-            plain[row, place] = 0.0  # never its own neighbour (nor its own pick)
-    width = max(columns.before(story.published_at.timestamp()) for story in block)
-    scores = _scores(index, columns, block, vectors, plain, own, width)
-    plain32 = plain[:, :width].astype(np.float32)
-    del plain
+    text = BlockText(index, columns, block, index._vectors(block))
     picks = []
-    for row, item in enumerate(block):
-        walked = _walk(index, columns, scores[row], item, k, plain32[row], cosines)
-        picks.append([int(columns.rows[place]) for place in walked])
+    for lo, hi, width in _parts(columns, block):
+        scores = _scores(index, columns, block[lo:hi], text.text(lo, hi, width), width)
+        # The story's plain cosine (float32), its side of the near-copy check.
+        plain = text.plain[:width, lo:hi].T
+        for row, item in enumerate(block[lo:hi]):
+            walked = _walk(index, columns, scores[row], item, k, plain[row], cosines)
+            picks.append([int(columns.rows[place]) for place in walked])
     return picks
+
+
+def _products(
+    space: LexicalSpace, parts: Sequence[tuple[sparse.csr_matrix, bool]]
+) -> npt.NDArray[np.float32]:
+    """``space.matrix @ space.dense(vectors, presence=...)`` for each of ``parts``, side by
+    side (members × stories) in one pass over the members' rows, with only the features
+    the stories use: every product sums the row's terms in the row's order, and a term
+    the story lacks adds +0.0 (the sums start at +0.0 and no term is negative), so
+    leaving it out changes no bit."""
+    compact = [space.compact(vectors) for vectors, _ in parts]
+    used = np.unique(np.concatenate([c.indices for c in compact]))
+    dense = np.zeros((len(used), sum(c.shape[0] for c in compact)), dtype=np.float32)
+    start = 0
+    for c, (_, presence) in zip(compact, parts, strict=True):
+        rows = start + np.repeat(np.arange(c.shape[0]), np.diff(c.indptr))
+        dense[np.searchsorted(used, c.indices), rows] = 1.0 if presence else c.data
+        start += c.shape[0]
+    return np.asarray(space.matrix[:, used] @ dense, dtype=np.float32)
+
+
+def _parts(columns: Columns, block: Sequence[Article]) -> Iterator[tuple[int, int, int]]:
+    """``block`` (oldest first) in parts ``[lo, hi)`` of at most ``BLOCK_CELLS`` cells
+    over the ``width`` members published before the part's newest item."""
+    widths = [columns.before(story.published_at.timestamp()) for story in block]
+    lo = 0
+    while lo < len(block):
+        hi, width = lo + 1, widths[lo]
+        while hi < len(block) and hi - lo < MAX_BLOCK:
+            wider = max(width, widths[hi])
+            if (hi + 1 - lo) * max(wider, 1) > BLOCK_CELLS:
+                break
+            hi, width = hi + 1, wider
+        yield lo, hi, width
+        lo = hi
+
+
+class BlockText:
+    """The text signal of a block's stories (``RelatedIndex._text``): what needs every
+    member (the plain cosines, the feedback neighbours, the widened cosines, the BM25
+    scales) computed once, as (members × stories) float32 products; the signal itself
+    per part of the block, over the members before it (:meth:`text`)."""
+
+    def __init__(
+        self,
+        index: RelatedIndex,
+        columns: Columns,
+        block: Sequence[Article],
+        vectors: sparse.csr_matrix,
+    ) -> None:
+        w, space = index.weights, columns.space
+        own = np.array([columns.of(index, story.id) for story in block], dtype=np.int64)
+        mine = np.flatnonzero(own >= 0)
+        distinct = np.diff(vectors.indptr).astype(np.float64)
+        self.share = w.query * np.clip(1.0 - distinct / MAX_TERMS, 0.0, 1.0)
+        # The stories whose text blends in the BM25 score: its products ride along.
+        self.queries = np.flatnonzero(self.share > 0)
+        queries = [(vectors[self.queries], True)] if len(self.queries) else []
+        products = _products(space, [(vectors, False), *queries])
+        self.plain = products[:, : len(block)]
+        self.plain[own[mine], mine] = 0.0  # never its own neighbour (nor its own pick)
+        self.dots = products[:, len(block) :]
+        self.norms = space.norms
+        depth = min(w.feedback_depth, len(columns) - 1)
+        if w.feedback > 0 and depth >= 1:
+            rows, neighbours = _neighbours(index, columns, self.plain, depth)
+            widened = index.widened_vectors(vectors, rows, neighbours, depth)
+            self.cosine = _products(space, [(widened, False)])
+        else:
+            self.cosine = self.plain
+        self.scale = np.zeros(len(block))
+        if len(self.queries):
+            self._scale(own)
+
+    def _scale(self, own: Rows) -> None:
+        """Each query story's ``share · best cosine / best BM25`` (bests over the
+        members but the story: every value is ≥ 0, so a 0 in its own column is none)."""
+        mine = np.flatnonzero(own >= 0)
+        self.cosine[own[mine], mine] = 0.0
+        asked = own[self.queries]
+        self.dots[asked[asked >= 0], np.flatnonzero(asked >= 0)] = 0.0
+        best_cosine = self.cosine.max(axis=0)[self.queries].astype(np.float64)
+        best_bm25 = np.zeros(len(self.queries))
+        for lo in range(0, len(self.dots), CHUNK):  # float64 products a cache's worth at a time
+            part = np.multiply(self.dots[lo : lo + CHUNK], self.norms[lo : lo + CHUNK, None])
+            np.maximum(best_bm25, part.max(axis=0), out=best_bm25)
+        share = self.share[self.queries]
+        self.scale[self.queries] = np.divide(
+            share * best_cosine, best_bm25, out=np.zeros_like(share), where=best_bm25 > 0
+        )
+
+    def text(self, lo: int, hi: int, width: int) -> FloatArray:
+        """The signal of stories ``[lo, hi)`` over the first ``width`` members, as
+        ``RelatedIndex._blended`` computes each cell (``cosine + scale · bm25``)."""
+        cosine = np.asarray(self.cosine[:width, lo:hi].T, dtype=np.float64)
+        asked = np.flatnonzero((self.queries >= lo) & (self.queries < hi))
+        if not len(asked):
+            return cosine
+        bm25 = np.zeros((hi - lo, width))  # (a story of many words: scale 0, adds +0.0)
+        dots = np.asarray(self.dots[:width, asked].T, dtype=np.float64)
+        bm25[self.queries[asked] - lo] = dots * self.norms[None, :width]
+        return np.asarray(cosine + self.scale[lo:hi, None] * bm25, dtype=np.float64)
 
 
 def _scores(
     index: RelatedIndex,
     columns: Columns,
     block: Sequence[Article],
-    vectors: sparse.csr_matrix,
-    plain: FloatArray,
-    own: list[int],
+    text: FloatArray,
     width: int,
 ) -> FloatArray:
-    """The block's (items × first ``width`` columns) scores: ``Signals.combined``."""
+    """The (items × first ``width`` columns) scores: ``Signals.combined``, the text
+    signal given."""
     w, pool = index.weights, index.pool
-    text = _text(index, columns, vectors, plain, own, width)
     codes = np.array([pool.section_code.get(s.section.casefold(), -1) for s in block])
     same = codes[:, None] == columns.sections[None, :width]
     informative = np.append(pool.section_weight, 0.0)  # code -1 (unknown) → nothing
@@ -238,65 +335,35 @@ def _scores(
     return total
 
 
-def _text(
-    index: RelatedIndex,
-    columns: Columns,
-    vectors: sparse.csr_matrix,
-    plain: FloatArray,
-    own: list[int],
-    width: int,
-) -> FloatArray:
-    """``RelatedIndex._text`` over the first ``width`` columns: the widened cosine,
-    blended with BM25 for stories of few words; neighbours and scales among all members
-    (``plain``: cosines with every member, each story's own column 0)."""
-    w = index.weights
-    depth = min(w.feedback_depth, len(columns) - 1)
-    if w.feedback > 0 and depth >= 1:
-        rows, neighbours = _neighbours(index, columns, plain, depth)
-        widened = index.widened_vectors(vectors, rows, neighbours, depth)
-        cosine = columns.space.cosines(widened)
-    else:
-        cosine = plain
-    distinct = np.diff(vectors.indptr).astype(np.float64)
-    share = w.query * np.clip(1.0 - distinct / MAX_TERMS, 0.0, 1.0)
-    if not share.any():
-        return np.array(cosine[:, :width], dtype=np.float64)
-    bm25 = columns.space.query_scores(vectors)
-    for row, place in enumerate(own):
-        if place >= 0:  # a story never sets its own scale (all values are ≥ 0)
-            cosine[row, place] = bm25[row, place] = 0.0
-    best_cosine = cosine.max(axis=1)
-    best_bm25 = bm25.max(axis=1)
-    scale = np.divide(share * best_cosine, best_bm25, out=np.zeros_like(share), where=best_bm25 > 0)
-    return np.asarray(cosine[:, :width] + scale[:, None] * bm25[:, :width], dtype=np.float64)
-
-
 def _neighbours(
-    index: RelatedIndex, columns: Columns, plain: FloatArray, depth: int
+    index: RelatedIndex, columns: Columns, plain: npt.NDArray[np.float32], depth: int
 ) -> tuple[Rows, Rows]:
-    """Each story's ``depth`` nearest members with a positive cosine, as (story rows,
-    pool rows). A tie at the last place is settled as the item alone settles it: by
-    ``argpartition`` over the whole pool's row, zeros outside the members."""
+    """Each story's ``depth`` nearest members with a positive cosine (``plain``:
+    members × stories), as (story rows, pool rows). A tie at the last place is settled
+    as the item alone settles it: by ``argpartition`` over the whole pool's row (float64,
+    zeros outside the members)."""
     top, tied = _top(plain, depth)
     top = columns.rows[top]  # pool rows
     for row in np.flatnonzero(tied):
         whole = np.zeros((1, len(index.pool)))
-        whole[0, columns.rows] = plain[row]
+        whole[0, columns.rows] = plain[:, row]
         top[row] = np.argpartition(-whole, depth - 1, axis=1)[0, :depth]
     places = columns.place[top]  # (a tie's partition may keep non-members: 0, dropped)
-    near = np.take_along_axis(plain, np.maximum(places, 0), axis=1)
+    near = plain[np.maximum(places, 0), np.arange(len(top))[:, None]]
     chosen = (places >= 0) & (near > 0)  # only neighbours sharing a word
-    rows = np.repeat(np.arange(len(plain)), depth)[chosen.ravel()]
+    rows = np.repeat(np.arange(len(top)), depth)[chosen.ravel()]
     return rows, top.ravel()[chosen.ravel()]
 
 
-def _top(plain: FloatArray, depth: int) -> tuple[Rows, npt.NDArray[np.bool_]]:
-    """Each row's ``depth`` largest columns, and whether the ``depth``-th ties with the
-    next (above 0: then which of them a partition keeps depends on the whole row).
-    ``depth`` is below the row's length."""
-    top = np.argpartition(-plain, [depth - 1, depth], axis=1)
-    last = np.take_along_axis(plain, top[:, depth - 1 : depth + 1], axis=1)
-    return top[:, :depth], (last[:, 0] == last[:, 1]) & (last[:, 0] > 0)
+def _top(plain: npt.NDArray[np.float32], depth: int) -> tuple[Rows, npt.NDArray[np.bool_]]:
+    """Each story's ``depth`` largest members (``plain``: members × stories), and
+    whether the ``depth``-th ties with the next (above 0: then which of them a partition
+    keeps depends on the whole row). ``depth`` is below the number of members."""
+    negated = np.negative(plain.T, order="C")  # rows contiguous for the partition
+    top = np.argpartition(negated, depth, axis=1)[:, : depth + 1]
+    values = np.take_along_axis(negated, top, axis=1)
+    last, following = values[:, :depth].max(axis=1), values[:, depth]
+    return top[:, :depth], (last == following) & (last < 0)
 
 
 def _walk(
