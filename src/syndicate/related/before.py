@@ -57,7 +57,6 @@ import numpy.typing as npt
 from scipy import sparse
 
 from syndicate.models import Article
-from syndicate.related.lexical import LexicalSpace
 from syndicate.related.pool import folded, label_matrix
 from syndicate.related.ranking import RelatedIndex, _authors, _ranked, decay
 from syndicate.related.terms import MAX_TERMS
@@ -199,13 +198,16 @@ def _pick_block(
 
 
 def _products(
-    space: LexicalSpace, parts: Sequence[tuple[sparse.csr_matrix, bool]]
+    columns: Columns, parts: Sequence[tuple[sparse.csr_matrix, bool]]
 ) -> npt.NDArray[np.float32]:
-    """``space.matrix @ space.dense(vectors, presence=...)`` for each of ``parts``, side by
-    side (members × stories) in one pass over the members' rows, with only the features
-    the stories use: every product sums the row's terms in the row's order, and a term
-    the story lacks adds +0.0 (the sums start at +0.0 and no term is negative), so
-    leaving it out changes no bit."""
+    """``space.matrix @ space.dense(vectors, presence=...)`` over the members' space for
+    each of ``parts``, side by side (members × stories), in one pass over the rows.
+
+    Only the columns of the stories' features take part: every product sums the row's
+    terms in the row's order, and a term the story lacks adds +0.0 (the sums start at
+    +0.0 and no term is negative), so leaving it out changes no bit.
+    """
+    space = columns.space
     compact = [space.compact(vectors) for vectors, _ in parts]
     used = np.unique(np.concatenate([c.indices for c in compact]))
     dense = np.zeros((len(used), sum(c.shape[0] for c in compact)), dtype=np.float32)
@@ -254,7 +256,7 @@ class BlockText:
         # The stories whose text blends in the BM25 score: its products ride along.
         self.queries = np.flatnonzero(self.share > 0)
         queries = [(vectors[self.queries], True)] if len(self.queries) else []
-        products = _products(space, [(vectors, False), *queries])
+        products = _products(columns, [(vectors, False), *queries])
         self.plain = products[:, : len(block)]
         self.plain[own[mine], mine] = 0.0  # never its own neighbour (nor its own pick)
         self.dots = products[:, len(block) :]
@@ -263,7 +265,7 @@ class BlockText:
         if w.feedback > 0 and depth >= 1:
             rows, neighbours = _neighbours(index, columns, self.plain, depth)
             widened = index.widened_vectors(vectors, rows, neighbours, depth)
-            self.cosine = _products(space, [(widened, False)])
+            self.cosine = _products(columns, [(widened, False)])
         else:
             self.cosine = self.plain
         self.scale = np.zeros(len(block))
