@@ -70,6 +70,8 @@ Rows = npt.NDArray[np.int64]
 PRODUCT_CELLS = 1 << 22
 BLOCK_CELLS = 1 << 20
 MAX_BLOCK = 256
+# The relative slack of a bound on a score, far above float64 rounding.
+MARGIN = 1e-9
 CHUNK = 2048  # members' rows at a time in a float64 pass over every member
 
 
@@ -332,8 +334,6 @@ def _scores(
         semantic = np.vstack([index._semantic([s]) for s in block])
         total += semantic[:, columns.rows[:width]]
     # (Without embeddings the semantic part is +0.0: adding it changes no score.)
-    moments = np.array([[s.published_at.timestamp()] for s in block])
-    total *= decay(w, moments, columns.published[None, :width])
     return total
 
 
@@ -371,7 +371,7 @@ def _top(plain: npt.NDArray[np.float32], depth: int) -> tuple[Rows, npt.NDArray[
 def _walk(
     index: RelatedIndex,
     columns: Columns,
-    relevance: FloatArray,
+    summed: FloatArray,
     item: Article,
     k: int,
     story_cosines: npt.NDArray[np.float32],
@@ -379,21 +379,15 @@ def _walk(
 ) -> list[int]:
     """``RelatedIndex._diversify`` for one item over its columns (those before it):
     pins first, then the most relevant allowed columns, one per story cluster, passing
-    over near-copies."""
+    over near-copies. ``summed``: the item's scores before the age decay."""
     limit = index.weights.near_duplicate
-    width = columns.before(item.published_at.timestamp())
-    allowed = columns.open[:width].copy()
-    cluster = index.pool.cluster(item.story_key)
-    if cluster is not None:
-        allowed &= columns.stories[:width] != cluster
-    own = columns.of(index, item.id)
-    if 0 <= own < width:
-        allowed[own] = False
+    allowed = _allowed(index, columns, item)
+    width = len(allowed)
     pinned = [columns.of(index, p) for p in dict.fromkeys(item.related_pins)]
     pinned = [p for p in pinned if p >= 0]
     picked: list[int] = []
     taken: set[int] = set()
-    ranked = _ranked(relevance[:width], allowed, k, columns.rank[:width])
+    ranked = _ranked_decayed(index, columns, summed[:width], allowed, k, item)
     rows = columns.rows
     for place in itertools.chain((p for p in pinned if p < width and allowed[p]), ranked):
         story = int(columns.stories[place])
@@ -409,3 +403,56 @@ def _walk(
         if len(picked) == k:
             break
     return picked
+
+
+def _allowed(index: RelatedIndex, columns: Columns, item: Article) -> npt.NDArray[np.bool_]:
+    """Which of the columns before ``item`` it may pick (``RelatedIndex._allowed``)."""
+    width = columns.before(item.published_at.timestamp())
+    allowed = columns.open[:width].copy()
+    cluster = index.pool.cluster(item.story_key)
+    if cluster is not None:
+        allowed &= columns.stories[:width] != cluster
+    own = columns.of(index, item.id)
+    if 0 <= own < width:
+        allowed[own] = False
+    return allowed
+
+
+def _ranked_decayed(
+    index: RelatedIndex,
+    columns: Columns,
+    summed: FloatArray,
+    allowed: npt.NDArray[np.bool_],
+    k: int,
+    item: Article,
+) -> Iterator[int]:
+    """``_ranked`` over the scores ``summed · decay`` (``Signals.combined``), the decay
+    counted only where a score may reach the ranking's head.
+
+    The decay lies in [1 − recency, 1] and no sum is negative, so a column whose sum is
+    below (1 − recency) times the head's last sum (less a margin for rounding) scores
+    below the head's last score: not in the head, never sorted before its end. Its
+    exact score is computed only if the walk goes past the head (all of them then).
+    """
+    w, rank = index.weights, columns.rank
+    moment = item.published_at.timestamp()
+    candidates = np.flatnonzero(allowed)
+    values = summed[candidates]
+    head = min(len(candidates), 16 * k + 48)
+    if 0 < head < len(candidates) and 0.0 <= w.recency <= 1.0 and w.half_life_days > 0:
+        floor = np.partition(values, len(values) - head)[len(values) - head]
+        near = np.flatnonzero(values >= floor * (1.0 - w.recency) * (1.0 - MARGIN))
+        if len(near) < len(values) // 2 and values.min() >= 0.0:
+            kept = candidates[near]
+            scores = values[near] * decay(w, moment, columns.published[kept])
+            threshold = np.partition(scores, len(scores) - head)[len(scores) - head]
+            first = scores >= threshold
+            chosen = kept[first]
+            yield from (int(p) for p in chosen[np.lexsort((rank[chosen], -scores[first]))])
+            exact = values * decay(w, moment, columns.published[candidates])
+            rest = exact < threshold
+            chosen = candidates[rest]
+            yield from (int(p) for p in chosen[np.lexsort((rank[chosen], -exact[rest]))])
+            return
+    relevance = summed * decay(w, moment, columns.published[: len(summed)])
+    yield from _ranked(relevance, allowed, k, rank[: len(summed)])
