@@ -294,14 +294,21 @@ class BlockText:
     def text(self, lo: int, hi: int, width: int) -> FloatArray:
         """The signal of stories ``[lo, hi)`` over the first ``width`` members, as
         ``RelatedIndex._blended`` computes each cell (``cosine + scale · bm25``)."""
-        cosine = np.asarray(self.cosine[:width, lo:hi].T, dtype=np.float64)
+        cosine = self.cosine[:width, lo:hi].T
         asked = np.flatnonzero((self.queries >= lo) & (self.queries < hi))
+        if len(asked) == hi - lo:  # (the usual case) every story's dots side by side
+            dots = self.dots[:width, asked[0] : asked[0] + len(asked)].T
+            # bm25 · scale + cosine: the same products and sums (each commutes, to the bit)
+            text = np.multiply(dots, self.norms[None, :width], dtype=np.float64, order="C")
+            text *= self.scale[lo:hi, None]
+            return np.add(text, cosine, out=text)
+        text = np.array(cosine, dtype=np.float64, order="C")
         if not len(asked):
-            return cosine
+            return text
         bm25 = np.zeros((hi - lo, width))  # (a story of many words: scale 0, adds +0.0)
         dots = np.asarray(self.dots[:width, asked].T, dtype=np.float64)
         bm25[self.queries[asked] - lo] = dots * self.norms[None, :width]
-        return np.asarray(cosine + self.scale[lo:hi, None] * bm25, dtype=np.float64)
+        return np.asarray(text + self.scale[lo:hi, None] * bm25, dtype=np.float64)
 
 
 def _scores(
@@ -317,8 +324,10 @@ def _scores(
     codes = np.array([pool.section_code.get(s.section.casefold(), -1) for s in block])
     same = codes[:, None] == columns.sections[None, :width]
     informative = np.append(pool.section_weight, 0.0)  # code -1 (unknown) → nothing
-    total = text + np.where(same, w.section * informative[codes][:, None], 0.0)
-    del text, same
+    # Each label's boost added where it applies (elsewhere the sum adds +0.0: no change).
+    total = text
+    np.add(total, w.section * informative[codes][:, None], out=total, where=same)
+    del same
     story_tags = label_matrix([folded(s.tags) for s in block], pool.tag_vocab)
     weighted = story_tags.multiply(pool.tag_weight[None, :])
     tag = (weighted @ columns.tags_t[:, :width]).toarray()
@@ -328,7 +337,7 @@ def _scores(
     del tag
     story_authors = label_matrix([_authors(s) for s in block], pool.author_vocab)
     shared_authors = (story_authors @ columns.authors_t[:, :width]).toarray() > 0
-    total += np.where(shared_authors, w.author * 1.0, 0.0)
+    np.add(total, w.author * 1.0, out=total, where=shared_authors)
     del shared_authors
     if index._embeddings and w.semantic != 0:
         semantic = np.vstack([index._semantic([s]) for s in block])
