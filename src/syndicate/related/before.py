@@ -329,21 +329,39 @@ def _scores(
     np.add(total, w.section * informative[codes][:, None], out=total, where=same)
     del same
     story_tags = label_matrix([folded(s.tags) for s in block], pool.tag_vocab)
-    weighted = story_tags.multiply(pool.tag_weight[None, :])
-    tag = (weighted @ columns.tags_t[:, :width]).toarray()
+    tag, which = _label_products(
+        story_tags.multiply(pool.tag_weight[None, :]).tocsr(), columns.tags_t[:, :width]
+    )
     tag = np.minimum(tag, w.tag_cap, out=tag)
     tag *= w.tag
-    total += tag
+    total += tag[which]
     del tag
     story_authors = label_matrix([_authors(s) for s in block], pool.author_vocab)
-    shared_authors = (story_authors @ columns.authors_t[:, :width]).toarray() > 0
-    np.add(total, w.author * 1.0, out=total, where=shared_authors)
-    del shared_authors
+    shared, which = _label_products(story_authors, columns.authors_t[:, :width])
+    np.add(total, w.author * 1.0, out=total, where=(shared > 0)[which])
+    del shared
     if index._embeddings and w.semantic != 0:
         semantic = np.vstack([index._semantic([s]) for s in block])
         total += semantic[:, columns.rows[:width]]
     # (Without embeddings the semantic part is +0.0: adding it changes no score.)
     return total
+
+
+def _label_products(
+    labels: sparse.csr_matrix, columns_t: sparse.csr_matrix
+) -> tuple[FloatArray, Rows]:
+    """``(labels @ columns_t).toarray()`` as its distinct rows and, for each row of
+    ``labels``, which of them is its own: a row of the product depends only on that row
+    of ``labels`` (its entries, in their order), and a block's stories share a few sets
+    of tags and authors."""
+    distinct: dict[tuple[bytes, bytes], int] = {}
+    which = np.empty(labels.shape[0], dtype=np.int64)
+    for row in range(labels.shape[0]):
+        lo, hi = labels.indptr[row], labels.indptr[row + 1]
+        key = (labels.indices[lo:hi].tobytes(), labels.data[lo:hi].tobytes())
+        which[row] = distinct.setdefault(key, len(distinct))
+    firsts = np.unique(which, return_index=True)[1]
+    return (labels[firsts] @ columns_t).toarray(), which
 
 
 def _neighbours(
