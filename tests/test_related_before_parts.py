@@ -202,3 +202,26 @@ def test_the_bounded_ranking_is_the_ranking_of_the_decayed_scores(recency: float
         got = list(before._ranked_decayed(index, columns, summed, allowed, k, item))  # type: ignore[arg-type]
         relevance = summed * decay(weights, 30 * 86400.0, columns.published)
         assert got == list(_ranked(relevance, allowed, k, columns.rank))
+
+
+@pytest.mark.parametrize("sorted_rows", [True, False])
+def test_row_cosines_both_ways_are_the_sparse_products(
+    articles: list[Article], sorted_rows: bool
+) -> None:
+    empty = article(900, title="", dek="", body_html="<p></p>")
+    index = base.index_over([*articles, empty])
+    matrix = index.pool.matrix
+    blank = index.pool.position[empty.id]
+    assert matrix[blank].nnz == 0
+    assert matrix.has_sorted_indices
+    cosines = before.RowCosines(index)
+    cosines._sorted = sorted_rows  # (a pool's rows are sorted: the other way is a fallback)
+    rows = len(index.pool)
+    rng = random.Random(4)
+    for a, b in [(rng.randrange(rows), rng.randrange(rows)) for _ in range(300)] + [
+        (0, blank),
+        (blank, 0),
+        (blank, blank),
+    ]:
+        expected = (matrix[a] @ matrix[[b]].T).max()
+        assert cosines(a, b) == expected and cosines(a, b).dtype == expected.dtype

@@ -123,6 +123,7 @@ class RowCosines:
         self._indptr = matrix.indptr
         self._indices = matrix.indices
         self._data = matrix.data
+        self._sorted = bool(matrix.has_sorted_indices)
         self._known: dict[tuple[int, int], np.float32] = {}
 
     def _row(self, row: int) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.float32]]:
@@ -139,11 +140,18 @@ class RowCosines:
     def _dot(self, row: int, other: int) -> np.float32:
         ids, values = self._row(row)
         other_ids, other_values = self._row(other)
-        _, mine, theirs = np.intersect1d(ids, other_ids, assume_unique=True, return_indices=True)
-        if not len(mine):
+        if self._sorted:  # (a pool's rows are) each row's features ascending
+            theirs = np.minimum(np.searchsorted(other_ids, ids), max(len(other_ids) - 1, 0))
+            shared = other_ids[theirs] == ids if len(other_ids) else np.zeros(len(ids), bool)
+            products = values[shared] * other_values[theirs[shared]]  # in the row's order
+        else:
+            _, mine, theirs = np.intersect1d(
+                ids, other_ids, assume_unique=True, return_indices=True
+            )
+            order = np.argsort(mine, kind="stable")  # the row's own entry order
+            products = values[mine[order]] * other_values[theirs[order]]
+        if not len(products):
             return np.float32(0.0)
-        order = np.argsort(mine, kind="stable")  # the row's own entry order
-        products = values[mine[order]] * other_values[theirs[order]]
         return np.float32(np.cumsum(products, dtype=np.float32)[-1])
 
 
@@ -297,11 +305,13 @@ class BlockText:
         cosine = self.cosine[:width, lo:hi].T
         asked = np.flatnonzero((self.queries >= lo) & (self.queries < hi))
         if len(asked) == hi - lo:  # (the usual case) every story's dots side by side
-            dots = self.dots[:width, asked[0] : asked[0] + len(asked)].T
-            # bm25 · scale + cosine: the same products and sums (each commutes, to the bit)
-            text = np.multiply(dots, self.norms[None, :width], dtype=np.float64, order="C")
-            text *= self.scale[lo:hi, None]
-            return np.add(text, cosine, out=text)
+            dots = self.dots[:width, asked[0] : asked[0] + len(asked)]
+            # bm25 · scale + cosine: the same products and sums (each commutes, to the bit),
+            # members × stories as the products are, then turned.
+            text = np.multiply(dots, self.norms[:width, None], dtype=np.float64)
+            text *= self.scale[None, lo:hi]
+            text += self.cosine[:width, lo:hi]
+            return np.ascontiguousarray(text.T)
         text = np.array(cosine, dtype=np.float64, order="C")
         if not len(asked):
             return text
