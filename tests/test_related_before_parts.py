@@ -225,3 +225,32 @@ def test_row_cosines_both_ways_are_the_sparse_products(
     ]:
         expected = (matrix[a] @ matrix[[b]].T).max()
         assert cosines(a, b) == expected and cosines(a, b).dtype == expected.dtype
+
+
+@pytest.mark.parametrize("weights", [{}, {"feedback": 0.0}, {"query": 0.0}])
+@pytest.mark.parametrize("long_stories", [False, True])
+def test_every_score_is_the_item_alone_s_to_the_bit(
+    articles: list[Article], long_stories: bool, weights: dict[str, float]
+) -> None:
+    # Not only the picks: each cell of a part's scores (before the decay, then with it)
+    # is the one the item alone gets over the whole pool.
+    if long_stories:
+        words = " ".join(f"word{n}x" for n in range(MAX_TERMS + 20))
+        articles = [
+            replace(a, body_html=f"<p>{a.body_html[3:-4]} {words}</p>") if n % 3 else a
+            for n, a in enumerate(articles)
+        ]
+    index = reweighted(base.index_over(articles), **weights)
+    columns = before.Columns(index)
+    items = sorted(articles, key=lambda a: a.published_at)[100:160]
+    text = before.BlockText(index, columns, items, index._vectors(items))
+    for lo, hi, width in before._parts(columns, items):
+        part = items[lo:hi]
+        summed = before._scores(index, columns, part, text.text(lo, hi, width), width)
+        for row, item in enumerate(part):
+            moment = item.published_at.timestamp()
+            mine = columns.before(moment)  # (its own column, zeroed, is not before it)
+            alone = index._signals([item], None, index._vectors([item]))
+            expected = alone.combined()[0, columns.rows[:mine]]
+            got = summed[row, :mine] * decay(index.weights, moment, columns.published[:mine])
+            assert got.tobytes() == expected.tobytes()

@@ -292,7 +292,9 @@ class BlockText:
         best_cosine = self.cosine.max(axis=0)[self.queries].astype(np.float64)
         best_bm25 = np.zeros(len(self.queries))
         for lo in range(0, len(self.dots), CHUNK):  # float64 products a cache's worth at a time
-            part = np.multiply(self.dots[lo : lo + CHUNK], self.norms[lo : lo + CHUNK, None])
+            part = np.multiply(
+                self.dots[lo : lo + CHUNK], self.norms[lo : lo + CHUNK, None], dtype=np.float64
+            )
             np.maximum(best_bm25, part.max(axis=0), out=best_bm25)
         share = self.share[self.queries]
         self.scale[self.queries] = np.divide(
