@@ -23,6 +23,7 @@ from syndicate.feeds.picks import _pick_before_per_item, pick_before
 from syndicate.ingest.content import clean_entry
 from syndicate.models import Article, Author, Entry
 from syndicate.related import before
+from syndicate.related import columns as member_columns
 from syndicate.related.cache import forget_stored_indexes, related_index
 from syndicate.related.pool import Pool
 from syndicate.related.ranking import RelatedIndex
@@ -252,9 +253,9 @@ def test_tied_feedback_neighbours_are_the_ones_the_whole_pool_gives(scoring: str
     story = article(400, title="Alpha beta", body_html="<p>gamma delta</p>")
     index = index_over([*made, story])
     everything = sorted(made, key=lambda a: (a.published_at, a.id))
-    columns = before.Columns(index)
+    columns = member_columns.Columns(index)
     plain = columns.space.cosines(index._vectors([story]))
     plain[0, columns.of(index, story.id)] = 0.0
-    _, tied = before._top(plain.T.astype(np.float32), index.weights.feedback_depth)
+    _, tied = member_columns._top(plain.T.astype(np.float32), index.weights.feedback_depth)
     assert tied.tolist() == [True]
     assert_same(index, [*everything[-40:], story], 4)

@@ -22,6 +22,7 @@ import pytest
 from syndicate.feeds.picks import pick_before
 from syndicate.models import Article
 from syndicate.related import before
+from syndicate.related import columns as member_columns
 from syndicate.related.ranking import RelatedIndex, RelatedWeights, _ranked, decay
 from syndicate.related.terms import MAX_TERMS
 from tests import test_related_before as base
@@ -53,7 +54,7 @@ def test_blocks_and_parts_split_anywhere(
 ) -> None:
     monkeypatch.setattr(before, "PRODUCT_CELLS", product_cells)
     monkeypatch.setattr(before, "BLOCK_CELLS", block_cells)
-    monkeypatch.setattr(before, "CHUNK", 7)  # the BM25 maxima over many chunks
+    monkeypatch.setattr(member_columns, "CHUNK", 7)  # the BM25 maxima over many chunks
     items = sorted(articles, key=lambda a: (a.published_at, a.id))
     base.assert_same(base.index_over(articles), items, 4)
 
@@ -241,9 +242,9 @@ def test_every_score_is_the_item_alone_s_to_the_bit(
             for n, a in enumerate(articles)
         ]
     index = reweighted(base.index_over(articles), **weights)
-    columns = before.Columns(index)
+    columns = member_columns.Columns(index)
     items = sorted(articles, key=lambda a: a.published_at)[100:160]
-    text = before.BlockText(index, columns, items, index._vectors(items))
+    text = member_columns.BlockText(index, columns, items, index._vectors(items))
     for lo, hi, width in before._parts(columns, items):
         part = items[lo:hi]
         summed = before._scores(index, columns, part, text.text(lo, hi, width), width)
