@@ -54,7 +54,7 @@ from scipy import sparse
 from syndicate.models import Article
 from syndicate.related.columns import BlockText, Columns
 from syndicate.related.pool import folded, label_matrix
-from syndicate.related.ranking import RelatedIndex, _authors, _ranked, decay
+from syndicate.related.ranking import RelatedIndex, _authors, _ranked, decay, ranking_head
 
 FloatArray = npt.NDArray[np.float64]
 Rows = npt.NDArray[np.int64]
@@ -307,7 +307,7 @@ def _ranked_decayed(
     moment = item.published_at.timestamp()
     candidates = np.flatnonzero(allowed)
     values = summed[candidates]
-    head = min(len(candidates), 16 * k + 48)
+    head = min(len(candidates), ranking_head(k))
     if 0 < head < len(candidates) and 0.0 <= w.recency <= 1.0 and w.half_life_days > 0:
         floor = np.partition(values, len(values) - head)[len(values) - head]
         near = np.flatnonzero(values >= floor * (1.0 - w.recency) * (1.0 - MARGIN))

@@ -582,6 +582,11 @@ def decay(
     )
 
 
+def ranking_head(k: int) -> int:
+    """How many of the most relevant candidates ``_ranked`` sorts first, for ``k`` picks."""
+    return 16 * k + 48
+
+
 def _ranked(
     relevance: FloatArray, allowed: npt.NDArray[np.bool_], k: int, rank: npt.NDArray[np.int64]
 ) -> Iterable[int]:
@@ -592,7 +597,7 @@ def _ranked(
     """
     candidates = np.flatnonzero(allowed)
     values = relevance[candidates]
-    head = min(len(candidates), 16 * k + 48)
+    head = min(len(candidates), ranking_head(k))
     if head and head < len(candidates):
         # Everything tied with the head's last value comes in too, so ties stay in id order.
         threshold = np.partition(values, len(values) - head)[len(values) - head]
