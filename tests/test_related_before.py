@@ -11,6 +11,7 @@ through the stored index as the feed builder uses it, and on the edge cases.
 from __future__ import annotations
 
 import random
+import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from datetime import timedelta
@@ -22,6 +23,7 @@ from syndicate.feeds.picks import _pick_before_per_item, pick_before
 from syndicate.ingest.content import clean_entry
 from syndicate.models import Article, Author, Entry
 from syndicate.related import before
+from syndicate.related import columns as member_columns
 from syndicate.related.cache import forget_stored_indexes, related_index
 from syndicate.related.pool import Pool
 from syndicate.related.ranking import RelatedIndex
@@ -75,13 +77,20 @@ def realistic(count: int = 360, seed: int = 7) -> list[Article]:
     return made
 
 
+# Which pool the comparisons use (set by the ``pool`` fixture): the site's, or a channel's.
+CHANNEL_POOL = False
+
+
 def index_over(articles: Sequence[Article], **kw: object) -> RelatedIndex:
     """The index the feed builder asks: members are the pool's articles not from the
-    wire; rows in store order (not id order), as a cached pool's are."""
+    wire (and, for a channel's pool, not of the Culture section); rows in store order
+    (not id order), as a cached pool's are."""
     shuffled = list(articles)
     random.Random(3).shuffle(shuffled)
     pool = Pool.of_articles(shuffled)
     members = np.array([s != "wire" for s in pool.facts.sources])
+    if CHANNEL_POOL:
+        members &= np.array([s != "Culture" for s in pool.facts.sections])
     by_id = {a.id: a for a in articles}
     return RelatedIndex.over(pool, lambda ids: [by_id[i] for i in ids], members=members, **kw)  # type: ignore[arg-type]
 
@@ -104,11 +113,12 @@ def articles() -> list[Article]:
     return realistic()
 
 
-@pytest.fixture(params=["whole pool", "members' view"], autouse=True)
+@pytest.fixture(params=["site pool", "channel pool"], autouse=True)
 def scoring(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Every comparison both ways: scoring the whole pool's columns (a site pool) and
-    a view of the members' columns (a channel's pool), whatever the members' share."""
-    monkeypatch.setattr(before, "VIEW_SHARE", 1.0 if request.param == "members' view" else 0.0)
+    """Every comparison both ways: nearly every row a member (the site's pool) and a
+    third of the rows left out (a channel's pool: non-members' columns are never
+    scored, yet they sit in the whole-pool row the item alone is scored over)."""
+    monkeypatch.setattr(sys.modules[__name__], "CHANNEL_POOL", request.param == "channel pool")
     return str(request.param)
 
 
@@ -243,5 +253,9 @@ def test_tied_feedback_neighbours_are_the_ones_the_whole_pool_gives(scoring: str
     story = article(400, title="Alpha beta", body_html="<p>gamma delta</p>")
     index = index_over([*made, story])
     everything = sorted(made, key=lambda a: (a.published_at, a.id))
-    assert before._tied(index, [story], index.pool.space.cosines(index._vectors([story]))) == [0]
+    columns = member_columns.Columns(index)
+    plain = columns.space.cosines(index._vectors([story]))
+    plain[0, columns.of(index, story.id)] = 0.0
+    _, tied = member_columns._top(plain.T.astype(np.float32), index.weights.feedback_depth)
+    assert tied.tolist() == [True]
     assert_same(index, [*everything[-40:], story], 4)

@@ -3,61 +3,75 @@
 A feed item's "More from" picks come from the pool members published strictly before
 it (``feeds/picks.py``). Asking :meth:`~.ranking.RelatedIndex.pick_per_story` once per
 item, every later member excluded, scores the item against the whole pool anyway and
-pays the per-call set-up (the exclusion set, the allowed mask, one store read, scipy's
-per-product overhead for every near-copy check) item by item: quadratic in the
-archive, two thirds of a cold feed build. Here the items are scored a block at a time
-(one set of products per block, blocks small enough that no (items × rows) matrix
-grows past ~8 MB) and each item's picks are walked
-from its own row. What is left grows with items × members, as the definition asks:
-an item's feedback neighbours and scale are chosen among all members, later ones too.
+pays the per-call set-up item by item: quadratic in the archive. Here the items are
+scored a block at a time, oldest first, over the index's members only, as columns in
+publication order (``related/columns.py``), and each item's picks are walked from its
+own row. The work still grows with items × members, as the definition asks: an item's
+feedback neighbours and BM25 scale are chosen among *all* members, later ones too, so
+a block's three sparse products (plain cosine and BM25 score side by side, then the
+widened cosine), one partition and two maxima per item cover every member. The rest
+covers only a *prefix*: the members published before the newest item of a part of the
+block, where every candidate of its items lies (on average half of them):
+
+* the blended text signal, section, tags, author and semantic part, summed; the tag and
+  author products once per distinct label set of a part;
+* the age decay only where a score may reach the ranking's head (:func:`_ranked_decayed`);
+* the ranking and the walk.
 
 Why the picks are the same, to the bit:
 
-* a row of the batched signals is the row the item alone gets: every product and sum
-  runs per row in the same order (``lexical.py``, ``ranking.py``: the text signal,
-  its feedback and BM25 blend), the age decay is counted from the item's own date
-  (``_signals(each=True)``) and the semantic part is computed per item;
-* when members are at most half the pool (``related_pool = "channel"``), non-members'
-  columns are left out (:meth:`~.pool.Pool.view` keeps the whole pool's statistics):
-  they are never a neighbour, a scale or a pick. Only which of several
-  *tied* feedback neighbours ``argpartition`` keeps depends on the columns it is
-  given, so an item whose neighbours tie at the last place is scored over the whole
-  pool, as alone (``_tied``);
-* the exclusions only ever changed which candidates are allowed, never the scores:
-  "published before the item" is a comparison of the same timestamps the per-item
-  path compared;
+* every cell is computed by the same operations on the same operands as the item alone
+  gets: products and sums run per row in the same order (``lexical.py``, the label
+  products summed in the story's order, so a product's row depends only on the story's
+  labels), the age decay is counted from the item's own date, the semantic part is
+  computed per item; a cell's value does not depend on which other columns are
+  computed, or in which order; ``related/columns.py`` says why the text signal's cells
+  and maxima are the item alone's;
+* "published before the item" is a comparison of the same timestamps the per-item
+  path compares (a prefix of the columns, which are sorted by them); the ranking breaks
+  ties by the pool's id rank as ``_ranked`` always does, and the decay it leaves out
+  could not have brought a column into the ranking's head (the decay lies in
+  [1 − recency, 1] and no sum is negative; otherwise every decay is counted);
 * the walk is :meth:`~.ranking.RelatedIndex._diversify`'s, and its near-copy checks
   compute the same float32 sums: a story's cosine with a pool row is the row's entries
   times the story's weights summed in the row's order (as ``space.cosines`` and the
   sparse product both do), and two rows' cosine is summed in the candidate row's order
   (as scipy's sparse product does), here with ``cumsum`` (sequential, unlike ``sum``).
 
-``tests/test_related_before.py`` compares both paths pick by pick.
+``tests/test_related_before.py`` compares both paths pick by pick,
+``tests/test_related_before_parts.py`` each shortcut (and every score, to the bit).
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
-from dataclasses import replace
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import numpy.typing as npt
+from scipy import sparse
 
 from syndicate.models import Article
-from syndicate.related.ranking import RelatedIndex, _ranked
+from syndicate.related.columns import BlockText, Columns
+from syndicate.related.pool import folded, label_matrix
+from syndicate.related.ranking import RelatedIndex, _authors, _ranked, decay, ranking_head
 
-# The cells of one block's (items × members) matrices: ~8 MB of float64 each, whatever
-# the archive's size (104 items over 10,000 members, 256 over 4,096 or fewer).
+FloatArray = npt.NDArray[np.float64]
+Rows = npt.NDArray[np.int64]
+
+# A block's products with every member: (members × items) float32 matrices of at most
+# ~16 MB each; its scores are computed over the members before its items, a part of at
+# most ~8 MB of float64 at a time (the older the items, the more of them in a part).
+PRODUCT_CELLS = 1 << 22
 BLOCK_CELLS = 1 << 20
 MAX_BLOCK = 256
-# Members at most this share of the pool: score a view of their columns only.
-VIEW_SHARE = 0.5
+# The relative slack of a bound on a score, far above float64 rounding.
+MARGIN = 1e-9
 
 
-def block_size(pool_size: int) -> int:
-    """How many items are scored together over a pool of ``pool_size`` rows."""
-    return max(1, min(MAX_BLOCK, BLOCK_CELLS // max(pool_size, 1)))
+def block_size(columns: int, cells: int = PRODUCT_CELLS) -> int:
+    """How many items are scored together over ``columns`` members."""
+    return max(1, min(MAX_BLOCK, cells // max(columns, 1)))
 
 
 class RowCosines:
@@ -70,6 +84,7 @@ class RowCosines:
         self._indptr = matrix.indptr
         self._indices = matrix.indices
         self._data = matrix.data
+        self._sorted = bool(matrix.has_sorted_indices)
         self._known: dict[tuple[int, int], np.float32] = {}
 
     def _row(self, row: int) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.float32]]:
@@ -86,11 +101,18 @@ class RowCosines:
     def _dot(self, row: int, other: int) -> np.float32:
         ids, values = self._row(row)
         other_ids, other_values = self._row(other)
-        _, mine, theirs = np.intersect1d(ids, other_ids, assume_unique=True, return_indices=True)
-        if not len(mine):
+        if self._sorted:  # (a pool's rows are) each row's features ascending
+            theirs = np.minimum(np.searchsorted(other_ids, ids), max(len(other_ids) - 1, 0))
+            shared = other_ids[theirs] == ids if len(other_ids) else np.zeros(len(ids), bool)
+            products = values[shared] * other_values[theirs[shared]]  # in the row's order
+        else:
+            _, mine, theirs = np.intersect1d(
+                ids, other_ids, assume_unique=True, return_indices=True
+            )
+            order = np.argsort(mine, kind="stable")  # the row's own entry order
+            products = values[mine[order]] * other_values[theirs[order]]
+        if not len(products):
             return np.float32(0.0)
-        order = np.argsort(mine, kind="stable")  # the row's own entry order
-        products = values[mine[order]] * other_values[theirs[order]]
         return np.float32(np.cumsum(products, dtype=np.float32)[-1])
 
 
@@ -100,121 +122,206 @@ def pick_each_before(
     """For each of ``items``, its ``k`` picks among ``index``'s members published
     strictly before it: what ``index.pick_per_story([item], k, exclude=<the members
     not older than item>)`` gives, item by item (see the module's docstring)."""
-    if k <= 0 or not items:
+    if k <= 0 or not items or not index.members.any():
         return {item.id: () for item in items}
-    members = np.flatnonzero(index.members)
-    if len(members) <= VIEW_SHARE * len(index.pool):
-        # Only members are ever neighbours, scales or picks: their columns are all a
-        # row needs (with related_pool = "channel", a channel's share of the work).
-        scoring = RelatedIndex.over(
-            index.pool.view(members), index.load, index.weights, members=np.ones(len(members), bool)
-        )
-        columns: npt.NDArray[np.int64] | None = members
-    else:  # (the site's pool: nearly every row is a member, a view would save little)
-        scoring, columns = index, None
-    cosines = RowCosines(scoring)
+    columns = Columns(index)
+    cosines = RowCosines(index)
+    # Oldest first, so a block's prefix is its items' (the caller's order is kept).
+    order = sorted(range(len(items)), key=lambda n: items[n].published_at.timestamp())
+    places: list[list[int]] = [[] for _ in items]
+    size = block_size(len(columns))
+    for start in range(0, len(order), size):
+        part = order[start : start + size]
+        block = [items[n] for n in part]
+        for n, rows in zip(part, _pick_block(index, columns, block, k, cosines), strict=True):
+            places[n] = rows
+    ids = index.pool.ids
     chosen: dict[str, tuple[Article, ...]] = {}
-    ids = scoring.pool.ids
-    size = block_size(len(scoring.pool))
-    for start in range(0, len(items), size):
-        block = items[start : start + size]
-        places = _pick_block(index, scoring, columns, block, k, cosines)
-        wanted = list(dict.fromkeys(ids[p] for rows in places for p in rows))
+    for start in range(0, len(order), size):
+        part = order[start : start + size]
+        wanted = list(dict.fromkeys(ids[p] for n in part for p in places[n]))
         loaded = {a.id: a for a in index.load(wanted)}  # one store read per block
-        for item, rows in zip(block, places, strict=True):
-            chosen[item.id] = tuple(loaded[i] for i in (ids[p] for p in rows) if i in loaded)
-    return chosen
+        for n in part:
+            picks = tuple(loaded[i] for i in (ids[p] for p in places[n]) if i in loaded)
+            chosen[items[n].id] = picks
+    return {item.id: chosen[item.id] for item in items}
 
 
 def _pick_block(
     index: RelatedIndex,
-    scoring: RelatedIndex,
-    columns: npt.NDArray[np.int64] | None,
+    columns: Columns,
     block: Sequence[Article],
     k: int,
     cosines: RowCosines,
 ) -> list[list[int]]:
-    """The rows of ``scoring`` (``index`` itself, or the view of its rows ``columns``)
-    each item of ``block`` picks."""
-    pool = scoring.pool
+    """The pool rows each item of ``block`` (oldest first) picks."""
     # The index's own internals, on purpose: this is its per-story path, batched.
-    vectors = index._vectors(block)
-    # The story's plain cosine with every row: where the text signal starts from, and
-    # (float32, as the near-copy check sums it) the story's side of that check.
-    story_cosines = pool.space.cosines(vectors)
-    signals = scoring._signals(block, None, vectors, each=True, cosine=story_cosines)
-    if columns is not None and index._embeddings and index.weights.semantic != 0:
-        semantic = np.vstack([index._semantic([s]) for s in block])[:, columns]
-        signals = replace(signals, semantic=semantic)
-    scores = signals.combined()
-    del signals
-    if columns is not None:
-        for row in _tied(scoring, block, story_cosines):
-            alone = index._signals([block[row]], None, vectors[row], each=True).combined()
-            scores[row] = alone[0, columns]
-    # (_tied may have zeroed a story's own column: never its own pick, never checked.)
-    story_cosines32 = story_cosines.astype(np.float32)
-    del story_cosines
-    open_rows = scoring.members & ~pool.excluded
+    text = BlockText(index, columns, block, index._vectors(block))
     picks = []
-    for row, item in enumerate(block):
-        allowed = open_rows & (pool.published < item.published_at.timestamp())
-        cluster = pool.cluster(item.story_key)
-        if cluster is not None:
-            allowed &= pool.stories != cluster
-        if item.id in pool.position:
-            allowed[pool.position[item.id]] = False
-        picks.append(_walk(scoring, scores[row], allowed, item, k, story_cosines32[row], cosines))
+    for lo, hi, width in _parts(columns, block):
+        scores = _scores(index, columns, block[lo:hi], text.text(lo, hi, width), width)
+        # The story's plain cosine (float32), its side of the near-copy check.
+        plain = text.plain[:width, lo:hi].T
+        for row, item in enumerate(block[lo:hi]):
+            walked = _walk(index, columns, scores[row], item, k, plain[row], cosines)
+            picks.append([int(columns.rows[place]) for place in walked])
     return picks
 
 
-def _tied(
-    view: RelatedIndex, block: Sequence[Article], cosines: npt.NDArray[np.float64]
-) -> list[int]:
-    """The rows whose feedback neighbours are not one set: a tie of positive cosines
-    at the last place. Which tied member ``argpartition`` keeps depends on the whole
-    row it is given, so those rows are scored over the whole pool as the item alone
-    would be. Each story's own column of ``cosines`` is set to 0 (in place: no copy)."""
-    depth = min(view.weights.feedback_depth, len(view.pool) - 1)
-    near = cosines
-    for row, story in enumerate(block):
-        if story.id in view.pool.position:
-            near[row, view.pool.position[story.id]] = 0.0
-    if view.weights.feedback <= 0 or depth < 1:
-        return []
-    # The depth-th and (depth+1)-th largest cosines of each row.
-    ordered = -np.partition(-near, [depth - 1, depth], axis=1)
-    last, next_one = ordered[:, depth - 1], ordered[:, depth]
-    return [int(row) for row in np.flatnonzero((last == next_one) & (last > 0))]
+def _parts(columns: Columns, block: Sequence[Article]) -> Iterator[tuple[int, int, int]]:
+    """``block`` (oldest first) in parts ``[lo, hi)`` of at most ``BLOCK_CELLS`` cells
+    over the ``width`` members published before the part's newest item."""
+    widths = [columns.before(story.published_at.timestamp()) for story in block]
+    lo = 0
+    while lo < len(block):
+        hi, width = lo + 1, widths[lo]
+        while hi < len(block) and hi - lo < MAX_BLOCK:
+            wider = max(width, widths[hi])
+            if (hi + 1 - lo) * max(wider, 1) > BLOCK_CELLS:
+                break
+            hi, width = hi + 1, wider
+        yield lo, hi, width
+        lo = hi
+
+
+def _scores(
+    index: RelatedIndex,
+    columns: Columns,
+    block: Sequence[Article],
+    text: FloatArray,
+    width: int,
+) -> FloatArray:
+    """The (items × first ``width`` columns) scores: ``Signals.combined``, the text
+    signal given."""
+    w, pool = index.weights, index.pool
+    codes = np.array([pool.section_code.get(s.section.casefold(), -1) for s in block])
+    same = codes[:, None] == columns.sections[None, :width]
+    informative = np.append(pool.section_weight, 0.0)  # code -1 (unknown) → nothing
+    # Each label's boost added where it applies (elsewhere the sum adds +0.0: no change).
+    total = text
+    np.add(total, w.section * informative[codes][:, None], out=total, where=same)
+    del same
+    story_tags = label_matrix([folded(s.tags) for s in block], pool.tag_vocab)
+    tag, which = _label_products(
+        story_tags.multiply(pool.tag_weight[None, :]).tocsr(), columns.tags_t[:, :width]
+    )
+    tag = np.minimum(tag, w.tag_cap, out=tag)
+    tag *= w.tag
+    total += tag[which]
+    del tag
+    story_authors = label_matrix([_authors(s) for s in block], pool.author_vocab)
+    shared, which = _label_products(story_authors, columns.authors_t[:, :width])
+    np.add(total, w.author * 1.0, out=total, where=(shared > 0)[which])
+    del shared
+    if index._embeddings and w.semantic != 0:
+        semantic = np.vstack([index._semantic([s]) for s in block])
+        total += semantic[:, columns.rows[:width]]
+    # (Without embeddings the semantic part is +0.0: adding it changes no score.)
+    return total
+
+
+def _label_products(
+    labels: sparse.csr_matrix, columns_t: sparse.csr_matrix
+) -> tuple[FloatArray, Rows]:
+    """``(labels @ columns_t).toarray()`` as its distinct rows and, for each row of
+    ``labels``, which of them is its own: a row of the product depends only on that row
+    of ``labels`` (its entries, in their order), and a block's stories share a few sets
+    of tags and authors."""
+    distinct: dict[tuple[bytes, bytes], int] = {}
+    which = np.empty(labels.shape[0], dtype=np.int64)
+    for row in range(labels.shape[0]):
+        lo, hi = labels.indptr[row], labels.indptr[row + 1]
+        key = (labels.indices[lo:hi].tobytes(), labels.data[lo:hi].tobytes())
+        which[row] = distinct.setdefault(key, len(distinct))
+    firsts = np.unique(which, return_index=True)[1]
+    return (labels[firsts] @ columns_t).toarray(), which
 
 
 def _walk(
     index: RelatedIndex,
-    relevance: npt.NDArray[np.float64],
-    allowed: npt.NDArray[np.bool_],
+    columns: Columns,
+    summed: FloatArray,
     item: Article,
     k: int,
     story_cosines: npt.NDArray[np.float32],
     cosines: RowCosines,
 ) -> list[int]:
-    """``RelatedIndex._diversify`` for one item: pins first, then the most relevant
-    allowed rows, one per story cluster, passing over near-copies."""
-    pool, limit = index.pool, index.weights.near_duplicate
-    pinned = [pool.position[p] for p in dict.fromkeys(item.related_pins) if p in pool.position]
+    """``RelatedIndex._diversify`` for one item over its columns (those before it):
+    pins first, then the most relevant allowed columns, one per story cluster, passing
+    over near-copies. ``summed``: the item's scores before the age decay."""
+    limit = index.weights.near_duplicate
+    allowed = _allowed(index, columns, item)
+    width = len(allowed)
+    pinned = [columns.of(index, p) for p in dict.fromkeys(item.related_pins)]
+    pinned = [p for p in pinned if p >= 0]
     picked: list[int] = []
     taken: set[int] = set()
-    ranked = _ranked(relevance, allowed, k, pool.rank)
-    for place in itertools.chain((p for p in pinned if allowed[p]), ranked):
-        cluster = int(pool.stories[place])
-        if place in picked or cluster in taken:
+    ranked = _ranked_decayed(index, columns, summed[:width], allowed, k, item)
+    rows = columns.rows
+    for place in itertools.chain((p for p in pinned if p < width and allowed[p]), ranked):
+        story = int(columns.stories[place])
+        if place in picked or story in taken:
             continue
         if place not in pinned and (
             story_cosines[place] >= limit
-            or (picked and max(cosines(place, p) for p in picked) >= limit)
+            or (picked and max(cosines(int(rows[place]), int(rows[p])) for p in picked) >= limit)
         ):
             continue
         picked.append(place)
-        taken.add(cluster)
+        taken.add(story)
         if len(picked) == k:
             break
     return picked
+
+
+def _allowed(index: RelatedIndex, columns: Columns, item: Article) -> npt.NDArray[np.bool_]:
+    """Which of the columns before ``item`` it may pick (``RelatedIndex._allowed``)."""
+    width = columns.before(item.published_at.timestamp())
+    allowed = columns.open[:width].copy()
+    cluster = index.pool.cluster(item.story_key)
+    if cluster is not None:
+        allowed &= columns.stories[:width] != cluster
+    own = columns.of(index, item.id)
+    if 0 <= own < width:
+        allowed[own] = False
+    return allowed
+
+
+def _ranked_decayed(
+    index: RelatedIndex,
+    columns: Columns,
+    summed: FloatArray,
+    allowed: npt.NDArray[np.bool_],
+    k: int,
+    item: Article,
+) -> Iterator[int]:
+    """``_ranked`` over the scores ``summed · decay`` (``Signals.combined``), the decay
+    counted only where a score may reach the ranking's head.
+
+    The decay lies in [1 − recency, 1] and no sum is negative, so a column whose sum is
+    below (1 − recency) times the head's last sum (less a margin for rounding) scores
+    below the head's last score: not in the head, never sorted before its end. Its
+    exact score is computed only if the walk goes past the head (all of them then).
+    """
+    w, rank = index.weights, columns.rank
+    moment = item.published_at.timestamp()
+    candidates = np.flatnonzero(allowed)
+    values = summed[candidates]
+    head = min(len(candidates), ranking_head(k))
+    if 0 < head < len(candidates) and 0.0 <= w.recency <= 1.0 and w.half_life_days > 0:
+        floor = np.partition(values, len(values) - head)[len(values) - head]
+        near = np.flatnonzero(values >= floor * (1.0 - w.recency) * (1.0 - MARGIN))
+        if len(near) < len(values) // 2 and values.min() >= 0.0:
+            kept = candidates[near]
+            scores = values[near] * decay(w, moment, columns.published[kept])
+            threshold = np.partition(scores, len(scores) - head)[len(scores) - head]
+            first = scores >= threshold
+            chosen = kept[first]
+            yield from (int(p) for p in chosen[np.lexsort((rank[chosen], -scores[first]))])
+            exact = values * decay(w, moment, columns.published[candidates])
+            rest = exact < threshold
+            chosen = candidates[rest]
+            yield from (int(p) for p in chosen[np.lexsort((rank[chosen], -exact[rest]))])
+            return
+    relevance = summed * decay(w, moment, columns.published[: len(summed)])
+    yield from _ranked(relevance, allowed, k, rank[: len(summed)])

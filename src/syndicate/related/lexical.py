@@ -182,11 +182,7 @@ class LexicalSpace:
     def cosines(self, vectors: sparse.csr_matrix) -> npt.NDArray[np.float64]:
         """(stories × pool) dot products of the unit ``vectors`` (hashed features) with
         the pool's rows: the rows times a dense (used features × stories) matrix."""
-        compact = self.compact(vectors)
-        dense = np.zeros((self.matrix.shape[1], vectors.shape[0]), dtype=np.float32)
-        rows = np.repeat(np.arange(vectors.shape[0]), np.diff(compact.indptr))
-        dense[compact.indices, rows] = compact.data
-        return np.asarray((self.matrix @ dense).T, dtype=np.float64)
+        return np.asarray((self.matrix @ self.dense(vectors)).T, dtype=np.float64)
 
     def query_scores(self, vectors: sparse.csr_matrix) -> npt.NDArray[np.float64]:
         """(stories × pool) Okapi BM25 scores, each story's distinct terms the query.
@@ -197,9 +193,20 @@ class LexicalSpace:
         an article matching more of the story's words is not discounted for also
         carrying other rare ones.
         """
-        compact = self.compact(vectors)
-        presence = np.zeros((self.matrix.shape[1], vectors.shape[0]), dtype=np.float32)
-        rows = np.repeat(np.arange(vectors.shape[0]), np.diff(compact.indptr))
-        presence[compact.indices, rows] = 1.0
+        presence = self.dense(vectors, presence=True)
         dots = np.asarray((self.matrix @ presence).T, dtype=np.float64)
         return dots * self.norms[None, :]
+
+    def dense(
+        self, vectors: sparse.csr_matrix, *, presence: bool = False
+    ) -> npt.NDArray[np.float32]:
+        """``vectors`` (hashed features) as the dense (used features × stories) float32
+        matrix the pool's rows are multiplied by: their weights (:meth:`cosines`), or 1
+        where a story has the feature (``presence``: :meth:`query_scores`). Each column
+        of a product with ``matrix`` is summed over the row's terms in the row's order,
+        whatever other columns the dense matrix has."""
+        compact = self.compact(vectors)
+        dense = np.zeros((self.matrix.shape[1], vectors.shape[0]), dtype=np.float32)
+        rows = np.repeat(np.arange(vectors.shape[0]), np.diff(compact.indptr))
+        dense[compact.indices, rows] = 1.0 if presence else compact.data
+        return dense

@@ -241,23 +241,38 @@ class RelatedIndex:
     ) -> FloatArray:
         """Cosine with each story's vector plus ``feedback`` times its ``depth`` nearest
         neighbours' (``near``: cosines with the story's own column and non-members 0)."""
-        w = self.weights
-        space = self.pool.space
         top = np.argpartition(-near, depth - 1, axis=1)[:, :depth]
         chosen = np.take_along_axis(near, top, axis=1) > 0  # only neighbours sharing a word
         rows = np.repeat(np.arange(len(stories)), depth)[chosen.ravel()]
+        neighbours = top.ravel()[chosen.ravel()]
+        del top, chosen  # (stories × depth) arrays no longer needed
+        return self.pool.space.cosines(self.widened_vectors(vectors, rows, neighbours, depth))
+
+    def widened_vectors(
+        self,
+        vectors: sparse.csr_matrix,
+        rows: npt.NDArray[np.int64],
+        neighbours: npt.NDArray[np.int64],
+        depth: int,
+    ) -> sparse.csr_matrix:
+        """The stories' ``vectors`` plus ``feedback / depth`` times each of their
+        ``neighbours`` (pool rows; story ``rows[n]`` has neighbour ``neighbours[n]``),
+        renormalised, over the hashed features. The sums run in the neighbours' row
+        order whatever order they come in (the feedback matrix is built canonical), so
+        only which neighbours a story has decides the result."""
+        w = self.weights
+        space = self.pool.space
+        count = vectors.shape[0]
         # Only the neighbours' rows take part: a product with the whole pool would have
         # scipy copy the pool's term ids to wider integers (100 MB at 100,000 articles).
-        neighbours = top.ravel()[chosen.ravel()]
         near_rows = np.unique(neighbours)
         feedback = sparse.csr_matrix(
             (
                 np.full(len(rows), w.feedback / depth),
                 (rows, np.searchsorted(near_rows, neighbours)),
             ),
-            shape=(len(stories), len(near_rows)),
+            shape=(count, len(near_rows)),
         )
-        del top, chosen  # (stories × depth) arrays no longer needed
         fed = feedback @ self.pool.matrix[near_rows]
         fed_ids = space.features[fed.indices]
         # The sums below run over the columns the stories and their neighbours use, not
@@ -273,11 +288,9 @@ class RelatedIndex:
         sizes = np.sqrt(np.asarray(widened.multiply(widened).sum(axis=1)).ravel())
         sizes[sizes == 0] = 1.0
         widened = sparse.csr_matrix(sparse.diags(1 / sizes) @ widened)
-        return space.cosines(
-            sparse.csr_matrix(
-                (widened.data, columns[widened.indices], widened.indptr),
-                shape=(len(stories), vectors.shape[1]),
-            )
+        return sparse.csr_matrix(
+            (widened.data, columns[widened.indices], widened.indptr),
+            shape=(count, vectors.shape[1]),
         )
 
     def _blended(
@@ -425,9 +438,7 @@ class RelatedIndex:
 
     def _decay(self, reference: datetime) -> FloatArray:
         """Each pool row's age multiplier, ages counted back from ``reference``."""
-        w = self.weights
-        age_days = np.maximum(0.0, (reference.timestamp() - self.pool.published) / 86400.0)
-        return np.asarray(1.0 - w.recency + w.recency * 0.5 ** (age_days / w.half_life_days))
+        return decay(self.weights, reference.timestamp(), self.pool.published)
 
     def scores(self, stories: Sequence[Article], reference: datetime | None = None) -> FloatArray:
         """A (stories × pool) matrix of boosted, age-decayed scores."""
@@ -560,6 +571,22 @@ class RelatedIndex:
         return picked
 
 
+def decay(
+    weights: RelatedWeights, reference: float | FloatArray, published: FloatArray
+) -> FloatArray:
+    """The age multiplier of articles ``published`` (timestamps) counted back from the
+    ``reference`` timestamp (a scalar, or a column: one row per reference)."""
+    age_days = np.maximum(0.0, (reference - published) / 86400.0)
+    return np.asarray(
+        1.0 - weights.recency + weights.recency * 0.5 ** (age_days / weights.half_life_days)
+    )
+
+
+def ranking_head(k: int) -> int:
+    """How many of the most relevant candidates ``_ranked`` sorts first, for ``k`` picks."""
+    return 16 * k + 48
+
+
 def _ranked(
     relevance: FloatArray, allowed: npt.NDArray[np.bool_], k: int, rank: npt.NDArray[np.int64]
 ) -> Iterable[int]:
@@ -570,7 +597,7 @@ def _ranked(
     """
     candidates = np.flatnonzero(allowed)
     values = relevance[candidates]
-    head = min(len(candidates), 16 * k + 48)
+    head = min(len(candidates), ranking_head(k))
     if head and head < len(candidates):
         # Everything tied with the head's last value comes in too, so ties stay in id order.
         threshold = np.partition(values, len(values) - head)[len(values) - head]
