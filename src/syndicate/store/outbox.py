@@ -28,19 +28,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
     ColumnElement,
     Connection,
     and_,
     bindparam,
     case,
-    column,
     func,
     literal_column,
     or_,
     select,
     update,
-    values,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.visitors import replacement_traverse
@@ -241,24 +238,12 @@ class Outbox(DeliveryResults):
             return {}
         d = deliveries.c
         with self.engine.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                # One statement for the batch: an executemany is a statement per row on
-                # the server, most of a PostgreSQL worker's time choosing picks.
-                chosen = values(
-                    column("b_id", BigInteger), column("b_picks", BigInteger), name="chosen"
-                ).data(list(choices.items()))
-                conn.execute(
-                    update(deliveries)
-                    .where(d.id == chosen.c.b_id, d.picks.is_(None))
-                    .values(picks=chosen.c.b_picks)
-                )
-            else:
-                conn.execute(
-                    update(deliveries)
-                    .where(d.id == bindparam("b_id"), d.picks.is_(None))
-                    .values(picks=bindparam("b_picks")),
-                    [{"b_id": key, "b_picks": mask} for key, mask in choices.items()],
-                )
+            conn.execute(
+                update(deliveries)
+                .where(d.id == bindparam("b_id"), d.picks.is_(None))
+                .values(picks=bindparam("b_picks")),
+                [{"b_id": key, "b_picks": mask} for key, mask in choices.items()],
+            )
             rows = conn.execute(select(d.id, d.picks).where(d.id.in_(list(choices))))
             return {int(row[0]): int(row[1]) for row in rows if row[1] is not None}
 
