@@ -6,6 +6,7 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import text
 
 from syndicate.config import DispatchSettings
 from syndicate.delivery.dispatch import audience, backoff, edition_cadence, enqueue_edition
@@ -203,3 +204,22 @@ def test_backoff_doubles_and_is_capped() -> None:
     assert 480 <= waits[1] <= 720
     assert all(w <= 4800 for w in waits)
     assert waits[-1] >= 3200
+
+
+def test_the_first_picks_recorded_for_a_delivery_stay(store: Store) -> None:
+    """``record_picks`` writes a delivery's "More from" choice only where none is
+    recorded, and returns what each row holds: a retry shows the first choice, never
+    its own."""
+    add_subscribers(store, 4)
+    ed = edition(store)
+    assert enqueue_edition(store, channel(), ed, SLOT) == 4
+    with store.engine.connect() as conn:
+        ids = sorted(conn.execute(text("SELECT id FROM deliveries")).scalars())
+    outbox = Outbox(store)
+    assert outbox.record_picks({}) == {}
+    assert outbox.record_picks({ids[0]: 5, ids[1]: 2**40}) == {ids[0]: 5, ids[1]: 2**40}
+    again = outbox.record_picks({ids[0]: 9, ids[1]: 1, ids[2]: 3})
+    assert again == {ids[0]: 5, ids[1]: 2**40, ids[2]: 3}
+    with store.engine.connect() as conn:
+        held = dict(conn.execute(text("SELECT id, picks FROM deliveries")).all())
+    assert held == {ids[0]: 5, ids[1]: 2**40, ids[2]: 3, ids[3]: None}
