@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import create_engine, event, text
 
 from syndicate.config import ChannelConfig, Settings, load_settings
 from syndicate.feeds import builder
@@ -21,6 +22,7 @@ from syndicate.feeds.incremental import STATE
 from syndicate.ingest.content import content_hash
 from syndicate.store import Store, open_store
 from syndicate.store.changes import prune_logs
+from tests.conftest import POSTGRES_ENV, _postgres_url
 from tests.feeds.fixtures import AUTHORITY, T0, entries, make_instance, save
 
 PAST = 1_600_000_000  # an mtime long before any build in these tests
@@ -511,3 +513,27 @@ def test_a_build_behind_the_pruned_change_log_reads_everything(
     build(store, settings)
     assert scans == [[]]
     assert files(root) == fresh(store, settings, tmp_path / "fresh2")
+
+
+def test_the_change_log_is_followed_beside_another_store_in_the_database(
+    store: Store, store_url: str
+) -> None:
+    """A second store in another schema of the same PostgreSQL database (its own
+    articles table and triggers) leaves this store's change tracking on."""
+    from syndicate.store.changes import change_tracking
+
+    if not store_url.startswith("postgresql"):
+        pytest.skip("schemas are PostgreSQL's")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(os.environ[POSTGRES_ENV])
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        other = open_store(_postgres_url(schema))
+        assert change_tracking(other)
+        other.close()
+        assert change_tracking(store)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()

@@ -53,6 +53,21 @@ def save(store: Store, *entries: Entry) -> list[Article]:
     return store.get_articles([c.id for c in cleaned])
 
 
+def to_orchestra(store: Store) -> None:
+    """Article 40 saved again a day later as an orchestra story (its dates kept)."""
+    store.save_entries(
+        [
+            clean_entry(
+                replace(entry(40, "orchestra"), body_html=f"<p>{TOPICS['orchestra']}</p>"),
+                source="desk",
+                authority="news.example,2026",
+                site_url=BASE,
+            )
+        ],
+        now=T0 + timedelta(days=1),
+    )
+
+
 @pytest.fixture(autouse=True)
 def _fresh_caches() -> None:
     forget_stored_indexes()
@@ -98,17 +113,7 @@ def test_a_warm_cache_sees_new_changed_and_deleted_articles(store: Store) -> Non
     assert got == fresh_picks(store, story)
 
     # Changed: the new article turns into an orchestra story and leaves the picks.
-    store.save_entries(
-        [
-            clean_entry(
-                replace(entry(40, "orchestra"), body_html=f"<p>{TOPICS['orchestra']}</p>"),
-                source="desk",
-                authority="news.example,2026",
-                site_url=BASE,
-            )
-        ],
-        now=T0 + timedelta(days=1),
-    )
+    to_orchestra(store)
     sync_terms(store)  # as ingest does after saving (the edit kept updated_at)
     got = picks(store, story)
     assert new.id not in got
@@ -237,17 +242,7 @@ def test_a_warm_look_checks_only_the_articles_the_change_log_names(
     assert checked[1] is not None and new.id in checked[1]
     assert replayed or checked[1:] == [{new.id}]
     # The new article turns into an orchestra story, saved with its old stamps.
-    store.save_entries(
-        [
-            clean_entry(
-                replace(entry(40, "orchestra"), body_html=f"<p>{TOPICS['orchestra']}</p>"),
-                source="desk",
-                authority="news.example,2026",
-                site_url=BASE,
-            )
-        ],
-        now=T0 + timedelta(days=1),
-    )
+    to_orchestra(store)
     got = picks(store, story)  # no sync_terms by hand, as ingest would do
     assert new.id not in got
     assert checked[2] is not None and new.id in checked[2]

@@ -432,30 +432,14 @@ class Pool:
         # The ids in id order: where :meth:`extended` places new ones.
         self.ordered = [self.ids[n] for n in order]
         del order
-        self.rows = rows = rows.compacted()
-        assert rows.features is not None
-        self.space = LexicalSpace(
-            rows.indptr, rows.indices, rows.counts, rows.lengths, rows.features
-        )
-        self.matrix = self.space.matrix
-        folded_sections = {s: s.casefold() for s in set(facts.sections)}
-        names = sorted(set(folded_sections.values()) - {""})
-        self.section_code = {s: n for n, s in enumerate(names)}
-        # An empty section is no section: it never earns the boost (code -2 matches nothing).
-        by_name = {s: self.section_code.get(f, -2) for s, f in folded_sections.items()}
+        self._lexical(rows)
+        by_name = self._section_names(facts)
         self.sections = np.fromiter(
             (by_name[s] for s in facts.sections), dtype=np.int64, count=len(facts)
         )
-        # A section shared by most of the pool says little: the boost is scaled by the
-        # share of the pool *outside* the section (1 − share).
-        counts = np.bincount(self.sections[self.sections >= 0], minlength=len(names))
-        self.section_weight = 1.0 - counts / max(len(facts), 1)
         self.tag_vocab, self.tags = _labels(facts.tag_offsets, facts.tags)
-        self.tag_weight = rarity(self.tags)
         self.author_vocab, self.authors = _labels(facts.author_offsets, facts.authors)
-        # Their transposes, as a product with the stories' labels wants them.
-        self.tags_t = self.tags.T.tocsr()
-        self.authors_t = self.authors.T.tocsr()
+        self._label_statistics()
         self.published = facts.published
         # Named clusters get codes 0..C-1; an article of its own story gets C + its row,
         # unless some cluster is named after it (the story's first article).
@@ -495,33 +479,21 @@ class Pool:
         pool.position = dict(old.position)
         pool.position.update((i, done + k) for k, i in enumerate(new_ids))
         pool.rank, pool.ordered = _extended_rank(old.rank, old.ordered, new_ids)
-        pool.rows = rows = rows.compacted()
-        assert rows.features is not None
-        pool.space = LexicalSpace(
-            rows.indptr, rows.indices, rows.counts, rows.lengths, rows.features
-        )
-        pool.matrix = pool.space.matrix
-        folded_sections = {s: s.casefold() for s in set(facts.sections)}
-        names = sorted(set(folded_sections.values()) - {""})
-        pool.section_code = {s: n for n, s in enumerate(names)}
-        by_name = {s: pool.section_code.get(f, -2) for s, f in folded_sections.items()}
+        pool._lexical(rows)
+        by_name = pool._section_names(facts)
         remap = np.array([pool.section_code[s] for s in old.section_code] + [-2], np.int64)
         # Code -2 (no section) stays -2: it picks remap's last entry.
         kept = remap[np.where(old.sections >= 0, old.sections, len(remap) - 1)]
         pool.sections = np.concatenate(
             [kept, np.fromiter((by_name[s] for s in facts.sections[done:]), np.int64)]
         )
-        counts = np.bincount(pool.sections[pool.sections >= 0], minlength=len(names))
-        pool.section_weight = 1.0 - counts / max(len(facts), 1)
         pool.tag_vocab, pool.tags = _extended_labels(
             old.tag_vocab, old.tags, facts.tag_offsets, facts.tags
         )
-        pool.tag_weight = rarity(pool.tags)
         pool.author_vocab, pool.authors = _extended_labels(
             old.author_vocab, old.authors, facts.author_offsets, facts.authors
         )
-        pool.tags_t = pool.tags.T.tocsr()
-        pool.authors_t = pool.authors.T.tocsr()
+        pool._label_statistics()
         pool.published = facts.published
         pool.story_code, pool.stories = _extended_stories(old, facts, pool.position)
         names = sorted(set(facts.sources))
@@ -535,6 +507,35 @@ class Pool:
         )
         pool.excluded = facts.excluded
         return pool
+
+    def _lexical(self, rows: TermRows) -> None:
+        """The rows' term vectors and their BM25 weights (statistics over every row)."""
+        self.rows = rows = rows.compacted()
+        assert rows.features is not None
+        self.space = LexicalSpace(
+            rows.indptr, rows.indices, rows.counts, rows.lengths, rows.features
+        )
+        self.matrix = self.space.matrix
+
+    def _section_names(self, facts: Facts) -> dict[str, int]:
+        """The sections' codes (case-folded names in order); each section as written →
+        its code. An empty section is no section: it never earns the boost (code -2
+        matches nothing)."""
+        folded_sections = {s: s.casefold() for s in set(facts.sections)}
+        names = sorted(set(folded_sections.values()) - {""})
+        self.section_code = {s: n for n, s in enumerate(names)}
+        return {s: self.section_code.get(f, -2) for s, f in folded_sections.items()}
+
+    def _label_statistics(self) -> None:
+        """What the label boosts weigh, from the rows' codes: a section shared by most
+        of the pool says little, so its boost is scaled by the share of the pool
+        *outside* it (1 − share); a tag by its rarity. And the label matrices'
+        transposes, as a product with the stories' labels wants them."""
+        counts = np.bincount(self.sections[self.sections >= 0], minlength=len(self.section_code))
+        self.section_weight = 1.0 - counts / max(len(self.facts), 1)
+        self.tag_weight = rarity(self.tags)
+        self.tags_t = self.tags.T.tocsr()
+        self.authors_t = self.authors.T.tocsr()
 
     def view(self, rows: npt.NDArray[np.int64]) -> Pool:
         """Rows ``rows`` (ascending) as a pool of their own that scores each row exactly

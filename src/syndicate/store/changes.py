@@ -49,7 +49,12 @@ def change_tracking(store: Store) -> bool:
     """True when the triggers that fill the change log are in place."""
     with store.engine.connect() as conn:
         if conn.dialect.name == "postgresql":
-            query = text("SELECT count(*) FROM pg_trigger WHERE tgname = ANY(:names)")
+            # The triggers of the articles table the search path finds: other schemas
+            # of the database (other instances, other stores) have their own.
+            query = text(
+                "SELECT count(*) FROM pg_trigger "
+                "WHERE tgname = ANY(:names) AND tgrelid = to_regclass('articles')"
+            )
             found = conn.execute(query, {"names": list(TRIGGERS)}).scalar_one()
         else:
             query = text(
