@@ -46,6 +46,10 @@ class Writer:
     concurrent fsyncs into few journal commits, an order of magnitude faster than one
     fsync after another. A failure in the thread is raised by the next :meth:`commit`.
 
+    A document kept in the document cache (:mod:`.doccache`) is written there instead
+    and hard-linked into place (:meth:`write` with ``cached``), or, when it was kept by
+    an earlier build, only linked (:meth:`link`): no bytes written, nothing to fsync.
+
     The first write removes the temporary files a killed build left anywhere under
     ``root`` (those older than ``STALE_TEMP_SECONDS``): a build rewrites only what
     changed, so a leftover beside an unchanged file would otherwise stay for good
@@ -123,7 +127,7 @@ class Writer:
         (``direct``), otherwise through a temporary name renamed over the old file.
 
         The link keeps the entry's modification time (when its bytes were made), unless
-        that is not later than the file it replaces': then it is now, so a URL's time
+        that is not later than the file it replaces: then it is now, so a URL's time
         never goes back when its bytes change (a client that sends only
         If-Modified-Since would be told its older copy is current).
         """
