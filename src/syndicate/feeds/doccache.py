@@ -20,11 +20,11 @@ never goes back when its bytes change, back to bytes it held before included. No
 ever writes a published file in place (the writer renames new files over old ones), so
 an entry's bytes cannot change under it.
 
-An entry no output file links (link count 1) is garbage: a build removes the entries of
-the documents it replaced (:meth:`DocumentCache.release`) once nothing links them, and
-a full build of every channel removes every entry it neither used nor made that
-nothing links (:meth:`DocumentCache.collect`). Builds sharing a cache hold its lock, one
-at a time. The cache is skipped when it is turned off (``[output] cache = false``), or
+A build removes the entries of the documents it replaced (:meth:`DocumentCache.release`;
+a published file that still links one keeps its bytes, only the cache's name goes), and
+a full build of every channel removes every entry it neither used nor made that no
+published file links (:meth:`DocumentCache.collect`). Builds sharing a cache hold its
+lock, one at a time. The cache is skipped when it is turned off (``[output] cache = false``), or
 when its folder cannot be made or files cannot be linked from it into the output folder
 (another file system): the build then writes every file as before.
 """
