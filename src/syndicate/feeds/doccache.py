@@ -89,16 +89,19 @@ class DocumentCache:
     def entry(self, fingerprint: str, fmt: str) -> Path:
         """Where the document ``fingerprint`` is kept in format ``fmt`` (its gzip copy:
         the same name with ``.gz``). Marked as used by this build."""
-        path = self.root / fingerprint[:2] / f"{fingerprint}.{fmt}"
+        path = self._path(fingerprint, fmt)
         self._used.add(path)
         return path
+
+    def _path(self, fingerprint: str, fmt: str) -> Path:
+        return self.root / fingerprint[:2] / f"{fingerprint}.{fmt}"
 
     def find(self, fingerprint: str, formats: Sequence[str]) -> dict[str, Path] | None:
         """The entries of the document ``fingerprint`` in every format of ``formats``
         (each with its gzip copy); ``None`` when one is missing."""
         found: dict[str, Path] = {}
         for fmt in formats:
-            path = self.root / fingerprint[:2] / f"{fingerprint}.{fmt}"
+            path = self._path(fingerprint, fmt)
             if not (path.is_file() and path.with_name(path.name + ".gz").is_file()):
                 return None
             found[fmt] = path
@@ -127,7 +130,7 @@ class DocumentCache:
         entries' names (unless this build used them; a published file linking one
         keeps its bytes)."""
         for fmt in formats:
-            self._released.append(self.root / fingerprint[:2] / f"{fingerprint}.{fmt}")
+            self._released.append(self._path(fingerprint, fmt))
 
     def collect(self, *, everything: bool) -> int:
         """Remove the released entries this build did not use (after the build's files
