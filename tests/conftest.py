@@ -91,6 +91,14 @@ def instance_settings(instance: Path) -> Settings:
 
 
 @pytest.fixture(autouse=True)
+def _related_snapshots_in_tmp(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The related index snapshot (``[related] snapshot_dir``, relative to a config
+    file's folder: the working directory for settings made in a test) goes to the
+    test's own folder, not the checkout's ``var/``."""
+    monkeypatch.setenv("SYNDICATE_RELATED__SNAPSHOT_DIR", str(tmp_path / "related-snapshots"))
+
+
+@pytest.fixture(autouse=True)
 def _forms_may_come_back_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
     """Test clients post a form the moment they fetched it; only the sign-up abuse
     tests (tests/test_signup_abuse.py) keep the minimum time-to-submit."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 
 from syndicate.config.base import Section
@@ -18,4 +20,17 @@ class RelatedSettings(Section):
             "ranking only. New and edited articles are embedded at ingest; "
             "'syndicate related reindex' embeds the rest."
         ),
+    )
+    snapshot: bool = Field(
+        True,
+        description=(
+            "Keep a copy of the related index (every article's term vectors) in "
+            "snapshot_dir, so a new process (a 'syndicate build' from cron) starts from "
+            "it and reads only what changed since, instead of the whole archive. Used "
+            "only while the store holds the token recorded when it was saved."
+        ),
+    )
+    snapshot_dir: Path = Field(
+        Path("var/cache/related"),
+        description="Where the related index snapshot is kept (relative to the config file).",
     )

@@ -14,15 +14,21 @@ articles, sources allowed as picks, published before ``until``) over the cached 
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import secrets
 import threading
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 from scipy import sparse
 
 from syndicate.config import ChannelConfig, Settings
+from syndicate.errors import StoreError
+from syndicate.related import snapshot as snapshots
 from syndicate.related.pool import FactsBuilder, Pool, TermRowsBuilder, folded, micros
 from syndicate.related.ranking import Embed, RelatedIndex, RelatedWeights, Vectors
 from syndicate.related.sync import sync_terms
@@ -32,11 +38,15 @@ from syndicate.store.related_terms import (
     TermsRow,
     articles_state,
     iter_terms,
+    record_snapshot,
+    snapshot_token,
     terms_count,
     terms_ids,
     terms_size,
     terms_state,
 )
+
+log = logging.getLogger(__name__)
 
 # Changed articles beyond which a sync checks the whole table (one query) rather than
 # each of them.
@@ -44,6 +54,10 @@ MAX_SYNCED = 2_000
 # Rows are re-read this far behind the watermark: a transaction that started earlier
 # may commit rows stamped before the newest one already seen.
 OVERLAP = timedelta(minutes=2)
+# Change-log entries a pool may move past its snapshot on file before it is saved again:
+# a new process catches up on at most this many (far below MAX_SYNCED, so it does so
+# change by change), and a save (tens of ms at 50,000 articles) is rare.
+SAVE_AFTER = 200
 
 
 def _add(facts: FactsBuilder, row: TermsRow) -> None:
@@ -70,6 +84,7 @@ class StoredIndex:
         self._articles: tuple[int, datetime | None, datetime | None] = (0, None, None)
         self._tracking: bool | None = None  # whether the store keeps a change log
         self._synced = 0  # the change log's newest entry at the last sync
+        self._saved: int | None = None  # ``_synced`` of the snapshot on file, if ours
         self._lock = threading.Lock()
 
     def _changed(self, row: TermsRow) -> bool:
@@ -78,7 +93,7 @@ class StoredIndex:
         at = None if pool is None else pool.position.get(row.id)
         return at is None or int(pool.facts.stamps[at]) != micros(row.indexed_at)  # type: ignore[union-attr]
 
-    def refresh(self, store: Store) -> Pool:
+    def refresh(self, store: Store, snapshot: Path | None = None) -> Pool:
         """The up-to-date pool.
 
         The first look in a process syncs the table (``sync_terms``: articles without a
@@ -87,26 +102,85 @@ class StoredIndex:
         for an index probe and nothing else when nothing changed, and checks a new
         article's row alone, not the whole table. A store without the log's triggers
         syncs whole again when the articles' count or newest stamps moved.
+
+        With ``snapshot`` (a file, :mod:`syndicate.related.snapshot`) and a change log,
+        the first look starts from the pool saved there when the store vouches for it
+        (it holds the snapshot's token) and catches up from the log as a later look
+        does, instead of reading the whole table; and the pool is saved there when no
+        snapshot of ours is on file or the log has moved ``SAVE_AFTER`` entries past it.
         """
         with self._lock:
-            self._sync(store)
-            state = terms_state(store)
-            if self.pool is not None and state == self._state:
-                return self.pool  # nothing written or removed since the last look
-            since = None if self.watermark is None else self.watermark - OVERLAP
-            rows = (r for r in iter_terms(store, since=since) if self._changed(r))
-            if self.pool is None:
-                count, size = terms_size(store)
-                self.pool = self._merge(rows, TermRowsBuilder(count, size // 4))
-            else:
-                changed = list(rows)  # rows written since the watermark: few
-                if changed:
-                    size = sum(len(r.term_ids) for r in changed)
-                    self.pool = self._merge(changed, TermRowsBuilder(len(changed), size // 4))
-            if len(self.pool) != terms_count(store):  # rows were deleted
-                self.pool = self._keep(terms_ids(store))
-            self._state = state
-            return self.pool
+            if self.pool is None and snapshot is not None:
+                self._restore(store, snapshot)
+            pool = self._refreshed(store)
+            if snapshot is not None:
+                self._save_if_due(store, snapshot)
+            return pool
+
+    def _refreshed(self, store: Store) -> Pool:
+        self._sync(store)
+        state = terms_state(store)
+        if self.pool is not None and state == self._state:
+            return self.pool  # nothing written or removed since the last look
+        since = None if self.watermark is None else self.watermark - OVERLAP
+        rows = (r for r in iter_terms(store, since=since) if self._changed(r))
+        if self.pool is None:
+            count, size = terms_size(store)
+            self.pool = self._merge(rows, TermRowsBuilder(count, size // 4))
+        else:
+            changed = list(rows)  # rows written since the watermark: few
+            if changed:
+                size = sum(len(r.term_ids) for r in changed)
+                self.pool = self._merge(changed, TermRowsBuilder(len(changed), size // 4))
+        if len(self.pool) != terms_count(store):  # rows were deleted
+            self.pool = self._keep(terms_ids(store))
+        self._state = state
+        return self.pool
+
+    def _restore(self, store: Store, path: Path) -> None:
+        """Start from the snapshot in ``path`` if it is this store's as it stands."""
+        if self._tracking is None:
+            self._tracking = change_tracking(store)
+        if not self._tracking:
+            return  # without the log a new process could not tell what changed since
+        saved = snapshots.load(path)
+        if saved is None:
+            return
+        if saved.store != _store_key(store) or snapshot_token(store, _name(path)) != saved.token:
+            log.info(
+                "related index snapshot %s is not this store's as it stands (another "
+                "store, or restored from a backup): reading the whole table",
+                path,
+            )
+            return
+        self.pool = Pool(saved.facts, saved.rows)
+        self.watermark, self._state = saved.watermark, saved.state
+        self._synced = self._saved = saved.synced
+
+    def _save_if_due(self, store: Store, path: Path) -> None:
+        if not self._tracking or self.pool is None:
+            return
+        if self._saved is not None and self._synced - self._saved < SAVE_AFTER:
+            return
+        self._saved = self._synced  # tried: not again before SAVE_AFTER more changes
+        token = secrets.token_hex(16)
+        taken = snapshots.Snapshot(
+            store=_store_key(store),
+            token=token,
+            synced=self._synced,
+            watermark=self.watermark,
+            state=self._state,
+            facts=self.pool.facts,
+            rows=self.pool.rows,
+        )
+        if not snapshots.save(path, taken):
+            return
+        try:
+            # After the file: a crash between the two leaves a token that does not
+            # match, and the snapshot is not used.
+            record_snapshot(store, _name(path), token)
+        except StoreError as err:
+            log.warning("related index snapshot %s not recorded: %s", path, err)
 
     def _sync(self, store: Store) -> None:
         if self._tracking is None:
@@ -172,11 +246,29 @@ _CACHES: dict[str, StoredIndex] = {}
 _CACHES_LOCK = threading.Lock()
 
 
+def _store_key(store: Store) -> str:
+    return store.engine.url.render_as_string(hide_password=True)
+
+
+def _name(path: Path) -> str:
+    """The snapshot's name in the store: its file's absolute path, hashed (two
+    instances with their own cache folders over one store keep a token each)."""
+    return hashlib.sha256(str(path.absolute()).encode()).hexdigest()[:40]
+
+
+def snapshot_path(store: Store, settings: Settings) -> Path | None:
+    """Where the related index of ``store`` is kept between processes (``[related]
+    snapshot`` and ``snapshot_dir``), ``None`` when it is not kept."""
+    if not settings.related.snapshot:
+        return None
+    digest = hashlib.sha256(_store_key(store).encode()).hexdigest()[:16]
+    return settings.resolve(settings.related.snapshot_dir) / f"{digest}.npz"
+
+
 def stored_index(store: Store) -> StoredIndex:
     """This process's cache of ``store``'s term vectors (one per store URL)."""
-    key = store.engine.url.render_as_string(hide_password=True)
     with _CACHES_LOCK:
-        return _CACHES.setdefault(key, StoredIndex())
+        return _CACHES.setdefault(_store_key(store), StoredIndex())
 
 
 def forget_stored_indexes() -> None:
@@ -232,7 +324,7 @@ def related_index(
     embed: Embed | None = None,
 ) -> RelatedIndex:
     """The index of ``channel``'s "More from" pool before ``until``, from the cache."""
-    pool = stored_index(store).refresh(store)
+    pool = stored_index(store).refresh(store, snapshot_path(store, settings))
     return RelatedIndex.over(
         pool,
         store.get_articles,

@@ -47,5 +47,18 @@ related_terms = Table(
     Index("ix_related_terms_indexed_at", "indexed_at"),
 )
 
+# The token of each related index snapshot saved of this store (``related/snapshot.py``),
+# by the snapshot file's name: a process uses a snapshot only while the store still
+# holds its token, so a store restored from a backup (which holds an older token, or
+# none) or another store at the same URL never takes a snapshot that is not its own.
+# Migration 0020 creates it.
+related_snapshots = Table(
+    "related_snapshots",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("token", String(64), nullable=False),
+    Column("saved_at", UTCDateTime, nullable=False),
+)
+
 # The cache's cheap "did articles change?" look (``articles_state``) reads these two
 # maxima on every ranking: indexed, each is one index probe instead of a table scan.

@@ -17,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from syndicate.errors import StoreError
 from syndicate.store.core import Store
-from syndicate.store.related_schema import related_terms
+from syndicate.store.related_schema import related_snapshots, related_terms
 from syndicate.store.schema import articles
 
 _CHUNK = 500
@@ -175,6 +175,26 @@ def terms_count(store: Store) -> int:
     """How many rows the table holds."""
     with store.engine.connect() as conn:
         return int(conn.execute(select(func.count()).select_from(related_terms)).scalar_one())
+
+
+def snapshot_token(store: Store, name: str) -> str | None:
+    """The token the store recorded for snapshot ``name``, ``None`` if none."""
+    t = related_snapshots
+    with store.engine.connect() as conn:
+        return conn.execute(select(t.c.token).where(t.c.name == name)).scalar_one_or_none()
+
+
+def record_snapshot(store: Store, name: str, token: str, now: datetime | None = None) -> None:
+    """Record ``token`` as snapshot ``name``'s (replacing the one before)."""
+    t = related_snapshots
+    try:
+        with store.engine.begin() as conn:
+            conn.execute(delete(t).where(t.c.name == name))
+            conn.execute(
+                insert(t).values(name=name, token=token, saved_at=now or datetime.now(UTC))
+            )
+    except SQLAlchemyError as err:
+        raise StoreError(f"recording a related snapshot failed: {err}") from err
 
 
 def _row(row: Any) -> TermsRow:
