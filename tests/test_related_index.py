@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 import numpy as np
 import pytest
@@ -248,3 +249,27 @@ def test_a_warm_look_checks_only_the_articles_the_change_log_names(
     assert checked[2] is not None and new.id in checked[2]
     assert replayed or checked[2:] == [{new.id}]
     assert got == fresh_picks(store, story)
+
+
+def test_a_warm_look_reads_whole_only_the_rows_it_lacks(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every row here is within the re-read overlap behind the newest (as after a bulk
+    index): a warm look reads their stamps, and whole only the new article's row."""
+    import syndicate.related.cache as cache
+
+    saved = save(store, *(entry(n, list(TOPICS)[n % 3]) for n in range(12)))
+    story = saved[0]
+    whole: list[list[str]] = []
+    terms_of = cache.terms_of
+
+    def spy(store: Store, ids: list[str]) -> Any:
+        whole.append(list(ids))
+        return terms_of(store, ids)
+
+    monkeypatch.setattr(cache, "terms_of", spy)
+    picks(store, story)
+    assert whole == []  # the first look reads the table (iter_terms)
+    (new,) = save(store, entry(40, "harbour", extra=TOPICS["harbour"] * 2))
+    assert picks(store, story)[0] == new.id
+    assert whole == [[new.id]]

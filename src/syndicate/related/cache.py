@@ -42,7 +42,9 @@ from syndicate.store.related_terms import (
     snapshot_token,
     terms_count,
     terms_ids,
+    terms_of,
     terms_size,
+    terms_stamps,
     terms_state,
 )
 
@@ -87,11 +89,12 @@ class StoredIndex:
         self._saved: int | None = None  # ``_synced`` of the snapshot on file, if ours
         self._lock = threading.Lock()
 
-    def _changed(self, row: TermsRow) -> bool:
-        """Whether ``row`` differs from the pool's copy (the overlap re-reads some)."""
+    def _changed(self, id: str, indexed_at: datetime) -> bool:
+        """Whether row ``id`` written at ``indexed_at`` differs from the pool's copy
+        (the overlap finds some it holds already)."""
         pool = self.pool
-        at = None if pool is None else pool.position.get(row.id)
-        return at is None or int(pool.facts.stamps[at]) != micros(row.indexed_at)  # type: ignore[union-attr]
+        at = None if pool is None else pool.position.get(id)
+        return at is None or int(pool.facts.stamps[at]) != micros(indexed_at)  # type: ignore[union-attr]
 
     def refresh(self, store: Store, snapshot: Path | None = None) -> Pool:
         """The up-to-date pool.
@@ -122,13 +125,16 @@ class StoredIndex:
         state = terms_state(store)
         if self.pool is not None and state == self._state:
             return self.pool  # nothing written or removed since the last look
-        since = None if self.watermark is None else self.watermark - OVERLAP
-        rows = (r for r in iter_terms(store, since=since) if self._changed(r))
-        if self.pool is None:
+        if self.pool is None or self.watermark is None:
             count, size = terms_size(store)
-            self.pool = self._merge(rows, TermRowsBuilder(count, size // 4))
+            self.pool = self._merge(iter_terms(store), TermRowsBuilder(count, size // 4))
         else:
-            changed = list(rows)  # rows written since the watermark: few
+            # Rows written since the watermark, less the overlap: their stamps first (an
+            # index read), then only those the pool lacks (right after a bulk index the
+            # overlap holds the whole table, which must not be read again at each look).
+            since = self.watermark - OVERLAP
+            stale = [i for i, at in terms_stamps(store, since) if self._changed(i, at)]
+            changed = terms_of(store, stale) if stale else []
             if changed:
                 size = sum(len(r.term_ids) for r in changed)
                 self.pool = self._merge(changed, TermRowsBuilder(len(changed), size // 4))

@@ -123,6 +123,27 @@ def iter_terms(
         last = rows[-1].id
 
 
+def terms_stamps(store: Store, since: datetime) -> list[tuple[str, datetime]]:
+    """The id and ``indexed_at`` of every row written at or after ``since`` (from the
+    index on ``indexed_at``: no row is read whole)."""
+    t = related_terms
+    query = select(t.c.id, t.c.indexed_at).where(t.c.indexed_at >= since)
+    with store.engine.connect() as conn:
+        return [(i, at) for i, at in conn.execute(query)]
+
+
+def terms_of(store: Store, ids: Sequence[str]) -> list[TermsRow]:
+    """The rows of ``ids`` that exist, in id order."""
+    wanted = sorted(ids)
+    query = select(related_terms).order_by(related_terms.c.id)
+    found: list[TermsRow] = []
+    with store.engine.connect() as conn:
+        for start in range(0, len(wanted), _CHUNK):
+            part = wanted[start : start + _CHUNK]
+            found += map(_row, conn.execute(query.where(related_terms.c.id.in_(part))))
+    return found
+
+
 def terms_ids(store: Store) -> set[str]:
     """Every id in the table."""
     with store.engine.connect() as conn:
