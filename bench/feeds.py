@@ -4,8 +4,8 @@
 Measures, each run in a fresh process (so peak memory, ru_maxrss, is that run's own):
 
 * cold full build: an empty output folder, a store without stored feed picks or item
-  fragments and an empty document cache (a store's first build): every channel,
-  format, archive page, gzip;
+  fragments, an empty document cache and no related index snapshot (a store's first
+  build): every channel, format, archive page, gzip;
 * full build, fragments kept: an empty output folder over a store that has been built
   (every item's fragments stored), the document cache emptied: the documents are
   spliced and compressed, no item is rendered;
@@ -13,7 +13,8 @@ Measures, each run in a fresh process (so peak memory, ru_maxrss, is that run's 
   document cache (``[output] cache_dir``): every document is linked from the cache;
 * incremental build: the same output folder after one new article (each run adds one),
   apart for an article outside the ``related_in_content`` channel (World) and one in
-  it, whose "More from" picks a new process must load the related index to choose;
+  it, whose "More from" picks a new process must load the related index to choose
+  (from its snapshot, ``[related] snapshot_dir``, and what changed since);
 * incremental build in a long-running process (the daemon's case): one process builds
   after each new World article, its related index kept in memory between builds;
 
@@ -161,6 +162,8 @@ def child_syndicate(
         _forget(store, "feed_fragments")
     if cold or not cache:
         shutil.rmtree(settings.resolve(settings.output.cache_dir), ignore_errors=True)
+    if cold:  # a store's first build has no related index snapshot either
+        shutil.rmtree(settings.resolve(settings.related.snapshot_dir), ignore_errors=True)
     profiler = cProfile.Profile() if profile else None
     start = time.perf_counter()
     if profiler is not None:
