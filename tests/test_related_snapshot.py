@@ -7,7 +7,9 @@ not used."""
 from __future__ import annotations
 
 import logging
+import os
 import shutil
+import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -202,3 +204,15 @@ def test_no_snapshot_when_turned_off(store: Store, tmp_path: Path) -> None:
     forget_stored_indexes()
     related_index(store, on, channel()).pick_per_story([saved[0]], 3)
     assert len(list(folder.glob("*.npz"))) == 1
+
+
+def test_a_save_removes_what_a_killed_save_left(store: Store, path: Path) -> None:
+    save(store, *(entry(n, list(TOPICS)[n % 3]) for n in range(4)))
+    path.parent.mkdir(parents=True)
+    old = path.parent / ".snapshot-killed.tmp"
+    young = path.parent / ".snapshot-saving.tmp"
+    for tmp in (old, young):
+        tmp.write_bytes(b"partial")
+    os.utime(old, (time.time() - 7200, time.time() - 7200))
+    new_process(store, path)
+    assert path.exists() and young.exists() and not old.exists()

@@ -24,6 +24,7 @@ import json
 import logging
 import os
 import tempfile
+import time
 import zipfile
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -41,6 +42,7 @@ log = logging.getLogger(__name__)
 FORMAT = 1
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_TMP_PREFIX = ".snapshot-"
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +104,8 @@ def save(path: Path, snapshot: Snapshot) -> bool:
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".snapshot-", suffix=".tmp", dir=path.parent)
+        _sweep(path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, suffix=".tmp", dir=path.parent)
         try:
             with os.fdopen(fd, "wb") as out:
                 np.savez(out, allow_pickle=False, **arrays)
@@ -114,6 +117,17 @@ def save(path: Path, snapshot: Snapshot) -> bool:
         log.warning("related snapshot not saved to %s: %s", path, err)
         return False
     return True
+
+
+def _sweep(folder: Path) -> None:
+    """Remove temporary files a process killed while saving left (an hour old)."""
+    stale = time.time() - 3600
+    for tmp in folder.glob(f"{_TMP_PREFIX}*.tmp"):
+        try:
+            if tmp.stat().st_mtime < stale:
+                tmp.unlink()
+        except OSError:
+            pass  # another process's, gone already
 
 
 def load(path: Path) -> Snapshot | None:
