@@ -412,7 +412,7 @@ def _labels(
 ) -> tuple[dict[str, int], sparse.csr_matrix]:
     """The sorted vocabulary of ``names`` and the 0/1 (rows × vocab) matrix."""
     vocab = {name: n for n, name in enumerate(sorted(set(names)))}
-    codes = np.fromiter((vocab[n] for n in names), dtype=np.int32, count=len(names))
+    codes = np.fromiter(map(vocab.__getitem__, names), dtype=np.int32, count=len(names))
     data = np.ones(len(names), dtype=np.float32)
     shape = (len(offsets) - 1, max(len(vocab), 1))
     return vocab, sparse.csr_matrix((data, codes, offsets), shape=shape)
@@ -435,7 +435,7 @@ class Pool:
         self._lexical(rows)
         by_name = self._section_names(facts)
         self.sections = np.fromiter(
-            (by_name[s] for s in facts.sections), dtype=np.int64, count=len(facts)
+            map(by_name.__getitem__, facts.sections), dtype=np.int64, count=len(facts)
         )
         self.tag_vocab, self.tags = _labels(facts.tag_offsets, facts.tags)
         self.author_vocab, self.authors = _labels(facts.author_offsets, facts.authors)
@@ -457,7 +457,7 @@ class Pool:
         names = sorted(set(facts.sources))
         self.source_code = {s: n for n, s in enumerate(names)}
         self.sources = np.fromiter(
-            (self.source_code[s] for s in facts.sources), dtype=np.int64, count=len(facts)
+            map(self.source_code.__getitem__, facts.sources), dtype=np.int64, count=len(facts)
         )
         self.excluded = facts.excluded
 
