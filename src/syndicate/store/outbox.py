@@ -42,6 +42,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.visitors import replacement_traverse
 
+from syndicate.store.arrays import one_of
 from syndicate.store.core import Store
 from syndicate.store.delivery_schema import (
     channel_pauses,
@@ -200,7 +201,7 @@ class Outbox(DeliveryResults):
                     ),
                 )
                 .where(
-                    deliveries.c.id.in_(ids),
+                    one_of(conn, deliveries.c.id, ids),
                     deliveries.c.lease_owner == owner,
                     deliveries.c.lease_until == until,
                     deliveries.c.status == "sending",
@@ -244,7 +245,7 @@ class Outbox(DeliveryResults):
                 .values(picks=bindparam("b_picks")),
                 [{"b_id": key, "b_picks": mask} for key, mask in choices.items()],
             )
-            rows = conn.execute(select(d.id, d.picks).where(d.id.in_(list(choices))))
+            rows = conn.execute(select(d.id, d.picks).where(one_of(conn, d.id, list(choices))))
             return {int(row[0]): int(row[1]) for row in rows if row[1] is not None}
 
     def reserve(
@@ -333,7 +334,7 @@ class Outbox(DeliveryResults):
         if edition_id is not None:
             pick = pick.where(edition == edition_id)
         if ids is not None:
-            pick = pick.where(deliveries.c.id.in_(list(ids)))
+            pick = pick.where(one_of(conn, deliveries.c.id, ids))
         held = held_groups(conn)
         if held:  # circuit breakers: a paused recipient group's rows wait, queued
             pick = pick.join(subscribers, subscribers.c.id == deliveries.c.subscriber_id).where(
@@ -342,18 +343,16 @@ class Outbox(DeliveryResults):
         if not sqlite:
             # Lock the picked rows, skipping those another sender holds; the UPDATE
             # below then only touches rows this transaction has locked.
-            target: Any = [
+            locked = [
                 r[0] for r in conn.execute(pick.with_for_update(skip_locked=True, of=deliveries))
             ]
+            taken = one_of(conn, deliveries.c.id, locked)
         else:
             # SQLite: pick and take in one statement, which runs under the single
             # write lock, so a concurrent sender cannot pick the same rows between.
-            target = pick.correlate(None).scalar_subquery()
+            taken = deliveries.c.id.in_(pick.correlate(None).scalar_subquery())
         done = conn.execute(
-            update(deliveries)
-            .where(deliveries.c.id.in_(target), terms)
-            .values(values)
-            .returning(deliveries.c.id)
+            update(deliveries).where(taken, terms).values(values).returning(deliveries.c.id)
         )
         return sorted(r[0] for r in done)
 
