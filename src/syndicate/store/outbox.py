@@ -28,8 +28,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     Connection,
+    Integer,
     and_,
     bindparam,
     case,
@@ -42,7 +44,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.visitors import replacement_traverse
 
-from syndicate.store.arrays import one_of
+from syndicate.store.arrays import on_postgres, one_of, unnested
 from syndicate.store.core import Store
 from syndicate.store.delivery_schema import (
     channel_pauses,
@@ -239,14 +241,32 @@ class Outbox(DeliveryResults):
             return {}
         d = deliveries.c
         with self.engine.begin() as conn:
-            conn.execute(
-                update(deliveries)
-                .where(d.id == bindparam("b_id"), d.picks.is_(None))
-                .values(picks=bindparam("b_picks")),
-                [{"b_id": key, "b_picks": mask} for key, mask in choices.items()],
-            )
-            rows = conn.execute(select(d.id, d.picks).where(one_of(conn, d.id, list(choices))))
-            return {int(row[0]): int(row[1]) for row in rows if row[1] is not None}
+            if on_postgres(conn):
+                chosen = unnested(
+                    "chosen",
+                    id=(Integer(), list(choices)),
+                    picks=(BigInteger(), list(choices.values())),
+                )
+                done = conn.execute(
+                    update(deliveries)
+                    .where(d.id == chosen.c.id, d.picks.is_(None))
+                    .values(picks=chosen.c.picks)
+                    .returning(d.id, d.picks)
+                )
+                held = {int(row[0]): int(row[1]) for row in done}
+            else:
+                conn.execute(
+                    update(deliveries)
+                    .where(d.id == bindparam("b_id"), d.picks.is_(None))
+                    .values(picks=bindparam("b_picks")),
+                    [{"b_id": key, "b_picks": mask} for key, mask in choices.items()],
+                )
+                held = {}
+            rest = [key for key in choices if key not in held]
+            if rest:  # rows whose picks were recorded before (all of them on SQLite)
+                rows = conn.execute(select(d.id, d.picks).where(one_of(conn, d.id, rest)))
+                held.update((int(row[0]), int(row[1])) for row in rows if row[1] is not None)
+            return held
 
     def reserve(
         self,
