@@ -188,7 +188,8 @@ class Outbox(DeliveryResults):
         }
         with self.engine.begin() as conn:
             if on_postgres(conn):
-                return self._claim_locked(conn, due, values, limit, edition_id, ids, choose)
+                walk = after is not None
+                return self._claim_locked(conn, due, values, limit, edition_id, ids, choose, walk)
             taken = self._take(conn, due, values, limit, edition_id, ids)
             if not taken:
                 return []
@@ -216,12 +217,24 @@ class Outbox(DeliveryResults):
         edition_id: int | None,
         ids: Sequence[int] | None,
         choose: Chooser | None,
+        walk: bool,
     ) -> list[Claimed]:
         """PostgreSQL: lock the rows to claim (skipping those another sender holds),
         read them, choose the picks of those without, then take them with one UPDATE
-        that also records the picks, all in the caller's transaction."""
+        that also records the picks, all in the caller's transaction. ``walk``: the
+        claim goes on after the last id claimed."""
         pick = self._pick(conn, due, limit, edition_id, ids)
+        if walk:
+            # Just after an edition is enqueued the planner's statistics do not know its
+            # rows; it then reads every due row of the edition through the edition and
+            # status indexes and sorts them to take the first ``limit`` (each claim of
+            # the run again: 5-11 ms of the server's time each at 10,000 rows, quadratic
+            # in the edition's size). Without a sort it must walk the primary key from
+            # ``after``, which reads about the rows it takes (0.4-0.7 ms).
+            conn.exec_driver_sql("SET LOCAL enable_sort = off")
         locked = [r[0] for r in conn.execute(pick.with_for_update(skip_locked=True, of=deliveries))]
+        if walk:
+            conn.exec_driver_sql("RESET enable_sort")
         if not locked:
             return []
         # A statement after the lock reads the rows as they are now, and nobody else can
