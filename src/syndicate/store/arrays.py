@@ -9,7 +9,8 @@ unnest(array, array, …)`` instead of an ``executemany`` of one statement per r
 Measured in batches of 500 on 10,000 rows: 2.8 ms of the client's CPU per list of 500
 ids against 0.55 ms as an array; 13–16 µs of the client's CPU (and 13–14 of the
 server's) per row updated by ``executemany`` against 1.5 (and 7–10) through ``unnest``.
-(An ``UPDATE … FROM (VALUES …)`` has two bound parameters per row, and costs as much.)
+(The ``UPDATE … FROM (VALUES …)`` tried before had two bound parameters per row, and
+cost more than the ``executemany``: docs/delivery.md.)
 
 SQLite has no arrays: there :func:`one_of` gives the usual ``IN`` list, and callers
 keep their ``executemany`` (sqlite3 runs it in C, without those costs).

@@ -113,9 +113,11 @@ def received_query(
     ``ix_deliveries_subscriber_sent``. Given the ``conn`` it runs on, the ids are one
     array parameter on PostgreSQL (:mod:`syndicate.store.arrays`)."""
     d = deliveries.c
-    wanted: ColumnElement[bool] = d.subscriber_id.in_(list(subscriber_ids))
-    if conn is not None:
-        wanted = one_of(conn, d.subscriber_id, subscriber_ids)
+    wanted: ColumnElement[bool] = (
+        d.subscriber_id.in_(list(subscriber_ids))
+        if conn is None
+        else one_of(conn, d.subscriber_id, subscriber_ids)
+    )
     counted = or_(
         and_(d.status == "sent", d.sent_at >= since),
         and_(d.status.in_(IN_FLIGHT), d.picks.is_not(None)),
