@@ -369,9 +369,10 @@ class Dispatcher:
 
     def _chooser(self, now: datetime) -> Chooser | None:
         """The "More from" picks' chooser the claim records with the rows it takes
-        (on PostgreSQL in the same UPDATE). None while a warm-up ramp is in force: it
-        holds back claimed rows over the day's cap after the claim, and those rows'
-        picks are chosen on the day they go (by :meth:`_picks`), as they always were."""
+        (on PostgreSQL in the same UPDATE). None while a warm-up ramp is set
+        (``[delivery] warmup`` or the stored flag): it may hold claimed rows over the
+        day's cap back after the claim, and those rows' picks are chosen on the day
+        they go (by :meth:`_picks`), as they always were."""
         if self.warmup is not None and self.warmup.config() is not None:
             return None
         messages = self.messages
