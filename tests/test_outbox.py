@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from datetime import timedelta
 
 import pytest
@@ -13,7 +14,7 @@ from syndicate.delivery.dispatch import audience, backoff, edition_cadence, enqu
 from syndicate.errors import BackendConfigError
 from syndicate.models import DeliveryResult, OutboundMessage
 from syndicate.store import Store
-from syndicate.store.outbox import Outbox
+from syndicate.store.outbox import Claimed, Outbox
 from syndicate.store.subscribers import SubscriberStore
 from syndicate.testing import FixedClock
 from tests.deliveryhelpers import SLOT, add_subscribers, channel, dispatcher, edition
@@ -223,3 +224,36 @@ def test_the_first_picks_recorded_for_a_delivery_stay(store: Store) -> None:
     with store.engine.connect() as conn:
         held = dict(conn.execute(text("SELECT id, picks FROM deliveries")).all())
     assert held == {ids[0]: 5, ids[1]: 2**40, ids[2]: 3, ids[3]: None}
+
+
+def test_a_claim_records_the_picks_it_is_given_and_keeps_the_first(store: Store) -> None:
+    """``claim(choose=…)`` records the picks of the rows it takes that have none (on
+    PostgreSQL in the claim's own UPDATE), returns the rows with them, leaves a blocked
+    row's alone, and a row claimed again keeps its first picks."""
+    add_subscribers(store, 3)
+    enqueue_edition(store, channel(), edition(store), SLOT)
+    SubscriberStore(store).suppress(
+        "reader00002@example.com", "complained", source="test", detail="", now=SLOT
+    )
+    outbox = Outbox(store)
+    asked: list[list[int]] = []
+
+    def choose(rows: Sequence[Claimed]) -> dict[int, int]:
+        ids = [c.id for c in rows]
+        asked.append(ids)
+        return {key: 0b101 for key in ids}
+
+    lease = timedelta(seconds=60)
+    first = outbox.claim("a", now=SLOT, lease=lease, limit=10, choose=choose)
+    assert len(first) == 3 and len(asked) == 1 and len(asked[0]) == 2
+    assert [c.picks for c in first if not c.blocked] == [0b101, 0b101]
+    assert [c.picks for c in first if c.blocked] == [None]
+    assert all(c.attempts == 1 for c in first)
+    with store.engine.connect() as conn:
+        held = dict(conn.execute(text("SELECT id, picks FROM deliveries")).all())
+    assert sorted(held.values(), key=str) == [5, 5, None]
+    # The lease runs out; another sender claims the rows again and keeps those picks.
+    later = SLOT + timedelta(seconds=61)
+    again = outbox.claim("b", now=later, lease=lease, limit=10, choose=lambda rows: {})
+    assert [c.picks for c in again] == [c.picks for c in first]
+    assert all(c.attempts == 2 for c in again)

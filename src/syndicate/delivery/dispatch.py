@@ -53,7 +53,7 @@ from syndicate.store.editions import (
     get_edition_by_id,
 )
 from syndicate.store.guards import Guards
-from syndicate.store.outbox import Claimed, Outbox, Outcome
+from syndicate.store.outbox import Chooser, Claimed, Outbox, Outcome
 from syndicate.store.stats import active_audience
 from syndicate.store.subscribers import SubscriberStore
 
@@ -337,14 +337,16 @@ class Dispatcher:
         backend: a worker keeps it open from one task to the next.
         """
         report = DispatchReport()
+        now = self.clock()
         claimed = self.outbox.claim(
             self.owner,
-            now=self.clock(),
+            now=now,
             lease=timedelta(seconds=self.settings.lease_seconds),
             limit=len(ids),
             edition_id=edition_id,
             ids=ids,
             reserved_by=reserved_by,
+            choose=self._chooser(now),
         )
         if not claimed:
             return report
@@ -354,14 +356,31 @@ class Dispatcher:
         return report
 
     def _claim(self, edition_id: int | None, after: int | None) -> list[Claimed]:
+        now = self.clock()
         return self.outbox.claim(
             self.owner,
-            now=self.clock(),
+            now=now,
             lease=timedelta(seconds=self.settings.lease_seconds),
             limit=self.settings.batch_size,
             edition_id=edition_id,
             after=after,
+            choose=self._chooser(now),
         )
+
+    def _chooser(self, now: datetime) -> Chooser | None:
+        """The "More from" picks' chooser the claim records with the rows it takes
+        (on PostgreSQL in the same UPDATE). None while a warm-up ramp is set
+        (``[delivery] warmup`` or the stored flag): it may hold claimed rows over the
+        day's cap back after the claim, and those rows' picks are chosen on the day
+        they go (by :meth:`_picks`), as they always were."""
+        if self.warmup is not None and self.warmup.config() is not None:
+            return None
+        messages = self.messages
+
+        def choose(claimed: Sequence[Claimed]) -> dict[int, int]:
+            return messages.choose(claimed, now)
+
+        return choose
 
     def _deliver(self, messages: list[OutboundMessage]) -> list[DeliveryResult]:
         return self.backend.deliver(messages) if messages else []
@@ -394,7 +413,8 @@ class Dispatcher:
         batch at once and recorded before anything is sent, so that a retry (after a
         deferral, or a crash between the provider's acceptance and our commit) shows the
         same picks as the first attempt. Where another sender recorded first, its
-        choice is the one returned."""
+        choice is the one returned. The claim has usually recorded them already (see
+        :meth:`_chooser`); this is for the rows it did not."""
         fresh = [c for c in claimed if c.picks is None]
         if not fresh:
             return {}

@@ -21,8 +21,9 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import ColumnElement, Connection, Select, and_, or_, select
 
+from syndicate.store.arrays import one_of
 from syndicate.store.core import Store
 from syndicate.store.delivery_schema import deliveries
 from syndicate.store.schema import editions
@@ -84,7 +85,7 @@ class Ledger:
         rows: list[tuple[int, int, int, int | None]] = []
         with self.engine.connect() as conn:
             for start in range(0, len(ids), _CHUNK):
-                query = received_query(ids[start : start + _CHUNK], since)
+                query = received_query(ids[start : start + _CHUNK], since, conn)
                 rows += [(r[0], r[1], r[2], r[3]) for r in conn.execute(query)]
         return rows
 
@@ -104,15 +105,21 @@ class Ledger:
                     self._editions[int(row[0])] = (tuple(row[1]), tuple(row[2]))
 
 
-def received_query(subscriber_ids: Sequence[int], since: datetime) -> Select[Any]:
+def received_query(
+    subscriber_ids: Sequence[int], since: datetime, conn: Connection | None = None
+) -> Select[Any]:
     """(delivery id, subscriber id, edition id, picks) of the deliveries the ledger
     counts for ``subscriber_ids`` (module docstring); it reads the index
-    ``ix_deliveries_subscriber_sent``."""
+    ``ix_deliveries_subscriber_sent``. Given the ``conn`` it runs on, the ids are one
+    array parameter on PostgreSQL (:mod:`syndicate.store.arrays`)."""
     d = deliveries.c
+    wanted: ColumnElement[bool] = (
+        d.subscriber_id.in_(list(subscriber_ids))
+        if conn is None
+        else one_of(conn, d.subscriber_id, subscriber_ids)
+    )
     counted = or_(
         and_(d.status == "sent", d.sent_at >= since),
         and_(d.status.in_(IN_FLIGHT), d.picks.is_not(None)),
     )
-    return select(d.id, d.subscriber_id, d.edition_id, d.picks).where(
-        d.subscriber_id.in_(list(subscriber_ids)), counted
-    )
+    return select(d.id, d.subscriber_id, d.edition_id, d.picks).where(wanted, counted)

@@ -13,9 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, bindparam, func, update
+from sqlalchemy import Engine, Integer, String, Text, bindparam, func, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 
+from syndicate.store.arrays import on_postgres, unnested
 from syndicate.store.delivery_schema import deliveries
 from syndicate.store.schema import UTCDateTime
 
@@ -65,41 +66,71 @@ class DeliveryResults:
     def _record(self, owner: str, outcomes: Sequence[Outcome], now: datetime) -> None:
         sent = [o for o in outcomes if o.status == "sent"]
         other = [o for o in outcomes if o.status != "sent"]
+        d = deliveries.c
         with self.engine.begin() as conn:
+            # PostgreSQL: each kind of result is one UPDATE … FROM unnest(…) (one array
+            # per column, see syndicate.store.arrays); SQLite: one executemany.
+            arrays = on_postgres(conn)
             if sent:
-                stmt = (
-                    update(deliveries)
-                    .where(deliveries.c.id == bindparam("b_id"), deliveries.c.status != "sent")
-                    .values(
-                        status="sent",
-                        sent_at=now,
-                        provider_message_id=bindparam("b_pmid"),
-                        last_error=None,
-                        lease_until=None,
-                        lease_owner=None,
+                done = {
+                    "status": "sent",
+                    "sent_at": now,
+                    "last_error": None,
+                    "lease_until": None,
+                    "lease_owner": None,
+                }
+                if arrays:
+                    v = unnested(
+                        "result",
+                        id=(Integer(), [o.id for o in sent]),
+                        pmid=(Text(), [o.provider_message_id for o in sent]),
                     )
-                )
-                conn.execute(stmt, [{"b_id": o.id, "b_pmid": o.provider_message_id} for o in sent])
+                    conn.execute(
+                        update(deliveries)
+                        .where(d.id == v.c.id, d.status != "sent")
+                        .values({**done, "provider_message_id": v.c.pmid})
+                    )
+                else:
+                    conn.execute(
+                        update(deliveries)
+                        .where(d.id == bindparam("b_id"), d.status != "sent")
+                        .values({**done, "provider_message_id": bindparam("b_pmid")}),
+                        [{"b_id": o.id, "b_pmid": o.provider_message_id} for o in sent],
+                    )
             if other:
-                stmt = (
-                    update(deliveries)
-                    .where(
-                        deliveries.c.id == bindparam("b_id"),
-                        deliveries.c.lease_owner == owner,
-                        deliveries.c.status == "sending",
+                mine = (d.lease_owner == owner, d.status == "sending")
+                if arrays:
+                    v = unnested(
+                        "result",
+                        id=(Integer(), [o.id for o in other]),
+                        status=(String(), [o.status for o in other]),
+                        error=(Text(), [o.error for o in other]),
+                        next=(UTCDateTime(), [o.next_attempt_at for o in other]),
                     )
+                    conn.execute(
+                        update(deliveries)
+                        .where(d.id == v.c.id, *mine)
+                        .values(
+                            status=v.c.status,
+                            last_error=v.c.error,
+                            next_attempt_at=func.coalesce(v.c.next, d.next_attempt_at),
+                            lease_until=None,
+                            lease_owner=None,
+                        )
+                    )
+                    return
+                conn.execute(
+                    update(deliveries)
+                    .where(d.id == bindparam("b_id"), *mine)
                     .values(
                         status=bindparam("b_status"),
                         last_error=bindparam("b_error"),
                         next_attempt_at=func.coalesce(
-                            bindparam("b_next", type_=UTCDateTime), deliveries.c.next_attempt_at
+                            bindparam("b_next", type_=UTCDateTime), d.next_attempt_at
                         ),
                         lease_until=None,
                         lease_owner=None,
-                    )
-                )
-                conn.execute(
-                    stmt,
+                    ),
                     [
                         {
                             "b_id": o.id,
