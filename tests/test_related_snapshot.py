@@ -11,13 +11,13 @@ import os
 import shutil
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from sqlalchemy import delete
+from sqlalchemy import delete, select, update
 
 import syndicate.related.cache as cache
 import syndicate.related.snapshot as snapshots
@@ -25,7 +25,9 @@ from syndicate.config import Settings
 from syndicate.config.related import RelatedSettings
 from syndicate.related.cache import forget_stored_indexes, related_index, stored_index
 from syndicate.related.pool import Pool
+from syndicate.related.sync import sync_terms
 from syndicate.store import Store, open_store
+from syndicate.store.related_schema import related_terms
 from syndicate.store.related_terms import iter_terms
 from syndicate.store.schema import articles
 from tests.digest.factory import channel, settings
@@ -178,6 +180,8 @@ def test_the_snapshot_is_saved_again_once_the_log_moved_far_enough(
     store: Store, path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(cache, "SAVE_AFTER", 3)
+    # The change count alone (the overlap's rule has a test of its own below).
+    monkeypatch.setattr(cache.StoredIndex, "_overlap_would_shrink", lambda self: False)
     save(store, *(entry(n, list(TOPICS)[n % 3]) for n in range(6)))
     new_process(store, path)
     first = snapshots.load(path)
@@ -216,3 +220,43 @@ def test_a_save_removes_what_a_killed_save_left(store: Store, path: Path) -> Non
     os.utime(old, (time.time() - 7200, time.time() - 7200))
     new_process(store, path)
     assert path.exists() and young.exists() and not old.exists()
+
+
+def test_a_snapshot_whose_newest_rows_are_a_bulk_index_is_saved_again_once_past_it(
+    store: Store, path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bulk index (an import, ``related reindex``) that is the newest thing in the
+    snapshot puts every row within the overlap behind its watermark: the next process
+    saves again once a new row moved the watermark past them, so the one after reads
+    the stamps of the new rows only, not of the whole bulk."""
+    monkeypatch.setattr(cache, "OVERLAP", timedelta(minutes=2))
+    monkeypatch.setattr(cache, "SAVE_AFTER", 5)
+    save(store, *(entry(n, list(TOPICS)[n % 3]) for n in range(12)))
+    sync_terms(store)
+    with store.engine.begin() as conn:  # indexed in bulk ten minutes ago
+        t = related_terms.c
+        for id, at in conn.execute(select(t.id, t.indexed_at)).all():
+            earlier = at.replace(tzinfo=UTC) - timedelta(minutes=10)
+            conn.execute(update(related_terms).where(t.id == id).values(indexed_at=earlier))
+    new_process(store, path)
+    first = snapshots.load(path)
+    assert first is not None and len(first.facts.ids) == 12
+    stamps: list[int] = []
+    read = cache.terms_stamps
+
+    def spy(store: Store, since: datetime) -> Any:
+        found = read(store, since)
+        stamps.append(len(found))
+        return found
+
+    monkeypatch.setattr(cache, "terms_stamps", spy)
+    save(store, entry(40, "harbour"))
+    new_process(store, path)
+    assert stamps == [13]  # the whole bulk is within the overlap of the first watermark
+    again = snapshots.load(path)
+    assert again is not None and again.token != first.token  # saved again
+    save(store, entry(41, "vaccine"))
+    whole = new_process(store, None)
+    stamps.clear()
+    assert_same_pool(new_process(store, path), whole)
+    assert stamps == [2]  # the two new rows only

@@ -87,6 +87,8 @@ class StoredIndex:
         self._tracking: bool | None = None  # whether the store keeps a change log
         self._synced = 0  # the change log's newest entry at the last sync
         self._saved: int | None = None  # ``_synced`` of the snapshot on file, if ours
+        self._saved_watermark: datetime | None = None  # and its watermark
+        self._overlap = 0  # rows the last look found within the overlap
         self._lock = threading.Lock()
 
     def _changed(self, id: str, indexed_at: datetime) -> bool:
@@ -133,7 +135,9 @@ class StoredIndex:
             # index read), then only those the pool lacks (right after a bulk index the
             # overlap holds the whole table, which must not be read again at each look).
             since = self.watermark - OVERLAP
-            stale = [i for i, at in terms_stamps(store, since) if self._changed(i, at)]
+            stamps = terms_stamps(store, since)
+            self._overlap = len(stamps)
+            stale = [i for i, at in stamps if self._changed(i, at)]
             changed = terms_of(store, stale) if stale else []
             if changed:
                 size = sum(len(r.term_ids) for r in changed)
@@ -162,13 +166,16 @@ class StoredIndex:
         self.pool = Pool(saved.facts, saved.rows)
         self.watermark, self._state = saved.watermark, saved.state
         self._synced = self._saved = saved.synced
+        self._saved_watermark = saved.watermark
 
     def _save_if_due(self, store: Store, path: Path) -> None:
         if not self._tracking or self.pool is None:
             return
         if self._saved is not None and self._synced - self._saved < SAVE_AFTER:
-            return
+            if not self._overlap_would_shrink():
+                return
         self._saved = self._synced  # tried: not again before SAVE_AFTER more changes
+        self._saved_watermark = self.watermark
         token = secrets.token_hex(16)
         taken = snapshots.Snapshot(
             store=_store_key(store),
@@ -187,6 +194,20 @@ class StoredIndex:
             record_snapshot(store, _name(path), token)
         except StoreError as err:
             log.warning("related index snapshot %s not recorded: %s", path, err)
+
+    def _overlap_would_shrink(self) -> bool:
+        """Whether saving now would spare the next process most of the overlap's rows:
+        the last look found many (``SAVE_AFTER`` or more) within it, as after a bulk
+        index that is the newest thing in the snapshot, and fewer than half of them are
+        within the overlap of the watermark as it is now. Without this a new process
+        would read the stamps of the whole bulk at each start until the log has moved
+        ``SAVE_AFTER`` changes (weeks, on a site that publishes a few articles a day)."""
+        if self._overlap < SAVE_AFTER or self.pool is None or self.watermark is None:
+            return False
+        if self.watermark == self._saved_watermark:
+            return False
+        since = micros(self.watermark - OVERLAP)
+        return int((self.pool.facts.stamps >= since).sum()) * 2 < self._overlap
 
     def _sync(self, store: Store) -> None:
         if self._tracking is None:
