@@ -171,9 +171,9 @@ class StoredIndex:
     def _save_if_due(self, store: Store, path: Path) -> None:
         if not self._tracking or self.pool is None:
             return
-        if self._saved is not None and self._synced - self._saved < SAVE_AFTER:
-            if not self._overlap_would_shrink():
-                return
+        recent = self._saved is not None and self._synced - self._saved < SAVE_AFTER
+        if recent and not self._overlap_would_shrink():
+            return
         self._saved = self._synced  # tried: not again before SAVE_AFTER more changes
         self._saved_watermark = self.watermark
         token = secrets.token_hex(16)
