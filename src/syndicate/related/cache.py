@@ -149,9 +149,7 @@ class StoredIndex:
 
     def _restore(self, store: Store, path: Path) -> None:
         """Start from the snapshot in ``path`` if it is this store's as it stands."""
-        if self._tracking is None:
-            self._tracking = change_tracking(store)
-        if not self._tracking:
+        if not self._tracks(store):
             return  # without the log a new process could not tell what changed since
         saved = snapshots.load(path)
         if saved is None:
@@ -209,10 +207,14 @@ class StoredIndex:
         since = micros(self.watermark - OVERLAP)
         return int((self.pool.facts.stamps >= since).sum()) * 2 < self._overlap
 
-    def _sync(self, store: Store) -> None:
+    def _tracks(self, store: Store) -> bool:
+        """Whether the store keeps the change log (asked once per process)."""
         if self._tracking is None:
             self._tracking = change_tracking(store)
-        if not self._tracking:
+        return self._tracking
+
+    def _sync(self, store: Store) -> None:
+        if not self._tracks(store):
             seen = articles_state(store)
             if self.pool is None or seen != self._articles:
                 sync_terms(store)

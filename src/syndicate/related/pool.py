@@ -193,6 +193,11 @@ def micros(moment: datetime) -> int:
     return (moment - _EPOCH) // timedelta(microseconds=1)
 
 
+def from_micros(value: int) -> datetime:
+    """The moment ``value`` microseconds after the epoch (the inverse of :func:`micros`)."""
+    return _EPOCH + timedelta(microseconds=value)
+
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 

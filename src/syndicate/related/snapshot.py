@@ -27,21 +27,20 @@ import tempfile
 import time
 import zipfile
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from syndicate.related.pool import Facts, TermRows, micros
+from syndicate.related.pool import Facts, TermRows, from_micros, micros
 
 log = logging.getLogger(__name__)
 
 # Bump when what a snapshot holds or means changes: an older file is then ignored.
 FORMAT = 1
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _TMP_PREFIX = ".snapshot-"
 
 
@@ -222,4 +221,4 @@ def _micros(moment: datetime | None) -> int | None:
 
 
 def _moment(value: int | None) -> datetime | None:
-    return None if value is None else _EPOCH + timedelta(microseconds=int(value))
+    return None if value is None else from_micros(int(value))
