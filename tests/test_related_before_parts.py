@@ -255,3 +255,47 @@ def test_every_score_is_the_item_alone_s_to_the_bit(
             expected = alone.combined()[0, columns.rows[:mine]]
             got = summed[row, :mine] * decay(index.weights, moment, columns.published[:mine])
             assert got.tobytes() == expected.tobytes()
+
+
+@pytest.mark.parametrize("stories", [1, 2, 3, 5])
+def test_member_products_one_vector_at_a_time_or_over_the_used_features(
+    articles: list[Article], monkeypatch: pytest.MonkeyPatch, stories: int
+) -> None:
+    # A few stories are multiplied one vector at a time over every feature; more over
+    # the rows restricted to their features: the same float32 sums, to the bit.
+    index = base.index_over(articles)
+    columns = member_columns.Columns(index)
+    items = sorted(articles, key=lambda a: a.published_at)[200 : 200 + stories]
+    vectors = index._vectors(items)
+    parts = [(vectors, False), (vectors[: max(stories - 1, 1)], True)]
+    results = []
+    for most in (0, 1 << 10):
+        monkeypatch.setattr(member_columns, "MATVEC_MAX", most)
+        results.append(member_columns.member_products(columns, parts))
+    wide, narrow = results
+    assert wide.dtype == narrow.dtype == np.float32
+    assert wide.shape == (len(columns), stories + max(stories - 1, 1))
+    assert wide.any() and wide.tobytes() == narrow.tobytes()
+
+
+@pytest.mark.parametrize("prefix", [True, False])
+def test_members_that_are_the_pool_s_first_rows(articles: list[Article], prefix: bool) -> None:
+    # A site pool whose rows are in publication order (articles stored as they were
+    # published): the columns are a slice of the pool's space and its label transposes,
+    # nothing copied, and the picks stay the per-item path's. One member fewer at the
+    # start (not a prefix) takes the copying path.
+    from syndicate.related.pool import Pool
+
+    pool = Pool.of_articles(articles)  # rows in id order, which is publication order here
+    assert list(pool.published) == sorted(pool.published)
+    members = np.ones(len(pool), dtype=bool)
+    members[-40:] = False  # the newest are no members (as the items' own until excludes)
+    if not prefix:
+        members[0] = False
+    by_id = {a.id: a for a in articles}
+    index = RelatedIndex.over(pool, lambda ids: [by_id[i] for i in ids], members=members)
+    columns = member_columns.Columns(index)
+    assert (columns.tags_t is pool.tags_t) is prefix
+    assert np.shares_memory(columns.space.matrix.data, pool.matrix.data) is prefix
+    items = sorted(articles, key=lambda a: (a.published_at, a.id))[::3]
+    base.assert_same(index, items, 4)

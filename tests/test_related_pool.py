@@ -138,6 +138,7 @@ def test_an_extended_pool_is_the_pool_built_whole(seed: int) -> None:
         for name in ATTRIBUTES:
             assert_same(getattr(pool, name), getattr(whole, name), name)
         assert_same(pool.space.idf, whole.space.idf, "idf")
+        assert_same(pool.space.df, whole.space.df, "df")  # counted on from the old pool's
 
 
 def test_an_extended_pool_leaves_the_old_one_as_it_was() -> None:
@@ -152,3 +153,22 @@ def test_an_extended_pool_leaves_the_old_one_as_it_was() -> None:
     assert old.position == position and old.ordered == ordered
     for name, value in before.items():
         assert getattr(old, name) is value
+
+
+@pytest.mark.parametrize("new_features", [False, True])
+def test_rows_followed_by_more_are_the_rows_built_whole(new_features: bool) -> None:
+    # A refresh's new rows mostly reuse the pool's features (their ids are kept as they
+    # are); a new feature renumbers the pool's ids around it.
+    rng = random.Random(3)
+    first = rows(rng, 0, 30, [])
+    more = rows(rng, 30, 3, [])
+    used = {int(i) for r in first for i in r["terms"].ids}
+    for n, r in enumerate(more):
+        ids = sorted(used)[n::7][:5] + ([1000 + n, 401 + 2 * n] if new_features else [])
+        r["terms"] = Terms(np.array(sorted(ids), np.uint32), r["terms"].counts, 20.0)
+    old = term_rows(first).compacted()
+    joined = old.then(term_rows(more))
+    whole = term_rows(first + more).compacted()
+    assert (joined.features is old.features) is not new_features
+    for part in ("indptr", "indices", "counts", "lengths", "features"):
+        assert_same(getattr(joined, part), getattr(whole, part), part)

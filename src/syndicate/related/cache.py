@@ -29,7 +29,15 @@ from scipy import sparse
 from syndicate.config import ChannelConfig, Settings
 from syndicate.errors import StoreError
 from syndicate.related import snapshot as snapshots
-from syndicate.related.pool import FactsBuilder, Pool, TermRowsBuilder, folded, micros
+from syndicate.related.pool import (
+    Facts,
+    FactsBuilder,
+    Pool,
+    TermRows,
+    TermRowsBuilder,
+    folded,
+    micros,
+)
 from syndicate.related.ranking import Embed, RelatedIndex, RelatedWeights, Vectors
 from syndicate.related.sync import sync_terms
 from syndicate.store import Store
@@ -76,11 +84,27 @@ def _add(facts: FactsBuilder, row: TermsRow) -> None:
     )
 
 
+class _Unbuilt:
+    """A snapshot's pool not built yet: what a catch-up reads of the pool it merges
+    into, so that the pool is built once, with the changes, not once before them."""
+
+    def __init__(self, facts: Facts, rows: TermRows) -> None:
+        self.facts, self.rows, self.ids = facts, rows, facts.ids
+        self.position = dict(zip(self.ids, range(len(self.ids)), strict=True))
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def built(self) -> Pool:
+        return Pool(self.facts, self.rows)
+
+
 class StoredIndex:
     """One store's pool of term vectors, loaded once and refreshed from what changed."""
 
     def __init__(self) -> None:
         self.pool: Pool | None = None
+        self._unbuilt: _Unbuilt | None = None  # a snapshot's pool, until the first look
         self.watermark: datetime | None = None
         self._state: tuple[int, datetime | None] = (0, None)
         self._articles: tuple[int, datetime | None, datetime | None] = (0, None, None)
@@ -91,10 +115,14 @@ class StoredIndex:
         self._overlap = 0  # rows the last look found within the overlap
         self._lock = threading.Lock()
 
+    def _held(self) -> Pool | _Unbuilt | None:
+        """The pool as it stands, built or not."""
+        return self.pool if self._unbuilt is None else self._unbuilt
+
     def _changed(self, id: str, indexed_at: datetime) -> bool:
         """Whether row ``id`` written at ``indexed_at`` differs from the pool's copy
         (the overlap finds some it holds already)."""
-        pool = self.pool
+        pool = self._held()
         at = None if pool is None else pool.position.get(id)
         return at is None or int(pool.facts.stamps[at]) != micros(indexed_at)  # type: ignore[union-attr]
 
@@ -125,9 +153,12 @@ class StoredIndex:
     def _refreshed(self, store: Store) -> Pool:
         self._sync(store)
         state = terms_state(store)
-        if self.pool is not None and state == self._state:
-            return self.pool  # nothing written or removed since the last look
-        if self.pool is None or self.watermark is None:
+        if state == self._state:  # nothing written or removed since the last look
+            if self._unbuilt is not None:
+                self.pool, self._unbuilt = self._unbuilt.built(), None
+            if self.pool is not None:
+                return self.pool
+        if self._held() is None or self.watermark is None:
             count, size = terms_size(store)
             self.pool = self._merge(iter_terms(store), TermRowsBuilder(count, size // 4))
         else:
@@ -142,6 +173,9 @@ class StoredIndex:
             if changed:
                 size = sum(len(r.term_ids) for r in changed)
                 self.pool = self._merge(changed, TermRowsBuilder(len(changed), size // 4))
+        if self._unbuilt is not None:  # the overlap held nothing new after all
+            self.pool, self._unbuilt = self._unbuilt.built(), None
+        assert self.pool is not None
         if len(self.pool) != terms_count(store):  # rows were deleted
             self.pool = self._keep(terms_ids(store))
         self._state = state
@@ -161,7 +195,7 @@ class StoredIndex:
                 path,
             )
             return
-        self.pool = Pool(saved.facts, saved.rows)
+        self._unbuilt = _Unbuilt(saved.facts, saved.rows)  # built with the catch-up
         self.watermark, self._state = saved.watermark, saved.state
         self._synced = self._saved = saved.synced
         self._saved_watermark = saved.watermark
@@ -221,9 +255,9 @@ class StoredIndex:
             self._articles = seen
             return
         newest = last_change(store)
-        if self.pool is not None and newest == self._synced:
+        if self._held() is not None and newest == self._synced:
             return
-        found = None if self.pool is None else changes_since(store, self._synced, MAX_SYNCED)
+        found = None if self._held() is None else changes_since(store, self._synced, MAX_SYNCED)
         if found is None:  # the first look, a gap in the log or many changes: all of it
             sync_terms(store)
         else:
@@ -244,12 +278,15 @@ class StoredIndex:
         del terms
         new_facts = facts.build()
         del facts
-        old = self.pool
+        old = self._held()
+        self._unbuilt = None  # (merged here: the result is built)
         if old is None:
             return Pool(new_facts, fresh)
         replaced = [old.position[i] for i in new_facts.ids if i in old.position]
         old_facts, old_rows = old.facts, old.rows
         if not replaced:  # only new articles (the common refresh): grow the pool
+            if isinstance(old, _Unbuilt):
+                return Pool(old_facts.then(new_facts), old_rows.then(fresh))
             return Pool.extended(old, old_facts.then(new_facts), old_rows.then(fresh))
         keep = np.ones(len(old), dtype=bool)
         keep[replaced] = False

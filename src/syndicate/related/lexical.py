@@ -100,19 +100,27 @@ class LexicalSpace:
         counts: Counts,
         lengths: npt.NDArray[np.float64],
         features: npt.NDArray[np.int32],
+        counted: tuple[npt.NDArray[np.int64], int] | None = None,
     ) -> None:
+        """``counted``: the document frequencies of the first entries (how many rows
+        of ``indices[:n]`` have each feature, and ``n``), as an earlier space of those
+        rows counted them (:meth:`Pool.extended`); only the rest are counted here."""
         count = len(indptr) - 1
         self.features = features
         # The idf of the used features, and (last) that of a feature no row has, which
         # every other hashed feature gets: no float64 temporaries over all 2^20.
         df = np.zeros(len(features) + 1, dtype=np.int64)
-        for lo in range(0, len(indices), _TERM_BLOCK):  # bincount copies its input as int64
+        start = 0
+        if counted is not None:
+            df[:-1], start = counted
+        for lo in range(start, len(indices), _TERM_BLOCK):  # bincount copies its input as int64
             df[:-1] += np.bincount(indices[lo : lo + _TERM_BLOCK], minlength=len(features))
+        self.df = df[:-1]  # document frequencies of the used features
         idf = np.log1p((count - df + 0.5) / (df + 0.5)).astype(np.float32)
         self.idf = np.full(N_FEATURES, idf[-1], dtype=np.float32)
         used_idf = idf[:-1]
         self.idf[features] = used_idf
-        del df, idf
+        del idf
         self.mean_length = float(lengths.mean()) if count and lengths.mean() > 0 else 1.0
         data = np.empty(len(indices), dtype=np.float32)
         self.norms = np.ones(count, dtype=np.float32)  # row weights = unit weights · norm
@@ -135,8 +143,25 @@ class LexicalSpace:
         so each product with a row gives what it gives here, to the bit."""
         view = LexicalSpace.__new__(LexicalSpace)
         view.features, view.idf, view.mean_length = self.features, self.idf, self.mean_length
+        view.df = self.df  # the statistics' (of every row)
         view.norms = self.norms[rows]
         view.matrix = sparse.csr_matrix(self.matrix[rows])  # rows keep their term order
+        return view
+
+    def prefix(self, rows: int) -> LexicalSpace:
+        """:meth:`view` of the first ``rows`` rows, sharing this space's arrays (a
+        slice, nothing copied)."""
+        view = LexicalSpace.__new__(LexicalSpace)
+        view.features, view.idf, view.mean_length = self.features, self.idf, self.mean_length
+        view.df = self.df  # the statistics' (of every row)
+        view.norms = self.norms[:rows]
+        m = self.matrix
+        end = int(m.indptr[rows])
+        view.matrix = sparse.csr_matrix(
+            (m.data[:end], m.indices[:end], m.indptr[: rows + 1]),
+            shape=(rows, m.shape[1]),
+            copy=False,
+        )
         return view
 
     def _weights(

@@ -10,6 +10,7 @@ article id order, which is how every ranking tie is broken.
 from __future__ import annotations
 
 import bisect
+import functools
 import itertools
 import sys
 from collections.abc import Iterable, Sequence
@@ -113,9 +114,12 @@ class TermRows:
         """These rows followed by ``more``, numbered by the union of their features."""
         mine = self.features if self.features is not None else np.unique(self.indices)
         theirs = more.features if more.features is not None else np.unique(more.indices)
-        features = np.union1d(mine, theirs).astype(np.int32)
+        features = _union(mine, theirs)
         indices = np.empty(len(self.indices) + len(more.indices), dtype=np.int32)
-        self._renumber(features, indices[: len(self.indices)])
+        if features is self.features:  # no new feature: these ids stand (a refresh's case)
+            indices[: len(self.indices)] = self.indices
+        else:
+            self._renumber(features, indices[: len(self.indices)])
         more._renumber(features, indices[len(self.indices) :])
         return TermRows(
             np.concatenate([self.indptr, more.indptr[1:] + self.indptr[-1]]),
@@ -133,6 +137,18 @@ class TermRows:
         moved = np.searchsorted(features, self.features).astype(np.int32)
         for lo in range(0, len(self.indices), 1 << 20):
             np.take(moved, self.indices[lo : lo + (1 << 20)], out=out[lo : lo + (1 << 20)])
+
+
+def _union(mine: npt.NDArray[np.integer], theirs: npt.NDArray[np.integer]) -> npt.NDArray[np.int32]:
+    """The sorted union of two sorted sets of ids: ``mine`` itself when ``theirs`` adds
+    nothing, else ``mine`` with ``theirs``' new ids inserted (no sort of the whole)."""
+    place = np.searchsorted(mine, theirs)
+    found = place < len(mine)
+    found[found] = mine[place[found]] == theirs[found]
+    extra = theirs[~found]
+    if not len(extra) and mine.dtype == np.int32:
+        return mine  # type: ignore[return-value]
+    return np.insert(mine, place[~found], extra).astype(np.int32, copy=False)
 
 
 class TermRowsBuilder:
@@ -426,11 +442,13 @@ def _labels(
 class Pool:
     """Candidates' BM25 vectors and labels as arrays (no object per article)."""
 
+    space: LexicalSpace  # the rows' BM25 statistics and weights
+
     def __init__(self, facts: Facts, rows: TermRows) -> None:
         """``facts`` of rows in any order; ``rows`` their term vectors in the same order."""
         self.facts = facts
         self.ids = facts.ids
-        self.position = {i: n for n, i in enumerate(self.ids)}
+        self.position = dict(zip(self.ids, range(len(self.ids)), strict=True))
         order = sorted(range(len(self.ids)), key=self.ids.__getitem__)
         self.rank = np.empty(len(order), dtype=np.int64)
         self.rank[order] = np.arange(len(order))
@@ -448,17 +466,20 @@ class Pool:
         self.published = facts.published
         # Named clusters get codes 0..C-1; an article of its own story gets C + its row,
         # unless some cluster is named after it (the story's first article).
-        named = sorted({s for s in facts.stories if s})
+        named = sorted(set(facts.stories) - {""})
         self.story_code = {k: n for n, k in enumerate(named)}
         base = len(named)
         self.stories = np.fromiter(
-            (
-                self.story_code[s] if s else self.story_code.get(i, base + n)
-                for n, (i, s) in enumerate(zip(self.ids, facts.stories, strict=True))
-            ),
+            map({**self.story_code, "": -1}.__getitem__, facts.stories),
             dtype=np.int64,
             count=len(facts),
         )
+        own = self.stories < 0
+        self.stories[own] = base + np.flatnonzero(own)
+        for key, code in self.story_code.items():  # clusters named after an article
+            row = self.position.get(key)
+            if row is not None and not facts.stories[row]:
+                self.stories[row] = code
         names = sorted(set(facts.sources))
         self.source_code = {s: n for n, s in enumerate(names)}
         self.sources = np.fromiter(
@@ -484,7 +505,7 @@ class Pool:
         pool.position = dict(old.position)
         pool.position.update((i, done + k) for k, i in enumerate(new_ids))
         pool.rank, pool.ordered = _extended_rank(old.rank, old.ordered, new_ids)
-        pool._lexical(rows)
+        pool._lexical(rows, old)
         by_name = pool._section_names(facts)
         remap = np.array([pool.section_code[s] for s in old.section_code] + [-2], np.int64)
         # Code -2 (no section) stays -2: it picks remap's last entry.
@@ -513,12 +534,22 @@ class Pool:
         pool.excluded = facts.excluded
         return pool
 
-    def _lexical(self, rows: TermRows) -> None:
-        """The rows' term vectors and their BM25 weights (statistics over every row)."""
+    def _lexical(self, rows: TermRows, old: Pool | None = None) -> None:
+        """The rows' term vectors and their BM25 weights (statistics over every row).
+        ``old``: a pool whose rows come first in ``rows``, whose document frequencies
+        are counted already."""
         self.rows = rows = rows.compacted()
         assert rows.features is not None
+        counted = None
+        if old is not None and old.rows.features is not None:
+            if rows.features is old.rows.features:  # no new feature
+                df = old.space.df.copy()
+            else:
+                df = np.zeros(len(rows.features), dtype=np.int64)
+                df[np.searchsorted(rows.features, old.rows.features)] = old.space.df
+            counted = df, int(old.rows.indptr[-1])
         self.space = LexicalSpace(
-            rows.indptr, rows.indices, rows.counts, rows.lengths, rows.features
+            rows.indptr, rows.indices, rows.counts, rows.lengths, rows.features, counted
         )
         self.matrix = self.space.matrix
 
@@ -534,13 +565,23 @@ class Pool:
     def _label_statistics(self) -> None:
         """What the label boosts weigh, from the rows' codes: a section shared by most
         of the pool says little, so its boost is scaled by the share of the pool
-        *outside* it (1 − share); a tag by its rarity. And the label matrices'
-        transposes, as a product with the stories' labels wants them."""
+        *outside* it (1 − share); a tag by its rarity."""
         counts = np.bincount(self.sections[self.sections >= 0], minlength=len(self.section_code))
         self.section_weight = 1.0 - counts / max(len(self.facts), 1)
         self.tag_weight = rarity(self.tags)
-        self.tags_t = self.tags.T.tocsr()
-        self.authors_t = self.authors.T.tocsr()
+
+    # Computed when first asked for (a pool refreshed for a feed build whose members
+    # are not its first rows never reads them).
+    @functools.cached_property
+    def tags_t(self) -> sparse.csr_matrix:
+        """The tag matrix's transpose (tags × rows), as a product with stories' tags
+        wants it."""
+        return self.tags.T.tocsr()
+
+    @functools.cached_property
+    def authors_t(self) -> sparse.csr_matrix:
+        """The author matrix's transpose (authors × rows)."""
+        return self.authors.T.tocsr()
 
     def view(self, rows: npt.NDArray[np.int64]) -> Pool:
         """Rows ``rows`` (ascending) as a pool of their own that scores each row exactly
@@ -564,8 +605,6 @@ class Pool:
         view.tag_vocab, view.tag_weight = self.tag_vocab, self.tag_weight
         view.tags = self.tags[rows]
         view.author_vocab, view.authors = self.author_vocab, self.authors[rows]
-        view.tags_t = view.tags.T.tocsr()
-        view.authors_t = view.authors.T.tocsr()
         view.published = self.published[rows]
         view.story_code, view.stories = self.story_code, self.stories[rows]
         view.source_code, view.sources = self.source_code, self.sources[rows]
