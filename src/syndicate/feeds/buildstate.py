@@ -127,22 +127,41 @@ def _places_path(root: Path, channel: str) -> Path:
     return root / PLACES_DIR / f"{channel}.json"
 
 
+# The places files a long-running process read or wrote last, by path: their bytes and
+# places. A daemon's build reads and writes each channel's (thousands of page starts at
+# 50,000 articles) and most builds change none: the file is still read and compared,
+# its JSON neither parsed nor made again.
+_PLACES: dict[Path, tuple[bytes, list[Place]]] = {}
+
+
 def load_places(root: Path, channel: str, digest: str) -> list[Place] | None:
     """A channel's remembered page starts; ``None`` when missing or not the ones the
     state names (a file from another build)."""
+    path = _places_path(root, channel)
     try:
-        data = _places_path(root, channel).read_bytes()
+        data = path.read_bytes()
     except OSError:
         return None
     if hashlib.sha256(data).hexdigest() != digest:
         return None
-    return [(str(t), str(i)) for t, i in json.loads(data)]
+    known = _PLACES.get(path)
+    if known is not None and known[0] == data:
+        return list(known[1])
+    places = [(str(t), str(i)) for t, i in json.loads(data)]
+    _PLACES[path] = data, list(places)
+    return places
 
 
 def save_places(root: Path, channel: str, places: Sequence[Place]) -> str:
     """Write a channel's page starts (when they changed); their hash."""
-    data = json.dumps([list(p) for p in places], separators=(",", ":")).encode()
-    write_if_changed(_places_path(root, channel), data)
+    path = _places_path(root, channel)
+    known = _PLACES.get(path)
+    if known is not None and known[1] == list(places):
+        data = known[0]
+    else:
+        data = json.dumps([list(p) for p in places], separators=(",", ":")).encode()
+        _PLACES[path] = data, list(places)
+    write_if_changed(path, data)
     return hashlib.sha256(data).hexdigest()
 
 

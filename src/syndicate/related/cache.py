@@ -176,7 +176,10 @@ class StoredIndex:
         if self._unbuilt is not None:  # the overlap held nothing new after all
             self.pool, self._unbuilt = self._unbuilt.built(), None
         assert self.pool is not None
-        if len(self.pool) != terms_count(store):  # rows were deleted
+        # Rows were deleted. (The count read with the state stands for the table's
+        # unless they differ: a deletion just after it is seen at the next look, whose
+        # state has moved.)
+        if len(self.pool) != state[0] and len(self.pool) != terms_count(store):
             self.pool = self._keep(terms_ids(store))
         self._state = state
         return self.pool

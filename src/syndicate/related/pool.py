@@ -383,14 +383,16 @@ def _extended_labels(
     """:func:`_labels` of ``names`` whose first ones are ``labels``' rows (their vocabulary
     ``vocab``): the old codes renumbered in one array operation (a sorted vocabulary
     grows by insertion, so their order within a row is kept), the new ones looked up."""
-    grown = {name: n for n, name in enumerate(sorted(set(names)))}
     old = labels.indices
-    remap = np.fromiter((grown[name] for name in vocab), dtype=np.int64, count=len(vocab))
+    added = names[len(old) :]
+    if extra := set(added).difference(vocab):
+        grown = {name: n for n, name in enumerate(sorted([*vocab, *extra]))}
+        remap = np.fromiter((grown[name] for name in vocab), dtype=np.int64, count=len(vocab))
+        kept = remap[old] if len(old) else np.zeros(0, np.int64)
+    else:  # no new name (a refresh's common case): the old codes stand
+        grown, kept = vocab, old
     codes = np.concatenate(
-        [
-            remap[old] if len(old) else np.zeros(0, np.int64),
-            np.fromiter((grown[n] for n in names[len(old) :]), dtype=np.int64),
-        ]
+        [kept, np.fromiter(map(grown.__getitem__, added), dtype=np.int64, count=len(added))]
     ).astype(np.int32)
     data = np.ones(len(names), dtype=np.float32)
     shape = (len(offsets) - 1, max(len(grown), 1))

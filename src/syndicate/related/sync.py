@@ -59,7 +59,8 @@ def sync_terms(
     """Bring ``related_terms`` up to date; returns how many rows were (re)computed.
 
     ``among``: only these articles can be stale (those the store's change log says
-    changed since the last sync): they alone are checked. Each batch commits on its own,
+    changed since the last sync): they alone are checked, and only their rows may be
+    orphans (a deleted article is in the log too). Each batch commits on its own,
     so an interrupted backfill resumes where it stopped.
     """
     stale = stale_article_ids(store, TERMS_VERSION, among=among)
@@ -71,6 +72,8 @@ def sync_terms(
         write_terms(store, [terms_row(a, now) for a in store.get_articles(chunk)])
         if on_progress is not None:
             on_progress(min(start + batch, len(stale)), len(stale))
-    if terms_count(store) != store.count_articles():
+    if among is not None:  # an article gone since is one of them
+        delete_orphan_terms(store, among)
+    elif terms_count(store) != store.count_articles():
         delete_orphan_terms(store)
     return len(stale)

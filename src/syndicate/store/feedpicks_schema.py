@@ -6,7 +6,7 @@ creates exactly this (and 0019 the reverse table, `feed_pick_targets`).
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Column, Integer, String, Table
+from sqlalchemy import JSON, Column, Index, Integer, String, Table
 
 from syndicate.store.schema import UTCDateTime, metadata
 
@@ -35,6 +35,9 @@ feed_pick_targets = Table(
     Column("channel", String(64), primary_key=True),
     Column("target_id", String(512), primary_key=True),
     Column("article_id", String(512), primary_key=True),
+    # An item's rows, when its picks are chosen again or it goes (migration 0021): the
+    # key leads with the target, so without it each was a scan of the channel's rows.
+    Index("ix_feed_pick_targets_item", "channel", "article_id"),
 )
 
 # A row per item whose stored picks were chosen (migration 0019): what an incremental
