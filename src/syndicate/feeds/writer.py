@@ -9,6 +9,7 @@ import logging
 import os
 import re
 import secrets
+import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -202,8 +203,7 @@ class Writer:
             return
         try:
             done = [(job.result(), path, link) for job, path, link in staged]
-            with ThreadPoolExecutor(max_workers=FSYNC_THREADS) as syncs:
-                list(syncs.map(_fsync, (tmp for tmp, _, _ in done)))
+            list(_fsync_threads().map(_fsync, (tmp for tmp, _, _ in done)))
             for tmp, path, link in done:
                 os.replace(tmp, path)
                 if link is None:
@@ -278,6 +278,21 @@ def _write_temporary(folder: str, name: str, data: bytes, compress: bool) -> str
         os.unlink(tmp)
         raise
     return tmp
+
+
+_FSYNCS: tuple[int, ThreadPoolExecutor] | None = None
+_FSYNCS_LOCK = threading.Lock()
+
+
+def _fsync_threads() -> ThreadPoolExecutor:
+    """The threads commits fsync through, kept for the process: a daemon's build commits
+    a few files at a time, and a pool made per commit started a thread per file (about
+    60 per build). Made again in a forked child (a parent's threads are not in it)."""
+    global _FSYNCS
+    with _FSYNCS_LOCK:
+        if _FSYNCS is None or _FSYNCS[0] != os.getpid():
+            _FSYNCS = os.getpid(), ThreadPoolExecutor(FSYNC_THREADS, "feed-fsync")
+        return _FSYNCS[1]
 
 
 def _fsync(path: str) -> None:
