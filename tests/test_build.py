@@ -380,3 +380,32 @@ def test_the_writer_compares_with_what_it_wrote_in_a_folder_it_made(tmp_path: Pa
     assert (folder / "x.xml").read_bytes() == b"two"
     assert gzip.decompress((folder / "x.xml.gz").read_bytes()) == b"two"
     assert all(p.stat().st_mode & 0o777 == 0o644 for p in folder.iterdir())
+
+
+def _write_in_child(root: str) -> None:
+    from syndicate.feeds.writer import Writer
+
+    writer = Writer(Path(root))
+    writer.write("child.txt", b"from the child", gz=False)
+    writer.sync()
+
+
+def test_a_forked_child_commits_through_threads_of_its_own(tmp_path: Path) -> None:
+    # The fsync threads are kept for the process; a child forked after the parent made
+    # them (a prefork worker) has none of them running, and must make its own.
+    import multiprocessing
+
+    from syndicate.feeds.writer import Writer
+
+    writer = Writer(tmp_path)
+    writer.write("parent.txt", b"from the parent", gz=False)
+    writer.sync()
+    child = multiprocessing.get_context("fork").Process(
+        target=_write_in_child, args=(str(tmp_path),)
+    )
+    child.start()
+    child.join(60)
+    if child.exitcode is None:
+        child.kill()
+    assert child.exitcode == 0
+    assert (tmp_path / "child.txt").read_bytes() == b"from the child"
