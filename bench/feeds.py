@@ -38,6 +38,7 @@ import argparse
 import dataclasses
 import gzip
 import json
+import os
 import resource
 import shutil
 import statistics
@@ -273,7 +274,12 @@ def measure(kind: str, config: Path, output: Path) -> dict[str, Any]:
 
     ``kind``: ``peer``, ``cold``, ``spliced`` (picks and fragments kept, the document
     cache emptied) or ``warm`` (all kept), or one of those with ``-profile``.
+
+    The disk's write-back is flushed first (``os.sync``): a run's fsyncs would otherwise
+    wait behind the hundreds of megabytes an earlier cold run left dirty, and the
+    figure would be that run's, not this one's.
     """
+    os.sync()
     done = subprocess.run(
         [
             sys.executable,
